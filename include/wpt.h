@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wptrack: keep a guest's IO page tables mirrored in host DMA mappings.
+ *
+ * A VMM that emulates an IOMMU for a passed-through device must mirror the
+ * guest's IO page tables (IOVA -> GPA) into VFIO or iommufd mappings.  A guest
+ * that never invalidates on map (every Arm SMMUv3 guest) gives the VMM no
+ * signal, so this library write-protects the guest's table pages, applies each
+ * trapped store itself, diffs only the descriptors it touched, walks only the
+ * subtrees that changed and updates the host mappings before the vCPU resumes.
+ * The same engine serves guests that do invalidate (wpt_domain_invalidate).
+ *
+ * Objects:
+ *   struct wpt_vm      one guest: its RAM regions, the protection backend, the
+ *                      lock-free "is this exit ours?" index.
+ *   struct wpt_domain  one IO address space: a table format, a root, a mode,
+ *                      and the shadow of what its sink holds.
+ *   struct wpt_sink    where mappings go: VFIO type1, iommufd, a callback
+ *                      table, or an in-memory recorder.
+ *
+ * Conventions: functions return 0 (or a count) on success and a negative
+ * errno on failure; no function prints; there is no global state.  Config
+ * structs carry their own size so they can grow: set .size = sizeof(cfg).
+ *
+ * Threads: every function taking a wpt_vm or a domain of it may be called
+ * from any thread.  wpt_vm_handle_mmio() answers "not ours" without a lock
+ * (an RCU lookup); everything that changes state serialises on a per-VM lock.
+ * Threads that call wpt_vm_handle_mmio() need not register with RCU.
+ */
+#ifndef WPT_H
+#define WPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct wpt_vm;
+struct wpt_domain;
+struct wpt_sink;
+
+/* ---------------------------------------------------------------- perms */
+
+#define WPT_PERM_READ  (1u << 0)
+#define WPT_PERM_WRITE (1u << 1)
+
+/* ------------------------------------------------------------ sinks */
+
+/*
+ * Sink operations for a VMM that issues its own DMA mappings.  map() makes
+ * [iova, iova + size) reach guest RAM at gpa (host address hva) with perm;
+ * unmap() removes exactly one earlier map() whole: the library never asks a
+ * sink to unmap part of a mapping it holds (VFIO type1 refuses to bisect).
+ * Return 0 or a negative errno; on failure the sink must hold what it held
+ * before the call.
+ */
+struct wpt_sink_ops {
+	int (*map)(void *opaque, uint64_t iova, uint64_t gpa, void *hva,
+		   uint64_t size, uint32_t perm);
+	int (*unmap)(void *opaque, uint64_t iova, uint64_t size);
+};
+
+/* A sink that calls ops with opaque. */
+int wpt_sink_callback_new(const struct wpt_sink_ops *ops, void *opaque,
+			  struct wpt_sink **out);
+
+/* A sink that records mappings in memory (tests, the bench, replay). */
+int wpt_sink_record_new(struct wpt_sink **out);
+
+/* One mapping a recording sink holds. */
+struct wpt_mapping {
+	uint64_t iova;
+	uint64_t gpa;
+	uint64_t size;
+	uint32_t perm;
+};
+
+/*
+ * Copy up to max mappings of a recording sink, sorted by IOVA, into out.
+ * Returns how many it holds in all (may exceed max), or -EINVAL if sink is
+ * not a recording sink.
+ */
+long wpt_sink_record_get(const struct wpt_sink *sink, struct wpt_mapping *out,
+			 size_t max);
+
+/*
+ * Make the recording sink fail its call number nth (1 = the next one) with
+ * err (a negative errno), once; nth = 0 cancels.  For testing error paths.
+ */
+int wpt_sink_record_fail_at(struct wpt_sink *sink, uint64_t nth, int err);
+
+/* A VFIO type1 sink on an open container fd (VFIO_IOMMU_MAP_DMA/UNMAP_DMA,
+ * vaddr = the HVA of the GPA).  The fd stays the caller's. */
+int wpt_sink_vfio_new(int container_fd, struct wpt_sink **out);
+
+/* An iommufd sink: IOMMU_IOAS_MAP at a fixed IOVA / IOMMU_IOAS_UNMAP on
+ * ioas_id of the iommufd fd.  The fd stays the caller's. */
+int wpt_sink_iommufd_new(int iommufd, uint32_t ioas_id, struct wpt_sink **out);
+
+/* Calls made through a sink: maps, unmaps, failures. */
+struct wpt_sink_stats {
+	uint64_t maps;
+	uint64_t unmaps;
+	uint64_t errors;
+	uint64_t bytes_mapped;
+};
+void wpt_sink_stats(const struct wpt_sink *sink, struct wpt_sink_stats *st);
+
+/* Free a sink.  Free its domain first. */
+void wpt_sink_free(struct wpt_sink *sink);
+
+/* ------------------------------------------------------- protection */
+
+/*
+ * Protection backend for a VMM that owns its memslots: protect() must make
+ * guest stores to [gpa, gpa + size) exit to the VMM (which passes them to
+ * wpt_vm_handle_mmio) before it returns; unprotect() undoes it.  Ranges are
+ * 4 KiB aligned.  Return 0 or a negative errno.
+ */
+struct wpt_protect_ops {
+	int (*protect)(void *opaque, uint64_t gpa, uint64_t size);
+	int (*unprotect)(void *opaque, uint64_t gpa, uint64_t size);
+};
+
+/*
+ * The built-in KVM memslot backend.  It owns the memslots of every RAM
+ * region of the VM: the VMM must not register those regions itself.
+ * Protected pages sit in KVM_MEM_READONLY slots; RAM is pre-cut into slots
+ * of slot_granule bytes (0: one slot per region) so protecting a page
+ * re-creates only the piece that holds it.
+ */
+struct wpt_kvm_cfg {
+	int vm_fd;             /* the KVM VM fd; stays the caller's */
+	uint32_t slot_base;    /* first slot id the library may use */
+	uint32_t slot_budget;  /* how many slot ids from slot_base it may use */
+	uint64_t slot_granule; /* bytes, a multiple of 4 KiB, or 0 */
+	uint16_t as_id;        /* KVM address space (slot id bits 16..31) */
+};
+
+/* ------------------------------------------------------------- VM */
+
+struct wpt_ram_region {
+	uint64_t gpa;  /* 4 KiB aligned */
+	uint64_t size; /* 4 KiB multiple */
+	void *hva;     /* where the VMM mapped it */
+};
+
+/* Per-domain work limits; 0 picks the default.  Exceeding one faults the
+ * domain (wpt_domain_error() says which) and leaves the rest working. */
+struct wpt_limits {
+	uint64_t max_table_uses;     /* table uses tracked (default 65536) */
+	uint64_t max_leaves;         /* pages and blocks mapped (default 1<<20) */
+	uint64_t max_walk_descs;     /* descriptors one walk visits (default 1<<22) */
+};
+
+/* Optional log sink for rare events (faults, backend errors). */
+typedef void (*wpt_log_fn)(void *opaque, int level, const char *msg);
+
+struct wpt_vm_cfg {
+	size_t size;                          /* sizeof(struct wpt_vm_cfg) */
+	const struct wpt_ram_region *regions; /* non-overlapping */
+	unsigned int nr_regions;
+	/* Protection: kvm != NULL picks the KVM memslot backend; otherwise
+	 * protect_ops (may be NULL: then only WPT_MODE_INVAL domains work). */
+	const struct wpt_kvm_cfg *kvm;
+	const struct wpt_protect_ops *protect_ops;
+	void *protect_opaque;
+	struct wpt_limits limits;             /* defaults for new domains */
+	wpt_log_fn log;
+	void *log_opaque;
+};
+
+/* Create a VM context.  With the KVM backend this creates its memslots. */
+int wpt_vm_new(const struct wpt_vm_cfg *cfg, struct wpt_vm **out);
+
+/* Free a VM: its domains must have been freed.  KVM slots are left mapped
+ * read-write so the guest keeps running. */
+void wpt_vm_free(struct wpt_vm *vm);
+
+/*
+ * Handle one MMIO exit.  Returns 1 if it was ours (a store to a protected
+ * table page, applied and mirrored; or an access to guest RAM that fell into
+ * a memslot being re-cut, served from RAM: for a read, data is filled),
+ * 0 if it is not guest RAM (the VMM's device MMIO), or a negative errno
+ * (e.g. -EINVAL for a bad length).  len is 1, 2, 4, 8 or 16.  A domain
+ * faulted by the write does not make this fail: see wpt_domain_error().
+ * An error from a sink is returned after RAM holds the store.
+ */
+int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
+		       uint32_t len, int is_write);
+
+/* The VMM itself wrote [gpa, gpa + len) of guest RAM (an emulated device's
+ * DMA, a loader): re-read any table descriptors there. */
+int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
+
+struct wpt_vm_stats {
+	uint64_t exits_handled;   /* trapped stores applied */
+	uint64_t gap_accesses;    /* RAM accesses served during a slot re-cut */
+	uint64_t descs_changed;   /* descriptors whose value changed */
+	uint64_t tables_walked;   /* table pages walked */
+	uint64_t descs_visited;
+	uint64_t sink_calls;
+	uint64_t slot_ops;        /* KVM_SET_USER_MEMORY_REGION calls */
+	uint64_t slots_in_use;
+	uint64_t protects;        /* pages protected */
+	uint64_t unprotects;
+	uint64_t tracked_tables;  /* distinct table pages tracked now */
+	uint64_t protected_pages; /* 4 KiB pages protected now */
+	uint64_t out_of_ram;      /* table/leaf addresses outside guest RAM */
+	uint64_t addr_size_faults;/* addresses at or above the OAS */
+	uint64_t errors;          /* faulted domains, sink or backend errors */
+	uint64_t lib_ns;          /* time spent handling trapped stores */
+	uint64_t zap_quirk_off;   /* 1 if KVM_X86_QUIRK_SLOT_ZAP_ALL was disabled */
+};
+
+/* Read the VM's counters.  size = sizeof(*st). */
+int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
+
+/* --------------------------------------------------------- domains */
+
+enum wpt_format {
+	WPT_FMT_ARM_LPAE_S1 = 1, /* Arm VMSAv8-64 stage 1 */
+	WPT_FMT_ARM_LPAE_S2 = 2, /* Arm VMSAv8-64 stage 2 */
+};
+
+#define WPT_FMT_F_HPD (1u << 0) /* stage 1: hierarchical permissions off */
+
+struct wpt_format_cfg {
+	size_t size;         /* sizeof(struct wpt_format_cfg) */
+	enum wpt_format format;
+	uint32_t granule;    /* 4096, 16384 or 65536 */
+	uint32_t ias;        /* input address bits, 25..48 */
+	uint32_t oas;        /* output address bits, 32..48 */
+	uint32_t flags;      /* WPT_FMT_F_* */
+	/* Stage 2 (VTCR-style): start level and concatenated start tables.
+	 * sl = -1 derives it from ias (fewest levels, concat up to 16); concat
+	 * 0 derives it from ias and sl. */
+	int32_t sl;
+	uint32_t concat;
+};
+
+enum wpt_mode {
+	WPT_MODE_TRAP = 1,   /* protect every table page; stores drive the shadow */
+	WPT_MODE_INVAL = 2,  /* no protection; invalidations drive the shadow */
+	WPT_MODE_HYBRID = 3, /* trap maps; removals wait for their invalidation */
+};
+
+/* Create a domain.  The sink stays the caller's and must outlive it. */
+int wpt_domain_new(struct wpt_vm *vm, const struct wpt_format_cfg *fmt,
+		   struct wpt_sink *sink, enum wpt_mode mode,
+		   struct wpt_domain **out);
+
+/* Unmap everything it mapped, stop tracking its tables, free it. */
+void wpt_domain_free(struct wpt_domain *d);
+
+/* Override the VM's default limits for this domain (0 keeps the default). */
+int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim);
+
+/* The guest pointed the domain at a root table (a TTB/VTTBR write, a
+ * CFGI_CD): walk it and map what it maps.  Clears an earlier fault. */
+int wpt_domain_set_root(struct wpt_domain *d, uint64_t root_gpa);
+
+/* The guest disabled translation: unmap everything, track nothing. */
+int wpt_domain_clear_root(struct wpt_domain *d);
+
+/* The guest invalidated [iova, iova + size): in INVAL mode re-walk that
+ * range from the root and diff it; in HYBRID mode send removals waiting
+ * there; in TRAP mode nothing is owed. */
+int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size);
+int wpt_domain_invalidate_all(struct wpt_domain *d);
+
+/*
+ * Re-walk the whole tree from the root (without changing anything) and
+ * compare with the shadow and the sink's view.  Returns 0 if they agree,
+ * a positive count of differences, or a negative errno.  In HYBRID mode
+ * mappings whose removal waits for an invalidation are allowed.
+ */
+long wpt_domain_verify(struct wpt_domain *d);
+
+/* 0, or the negative errno that faulted the domain: -E2BIG a work limit,
+ * -ENOSPC the slot budget, -EIO a sink failure, -ELOOP a table cycle. */
+int wpt_domain_error(const struct wpt_domain *d);
+
+struct wpt_domain_stats {
+	uint64_t writes;          /* trapped stores to its tables */
+	uint64_t descs_changed;
+	uint64_t tables_walked;
+	uint64_t descs_visited;
+	uint64_t sink_maps;
+	uint64_t sink_unmaps;
+	uint64_t sink_errors;
+	uint64_t table_uses;      /* tracked now */
+	uint64_t leaves;          /* mapped now */
+	uint64_t pending_unmaps;  /* HYBRID: removals waiting for invalidation */
+	uint64_t invalidations;
+	uint64_t out_of_ram;
+	uint64_t addr_size_faults;
+	uint64_t limit_faults;
+};
+int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
+		     size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WPT_H */

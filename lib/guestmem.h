@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest RAM: GPA -> HVA over the VM's registered regions, with bounds checks.
+ * Everything the library maps or reads goes through here, which is how it
+ * keeps invariant 3 (nothing outside registered RAM is ever mapped).
+ *
+ * Immutable after guestmem_init(): safe to read from any thread without a lock.
+ */
+#ifndef WPT_GUESTMEM_H
+#define WPT_GUESTMEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wpt.h"
+
+#define WPT_PAGE_SHIFT 12
+#define WPT_PAGE_SIZE (1ull << WPT_PAGE_SHIFT)
+#define WPT_PAGE_MASK (~(WPT_PAGE_SIZE - 1))
+
+struct wpt_guestmem {
+	struct wpt_ram_region *regions; /* sorted by gpa, non-overlapping */
+	unsigned int nr;
+};
+
+/* Copy and sort regions; -EINVAL if misaligned, empty, overlapping or
+ * wrapping. */
+int guestmem_init(struct wpt_guestmem *gm, const struct wpt_ram_region *r,
+		  unsigned int nr);
+void guestmem_fini(struct wpt_guestmem *gm);
+
+/* The region holding all of [gpa, gpa + len), or NULL.  len > 0. */
+const struct wpt_ram_region *guestmem_region(const struct wpt_guestmem *gm,
+					     uint64_t gpa, uint64_t len);
+
+/* HVA of gpa if all of [gpa, gpa + len) lies in one region, else NULL. */
+void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len);
+
+/* One 8-byte descriptor as a concurrent vCPU could have left it: a single
+ * relaxed 64-bit load.  gpa must be 8-aligned and in RAM (caller checked). */
+static inline uint64_t guestmem_load64(const void *hva)
+{
+	return __atomic_load_n((const uint64_t *)hva, __ATOMIC_RELAXED);
+}
+
+#endif

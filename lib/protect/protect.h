@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Protection backends: make 4 KiB guest pages trap on store.  Each kind fills
+ * one wpt_protect_backend_ops.  Called only under the VM lock.
+ *
+ * Contract: protect() returns only once a guest store to the range exits to
+ * the VMM; on failure nothing in the range changed protection.  Ranges are
+ * page aligned and lie in guest RAM.  A page is protected at most once at a
+ * time: the tracker counts uses and calls protect on the first and
+ * unprotect on the last.
+ */
+#ifndef WPT_PROTECT_H
+#define WPT_PROTECT_H
+
+#include <stdint.h>
+
+#include "wpt.h"
+#include "../guestmem.h"
+
+struct wpt_protect_stats {
+	uint64_t slot_ops;      /* KVM_SET_USER_MEMORY_REGION calls */
+	uint64_t slots_in_use;
+	uint64_t protected_pages;
+	uint64_t zap_quirk_off; /* KVM_X86_QUIRK_SLOT_ZAP_ALL disabled */
+};
+
+struct wpt_protect_backend_ops {
+	const char *name;
+	int (*protect)(void *be, uint64_t gpa, uint64_t size);
+	int (*unprotect)(void *be, uint64_t gpa, uint64_t size);
+	void (*stats)(void *be, struct wpt_protect_stats *st);
+	void (*free)(void *be);
+};
+
+struct wpt_protect {
+	const struct wpt_protect_backend_ops *ops;
+	void *be;
+};
+
+/* The KVM memslot backend over gm's regions (gm must outlive it).  Creates
+ * the slots at once.  -ENOSPC if the budget cannot hold the initial layout,
+ * -EINVAL on a bad cfg, or the ioctl's -errno. */
+int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
+			const struct wpt_guestmem *gm, struct wpt_protect *out);
+
+/* The callback backend: forwards to the VMM's ops. */
+int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
+			     struct wpt_protect *out);
+
+#endif
