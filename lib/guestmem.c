@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guestmem.h"
+
+static int region_cmp(const void *a, const void *b)
+{
+	const struct wpt_ram_region *x = a, *y = b;
+
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+int guestmem_init(struct wpt_guestmem *gm, const struct wpt_ram_region *r,
+		  unsigned int nr)
+{
+	unsigned int i;
+
+	memset(gm, 0, sizeof(*gm));
+	if (!r || nr == 0)
+		return -EINVAL;
+	gm->regions = calloc(nr, sizeof(*r));
+	if (!gm->regions)
+		return -ENOMEM;
+	memcpy(gm->regions, r, nr * sizeof(*r));
+	qsort(gm->regions, nr, sizeof(*r), region_cmp);
+	for (i = 0; i < nr; i++) {
+		const struct wpt_ram_region *x = &gm->regions[i];
+
+		if (!x->size || !x->hva || (x->gpa | x->size) & ~WPT_PAGE_MASK ||
+		    x->gpa + x->size < x->gpa ||
+		    (i && gm->regions[i - 1].gpa + gm->regions[i - 1].size > x->gpa)) {
+			guestmem_fini(gm);
+			return -EINVAL;
+		}
+	}
+	gm->nr = nr;
+	return 0;
+}
+
+void guestmem_fini(struct wpt_guestmem *gm)
+{
+	free(gm->regions);
+	memset(gm, 0, sizeof(*gm));
+}
+
+const struct wpt_ram_region *guestmem_region(const struct wpt_guestmem *gm,
+					     uint64_t gpa, uint64_t len)
+{
+	unsigned int lo = 0, hi = gm->nr;
+
+	if (!len || gpa + len < gpa)
+		return NULL;
+	/* Binary search: every MMIO exit of the VMM passes here first. */
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		const struct wpt_ram_region *x = &gm->regions[mid];
+
+		if (gpa < x->gpa)
+			hi = mid;
+		else if (gpa - x->gpa >= x->size)
+			lo = mid + 1;
+		else
+			return len <= x->size - (gpa - x->gpa) ? x : NULL;
+	}
+	return NULL;
+}
+
+void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	const struct wpt_ram_region *x = guestmem_region(gm, gpa, len);
+
+	return x ? (char *)x->hva + (gpa - x->gpa) : NULL;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal entry points for the library's own tests and tools (linked
+ * statically); not installed, not exported from libwpt.so.
+ */
+#ifndef WPT_INTERNAL_H
+#define WPT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "wpt.h"
+
+/* Every table the VM tracks now: its GPA, size in bytes, and how many uses
+ * (domain, level, IOVA) it has.  Under the VM lock; fn must not call back
+ * into the library.  fn returning nonzero stops and is returned. */
+typedef int (*wpt_table_fn)(void *opaque, uint64_t gpa, uint64_t size,
+			    unsigned int uses);
+int wpt_vm_foreach_table(struct wpt_vm *vm, wpt_table_fn fn, void *opaque);
+
+/* Whether the 4 KiB page at gpa is protected now (1) or not (0). */
+int wpt_vm_page_protected(struct wpt_vm *vm, uint64_t gpa);
+
+/* What the domain's shadow says its sink holds, in IOVA order. */
+typedef int (*wpt_mapping_fn)(void *opaque, const struct wpt_mapping *m);
+int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
+			       void *opaque);
+
+#endif
