@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Descriptor diffing: a descriptor of a tracked table changed (a trapped
+ * store, the VMM's own write, or an invalidation found it), so every use of
+ * the table unmaps what the old value mapped and maps what the new one maps.
+ *
+ * Every transition is the same two steps: invalid<->leaf, invalid<->table,
+ * leaf->leaf, block->table (a split: the new table was filled while nobody
+ * tracked it and is walked now), table->block and table->table.  The shadow
+ * nets the two steps out, so a split that maps the same pages makes no sink
+ * call.  A 4-byte store to one half of a descriptor is decoded as the
+ * hardware would see the whole descriptor at that moment.
+ *
+ * The two steps run for all uses in turn, with the snapshot holding the old
+ * value during removal and the new one during addition: a table that is its
+ * own descendant (a hostile guest) then still removes exactly what it added.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+struct use_key {
+	struct wpt_domain *d;
+	int level;
+	uint64_t iova;
+};
+
+/* The uses of t at this moment, as keys: the uses themselves may go while
+ * earlier ones are processed. */
+static size_t collect_uses(struct wpt_table *t, struct use_key *stack,
+			   size_t stack_n, struct use_key **out)
+{
+	struct wpt_table_use *u;
+	struct use_key *keys = stack;
+	size_t n = 0;
+
+	if (t->nr_uses > stack_n) {
+		keys = malloc(t->nr_uses * sizeof(*keys));
+		if (!keys)
+			return SIZE_MAX;
+	}
+	RB_FOREACH(u, wpt_use_tree, &t->uses)
+		keys[n++] = (struct use_key){ u->d, u->level, u->iova };
+	*out = keys;
+	return n;
+}
+
+static bool same_meaning(const struct wpt_domain *d, int level, uint64_t a,
+			 uint64_t b)
+{
+	struct wpt_desc x, y;
+
+	d->fmt->decode(&d->geo, level, a, &x);
+	d->fmt->decode(&d->geo, level, b, &y);
+	if (x.type != y.type)
+		return false;
+	if (x.type == WPT_DESC_INVALID)
+		return x.fault == y.fault;
+	return x.addr == y.addr && x.perm == y.perm && x.size == y.size;
+}
+
+/* Apply to every use of t (remove if !add, else add) entry idx = desc,
+ * where old and new differ in meaning. */
+static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
+			 uint64_t old, uint64_t new, bool add)
+{
+	struct use_key stack[8], *keys;
+	size_t n = collect_uses(t, stack, 8, &keys), i;
+
+	if (n == SIZE_MAX) {
+		struct wpt_table_use *u;
+
+		RB_FOREACH(u, wpt_use_tree, &t->uses)
+			tracker_fault(u->d, -ENOMEM, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct wpt_table_use *u =
+			tracker_use_lookup(t, keys[i].d, keys[i].level,
+					   keys[i].iova);
+
+		if (!u || u->d->doomed || same_meaning(u->d, u->level, old, new))
+			continue;
+		if (add) {
+			tracker_entry_add(u, idx, new);
+		} else {
+			u->d->st.descs_changed++;
+			tracker_entry_remove(u, idx, old);
+		}
+	}
+	if (keys != stack)
+		free(keys);
+}
+
+/* Descriptor idx of t now reads new (t is pinned by the caller or used). */
+static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
+			 uint64_t new)
+{
+	uint64_t old = t->snap[idx];
+
+	vm->st.descs_changed++;
+	t->pins++;
+	for_each_use(vm, t, idx, old, new, false);
+	t->snap[idx] = new;
+	for_each_use(vm, t, idx, old, new, true);
+	t->pins--;
+	tracker_table_recheck(vm, t);
+}
+
+/* Diff descriptors [first, last] of t against RAM. */
+static void diff_range(struct wpt_vm *vm, struct wpt_table *t, uint64_t first,
+		       uint64_t last)
+{
+	uint64_t i;
+
+	for (i = first; i <= last; i++) {
+		uint64_t now = guestmem_load64(&t->hva[i]);
+
+		if (now != t->snap[i])
+			desc_changed(vm, t, i, now);
+	}
+}
+
+void tracker_table_resync(struct wpt_vm *vm, struct wpt_table *t)
+{
+	diff_range(vm, t, 0, t->size / 8 - 1);
+}
+
+void tracker_page_changed(struct wpt_vm *vm, struct wpt_page *pg,
+			  uint64_t gpa, uint64_t len)
+{
+	struct wpt_table *stack[4], **tables = stack;
+	unsigned int n = pg->nr_tables, i;
+
+	/* Copy and pin: diffing may track or free tables on this page. */
+	if (n > 4) {
+		tables = malloc(n * sizeof(*tables));
+		if (!tables)
+			n = 4, tables = stack;
+	}
+	memcpy(tables, pg->tables, n * sizeof(*tables));
+	for (i = 0; i < n; i++)
+		tables[i]->pins++;
+	for (i = 0; i < n; i++) {
+		struct wpt_table *t = tables[i];
+		uint64_t lo = gpa > t->gpa ? gpa : t->gpa;
+		uint64_t hi = gpa + len < t->gpa + t->size ? gpa + len
+							  : t->gpa + t->size;
+
+		if (lo < hi)
+			diff_range(vm, t, (lo - t->gpa) / 8,
+				   (hi - 1 - t->gpa) / 8);
+	}
+	for (i = 0; i < n; i++) {
+		tables[i]->pins--;
+		tracker_table_recheck(vm, tables[i]);
+	}
+	if (tables != stack)
+		free(tables);
+}
+
+/*
+ * INVAL mode: the guest invalidated [lo, hi].  Walk the use at (level,
+ * base) of the table at gpa over the entries translating that range,
+ * diffing each against RAM, and descend into tables that did not change
+ * (a changed one was walked whole when it was added).
+ */
+static void resync_use(struct wpt_domain *d, int level, uint64_t base,
+		       uint64_t gpa, uint64_t lo, uint64_t hi)
+{
+	uint64_t size = geo_table_size(&d->geo, level);
+	unsigned int shift = geo_level_shift(&d->geo, level);
+	uint64_t first, last, i;
+	struct wpt_table *t = tracker_table_lookup(d->vm, gpa, size);
+
+	if (!t || !tracker_use_lookup(t, d, level, base))
+		return;
+	first = lo > base ? (lo - base) >> shift : 0;
+	last = (hi - base) >> shift;
+	if (last >= size / 8)
+		last = size / 8 - 1;
+	if (first > last || !tracker_charge(d, last - first + 1))
+		return;
+	t->pins++;
+	for (i = first; i <= last && !d->doomed; i++) {
+		uint64_t now = guestmem_load64(&t->hva[i]);
+		uint64_t iova = ptwalk_entry_iova(&d->geo, level, base, i);
+		uint64_t end = iova + ((1ull << shift) - 1);
+		struct wpt_desc dd;
+
+		if (now != t->snap[i]) {
+			desc_changed(d->vm, t, i, now);
+			continue;
+		}
+		d->fmt->decode(&d->geo, level, now, &dd);
+		if (dd.type == WPT_DESC_TABLE)
+			resync_use(d, level + 1, iova, dd.addr,
+				   lo > iova ? lo : iova, hi < end ? hi : end);
+	}
+	t->pins--;
+	tracker_table_recheck(d->vm, t);
+}
+
+void tracker_resync_range(struct wpt_domain *d, uint64_t lo, uint64_t hi)
+{
+	if (d->has_root && !d->fault)
+		resync_use(d, d->geo.start_level, 0, d->root_gpa, lo, hi);
+}

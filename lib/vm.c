@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM context and the exit path.  wpt_vm_handle_mmio() sees every MMIO
+ * exit of the VMM, so "not ours" costs one binary search over the RAM
+ * regions; an access inside RAM that is not a tracked table (a vCPU that
+ * fell into a memslot being re-cut) is served from RAM without the lock;
+ * only a store to a tracked table takes the VM lock and runs the tracker.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+
+#define DEFAULT_MAX_TABLE_USES 65536ull
+#define DEFAULT_MAX_LEAVES (1ull << 20)
+#define DEFAULT_MAX_WALK_DESCS (1ull << 22)
+
+void wpt_limits_fill(struct wpt_limits *lim, const struct wpt_limits *dflt)
+{
+	if (!lim->max_table_uses)
+		lim->max_table_uses = dflt ? dflt->max_table_uses
+					   : DEFAULT_MAX_TABLE_USES;
+	if (!lim->max_leaves)
+		lim->max_leaves = dflt ? dflt->max_leaves : DEFAULT_MAX_LEAVES;
+	if (!lim->max_walk_descs)
+		lim->max_walk_descs = dflt ? dflt->max_walk_descs
+					   : DEFAULT_MAX_WALK_DESCS;
+}
+
+static int vm_protect_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg)
+{
+	if (cfg->kvm)
+		return wpt_protect_kvm_new(cfg->kvm, &vm->mem, &vm->protect);
+	if (cfg->protect_ops)
+		return wpt_protect_callback_new(cfg->protect_ops,
+						cfg->protect_opaque,
+						&vm->protect);
+	return 0;
+}
+
+int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
+{
+	struct wpt_vm_cfg cfg = { 0 };
+	struct wpt_vm *vm;
+	int ret;
+
+	if (!ucfg || !out || ucfg->size < offsetof(struct wpt_vm_cfg, limits))
+		return -EINVAL;
+	/* A newer caller's longer struct: take what we know. */
+	memcpy(&cfg, ucfg, ucfg->size < sizeof(cfg) ? ucfg->size : sizeof(cfg));
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	ret = guestmem_init(&vm->mem, cfg.regions, cfg.nr_regions);
+	if (ret)
+		goto err_free;
+	ret = vm_protect_new(vm, &cfg);
+	if (ret)
+		goto err_mem;
+	vm->pages = cds_lfht_new(64, 64, 0,
+				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+				 NULL);
+	if (!vm->pages) {
+		ret = -ENOMEM;
+		goto err_protect;
+	}
+	vm->limits = cfg.limits;
+	wpt_limits_fill(&vm->limits, NULL);
+	vm->log = cfg.log;
+	vm->log_opaque = cfg.log_opaque;
+	LIST_INIT(&vm->domains);
+	pthread_mutex_init(&vm->lock, NULL);
+	*out = vm;
+	return 0;
+
+err_protect:
+	if (vm->protect.ops)
+		vm->protect.ops->free(vm->protect.be);
+err_mem:
+	guestmem_fini(&vm->mem);
+err_free:
+	free(vm);
+	return ret;
+}
+
+void wpt_vm_free(struct wpt_vm *vm)
+{
+	struct wpt_domain *d;
+
+	if (!vm)
+		return;
+	while ((d = LIST_FIRST(&vm->domains)))
+		wpt_domain_free(d);
+	/* Every table went with its last domain, so the index is empty. */
+	cds_lfht_destroy(vm->pages, NULL);
+	if (vm->protect.ops)
+		vm->protect.ops->free(vm->protect.be);
+	/* Page entries are freed by call_rcu: wait for them. */
+	rcu_barrier();
+	guestmem_fini(&vm->mem);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
+{
+	bool tracked;
+
+	rcu_read_lock();
+	tracked = tracker_page_lookup(vm, gpa & WPT_PAGE_MASK) != NULL;
+	rcu_read_unlock();
+	return tracked;
+}
+
+/* Re-read [gpa, gpa + len) (inside one page) under the lock. */
+static int page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
+{
+	struct wpt_page *pg;
+	int ret;
+
+	tracker_op_begin(vm);
+	rcu_read_lock();
+	pg = tracker_page_lookup(vm, gpa & WPT_PAGE_MASK);
+	rcu_read_unlock();
+	if (pg)
+		tracker_page_changed(vm, pg, gpa, len);
+	ret = tracker_op_end(vm);
+	return ret;
+}
+
+static void ram_store(void *hva, const void *data, uint32_t len)
+{
+	/* An aligned 8-byte store stays single-copy atomic for other vCPUs
+	 * walking the same table, as the guest's own store would have been. */
+	if (len == 8 && !((uintptr_t)hva & 7))
+		__atomic_store_n((uint64_t *)hva, *(const uint64_t *)data,
+				 __ATOMIC_RELAXED);
+	else
+		memcpy(hva, data, len);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* One store inside one page of RAM. */
+static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
+		       const void *data, uint32_t len)
+{
+	uint64_t t0;
+	int ret;
+
+	if (!page_tracked(vm, gpa)) {
+		/* A store that fell into a slot being re-cut: KVM would have
+		 * written it to RAM, so do that.  If the page became a table
+		 * meanwhile, its snapshot may predate this store: diff it. */
+		ram_store(hva, data, len);
+		__atomic_fetch_add(&vm->st.gap_accesses, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!page_tracked(vm, gpa))
+			return 1;
+		pthread_mutex_lock(&vm->lock);
+		ret = page_rescan(vm, gpa, len);
+		pthread_mutex_unlock(&vm->lock);
+		return ret ? ret : 1;
+	}
+	pthread_mutex_lock(&vm->lock);
+	t0 = now_ns();
+	ram_store(hva, data, len);
+	ret = page_rescan(vm, gpa, len);
+	vm->st.exits_handled++;
+	vm->st.lib_ns += now_ns() - t0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret ? ret : 1;
+}
+
+int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
+		       uint32_t len, int is_write)
+{
+	uint32_t done = 0;
+	int ret = 1;
+
+	if (!vm || !data || (len != 1 && len != 2 && len != 4 && len != 8 &&
+			     len != 16))
+		return -EINVAL;
+	if (!guestmem_region(&vm->mem, gpa, 1))
+		return 0; /* device MMIO: the VMM's */
+	while (done < len) {
+		uint64_t g = gpa + done;
+		uint32_t n = len - done;
+		void *hva;
+
+		/* A store crossing a page boundary is two stores. */
+		if ((g & ~WPT_PAGE_MASK) + n > WPT_PAGE_SIZE)
+			n = WPT_PAGE_SIZE - (g & ~WPT_PAGE_MASK);
+		hva = guestmem_hva(&vm->mem, g, n);
+		if (!hva)
+			return -EFAULT; /* runs off the end of RAM */
+		if (!is_write) {
+			/* Reads only exit inside a slot gap: serve them. */
+			memcpy((char *)data + done, hva, n);
+			__atomic_fetch_add(&vm->st.gap_accesses, 1,
+					   __ATOMIC_RELAXED);
+		} else {
+			int r = store_piece(vm, g, hva, (char *)data + done, n);
+
+			if (r < 0 && ret == 1)
+				ret = r;
+		}
+		done += n;
+	}
+	return ret;
+}
+
+int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
+{
+	uint64_t g;
+	int ret = 0;
+
+	if (!vm || !len || gpa + len < gpa)
+		return -EINVAL;
+	for (g = gpa; g < gpa + len; g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE)
+		if (!guestmem_region(&vm->mem, g, 1))
+			return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	for (g = gpa; g < gpa + len && g >= gpa;
+	     g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
+		uint64_t end = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE;
+		int r;
+
+		if (end > gpa + len || end < g)
+			end = gpa + len;
+		if (!page_tracked(vm, g))
+			continue;
+		r = page_rescan(vm, g, end - g);
+		if (r && !ret)
+			ret = r;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
+		 size_t size)
+{
+	struct wpt_vm *vm = (struct wpt_vm *)cvm;
+	struct wpt_vm_stats s;
+	struct wpt_domain *d;
+
+	if (!vm || !st || !size)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	s = vm->st;
+	s.gap_accesses = __atomic_load_n(&vm->st.gap_accesses, __ATOMIC_RELAXED);
+	s.sink_calls = 0;
+	LIST_FOREACH(d, &vm->domains, link) {
+		struct wpt_shadow_stats ss;
+
+		shadow_stats(d->shadow, &ss);
+		s.sink_calls += ss.maps + ss.unmaps + ss.errors;
+	}
+	if (vm->protect.ops && vm->protect.ops->stats) {
+		struct wpt_protect_stats ps = { 0 };
+
+		vm->protect.ops->stats(vm->protect.be, &ps);
+		s.slot_ops = ps.slot_ops;
+		s.slots_in_use = ps.slots_in_use;
+		s.zap_quirk_off = ps.zap_quirk_off;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
+}
+
+/* ------------------------------------------------ internal: tests, tools */
+
+int wpt_vm_foreach_table(struct wpt_vm *vm, wpt_table_fn fn, void *opaque)
+{
+	struct cds_lfht_iter it;
+	struct wpt_page *pg;
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	rcu_read_lock();
+	cds_lfht_for_each_entry(vm->pages, &it, pg, node) {
+		unsigned int i;
+
+		for (i = 0; i < pg->nr_tables && !ret; i++) {
+			struct wpt_table *t = pg->tables[i];
+
+			/* Once per table: from the page holding its start. */
+			if ((t->gpa & WPT_PAGE_MASK) == pg->gpa)
+				ret = fn(opaque, t->gpa, t->size, t->nr_uses);
+		}
+		if (ret)
+			break;
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int wpt_vm_page_protected(struct wpt_vm *vm, uint64_t gpa)
+{
+	struct wpt_page *pg;
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	rcu_read_lock();
+	pg = tracker_page_lookup(vm, gpa & WPT_PAGE_MASK);
+	ret = pg && pg->nr_protecting > 0;
+	rcu_read_unlock();
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
