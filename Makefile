@@ -84,6 +84,8 @@ $(BUILD)/tools/%: tools/%.c $(SIM_OBJS) $(LIBA)
 
 check: all $(TESTS)
 	@scripts/run-tests.sh $(BUILD) $(TESTS)
+	@scripts/run-traces.sh $(filter %wpt-replay,$(TOOL_BINS)) \
+	  $(filter %wpt-tracegen,$(TOOL_BINS))
 
 wpt.pc: wpt.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM API and the exit path: what is and is not ours, stores split at
+ * page boundaries, accesses that fall into a memslot gap, the VMM's own
+ * writes, bad arguments, counters.
+ */
+#include "fixture.h"
+
+#define B FX_RAM_GPA
+#define ROOT (B + 0x10000)
+#define L1 (B + 0x11000)
+#define L2 (B + 0x12000)
+#define L3 (B + 0x13000)
+#define D (B + 0x800000)
+#define E(t, i) ((t) + 8 * (i))
+
+static struct wpt_domain *setup(struct fx *f, struct wpt_sink **s)
+{
+	struct wpt_domain *d = fx_domain(f, s, WPT_MODE_TRAP, 4096, 48);
+
+	*fx_desc(f, E(ROOT, 0)) = s1_table(L1);
+	*fx_desc(f, E(L1, 0)) = s1_table(L2);
+	*fx_desc(f, E(L2, 0)) = s1_table(L3);
+	ck_assert_int_eq(wpt_domain_set_root(d, ROOT), 0);
+	return d;
+}
+
+START_TEST(test_new_bad_config)
+{
+	uint8_t ram[8192] __attribute__((aligned(4096)));
+	struct wpt_ram_region r[2] = { { 0x1000, 0x2000, ram },
+				       { 0x2000, 0x1000, ram } };
+	struct wpt_vm_cfg cfg = { .size = sizeof(cfg), .regions = r,
+				  .nr_regions = 1 };
+	struct wpt_vm *vm;
+
+	ck_assert_int_eq(wpt_vm_new(NULL, &vm), -EINVAL);
+	cfg.size = 4;
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
+	cfg.size = sizeof(cfg);
+	cfg.nr_regions = 2; /* overlapping */
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
+	r[1].gpa = 0x3800; /* misaligned */
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
+	cfg.nr_regions = 0;
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
+	cfg.nr_regions = 1;
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), 0);
+	wpt_vm_free(vm);
+}
+END_TEST
+
+START_TEST(test_not_ours_and_bad_len)
+{
+	struct fx *f = fx_new();
+	uint64_t v = 0x1234;
+
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, 0xfee00000, &v, 4, 1), 0);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, B - 8, &v, 8, 0), 0);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, B, &v, 3, 1), -EINVAL);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, B, &v, 0, 1), -EINVAL);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, B, NULL, 8, 1), -EINVAL);
+	/* Runs off the end of RAM. */
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, B + FX_RAM_SIZE - 4, &v, 8, 1),
+			 -EFAULT);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(test_gap_accesses)
+{
+	struct fx *f = fx_new();
+	struct wpt_vm_stats st;
+	uint64_t v = 0x1122334455667788ull, r = 0;
+	uint16_t h = 0xbeef;
+
+	/* RAM that is no table: a vCPU that fell into a slot re-cut. */
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, D + 8, &v, 8, 1), 1);
+	ck_assert_uint_eq(*fx_desc(f, D + 8), v);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, D + 8, &r, 8, 0), 1);
+	ck_assert_uint_eq(r, v);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, D + 9, &h, 2, 1), 1);
+	ck_assert_uint_eq(*fx_desc(f, D + 8), 0x1122334455beef88ull);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.gap_accesses, 3);
+	ck_assert_uint_eq(st.exits_handled, 0);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(test_store_across_pages)
+{
+	struct fx *f = fx_new();
+	struct wpt_sink *s;
+	struct wpt_domain *d = setup(f, &s);
+	uint64_t v[2] = { s1_page(D), s1_page(D + 0x1000) };
+	char buf[256];
+
+	/* L3's last entry and the first of the page after it: KVM hands
+	 * over one 16-byte store, the library splits it. */
+	*fx_desc(f, E(L2, 1)) = 0;
+	fx_store64(f, E(L2, 1), s1_table(L3 + 0x1000));
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, E(L3, 511), v, 16, 1), 1);
+	ck_assert_uint_eq(*fx_desc(f, E(L3, 511)), v[0]);
+	ck_assert_uint_eq(*fx_desc(f, E(L3 + 0x1000, 0)), v[1]);
+	ck_assert_str_eq(fx_sink_str(s, buf, sizeof(buf)),
+			 "1ff000:40800000:1000:rw;200000:40801000:1000:rw;");
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(test_byte_stores)
+{
+	struct fx *f = fx_new();
+	struct wpt_sink *s;
+	struct wpt_domain *d = setup(f, &s);
+	uint64_t v = s1_page(D + 0x3000);
+	char buf[256];
+	int i;
+
+	/* A descriptor written a byte at a time: each step is decoded as
+	 * it stands; the last one maps. */
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, E(L3, 4) + i,
+						    (uint8_t *)&v + i, 1, 1), 1);
+	ck_assert_str_eq(fx_sink_str(s, buf, sizeof(buf)), "4000:40803000:1000:rw;");
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(test_host_wrote)
+{
+	struct fx *f = fx_new();
+	struct wpt_sink *s;
+	struct wpt_domain *d = setup(f, &s);
+	char buf[256];
+
+	/* An emulated device DMAs two descriptors into a table. */
+	*fx_desc(f, E(L3, 0)) = s1_page(D);
+	*fx_desc(f, E(L3, 1)) = s1_page(D + 0x1000);
+	ck_assert_int_eq(wpt_vm_host_wrote(f->vm, E(L3, 0), 16), 0);
+	ck_assert_str_eq(fx_sink_str(s, buf, sizeof(buf)), "0:40800000:2000:rw;");
+	ck_assert_int_eq(wpt_vm_host_wrote(f->vm, D, 0x10000), 0);
+	ck_assert_int_eq(wpt_vm_host_wrote(f->vm, 0xfee00000, 8), -EINVAL);
+	ck_assert_int_eq(wpt_vm_host_wrote(f->vm, B + FX_RAM_SIZE - 8, 16), -EINVAL);
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(test_counters)
+{
+	struct fx *f = fx_new();
+	struct wpt_sink *s;
+	struct wpt_domain *d = setup(f, &s);
+	struct wpt_vm_stats st;
+	struct wpt_domain_stats ds;
+
+	fx_store64(f, E(L3, 0), s1_page(D));
+	fx_store64(f, E(L3, 0), s1_page(D)); /* same value: nothing changes */
+	fx_store64(f, E(L3, 0), 0);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.exits_handled, 3);
+	ck_assert_uint_eq(st.descs_changed, 2);
+	ck_assert_uint_eq(st.sink_calls, 2);
+	ck_assert_uint_eq(st.tracked_tables, 4);
+	ck_assert_uint_eq(st.protected_pages, 4);
+	ck_assert_uint_eq(st.protects, 4);
+	wpt_domain_stats(d, &ds, sizeof(ds));
+	ck_assert_uint_eq(ds.sink_maps, 1);
+	ck_assert_uint_eq(ds.sink_unmaps, 1);
+	ck_assert_uint_eq(ds.table_uses, 4);
+	ck_assert_uint_eq(ds.leaves, 0);
+	ck_assert_uint_eq(ds.descs_changed, 2);
+	ck_assert_int_eq(wpt_vm_stats(f->vm, NULL, 0), -EINVAL);
+	wpt_domain_free(d);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.tracked_tables, 0);
+	ck_assert_uint_eq(st.protected_pages, 0);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(test_domain_bad_args)
+{
+	struct fx *f = fx_new();
+	struct wpt_format_cfg c = { .size = sizeof(c),
+		.format = WPT_FMT_ARM_LPAE_S1, .granule = 4096, .ias = 48,
+		.oas = 48, .sl = -1 };
+	struct wpt_ram_region r = { FX_RAM_GPA, FX_RAM_SIZE, f->ram };
+	struct wpt_vm_cfg vc = { .size = sizeof(vc), .regions = &r,
+				 .nr_regions = 1 };
+	struct wpt_domain *d;
+	struct wpt_sink *s;
+	struct wpt_vm *bare;
+
+	ck_assert_int_eq(wpt_sink_record_new(&s), 0);
+	ck_assert_int_eq(wpt_domain_new(f->vm, &c, NULL, WPT_MODE_TRAP, &d), -EINVAL);
+	ck_assert_int_eq(wpt_domain_new(f->vm, &c, s, 7, &d), -EINVAL);
+	c.granule = 8192;
+	ck_assert_int_eq(wpt_domain_new(f->vm, &c, s, WPT_MODE_TRAP, &d), -EINVAL);
+	c.granule = 4096;
+	c.format = 9;
+	ck_assert_int_eq(wpt_domain_new(f->vm, &c, s, WPT_MODE_TRAP, &d), -EINVAL);
+	c.format = WPT_FMT_ARM_LPAE_S1;
+	/* Without a protection backend only INVAL can work. */
+	ck_assert_int_eq(wpt_vm_new(&vc, &bare), 0);
+	ck_assert_int_eq(wpt_domain_new(bare, &c, s, WPT_MODE_TRAP, &d), -EINVAL);
+	ck_assert_int_eq(wpt_domain_new(bare, &c, s, WPT_MODE_INVAL, &d), 0);
+	ck_assert_int_eq(wpt_domain_invalidate(d, 0, 0), -EINVAL);
+	ck_assert_int_eq(wpt_domain_error(NULL), -EINVAL);
+	wpt_domain_free(d);
+	wpt_vm_free(bare);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("vm");
+	TCase *tc = tcase_create("vm");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_new_bad_config);
+	tcase_add_test(tc, test_not_ours_and_bad_len);
+	tcase_add_test(tc, test_gap_accesses);
+	tcase_add_test(tc, test_store_across_pages);
+	tcase_add_test(tc, test_byte_stores);
+	tcase_add_test(tc, test_host_wrote);
+	tcase_add_test(tc, test_counters);
+	tcase_add_test(tc, test_domain_bad_args);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
