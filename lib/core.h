@@ -96,6 +96,7 @@ struct wpt_domain {
 	LIST_HEAD(, wpt_table_use) uses;
 	uint64_t nr_uses;
 	uint64_t op_descs;  /* descriptors visited by the current walk */
+	uint64_t write_seq; /* vm->op_seq of the last store counted here */
 	struct wpt_domain_stats st;
 };
 
@@ -110,6 +111,7 @@ struct wpt_vm {
 	struct wpt_domain *touched;     /* domains to commit */
 	struct wpt_table *recheck;      /* tables whose protection or life
 					 * may change at the end */
+	uint64_t op_seq;                /* operations begun */
 	wpt_log_fn log;
 	void *log_opaque;
 	struct wpt_vm_stats st;

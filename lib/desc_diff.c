@@ -141,8 +141,18 @@ void tracker_page_changed(struct wpt_vm *vm, struct wpt_page *pg,
 			n = 4, tables = stack;
 	}
 	memcpy(tables, pg->tables, n * sizeof(*tables));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		struct wpt_table_use *u;
+
 		tables[i]->pins++;
+		/* A store to a table counts once for each domain using it. */
+		RB_FOREACH(u, wpt_use_tree, &tables[i]->uses) {
+			if (u->d->write_seq != vm->op_seq) {
+				u->d->write_seq = vm->op_seq;
+				u->d->st.writes++;
+			}
+		}
+	}
 	for (i = 0; i < n; i++) {
 		struct wpt_table *t = tables[i];
 		uint64_t lo = gpa > t->gpa ? gpa : t->gpa;

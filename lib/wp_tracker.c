@@ -353,6 +353,7 @@ void tracker_op_begin(struct wpt_vm *vm)
 {
 	vm->touched = NULL;
 	vm->recheck = NULL;
+	vm->op_seq++;
 }
 
 int tracker_op_end(struct wpt_vm *vm)
