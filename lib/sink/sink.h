@@ -45,4 +45,10 @@ int wpt_sink_vfio_new_ioctl(int container_fd, wpt_ioctl_fn fn,
 int wpt_sink_iommufd_new_ioctl(int iommufd, uint32_t ioas_id, wpt_ioctl_fn fn,
 			       struct wpt_sink **out);
 
+/* The kernel-facing sinks' one way to issue a request: fn follows the
+ * ioctl(2) contract (-1 and errno on failure); returns 0 or -errno, never 0
+ * for a failure.  wpt_sink_sys_ioctl is ioctl(2) itself. */
+int wpt_sink_ioctl(wpt_ioctl_fn fn, int fd, unsigned long request, void *arg);
+int wpt_sink_sys_ioctl(int fd, unsigned long request, void *arg);
+
 #endif
