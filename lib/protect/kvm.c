@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM memslot protection backend.  It owns the memslots of the VM's RAM
+ * regions: each region is cut into chunks of slot_granule bytes, each chunk
+ * tiled by pieces, one memslot each, read-write or KVM_MEM_READONLY (a guest
+ * store to a read-only slot exits as KVM_EXIT_MMIO with the data; a load is
+ * served from RAM).  KVM cannot change a live slot's flags or split it, so
+ * protecting a page deletes the piece that holds it and creates the new
+ * pieces; the granule bounds how much RAM one re-cut touches.
+ *
+ * Called only under the VM lock (protect.h); nothing here is thread safe.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
+
+#include "kvm_slots.h"
+#include "protect.h"
+
+#ifdef __x86_64__
+/*
+ * Missing from older uapi headers (added in Linux 6.12,
+ * arch/x86/include/uapi/asm/kvm.h).  With this quirk on, deleting any
+ * memslot zaps the shadow/TDP entries of the whole VM, so every re-cut
+ * makes all vCPUs re-fault all of RAM; disabled, KVM zaps only the
+ * deleted slot's range.  It is a quirk because zapping only the slot once
+ * broke a GPU passthrough setup, so the default stays "all".
+ */
+#ifndef KVM_X86_QUIRK_SLOT_ZAP_ALL
+#define KVM_X86_QUIRK_SLOT_ZAP_ALL (1 << 7)
+#endif
+#endif
+
+/* KVM_SET_USER_MEMORY_REGION's slot field: address space in bits 16..31. */
+#define KVM_SLOT_ID_LIMIT 0x10000u
+
+struct kvm_chunk {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	struct kvm_piece *pieces; /* tile [gpa, gpa + size), sorted */
+	unsigned int nr;
+};
+
+struct kvm_backend {
+	int vm_fd;
+	uint32_t as_id;
+	const struct wpt_guestmem *gm;
+	struct kvm_chunk *chunks;  /* sorted by gpa */
+	size_t nr_chunks;
+	struct kvm_slot_ids ids;
+	uint64_t slot_ops;
+	uint64_t protected_pages;
+	int zap_quirk_off;
+};
+
+/* One chunk's change within a re-cut: the layout it had and the one it
+ * gets. */
+struct kvm_recut {
+	struct kvm_chunk *chunk;
+	struct kvm_piece *old, *next;
+	unsigned int nr_old, nr_next;
+	long slot_delta;
+};
+
+/* Register (or, with delete, remove) one piece as a memslot. */
+static int kvm_slot_set(struct kvm_backend *be, const struct kvm_chunk *c,
+			const struct kvm_piece *p, int delete)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = p->slot | be->as_id << 16,
+		.flags = p->readonly ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = p->gpa,
+		/* memory_size 0 is how KVM deletes a slot. */
+		.memory_size = delete ? 0 : p->size,
+		.userspace_addr = (uintptr_t)(c->hva + (p->gpa - c->gpa)),
+	};
+
+	be->slot_ops++;
+	return ioctl(be->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+/* Delete the pieces of c that next does not keep.  On failure c still
+ * says what KVM holds: the pieces already deleted have no slot. */
+static int chunk_delete_stale(struct kvm_backend *be, struct kvm_chunk *c,
+			      const struct kvm_piece *next, unsigned int m)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < c->nr; i++) {
+		struct kvm_piece *p = &c->pieces[i];
+
+		if (p->slot == KVM_SLOT_NONE || kvm_piece_kept(p, next, m))
+			continue;
+		ret = kvm_slot_set(be, c, p, 1);
+		if (ret)
+			return ret;
+		kvm_slot_id_put(&be->ids, p->slot);
+		p->slot = KVM_SLOT_NONE;
+	}
+	return 0;
+}
+
+/* Create every piece of c that has no slot yet. */
+static int chunk_create_missing(struct kvm_backend *be, struct kvm_chunk *c)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < c->nr; i++) {
+		struct kvm_piece *p = &c->pieces[i];
+
+		if (p->slot != KVM_SLOT_NONE)
+			continue;
+		p->slot = kvm_slot_id_get(&be->ids);
+		if (p->slot == KVM_SLOT_NONE)
+			return -ENOSPC;
+		ret = kvm_slot_set(be, c, p, 0);
+		if (ret) {
+			kvm_slot_id_put(&be->ids, p->slot);
+			p->slot = KVM_SLOT_NONE;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Take chunk c to the layout target[0..m): delete what goes, then create
+ * what comes.  Deleting first is forced (KVM refuses overlapping slots) and
+ * keeps the time any RAM has no slot to a few ioctls; a vCPU that touches
+ * it meanwhile gets an MMIO exit, which wpt_vm_handle_mmio serves from RAM.
+ * Whatever happens, c afterwards describes what KVM holds.
+ */
+static int chunk_transition(struct kvm_backend *be, struct kvm_chunk *c,
+			    const struct kvm_piece *target, unsigned int m)
+{
+	struct kvm_piece *next = malloc(m * sizeof(*next));
+	uint64_t ro_before = kvm_pieces_ro_pages(c->pieces, c->nr);
+	int ret;
+
+	if (!next)
+		return -ENOMEM;
+	memcpy(next, target, m * sizeof(*next));
+	kvm_pieces_match(c->pieces, c->nr, next, m);
+	ret = chunk_delete_stale(be, c, next, m);
+	if (ret) {
+		free(next);
+		return ret;
+	}
+	free(c->pieces);
+	c->pieces = next;
+	c->nr = m;
+	be->protected_pages += kvm_pieces_ro_pages(next, m) - ro_before;
+	return chunk_create_missing(be, c);
+}
+
+static struct kvm_piece *pieces_dup(const struct kvm_piece *p, unsigned int n)
+{
+	struct kvm_piece *copy = malloc(n * sizeof(*copy));
+
+	if (copy)
+		memcpy(copy, p, n * sizeof(*copy));
+	return copy;
+}
+
+/* The chunk holding gpa (which lies in guest RAM). */
+static size_t chunk_index(const struct kvm_backend *be, uint64_t gpa)
+{
+	size_t lo = 0, hi = be->nr_chunks;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (be->chunks[mid].gpa <= gpa)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void recut_plan_free(struct kvm_recut *plan, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(plan[i].old);
+		free(plan[i].next);
+	}
+	free(plan);
+}
+
+/* Plan the new layout of each chunk [gpa, gpa + size) touches. */
+static int recut_plan(struct kvm_backend *be, uint64_t gpa, uint64_t size,
+		      bool readonly, struct kvm_recut **out, size_t *nr)
+{
+	size_t first = chunk_index(be, gpa), last = chunk_index(be, gpa + size - 1);
+	size_t i, n = last - first + 1;
+	struct kvm_recut *plan = calloc(n, sizeof(*plan));
+
+	if (!plan)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct kvm_recut *r = &plan[i];
+		struct kvm_chunk *c = &be->chunks[first + i];
+
+		r->chunk = c;
+		r->nr_old = c->nr;
+		r->old = pieces_dup(c->pieces, c->nr);
+		r->next = malloc((c->nr + 2) * sizeof(*r->next));
+		if (!r->old || !r->next) {
+			recut_plan_free(plan, n);
+			return -ENOMEM;
+		}
+		r->nr_next = kvm_pieces_recut(c->pieces, c->nr, gpa, gpa + size,
+					      readonly, r->next);
+		r->slot_delta = kvm_pieces_slot_delta(c->pieces, c->nr,
+						      r->next, r->nr_next);
+	}
+	*out = plan;
+	*nr = n;
+	return 0;
+}
+
+static int recut_cmp(const void *a, const void *b)
+{
+	const struct kvm_recut *x = a, *y = b;
+
+	return (x->slot_delta > y->slot_delta) - (x->slot_delta < y->slot_delta);
+}
+
+/*
+ * Run a plan.  Chunks that free slots go first, so the slots in use never
+ * pass max(now, after) and one check of the end state covers every step.
+ * On a failure the chunks already changed go back to their old layout, in
+ * reverse, each step again within the budget.
+ */
+static int recut_run(struct kvm_backend *be, struct kvm_recut *plan, size_t n)
+{
+	long delta = 0;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n; i++)
+		delta += plan[i].slot_delta;
+	if (kvm_slot_ids_in_use(&be->ids) + delta > be->ids.budget)
+		return -ENOSPC;
+	qsort(plan, n, sizeof(*plan), recut_cmp);
+	for (i = 0; i < n && !ret; i++)
+		ret = chunk_transition(be, plan[i].chunk, plan[i].next,
+				       plan[i].nr_next);
+	if (!ret)
+		return 0;
+	while (i-- > 0)
+		chunk_transition(be, plan[i].chunk, plan[i].old, plan[i].nr_old);
+	return ret;
+}
+
+static int kvm_recut_range(void *opaque, uint64_t gpa, uint64_t size,
+			   bool readonly)
+{
+	struct kvm_backend *be = opaque;
+	struct kvm_recut *plan;
+	size_t n;
+	int ret;
+
+	if (!size || (gpa | size) & ~WPT_PAGE_MASK ||
+	    !guestmem_region(be->gm, gpa, size))
+		return -EINVAL;
+	ret = recut_plan(be, gpa, size, readonly, &plan, &n);
+	if (ret)
+		return ret;
+	ret = recut_run(be, plan, n);
+	recut_plan_free(plan, n);
+	return ret;
+}
+
+static int kvm_protect(void *be, uint64_t gpa, uint64_t size)
+{
+	return kvm_recut_range(be, gpa, size, true);
+}
+
+static int kvm_unprotect(void *be, uint64_t gpa, uint64_t size)
+{
+	return kvm_recut_range(be, gpa, size, false);
+}
+
+static void kvm_stats(void *opaque, struct wpt_protect_stats *st)
+{
+	const struct kvm_backend *be = opaque;
+
+	st->slot_ops = be->slot_ops;
+	st->slots_in_use = kvm_slot_ids_in_use(&be->ids);
+	st->protected_pages = be->protected_pages;
+	st->zap_quirk_off = be->zap_quirk_off;
+}
+
+/*
+ * Leave all of RAM read-write: the VMM may keep running the guest after the
+ * library is gone.  Only the read-only pieces are re-created (no merging),
+ * so the RAM that is briefly without a slot is just the pages that were
+ * protected, and no MMIO exit in such a gap finds nobody to serve it
+ * except on those pages.
+ */
+static void chunk_release(struct kvm_backend *be, struct kvm_chunk *c)
+{
+	struct kvm_piece *rw = pieces_dup(c->pieces, c->nr);
+	unsigned int i;
+
+	if (rw) {
+		for (i = 0; i < c->nr; i++)
+			rw[i].readonly = false;
+		chunk_transition(be, c, rw, c->nr);
+		free(rw);
+	}
+	free(c->pieces);
+}
+
+static void kvm_free(void *opaque)
+{
+	struct kvm_backend *be = opaque;
+	size_t i;
+
+	for (i = 0; i < be->nr_chunks; i++)
+		chunk_release(be, &be->chunks[i]);
+	free(be->chunks);
+	kvm_slot_ids_fini(&be->ids);
+	free(be);
+}
+
+static const struct wpt_protect_backend_ops kvm_ops = {
+	.name = "kvm",
+	.protect = kvm_protect,
+	.unprotect = kvm_unprotect,
+	.stats = kvm_stats,
+	.free = kvm_free,
+};
+
+/* Slot ids the VMM may hand out, or address spaces: 0 if KVM does not say. */
+static int kvm_cap(int vm_fd, long cap)
+{
+	int ret = ioctl(vm_fd, KVM_CHECK_EXTENSION, cap);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static int kvm_cfg_check(const struct wpt_kvm_cfg *cfg)
+{
+	uint64_t end = (uint64_t)cfg->slot_base + cfg->slot_budget;
+	int nr_slots, nr_as;
+
+	if (cfg->vm_fd < 0 || !cfg->slot_budget || end > KVM_SLOT_ID_LIMIT ||
+	    cfg->slot_granule & ~WPT_PAGE_MASK)
+		return -EINVAL;
+	nr_slots = kvm_cap(cfg->vm_fd, KVM_CAP_NR_MEMSLOTS);
+	if (nr_slots < 0)
+		return nr_slots;
+	if (nr_slots && end > (uint64_t)nr_slots)
+		return -EINVAL;
+	/* Without KVM_CAP_MULTI_ADDRESS_SPACE there is one address space. */
+	nr_as = kvm_cap(cfg->vm_fd, KVM_CAP_MULTI_ADDRESS_SPACE);
+	if (nr_as < 0)
+		return nr_as;
+	if (cfg->as_id >= (nr_as ? nr_as : 1))
+		return -EINVAL;
+	return 0;
+}
+
+/* Disable KVM_X86_QUIRK_SLOT_ZAP_ALL where the kernel offers it (6.12+):
+ * 1 if it is off now.  Failing leaves the kernel's default, which is slow
+ * but correct, so it is not an error. */
+static int kvm_zap_quirk_disable(int vm_fd)
+{
+#ifdef __x86_64__
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_DISABLE_QUIRKS2,
+		.args[0] = KVM_X86_QUIRK_SLOT_ZAP_ALL,
+	};
+	int offered = kvm_cap(vm_fd, KVM_CAP_DISABLE_QUIRKS2);
+
+	if (offered <= 0 || !(offered & KVM_X86_QUIRK_SLOT_ZAP_ALL))
+		return 0;
+	return ioctl(vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+#else
+	return 0;
+#endif
+}
+
+/*
+ * Chunk boundaries sit at multiples of the granule in GPA, not at offsets
+ * from the region start: KVM maps a huge page only where the slot's GPA
+ * and HVA agree modulo its size, and a VMM aligns its RAM that way.
+ */
+static uint64_t chunk_end(uint64_t gpa, uint64_t region_end, uint64_t granule)
+{
+	uint64_t end;
+
+	if (!granule)
+		return region_end;
+	end = (gpa / granule + 1) * granule;
+	return end < region_end && end > gpa ? end : region_end;
+}
+
+/* How many chunks gm's regions make (without walking them: a small
+ * granule over a large region is many chunks, and the budget is 64 Ki). */
+static uint64_t chunks_count(const struct wpt_guestmem *gm, uint64_t granule)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		const struct wpt_ram_region *r = &gm->regions[i];
+
+		n += granule ? (r->gpa + r->size - 1) / granule -
+				       r->gpa / granule + 1
+			     : 1;
+	}
+	return n;
+}
+
+/* Cut gm's regions into chunks[] (room for chunks_count()): bounds and
+ * HVA only; chunks_create() gives each its first piece. */
+static void chunks_cut(const struct wpt_guestmem *gm, uint64_t granule,
+		       struct kvm_chunk *chunks)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		const struct wpt_ram_region *r = &gm->regions[i];
+		uint64_t gpa, end, region_end = r->gpa + r->size;
+
+		for (gpa = r->gpa; gpa < region_end; gpa = end, n++) {
+			end = chunk_end(gpa, region_end, granule);
+			chunks[n] = (struct kvm_chunk){
+				.gpa = gpa, .size = end - gpa,
+				.hva = (uint8_t *)r->hva + (gpa - r->gpa),
+			};
+		}
+	}
+}
+
+/* The backend's chunks, each registered as one read-write slot. */
+static int chunks_create(struct kvm_backend *be, uint64_t granule)
+{
+	size_t i;
+	int ret;
+
+	be->chunks = calloc(be->nr_chunks, sizeof(*be->chunks));
+	if (!be->chunks)
+		return -ENOMEM;
+	chunks_cut(be->gm, granule, be->chunks);
+	for (i = 0; i < be->nr_chunks; i++) {
+		struct kvm_chunk *c = &be->chunks[i];
+
+		c->pieces = malloc(sizeof(*c->pieces));
+		if (!c->pieces)
+			return -ENOMEM;
+		c->pieces[0] = (struct kvm_piece){ .gpa = c->gpa,
+						   .size = c->size,
+						   .slot = KVM_SLOT_NONE };
+		c->nr = 1;
+		ret = chunk_create_missing(be, c);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Undo chunks_create: delete the slots it made. */
+static void chunks_destroy(struct kvm_backend *be)
+{
+	size_t i;
+
+	for (i = 0; be->chunks && i < be->nr_chunks; i++) {
+		struct kvm_chunk *c = &be->chunks[i];
+
+		if (c->pieces)
+			chunk_delete_stale(be, c, NULL, 0);
+		free(c->pieces);
+	}
+	free(be->chunks);
+}
+
+int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
+			const struct wpt_guestmem *gm, struct wpt_protect *out)
+{
+	struct kvm_backend *be;
+	int ret;
+
+	if (!cfg || !gm || !gm->nr || !out)
+		return -EINVAL;
+	ret = kvm_cfg_check(cfg);
+	if (ret)
+		return ret;
+	if (chunks_count(gm, cfg->slot_granule) > cfg->slot_budget)
+		return -ENOSPC;
+	be = calloc(1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	be->vm_fd = cfg->vm_fd;
+	be->as_id = cfg->as_id;
+	be->gm = gm;
+	be->nr_chunks = chunks_count(gm, cfg->slot_granule);
+	ret = kvm_slot_ids_init(&be->ids, cfg->slot_base, cfg->slot_budget);
+	if (ret)
+		goto err_free;
+	/* Before the first slot: every later delete benefits. */
+	be->zap_quirk_off = kvm_zap_quirk_disable(cfg->vm_fd);
+	ret = chunks_create(be, cfg->slot_granule);
+	if (ret)
+		goto err_chunks;
+	out->ops = &kvm_ops;
+	out->be = be;
+	return 0;
+
+err_chunks:
+	chunks_destroy(be);
+	kvm_slot_ids_fini(&be->ids);
+err_free:
+	free(be);
+	return ret;
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../guestmem.h"
+#include "kvm_slots.h"
+
+/* Add [gpa, gpa + size) of one kind after out[0..nr), merged into the last
+ * piece when it is of the same kind: adjacent protected pages share one
+ * read-only slot, and the read-write RAM around them one slot a side. */
+static unsigned int piece_append(struct kvm_piece *out, unsigned int nr,
+				 uint64_t gpa, uint64_t size, bool readonly)
+{
+	struct kvm_piece *last = nr ? &out[nr - 1] : NULL;
+
+	if (!size)
+		return nr;
+	if (last && last->readonly == readonly && last->gpa + last->size == gpa) {
+		last->size += size;
+		return nr;
+	}
+	out[nr] = (struct kvm_piece){ .gpa = gpa, .size = size,
+				      .slot = KVM_SLOT_NONE,
+				      .readonly = readonly };
+	return nr + 1;
+}
+
+unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
+			      uint64_t lo, uint64_t hi, bool readonly,
+			      struct kvm_piece *out)
+{
+	unsigned int i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		uint64_t start = cur[i].gpa, end = start + cur[i].size;
+		uint64_t a = start > lo ? start : lo;
+		uint64_t b = end < hi ? end : hi;
+
+		if (a >= b) {
+			m = piece_append(out, m, start, end - start,
+					 cur[i].readonly);
+			continue;
+		}
+		m = piece_append(out, m, start, a - start, cur[i].readonly);
+		m = piece_append(out, m, a, b - a, readonly);
+		m = piece_append(out, m, b, end - b, cur[i].readonly);
+	}
+	kvm_pieces_match(cur, n, out, m);
+	return m;
+}
+
+/* The piece of set[0..n) (sorted, non-overlapping) that starts at gpa. */
+static const struct kvm_piece *piece_at(const struct kvm_piece *set,
+					unsigned int n, uint64_t gpa)
+{
+	unsigned int lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (set[mid].gpa == gpa)
+			return &set[mid];
+		if (set[mid].gpa < gpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool piece_same(const struct kvm_piece *a, const struct kvm_piece *b)
+{
+	return a && b && a->gpa == b->gpa && a->size == b->size &&
+	       a->readonly == b->readonly;
+}
+
+bool kvm_piece_kept(const struct kvm_piece *p, const struct kvm_piece *set,
+		    unsigned int n)
+{
+	const struct kvm_piece *q = piece_at(set, n, p->gpa);
+
+	return p->slot != KVM_SLOT_NONE && piece_same(p, q) &&
+	       q->slot == p->slot;
+}
+
+void kvm_pieces_match(const struct kvm_piece *cur, unsigned int n,
+		      struct kvm_piece *next, unsigned int m)
+{
+	unsigned int j;
+
+	for (j = 0; j < m; j++) {
+		const struct kvm_piece *q = piece_at(cur, n, next[j].gpa);
+
+		next[j].slot = piece_same(&next[j], q) ? q->slot
+						       : KVM_SLOT_NONE;
+	}
+}
+
+long kvm_pieces_slot_delta(const struct kvm_piece *cur, unsigned int n,
+			   const struct kvm_piece *next, unsigned int m)
+{
+	long delta = 0;
+	unsigned int i;
+
+	for (i = 0; i < m; i++)
+		delta += next[i].slot == KVM_SLOT_NONE;
+	for (i = 0; i < n; i++)
+		delta -= cur[i].slot != KVM_SLOT_NONE &&
+			 !kvm_piece_kept(&cur[i], next, m);
+	return delta;
+}
+
+uint64_t kvm_pieces_ro_pages(const struct kvm_piece *p, unsigned int n)
+{
+	uint64_t pages = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (p[i].readonly)
+			pages += p[i].size >> WPT_PAGE_SHIFT;
+	return pages;
+}
+
+int kvm_slot_ids_init(struct kvm_slot_ids *ids, uint32_t base,
+		      uint32_t budget)
+{
+	uint32_t k;
+
+	ids->free = calloc(budget, sizeof(*ids->free));
+	if (!ids->free)
+		return -ENOMEM;
+	for (k = 0; k < budget; k++)
+		ids->free[k] = base + budget - 1 - k;
+	ids->nr_free = budget;
+	ids->budget = budget;
+	return 0;
+}
+
+void kvm_slot_ids_fini(struct kvm_slot_ids *ids)
+{
+	free(ids->free);
+	ids->free = NULL;
+	ids->nr_free = ids->budget = 0;
+}
+
+uint32_t kvm_slot_id_get(struct kvm_slot_ids *ids)
+{
+	return ids->nr_free ? ids->free[--ids->nr_free] : KVM_SLOT_NONE;
+}
+
+void kvm_slot_id_put(struct kvm_slot_ids *ids, uint32_t id)
+{
+	ids->free[ids->nr_free++] = id;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM backend's slot layout, without the ioctls: a chunk of guest RAM
+ * is tiled by pieces, each one memslot, read-write or read-only, and the
+ * backend's slot ids come from a fixed range.  Pure data; the caller (kvm.c,
+ * under the VM lock) turns a layout change into KVM_SET_USER_MEMORY_REGION
+ * calls.
+ */
+#ifndef WPT_PROTECT_KVM_SLOTS_H
+#define WPT_PROTECT_KVM_SLOTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A piece with no slot: KVM has no memslot there (a creation failed and
+ * could not be undone), so the guest's accesses to it exit as MMIO and
+ * wpt_vm_handle_mmio serves them from RAM. */
+#define KVM_SLOT_NONE UINT32_MAX
+
+struct kvm_piece {
+	uint64_t gpa;
+	uint64_t size;
+	uint32_t slot;  /* slot id (without the address space), or KVM_SLOT_NONE */
+	bool readonly;  /* KVM_MEM_READONLY: guest stores exit to the VMM */
+};
+
+/*
+ * The tiling of cur[0..n) after [lo, hi) becomes readonly (or read-write),
+ * with neighbours of one kind merged into one piece, into out (room for
+ * n + 2).  Pieces of out that equal a registered piece of cur keep its
+ * slot; the others get KVM_SLOT_NONE.  Returns how many pieces out holds.
+ */
+unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
+			      uint64_t lo, uint64_t hi, bool readonly,
+			      struct kvm_piece *out);
+
+/* Whether p is also in set[0..n) with a slot: same gpa, size and kind. */
+bool kvm_piece_kept(const struct kvm_piece *p, const struct kvm_piece *set,
+		    unsigned int n);
+
+/* Give each piece of next[0..m) that cur[0..n) registered the same way
+ * cur's slot id, and KVM_SLOT_NONE to the others. */
+void kvm_pieces_match(const struct kvm_piece *cur, unsigned int n,
+		      struct kvm_piece *next, unsigned int m);
+
+/* How many slots going from cur to next uses more (negative: frees). */
+long kvm_pieces_slot_delta(const struct kvm_piece *cur, unsigned int n,
+			   const struct kvm_piece *next, unsigned int m);
+
+/* 4 KiB pages in read-only pieces. */
+uint64_t kvm_pieces_ro_pages(const struct kvm_piece *p, unsigned int n);
+
+/* Slot ids [base, base + budget): a stack of free ids, lowest on top, so a
+ * freed id is the next one reused. */
+struct kvm_slot_ids {
+	uint32_t *free;
+	uint32_t nr_free;
+	uint32_t budget;
+};
+
+int kvm_slot_ids_init(struct kvm_slot_ids *ids, uint32_t base,
+		      uint32_t budget);
+void kvm_slot_ids_fini(struct kvm_slot_ids *ids);
+/* A free id, or KVM_SLOT_NONE when the budget is spent. */
+uint32_t kvm_slot_id_get(struct kvm_slot_ids *ids);
+void kvm_slot_id_put(struct kvm_slot_ids *ids, uint32_t id);
+
+static inline uint32_t kvm_slot_ids_in_use(const struct kvm_slot_ids *ids)
+{
+	return ids->budget - ids->nr_free;
+}
+
+#endif
