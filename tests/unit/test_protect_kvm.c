@@ -304,6 +304,35 @@ START_TEST(budget_refuses_and_changes_nothing)
 }
 END_TEST
 
+/*
+ * A range over two chunks where one frees slots and the other needs more:
+ * the budget holds the end state, and the freeing chunk goes first so no
+ * step in between passes it.
+ */
+START_TEST(budget_counts_chunks_in_order)
+{
+	const uint64_t Q = MB2 + P; /* in the second chunk */
+
+	backend_new(MB2, 6);
+	ck_assert_int_eq(prot.ops->protect(prot.be, Q, PAGE), 0);
+	ck_assert_int_eq(prot.ops->protect(prot.be, Q + 2 * PAGE, PAGE), 0);
+	/* First chunk [RW], second [RW][RO][RW][RO][RW]: all six slots. */
+	assert_slots(2 + 4 + 4, 6, 2);
+	/* From the first chunk's last page to the hole: the first chunk
+	 * becomes [RW][RO] (1 -> 2: one delete, two creates), the second
+	 * [RO][RW] keeping its last RW piece (5 -> 2: four deletes, one
+	 * create).  In address order the first would need a seventh slot. */
+	ck_assert_int_eq(prot.ops->protect(prot.be, MB2 - PAGE,
+					   Q + 3 * PAGE - (MB2 - PAGE)), 0);
+	assert_slots(10 + (4 + 1) + (1 + 2), 4, (Q + 3 * PAGE - MB2) / PAGE + 1);
+	assert_trapped(MB2 - 4, 0x21212121);
+	assert_trapped(MB2, 0x12121212);
+	assert_trapped(Q + PAGE, 0x56565656);
+	assert_writable(MB2 - PAGE - 4, 0x34343434);
+	assert_writable(Q + 3 * PAGE, 0x43434343);
+}
+END_TEST
+
 /* (6): the initial layout alone may not fit the budget. */
 START_TEST(budget_too_small_for_ram)
 {
@@ -499,6 +528,7 @@ int main(void)
 	tcase_add_test(tc, granule_recuts_one_chunk);
 	tcase_add_test(tc, range_over_chunk_boundary);
 	tcase_add_test(tc, budget_refuses_and_changes_nothing);
+	tcase_add_test(tc, budget_counts_chunks_in_order);
 	tcase_add_test(tc, budget_too_small_for_ram);
 	tcase_add_test(tc, failed_create_restores_layout);
 	tcase_add_loop_test(tc, bad_range_refused, 0,
