@@ -303,9 +303,8 @@ static void kvm_stats(void *opaque, struct wpt_protect_stats *st)
 /*
  * Leave all of RAM read-write: the VMM may keep running the guest after the
  * library is gone.  Only the read-only pieces are re-created (no merging),
- * so the RAM that is briefly without a slot is just the pages that were
- * protected, and no MMIO exit in such a gap finds nobody to serve it
- * except on those pages.
+ * so only the pages that were protected are briefly without a slot: once
+ * the library is gone nobody serves an MMIO exit that falls in such a gap.
  */
 static void chunk_release(struct kvm_backend *be, struct kvm_chunk *c)
 {
@@ -341,7 +340,8 @@ static const struct wpt_protect_backend_ops kvm_ops = {
 	.free = kvm_free,
 };
 
-/* Slot ids the VMM may hand out, or address spaces: 0 if KVM does not say. */
+/* KVM_CHECK_EXTENSION on the VM fd: the cap's value (0: absent, or KVM
+ * does not say), or -errno (not a KVM VM fd). */
 static int kvm_cap(int vm_fd, long cap)
 {
 	int ret = ioctl(vm_fd, KVM_CHECK_EXTENSION, cap);
