@@ -57,13 +57,13 @@ static int s2_start_level(const struct wpt_format_cfg *cfg,
 {
 	int sl;
 
-	/* s2_start_tables() yields only powers of two up to 16, so a concat
-	 * that is neither can never match below. */
 	if (cfg->sl < -1 || cfg->sl > WPT_LAST_LEVEL)
 		return -EINVAL;
 	for (sl = WPT_LAST_LEVEL; sl >= 0; sl--) {
 		if (cfg->sl != -1 && sl != cfg->sl)
 			continue;
+		/* Only powers of two up to 16 come back, so a concat that is
+		 * neither never matches: no separate check is needed. */
 		*tables = s2_start_tables(geo, sl);
 		if (*tables && (!cfg->concat || *tables == cfg->concat))
 			return sl;
