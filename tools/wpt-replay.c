@@ -102,7 +102,10 @@ static int backend_set(struct replay *r, uint64_t gpa, uint64_t size, bool on)
 			continue;
 		}
 		*b = on;
-		r->nr_protected += on ? 1 : -1;
+		if (on)
+			r->nr_protected++;
+		else
+			r->nr_protected--;
 	}
 	return 0;
 }
@@ -256,11 +259,14 @@ static int cmd_root(struct replay *r, char **arg, unsigned int nr)
 	} else {
 		return malformed(r, "root: bad address \"%s\"", arg[1]);
 	}
-	/* A root change clears an old fault: a new one is news. */
+	if (ret) {
+		diag(r, "root", dm->id, ret);
+		return 0;
+	}
+	/* A new root clears an old fault (a new one is news) and was walked
+	 * whole (an INVAL domain is in step with its tables). */
 	dm->reported = 0;
 	dm->stale = false;
-	if (ret)
-		diag(r, "root", dm->id, ret);
 	return 0;
 }
 
@@ -274,7 +280,8 @@ static int cmd_inval(struct replay *r, char **arg, unsigned int nr)
 		return ret;
 	if (nr == 1) {
 		ret = wpt_domain_invalidate_all(dm->d);
-		dm->stale = false;
+		if (!ret)
+			dm->stale = false; /* re-read whole: in step again */
 	} else {
 		if (!parse_hex(arg[1], &iova) || !parse_hex(arg[2], &size))
 			return malformed(r, "inval: bad hex number");
@@ -314,14 +321,13 @@ static void guest_store(struct replay *r, uint64_t gpa, uint8_t *data,
 		return;
 	}
 	ret = wpt_vm_handle_mmio(r->vm, gpa, data, n, 1);
-	if (ret != 1) {
-		char what[48];
-
-		snprintf(what, sizeof(what), "store %u at", n);
-		fprintf(stderr, "line %lu: %s 0x%llx: %s\n", r->line, what,
-			(unsigned long long)gpa,
-			ret ? errno_name(ret) : "not handled");
-	}
+	if (ret < 0)
+		fprintf(stderr, "line %lu: store of %u at 0x%llx: %s (%s)\n",
+			r->line, n, (unsigned long long)gpa, errno_name(ret),
+			strerror(-ret));
+	else if (ret == 0) /* RAM, protected: the library must take it */
+		fprintf(stderr, "line %lu: store of %u at 0x%llx: not handled\n",
+			r->line, n, (unsigned long long)gpa);
 }
 
 /* INVAL domains see no store: until they resync, their shadow may lag. */
