@@ -84,6 +84,8 @@ if [ -n "$gen" ] && [ -x "$gen" ]; then
 			fail=$((fail + 1))
 		fi
 	done
+elif [ -n "$gen" ]; then
+	echo "SKIP  generated traces  <<< NOT RUN: no generator at $gen"
 fi
 
 echo "traces: $pass passed, $fail failed"
