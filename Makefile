@@ -14,7 +14,14 @@ VERSION := 0.1.0
 SOMAJOR := 0
 
 PKGS    := liburcu-bp liburcu-cds
-DEPS_OK := $(shell scripts/deps.sh --quiet >/dev/null 2>&1 && echo yes)
+# Install (as root) or name the missing Debian packages before anything is
+# parsed further: pkg-config below needs them.  `make clean` needs nothing.
+ifneq ($(MAKECMDGOALS),clean)
+DEPS_OK := $(shell scripts/deps.sh 1>&2 && echo yes)
+ifneq ($(DEPS_OK),yes)
+$(error missing build dependencies; see the deps: lines above)
+endif
+endif
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC \
@@ -51,14 +58,14 @@ TOOL_BINS := $(TOOLS)
 endif
 
 .PHONY: all deps check clean install
-all: deps $(LIBA) $(if $(filter 1,$(SAN)),,$(LIBSO)) $(TOOL_BINS)
+all: $(LIBA) $(if $(filter 1,$(SAN)),,$(LIBSO)) $(TOOL_BINS)
 
 deps:
 	@scripts/deps.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -Itests -MMD -MP -c $< -o $@
 
 $(LIBA): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -74,13 +81,21 @@ $(BUILD)/tests/%: tests/unit/%.c $(SIM_OBJS) $(LIBA)
 	$(CC) $(CFLAGS) -Itests -MMD -MP $< $(SIM_OBJS) $(LIBA) $(LDFLAGS) \
 	  $(CHECK_LIBS) $(LIBS) -o $@
 
-tools/%: tools/%.c $(SIM_OBJS) $(LIBA)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $(BUILD)/tools/$*.d $< $(SIM_OBJS) \
-	  $(LIBA) $(LDFLAGS) $(LIBS) -o $@
-$(BUILD)/tools/%: tools/%.c $(SIM_OBJS) $(LIBA)
+# Tools link their own objects, the simulator (the tracegen's guest model)
+# and the static library.
+REPLAY_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/wpt-replay.c \
+                 tools/replay_syntax.c tools/replay_verify.c)
+TRACEGEN_OBJS := $(BUILD)/tools/wpt-tracegen.o
+TOOLDIR := $(if $(filter 1,$(SAN)),$(BUILD)/tools,tools)
+
+$(TOOLDIR)/wpt-replay: $(REPLAY_OBJS) $(LIBA)
+$(TOOLDIR)/wpt-tracegen: $(TRACEGEN_OBJS) $(SIM_OBJS) $(LIBA)
+$(TOOL_BINS):
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP $< $(SIM_OBJS) $(LIBA) $(LDFLAGS) \
-	  $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) $(LIBS) -o $@
+
+# Keep objects make would otherwise treat as intermediate.
+.SECONDARY:
 
 check: all $(TESTS)
 	@scripts/run-tests.sh $(BUILD) $(TESTS)

@@ -85,13 +85,23 @@ int gm_store(struct gm *m, uint64_t gpa, const void *bytes, unsigned int len)
 int gm_store_desc(struct gm *m, uint64_t gpa, uint64_t desc, bool half_ok)
 {
 	uint32_t lo = (uint32_t)desc, hi = (uint32_t)(desc >> 32);
+	uint64_t old, mid;
+	bool lo_first;
 
+	m->transient = false;
 	/* A guest built without 64-bit single-copy atomic stores (or a
 	 * compiler splitting a plain store) writes the halves apart; the
 	 * walker may see either half-written state in between. */
 	if (!half_ok || !gm_chance(m, 8))
 		return gm_store(m, gpa, &desc, 8);
-	if (gm_chance(m, 2))
+	old = gm_read(m, gpa);
+	lo_first = gm_chance(m, 2);
+	mid = lo_first ? (old & ~0xffffffffull) | lo
+		       : ((uint64_t)hi << 32) | (old & 0xffffffffull);
+	/* A valid in-between descriptor was live: a TLB may hold it until
+	 * the guest invalidates, exactly like something unmapped. */
+	m->transient = (mid & 1) && mid != old && mid != desc;
+	if (lo_first)
 		return gm_store(m, gpa, &lo, 4) ?: gm_store(m, gpa + 4, &hi, 4);
 	return gm_store(m, gpa + 4, &hi, 4) ?: gm_store(m, gpa, &lo, 4);
 }

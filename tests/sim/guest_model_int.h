@@ -78,6 +78,9 @@ struct gm {
 	uint64_t pages_in_use;
 	struct gm_dom dom[GM_MAX_DOMAINS];
 	int err; /* first callback error */
+	/* The last gm_store_desc left a different valid descriptor visible
+	 * between its two halves. */
+	bool transient;
 };
 
 /* ---- guest_model.c ---- */
@@ -88,7 +91,7 @@ uint64_t gm_entries(const struct gm *m, int level);
 uint64_t gm_read(const struct gm *m, uint64_t gpa);
 int gm_store(struct gm *m, uint64_t gpa, const void *bytes, unsigned int len);
 /* One descriptor: an 8-byte store, or (half_ok, sometimes) two 4-byte
- * stores in either order. */
+ * stores in either order; sets m->transient (see struct gm). */
 int gm_store_desc(struct gm *m, uint64_t gpa, uint64_t desc, bool half_ok);
 bool gm_chance(struct gm *m, unsigned int one_in);
 

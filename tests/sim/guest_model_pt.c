@@ -89,7 +89,9 @@ bool gm_range_free(const struct gm *m, unsigned int d, uint64_t iova,
 }
 
 /* Leaves for n entries from idx of t: plain stores, sometimes a 16-byte
- * pair (a store pair of two descriptors), sometimes split in halves. */
+ * pair (a store pair of two descriptors), sometimes split in halves.  An
+ * entry whose half-written state mapped something else is owed an
+ * invalidation like an unmap. */
 static void write_leaves(struct gm *m, int32_t t, uint64_t idx, int level,
 			 uint64_t gpa, uint64_t n, uint32_t perm)
 {
@@ -107,6 +109,8 @@ static void write_leaves(struct gm *m, int32_t t, uint64_t idx, int level,
 			continue;
 		}
 		gm_store_desc(m, entry_gpa(m, t, idx + i), desc[0], true);
+		if (m->transient)
+			gm_changed(m, t, (idx + i) * sz, sz, GM_CHANGE_UNMAP);
 	}
 }
 

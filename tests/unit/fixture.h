@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -137,9 +138,11 @@ static inline int fx_prot(struct fx *f, uint64_t gpa)
 #define S1_AF (1ull << 10)
 #define S1_RO (1ull << 7)
 #define S1_APTABLE_RO (1ull << 62)
-static inline uint64_t s1_table(uint64_t gpa) { return gpa | 3; }
-static inline uint64_t s1_page(uint64_t gpa) { return gpa | 3 | S1_AF; }
-static inline uint64_t s1_block(uint64_t gpa) { return gpa | 1 | S1_AF; }
+/* Macros, not functions: the transition tables use them in static
+ * initializers. */
+#define s1_table(gpa) ((uint64_t)(gpa) | 3)
+#define s1_page(gpa) ((uint64_t)(gpa) | 3 | S1_AF)
+#define s1_block(gpa) ((uint64_t)(gpa) | 1 | S1_AF)
 
 static inline struct wpt_domain *fx_domain(struct fx *f, struct wpt_sink **sink,
 					   enum wpt_mode mode, uint32_t granule,
