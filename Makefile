@@ -48,6 +48,19 @@ LIB_SRCS  := $(wildcard lib/*.c lib/*/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_SRCS  := $(wildcard tests/sim/*.c)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
+# The bench: the VMM pieces (linked into the bench and the tests that boot
+# the guest), the freestanding guest (its own flags: no sanitizers, no SSE
+# since KVM cannot emulate vector stores to a read-only slot) embedded as
+# a flat image.
+BENCH_SRCS := $(filter-out bench/wpt-bench.c,$(wildcard bench/*.c))
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o) \
+  $(if $(wildcard bench/guest/guest.ld),$(BUILD)/bench/guest_image.o)
+GUEST_SRCS := $(wildcard bench/guest/*.c bench/guest/*.S)
+GUEST_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_SRCS))
+GUEST_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+  -ffreestanding -fno-builtin -fno-pic -fno-pie -fno-stack-protector \
+  -fno-asynchronous-unwind-tables -mno-red-zone -mcmodel=small \
+  -mno-mmx -mno-sse -mno-sse2 -mno-avx -fcf-protection=none -Ibench
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS     := tools/wpt-replay tools/wpt-tracegen
@@ -57,8 +70,10 @@ else
 TOOL_BINS := $(TOOLS)
 endif
 
-.PHONY: all deps check clean install
-all: $(LIBA) $(if $(filter 1,$(SAN)),,$(LIBSO)) $(TOOL_BINS)
+BENCH_BIN := $(if $(wildcard bench/wpt-bench.c),$(if $(filter 1,$(SAN)),$(BUILD)/bench/wpt-bench,bench/wpt-bench))
+
+.PHONY: all deps check clean install bench
+all: $(BENCH_BIN) $(LIBA) $(if $(filter 1,$(SAN)),,$(LIBSO)) $(TOOL_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -76,10 +91,26 @@ $(LIBSO): $(LIB_OBJS) lib/libwpt.map
 	  -Wl,--version-script=lib/libwpt.map $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
 	ln -sf libwpt.so.$(SOMAJOR) lib/libwpt.so
 
-$(BUILD)/tests/%: tests/unit/%.c $(SIM_OBJS) $(LIBA)
+$(BUILD)/tests/%: tests/unit/%.c $(SIM_OBJS) $(BENCH_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP $< $(SIM_OBJS) $(LIBA) $(LDFLAGS) \
-	  $(CHECK_LIBS) $(LIBS) -o $@
+	$(CC) $(CFLAGS) -Itests -MMD -MP $< $(SIM_OBJS) $(BENCH_OBJS) \
+	  $(LIBA) $(LDFLAGS) $(CHECK_LIBS) $(LIBS) -o $@
+
+$(BUILD)/bench/guest/%.c.o: bench/guest/%.c bench/abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/bench/guest/%.S.o: bench/guest/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/bench/guest.elf: $(GUEST_OBJS) bench/guest/guest.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,bench/guest/guest.ld \
+	  -Wl,--build-id=none $(GUEST_OBJS) -o $@
+$(BUILD)/bench/guest.bin: $(BUILD)/bench/guest.elf
+	objcopy -O binary $< $@
+# The image goes into the host programs, so they run from anywhere.
+$(BUILD)/bench/guest_image.o: $(BUILD)/bench/guest.bin
+	printf '\t.section .rodata\n\t.balign 64\n\t.globl bench_guest_image, bench_guest_image_end\nbench_guest_image:\n\t.incbin "%s"\nbench_guest_image_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/bench/guest_image.S
+	$(CC) -c $(BUILD)/bench/guest_image.S -o $@
 
 # Tools link their own objects, the simulator (the tracegen's guest model)
 # and the static library.
@@ -96,6 +127,15 @@ $(TOOL_BINS):
 
 # Keep objects make would otherwise treat as intermediate.
 .SECONDARY:
+
+$(BENCH_BIN): $(BUILD)/bench/wpt-bench.o $(BENCH_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
+
+# make bench [QUICK=1] [BENCH_ARGS="--workloads ... --strategies ..."]
+bench: $(BENCH_BIN)
+	@scripts/deps.sh --bench
+	$(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
 
 check: all $(TESTS)
 	@scripts/run-tests.sh $(BUILD) $(TESTS)
@@ -116,6 +156,6 @@ install: all wpt.pc
 
 clean:
 	rm -rf build build-san lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
-	  $(TOOLS) wpt.pc
+	  $(TOOLS) bench/wpt-bench wpt.pc
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -2,8 +2,14 @@
 # Make sure the build's Debian packages are present: install them with
 # apt-get when running as root, else stop naming what is missing.
 # --quiet: only report through the exit status.
-quiet=0
-[ "$1" = "--quiet" ] && quiet=1
+# --bench: also what `make bench` needs (gnuplot draws its chart).
+quiet=0 bench=0
+for a in "$@"; do
+	case $a in
+	--quiet) quiet=1 ;;
+	--bench) bench=1 ;;
+	esac
+done
 
 missing=""
 need() { # package, test command...
@@ -15,6 +21,7 @@ need liburcu-dev  pkg-config --exists liburcu-bp liburcu-cds
 need check        pkg-config --exists check
 need libbsd-dev   test -f /usr/include/bsd/sys/tree.h
 need linux-libc-dev test -f /usr/include/linux/kvm.h
+[ $bench = 1 ] && need gnuplot-nox command -v gnuplot
 
 [ -z "$missing" ] && exit 0
 [ $quiet = 1 ] && exit 1
