@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bench VMM: the life of the VM reads top to bottom in bvm_new(),
+ * bvm_run() and bvm_free().
+ *
+ *   bvm_new   /dev/kvm -> KVM_CREATE_VM -> RAM (mmap) -> x86 page tables,
+ *             GDT, TSS -> guest image -> wpt_vm_new (the library registers
+ *             RAM's memslots) -> vCPUs (run page, CPUID)
+ *   bvm_run   params into each vCPU's area -> long mode through SREGS ->
+ *             KVM_RUN loop per vCPU (a thread each when several) until the
+ *             guest writes SMMU_R_DONE
+ *   bvm_free  the library context, vCPUs, VM, RAM
+ *
+ * What works on this host's kvm_pvm backend (a nested KVM without VMX;
+ * found by booting the image both ways, see tests/unit/test_bench_vmm.c):
+ * - Long mode straight from KVM_SET_SREGS, no 32-bit trampoline: CR0 =
+ *   PE|MP|ET|NE|WP|PG, CR4 = PAE, EFER = LME|LMA, CR3 = the PML4, a 64-bit
+ *   code segment (L=1, D=0) and flat data segments, a busy 64-bit TSS in
+ *   TR and an unusable LDT, rflags = 2.  The same descriptors sit in a GDT
+ *   in guest memory, so the state is one a guest could have loaded itself.
+ * - CPL3: cs.dpl = ss.dpl = 3 with RPL-3 selectors (0x23, 0x1b) and the
+ *   User bit at every page-table level.  Guest code then runs natively and
+ *   each exit costs tens of microseconds.
+ * - CPL0: the same with dpl 0 and selectors 0x08/0x10.  Guest code is
+ *   interpreted (hundreds of ns an instruction) but an exit is cheaper.
+ * - KVM_SET_CPUID2 with KVM_GET_SUPPORTED_CPUID's table before the first
+ *   KVM_RUN; the guest never runs CPUID itself.
+ * - No IDT and IF clear: any guest exception escalates to a triple fault,
+ *   KVM_EXIT_SHUTDOWN, reported with RIP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "wpt.h"
+#include "vmm.h"
+
+extern const uint8_t bench_guest_image[], bench_guest_image_end[];
+
+/* ---- the system area [BENCH_PT_GPA, BENCH_IMAGE_GPA) ---- */
+#define PML4_GPA (BENCH_PT_GPA + 0x0000)
+#define PDPT_GPA (BENCH_PT_GPA + 0x1000)
+#define PD_GPA (BENCH_PT_GPA + 0x2000)  /* 4 pages: 0..4 GiB in 2 MiB */
+#define NR_PDS 4
+#define GDT_GPA (BENCH_PT_GPA + 0x6000)
+#define TSS_GPA (BENCH_PT_GPA + 0x7000)
+#define TSS_LIMIT 0x67                  /* a 64-bit TSS is 104 bytes */
+
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_PS (1ull << 7)              /* a 2 MiB page in a PD */
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+
+/* GDT selectors: kernel code/data, then user data before user code (the
+ * SYSRET order, kept out of habit). */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UDATA 0x18
+#define SEL_UCODE 0x20
+#define SEL_TSS 0x28                    /* 16-byte system descriptor */
+#define GDT_ENTRIES 7
+
+#define SEG_CODE_XRA 11                 /* execute/read, accessed */
+#define SEG_DATA_RWA 3                  /* read/write, accessed */
+#define SEG_TSS64_BUSY 11
+
+/* The spare slot for bvm_slot_roundtrip_ns, above the guest's 4 GiB. */
+#define SPARE_SLOT_GPA (1ull << 32)
+/* KVM_USER_MEM_SLOTS before Linux 5.x raised it; a floor when
+ * KVM_CAP_NR_MEMSLOTS says nothing. */
+#define FALLBACK_NR_MEMSLOTS 509
+
+#define MSG_LEN 256
+
+struct bvm_vcpu {
+	struct bvm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	struct bvm_cpu_stats st;
+	int err;                /* 0, or what stopped this vCPU */
+	char msg[MSG_LEN];
+	pthread_t thread;
+};
+
+struct bvm {
+	struct bvm_cfg cfg;
+	int kvm_fd;
+	int vm_fd;
+	uint8_t *ram;
+	struct wpt_vm *wpt;
+	uint32_t spare_slot;
+	size_t run_size;
+	struct bvm_vcpu cpus[BENCH_MAX_CPUS];
+	char err[MSG_LEN + 16];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* ------------------------------------------------------------- memory */
+
+/* Identity map 0..4 GiB with 2 MiB pages, every level User|RW: the driver
+ * runs at CPL3 and touches its tables, the arena and its MMIO page. */
+static void build_page_tables(uint8_t *ram)
+{
+	const uint64_t flags = PTE_P | PTE_RW | PTE_US;
+	unsigned int i;
+
+	memset(ram + BENCH_PT_GPA, 0, PD_GPA + NR_PDS * 0x1000 - BENCH_PT_GPA);
+	put64(ram + PML4_GPA, PDPT_GPA | flags);
+	for (i = 0; i < NR_PDS; i++)
+		put64(ram + PDPT_GPA + 8 * i, (PD_GPA + 0x1000 * i) | flags);
+	for (i = 0; i < NR_PDS * 512; i++)
+		put64(ram + PD_GPA + 8 * i, ((uint64_t)i << 21) | flags | PTE_PS);
+}
+
+/* A code or data descriptor: flat, 4 KiB granular. */
+static uint64_t gdt_seg(unsigned int type, unsigned int dpl, bool code)
+{
+	uint64_t d = 0xffffull | 0xfull << 48; /* limit 0xfffff */
+
+	d |= (uint64_t)type << 40 | 1ull << 44 /* S */ |
+	     (uint64_t)dpl << 45 | 1ull << 47 /* P */ | 1ull << 55 /* G */;
+	d |= code ? 1ull << 53 /* L */ : 1ull << 54 /* D/B */;
+	return d;
+}
+
+static void build_gdt(uint8_t *ram)
+{
+	uint64_t tss_lo = TSS_LIMIT | (TSS_GPA & 0xffffff) << 16 |
+			  (uint64_t)SEG_TSS64_BUSY << 40 | 1ull << 47 |
+			  (TSS_GPA >> 24 & 0xff) << 56;
+
+	memset(ram + GDT_GPA, 0, GDT_ENTRIES * 8);
+	put64(ram + GDT_GPA + SEL_KCODE, gdt_seg(SEG_CODE_XRA, 0, true));
+	put64(ram + GDT_GPA + SEL_KDATA, gdt_seg(SEG_DATA_RWA, 0, false));
+	put64(ram + GDT_GPA + SEL_UDATA, gdt_seg(SEG_DATA_RWA, 3, false));
+	put64(ram + GDT_GPA + SEL_UCODE, gdt_seg(SEG_CODE_XRA, 3, true));
+	put64(ram + GDT_GPA + SEL_TSS, tss_lo);
+	put64(ram + GDT_GPA + SEL_TSS + 8, TSS_GPA >> 32);
+	/* An empty TSS: no interrupt stacks (there are no interrupts) and
+	 * the I/O bitmap offset past the limit (no port access at CPL3). */
+	memset(ram + TSS_GPA, 0, TSS_LIMIT + 1);
+	ram[TSS_GPA + 0x66] = TSS_LIMIT + 1;
+}
+
+static int load_image(struct bvm *vm)
+{
+	size_t size = bench_guest_image_end - bench_guest_image;
+
+	if (size > BENCH_IMAGE_MAX)
+		return -E2BIG;
+	memcpy(vm->ram + BENCH_IMAGE_GPA, bench_guest_image, size);
+	return 0;
+}
+
+/* ------------------------------------------------------------- errors */
+
+static int vcpu_fail(struct bvm_vcpu *v, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+	va_end(ap);
+	v->err = err;
+	return err;
+}
+
+static const char *exit_name(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_SHUTDOWN: return "SHUTDOWN (triple fault)";
+	case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
+	case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
+	case KVM_EXIT_HLT: return "HLT";
+	case KVM_EXIT_IO: return "IO";
+	case KVM_EXIT_EXCEPTION: return "EXCEPTION";
+	case KVM_EXIT_DEBUG: return "DEBUG";
+	case KVM_EXIT_UNKNOWN: return "UNKNOWN";
+	default: return "unexpected";
+	}
+}
+
+/* Stop on an exit the bench never expects, naming it and where. */
+static int vcpu_unexpected(struct bvm_vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	struct kvm_regs regs = { 0 };
+	struct kvm_sregs sregs = { 0 };
+	char detail[96] = "";
+
+	ioctl(v->fd, KVM_GET_REGS, &regs);
+	ioctl(v->fd, KVM_GET_SREGS, &sregs);
+	switch (run->exit_reason) {
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(detail, sizeof(detail), " suberror %u",
+			 run->internal.suberror);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(detail, sizeof(detail), " reason 0x%llx",
+			 (unsigned long long)
+			 run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_IO:
+		snprintf(detail, sizeof(detail), " %s port 0x%x",
+			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
+			 run->io.port);
+		break;
+	case KVM_EXIT_UNKNOWN:
+		snprintf(detail, sizeof(detail), " hw reason 0x%llx",
+			 (unsigned long long)run->hw.hardware_exit_reason);
+		break;
+	}
+	return vcpu_fail(v, -EIO,
+			 "exit %u %s%s at rip 0x%llx (rsp 0x%llx cr2 0x%llx)",
+			 run->exit_reason, exit_name(run->exit_reason), detail,
+			 (unsigned long long)regs.rip,
+			 (unsigned long long)regs.rsp,
+			 (unsigned long long)sregs.cr2);
+}
+
+/* ------------------------------------------------------------- exits */
+
+/* A write to one of the vCPU's harness registers.  1 when it was DONE. */
+static int harness_write(struct bvm_vcpu *v, uint64_t reg, uint64_t value)
+{
+	struct bvm_cpu_stats *st = &v->st;
+
+	v->st.harness_exits++;
+	switch (reg) {
+	case SMMU_R_NOP:
+		return 0;
+	case SMMU_R_PHASE:
+		if (value < BENCH_PHASE_START || value > BENCH_PHASE_END)
+			return vcpu_fail(v, -EINVAL, "bad phase %llu",
+					 (unsigned long long)value);
+		st->phase_ns[value] = now_ns();
+		st->exits_at_phase[value] = st->mmio_exits;
+		st->lib_exits_at_phase[value] = st->lib_exits;
+		st->dev_exits_at_phase[value] = st->dev_exits;
+		return 0;
+	default: /* SMMU_R_DONE */
+		st->done_status = value;
+		return 1;
+	}
+}
+
+static bool is_harness_reg(uint64_t reg)
+{
+	return reg == SMMU_R_NOP || reg == SMMU_R_PHASE || reg == SMMU_R_DONE;
+}
+
+/* One KVM_EXIT_MMIO: the library first, then the harness, then the
+ * device.  0 go on, 1 the guest is done, or -errno. */
+static int vcpu_mmio(struct bvm_vcpu *v)
+{
+	struct bvm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	uint64_t gpa = run->mmio.phys_addr, mmio = BENCH_MMIO_GPA(v->index);
+	uint32_t len = run->mmio.len;
+	bool is_write = run->mmio.is_write;
+	uint64_t t0 = now_ns(), value = 0;
+	int ret;
+
+	v->st.mmio_exits++;
+	ret = wpt_vm_handle_mmio(vm->wpt, gpa, run->mmio.data, len, is_write);
+	if (ret == 1) {
+		v->st.lib_exits++;
+		v->st.lib_ns += now_ns() - t0;
+		return 0;
+	}
+	if (ret < 0)
+		return vcpu_fail(v, ret, "library: %s of %u bytes at 0x%llx: %s",
+				 is_write ? "write" : "read", len,
+				 (unsigned long long)gpa, strerror(-ret));
+	if (gpa >= mmio && gpa - mmio < BENCH_MMIO_SIZE &&
+	    is_harness_reg(gpa - mmio)) {
+		if (!is_write) {
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+			v->st.harness_exits++;
+			return 0;
+		}
+		memcpy(&value, run->mmio.data,
+		       len < sizeof(value) ? len : sizeof(value));
+		return harness_write(v, gpa - mmio, value);
+	}
+	if (!vm->cfg.mmio)
+		return vcpu_fail(v, -EFAULT, "%s of %u bytes at 0x%llx: no device",
+				 is_write ? "write" : "read", len,
+				 (unsigned long long)gpa);
+	v->st.dev_exits++;
+	ret = vm->cfg.mmio(vm->cfg.opaque, v->index, gpa, run->mmio.data, len,
+			   is_write);
+	if (ret < 0)
+		return vcpu_fail(v, ret, "device: %s of %u bytes at 0x%llx: %s",
+				 is_write ? "write" : "read", len,
+				 (unsigned long long)gpa, strerror(-ret));
+	return 0;
+}
+
+static int vcpu_loop(struct bvm_vcpu *v)
+{
+	int ret;
+
+	for (;;) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			ret = -errno;
+			return vcpu_fail(v, ret, "KVM_RUN: %s", strerror(-ret));
+		}
+		v->st.runs++;
+		if (v->run->exit_reason != KVM_EXIT_MMIO)
+			return vcpu_unexpected(v);
+		ret = vcpu_mmio(v);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	vcpu_loop(arg);
+	return NULL;
+}
+
+/* ------------------------------------------------------------- vCPUs */
+
+static void seg_flat(struct kvm_segment *s, uint16_t sel, unsigned int dpl,
+		     bool code)
+{
+	*s = (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = sel,
+		.type = code ? SEG_CODE_XRA : SEG_DATA_RWA,
+		.present = 1, .dpl = dpl, .s = 1, .g = 1,
+		.l = code, .db = !code,
+	};
+}
+
+/* Long mode at the image entry, as the file comment says. */
+static int vcpu_reset(struct bvm_vcpu *v, bool cpl0)
+{
+	unsigned int dpl = cpl0 ? 0 : 3;
+	uint16_t cs = cpl0 ? SEL_KCODE : SEL_UCODE | 3;
+	uint16_t ds = cpl0 ? SEL_KDATA : SEL_UDATA | 3;
+	uint64_t area = BENCH_CPU_GPA(v->index);
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {
+		.rip = BENCH_IMAGE_GPA,
+		.rdi = area + BENCH_OFF_PARAMS,
+		.rsp = area + BENCH_OFF_STACK_TOP,
+		.rflags = 0x2, /* bit 1 reads as one; IF clear */
+	};
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	seg_flat(&sregs.cs, cs, dpl, true);
+	seg_flat(&sregs.ds, ds, dpl, false);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.tr = (struct kvm_segment){
+		.base = TSS_GPA, .limit = TSS_LIMIT, .selector = SEL_TSS,
+		.type = SEG_TSS64_BUSY, .present = 1,
+	};
+	sregs.ldt = (struct kvm_segment){ .unusable = 1, .type = 2 };
+	sregs.gdt.base = GDT_GPA;
+	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	sregs.cr3 = PML4_GPA;
+	sregs.cr4 = CR4_PAE;
+	sregs.efer = EFER_LME | EFER_LMA;
+	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+		return -errno;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The host's supported CPUID, as is: long mode needs LM in 0x80000001. */
+static int vcpus_set_cpuid(struct bvm *vm)
+{
+	struct kvm_cpuid2 *cpuid = NULL;
+	unsigned int nent = 64, i;
+	int ret = 0;
+
+	for (;;) {
+		free(cpuid);
+		cpuid = calloc(1, sizeof(*cpuid) +
+				  nent * sizeof(struct kvm_cpuid_entry2));
+		if (!cpuid)
+			return -ENOMEM;
+		cpuid->nent = nent;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			break;
+		if (errno != E2BIG || nent >= 4096) {
+			ret = -errno;
+			goto out;
+		}
+		nent *= 2;
+	}
+	for (i = 0; i < vm->cfg.nr_cpus; i++) {
+		if (ioctl(vm->cpus[i].fd, KVM_SET_CPUID2, cpuid) < 0) {
+			ret = -errno;
+			break;
+		}
+	}
+out:
+	free(cpuid);
+	return ret;
+}
+
+static int vcpus_create(struct bvm *vm)
+{
+	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	unsigned int i;
+
+	if (size < 0)
+		return -errno;
+	vm->run_size = size;
+	for (i = 0; i < vm->cfg.nr_cpus; i++) {
+		struct bvm_vcpu *v = &vm->cpus[i];
+		void *run;
+
+		v->vm = vm;
+		v->index = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (v->fd < 0)
+			return -errno;
+		run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   v->fd, 0);
+		if (run == MAP_FAILED)
+			return -errno;
+		v->run = run;
+	}
+	return vcpus_set_cpuid(vm);
+}
+
+/* ------------------------------------------------------------- VM */
+
+static int kvm_cap(int fd, long cap)
+{
+	int ret = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+
+	return ret < 0 ? 0 : ret;
+}
+
+/* The library's slot range [0, budget) and the spare slot just past it. */
+static int slots_plan(struct bvm *vm, uint32_t *budget)
+{
+	int nr = kvm_cap(vm->vm_fd, KVM_CAP_NR_MEMSLOTS);
+
+	if (nr <= 0)
+		nr = FALLBACK_NR_MEMSLOTS;
+	if (nr > 0x10000)
+		nr = 0x10000;
+	*budget = vm->cfg.slot_budget ? vm->cfg.slot_budget
+				      : (uint32_t)nr - 1;
+	if (*budget >= (uint32_t)nr)
+		return -EINVAL;
+	vm->spare_slot = *budget;
+	return 0;
+}
+
+static int wpt_attach(struct bvm *vm)
+{
+	struct wpt_ram_region ram = {
+		.gpa = 0, .size = BENCH_RAM_SIZE, .hva = vm->ram,
+	};
+	struct wpt_kvm_cfg kvm = {
+		.vm_fd = vm->vm_fd, .slot_base = 0,
+		.slot_granule = vm->cfg.slot_granule,
+	};
+	struct wpt_vm_cfg cfg = {
+		.size = sizeof(cfg), .regions = &ram, .nr_regions = 1,
+		.kvm = &kvm,
+	};
+	int ret = slots_plan(vm, &kvm.slot_budget);
+
+	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt);
+}
+
+int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
+{
+	struct bvm *vm;
+	unsigned int i;
+	int ret;
+
+	if (!cfg || !out || !cfg->nr_cpus || cfg->nr_cpus > BENCH_MAX_CPUS ||
+	    cfg->slot_granule % 4096)
+		return -EINVAL;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = *cfg;
+	vm->vm_fd = -1;
+	vm->ram = MAP_FAILED;
+	for (i = 0; i < BENCH_MAX_CPUS; i++)
+		vm->cpus[i].fd = -1;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		goto err_errno;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		goto err_errno;
+	vm->ram = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED)
+		goto err_errno;
+	build_page_tables(vm->ram);
+	build_gdt(vm->ram);
+	ret = load_image(vm);
+	if (ret)
+		goto err;
+	ret = wpt_attach(vm);
+	if (ret)
+		goto err;
+	ret = vcpus_create(vm);
+	if (ret)
+		goto err;
+	*out = vm;
+	return 0;
+
+err_errno:
+	ret = -errno;
+err:
+	bvm_free(vm);
+	return ret;
+}
+
+void bvm_free(struct bvm *vm)
+{
+	unsigned int i;
+
+	if (!vm)
+		return;
+	/* The library leaves its slots read-write and registered; closing
+	 * the VM fd drops them. */
+	wpt_vm_free(vm->wpt);
+	for (i = 0; i < BENCH_MAX_CPUS; i++) {
+		if (vm->cpus[i].run)
+			munmap(vm->cpus[i].run, vm->run_size);
+		if (vm->cpus[i].fd >= 0)
+			close(vm->cpus[i].fd);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->ram != MAP_FAILED)
+		munmap(vm->ram, BENCH_RAM_SIZE);
+	free(vm);
+}
+
+uint8_t *bvm_ram(struct bvm *vm)
+{
+	return vm->ram;
+}
+
+struct wpt_vm *bvm_wpt(struct bvm *vm)
+{
+	return vm->wpt;
+}
+
+int bvm_vm_fd(const struct bvm *vm)
+{
+	return vm->vm_fd;
+}
+
+const char *bvm_last_error(const struct bvm *vm)
+{
+	return vm->err;
+}
+
+/* ------------------------------------------------------------- running */
+
+static void *area_of(struct bvm *vm, unsigned int c, uint64_t off)
+{
+	return vm->ram + BENCH_CPU_GPA(c) + off;
+}
+
+int bvm_run(struct bvm *vm, const struct bench_params *params,
+	    struct bench_result *res, struct bvm_cpu_stats *st)
+{
+	unsigned int n = vm->cfg.nr_cpus, c, started = 0;
+	int ret = 0;
+
+	vm->err[0] = 0;
+	if (!params)
+		return -EINVAL;
+	/* A fresh image each run: its data and bss start as linked. */
+	ret = load_image(vm);
+	for (c = 0; c < n && !ret; c++) {
+		struct bvm_vcpu *v = &vm->cpus[c];
+
+		memcpy(area_of(vm, c, BENCH_OFF_PARAMS), &params[c],
+		       sizeof(params[c]));
+		memset(area_of(vm, c, BENCH_OFF_RESULT), 0,
+		       sizeof(struct bench_result));
+		memset(&v->st, 0, sizeof(v->st));
+		v->err = 0;
+		v->msg[0] = 0;
+		ret = vcpu_reset(v, vm->cfg.cpl0);
+		if (ret)
+			snprintf(vm->err, sizeof(vm->err),
+				 "cpu %u: setting registers: %s", c,
+				 strerror(-ret));
+	}
+	if (ret)
+		return ret;
+
+	if (n == 1) {
+		vcpu_loop(&vm->cpus[0]);
+	} else {
+		for (c = 0; c < n; c++, started++) {
+			ret = -pthread_create(&vm->cpus[c].thread, NULL,
+					      vcpu_thread, &vm->cpus[c]);
+			if (ret) {
+				vcpu_fail(&vm->cpus[c], ret,
+					  "pthread_create: %s", strerror(-ret));
+				break;
+			}
+		}
+		/* A vCPU that cannot start leaves the other one running to
+		 * its DONE: there is no way to kick it that the guest would
+		 * not see, and the guest ends on its own. */
+		for (c = 0; c < started; c++)
+			pthread_join(vm->cpus[c].thread, NULL);
+	}
+
+	ret = 0;
+	for (c = 0; c < n; c++) {
+		struct bvm_vcpu *v = &vm->cpus[c];
+
+		if (st)
+			st[c] = v->st;
+		if (res)
+			memcpy(&res[c], area_of(vm, c, BENCH_OFF_RESULT),
+			       sizeof(res[c]));
+		if (v->err && !ret) {
+			ret = v->err;
+			snprintf(vm->err, sizeof(vm->err), "cpu %u: %s", c,
+				 v->msg);
+		}
+	}
+	return ret;
+}
+
+int bvm_slot_roundtrip_ns(struct bvm *vm, uint64_t size, unsigned int n,
+			  uint64_t *ns)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = vm->spare_slot, .guest_phys_addr = SPARE_SLOT_GPA,
+	};
+	uint64_t t0, total = 0;
+	unsigned int i;
+	void *mem;
+	int ret = 0;
+
+	vm->err[0] = 0;
+	if (!size || size % 4096 || !n || !ns)
+		return -EINVAL;
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	r.userspace_addr = (uintptr_t)mem;
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		r.memory_size = size;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			ret = -errno;
+			break;
+		}
+		r.memory_size = 0; /* delete */
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			ret = -errno;
+			break;
+		}
+		total += now_ns() - t0;
+	}
+	munmap(mem, size);
+	if (ret) {
+		snprintf(vm->err, sizeof(vm->err),
+			 "slot %u at 0x%llx, %llu bytes: %s", vm->spare_slot,
+			 (unsigned long long)SPARE_SLOT_GPA,
+			 (unsigned long long)size, strerror(-ret));
+		return ret;
+	}
+	*ns = total / n;
+	return 0;
+}
