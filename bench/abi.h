@@ -139,6 +139,12 @@ struct bench_result {
 	uint64_t tables_freed;
 	uint64_t invals;         /* command-queue doorbells */
 	uint64_t requests;       /* explicit requests */
+	/* Guest-side timing by rdtsc: the TSC just before the PHASE_START and
+	 * PHASE_END stores (so the VMM can scale cycles to ns), and the
+	 * cycles spent in map calls of the timed part (stores, doorbell,
+	 * request included). */
+	uint64_t tsc_start, tsc_end;
+	uint64_t map_cycles, map_calls;
 };
 
 #define BENCH_OFF_RESULT 0x800   /* struct bench_result in the params page */
