@@ -153,7 +153,10 @@ const char *smmu_last_error(const struct smmu *s)
 
 void smmu_stats(const struct smmu *s, struct smmu_stats *st)
 {
-	*st = s->st;
+	if (s)
+		*st = s->st;
+	else
+		memset(st, 0, sizeof(*st));
 }
 
 /* ------------------------------------------------------------ commands */
