@@ -84,6 +84,13 @@ extern const uint8_t bench_guest_image[], bench_guest_image_end[];
 #define SEG_DATA_RWA 3                  /* read/write, accessed */
 #define SEG_TSS64_BUSY 11
 
+/* The lowest bytes of each vCPU's stack (just above its command queue)
+ * hold a pattern the run must leave alone: there is no guard page under
+ * 2 MiB mappings, so this is how an overflow shows. */
+#define STACK_BOTTOM (BENCH_OFF_CMDQ + (16ull << BENCH_CMDQ_LOG2))
+#define CANARY_LEN 256
+#define CANARY_BYTE 0xc5
+
 /* The spare slot for bvm_slot_roundtrip_ns, above the guest's 4 GiB. */
 #define SPARE_SLOT_GPA (1ull << 32)
 /* KVM_USER_MEM_SLOTS before Linux 5.x raised it; a floor when
@@ -613,6 +620,17 @@ static void *area_of(struct bvm *vm, unsigned int c, uint64_t off)
 	return vm->ram + BENCH_CPU_GPA(c) + off;
 }
 
+static bool canary_intact(struct bvm *vm, unsigned int c)
+{
+	const uint8_t *p = area_of(vm, c, STACK_BOTTOM);
+	unsigned int i;
+
+	for (i = 0; i < CANARY_LEN; i++)
+		if (p[i] != CANARY_BYTE)
+			return false;
+	return true;
+}
+
 int bvm_run(struct bvm *vm, const struct bench_params *params,
 	    struct bench_result *res, struct bvm_cpu_stats *st)
 {
@@ -631,6 +649,7 @@ int bvm_run(struct bvm *vm, const struct bench_params *params,
 		       sizeof(params[c]));
 		memset(area_of(vm, c, BENCH_OFF_RESULT), 0,
 		       sizeof(struct bench_result));
+		memset(area_of(vm, c, STACK_BOTTOM), CANARY_BYTE, CANARY_LEN);
 		memset(&v->st, 0, sizeof(v->st));
 		v->err = 0;
 		v->msg[0] = 0;
@@ -671,6 +690,11 @@ int bvm_run(struct bvm *vm, const struct bench_params *params,
 		if (res)
 			memcpy(&res[c], area_of(vm, c, BENCH_OFF_RESULT),
 			       sizeof(res[c]));
+		if (!v->err && !canary_intact(vm, c))
+			vcpu_fail(v, -EOVERFLOW, "stack overflow: the stack "
+				  "reached 0x%llx (the command queue's end)",
+				  (unsigned long long)(BENCH_CPU_GPA(c) +
+						       STACK_BOTTOM));
 		if (v->err && !ret) {
 			ret = v->err;
 			snprintf(vm->err, sizeof(vm->err), "cpu %u: %s", c,

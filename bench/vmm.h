@@ -79,8 +79,13 @@ int bvm_vm_fd(const struct bvm *vm);
  * all vCPUs (a thread each when more than one) until each writes
  * SMMU_R_DONE; fill st[c] and copy each vCPU's struct bench_result to
  * res[c] (res and st may be NULL).  0, or -errno (a KVM error, an
- * unexpected exit, an error from the library or cfg->mmio): then
+ * unexpected exit, an error from the library or cfg->mmio, -EOVERFLOW a
+ * guest stack that ran down into its command queue): then
  * bvm_last_error() says which vCPU, what and where.
+ *
+ * The guest's stack: from BENCH_CPU_GPA(c) + BENCH_OFF_STACK_TOP down to
+ * the end of the command queue (BENCH_OFF_CMDQ + 4 KiB), about 956 KiB;
+ * the lowest 256 bytes carry a pattern checked after the run.
  */
 int bvm_run(struct bvm *vm, const struct bench_params *params,
 	    struct bench_result *res, struct bvm_cpu_stats *st);

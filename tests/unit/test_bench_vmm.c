@@ -230,6 +230,7 @@ struct dev_log {
 	uint32_t len;
 	bool is_write;
 	int fail;
+	uint8_t *scribble;     /* if set, written to once per call */
 };
 
 static int dev_mmio(void *opaque, unsigned int cpu, uint64_t gpa,
@@ -244,6 +245,8 @@ static int dev_mmio(void *opaque, unsigned int cpu, uint64_t gpa,
 	log->is_write = is_write;
 	log->value = 0;
 	memcpy(&log->value, data, len < 8 ? len : 8);
+	if (log->scribble)
+		*log->scribble ^= 0xff;
 	return log->fail;
 }
 
@@ -438,6 +441,32 @@ START_TEST(guest_fault_reported_cpl0)
 }
 END_TEST
 
+/* The guest cannot reach below the arena on purpose, so the device
+ * callback plays a stack overflow: it scribbles on the lowest stack bytes
+ * while the vCPU runs. */
+START_TEST(stack_overflow_detected)
+{
+	struct dev_log log = { 0 };
+	struct bvm_cfg cfg = { .nr_cpus = 1, .mmio = dev_mmio, .opaque = &log };
+	struct bench_params p = params_of(0, 2);
+	struct bench_result res;
+	struct bvm_cpu_stats st;
+	struct bvm *vm = NULL;
+
+	ck_assert_int_eq(bvm_new(&cfg, &vm), 0);
+	p.seed = 1;
+	p.iova_base = BENCH_MMIO_GPA(0) + SMMU_R_ID;
+	log.scribble = bvm_ram(vm) + BENCH_CPU_GPA(0) + BENCH_OFF_CMDQ +
+		       (16 << BENCH_CMDQ_LOG2) + 100;
+	ck_assert_int_eq(bvm_run(vm, &p, &res, &st), -EOVERFLOW);
+	ck_assert_ptr_nonnull(strstr(bvm_last_error(vm), "stack overflow"));
+	ck_assert_uint_eq(st.done_status, 0); /* the guest itself finished */
+	log.scribble = NULL;
+	run_ok(vm, &p, &res, &st);
+	bvm_free(vm);
+}
+END_TEST
+
 static int kvm_usable(const char **why)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -474,6 +503,7 @@ int main(void)
 	tcase_add_test(tc, slot_roundtrip_measured);
 	tcase_add_test(tc, device_store_reaches_cfg_mmio);
 	tcase_add_test(tc, device_store_without_handler_fails);
+	tcase_add_test(tc, stack_overflow_detected);
 	tcase_add_test(tc, guest_fault_reported_cpl3);
 	tcase_add_test(tc, guest_fault_reported_cpl0);
 	tcase_add_test(tc, trapped_store_reaches_library_cpl3);
