@@ -265,7 +265,8 @@ static void check_tables(struct prop *p)
 
 	ck_assert_int_ge(nw, 0);
 	ck_assert_int_eq(wpt_vm_foreach_table(p->vm, table_one, &got), 0);
-	qsort(got.t, got.n, sizeof(*got.t), table_cmp);
+	if (got.n)
+		qsort(got.t, got.n, sizeof(*got.t), table_cmp);
 	for (i = 0; i < (size_t)nw || i < got.n; i++) {
 		const struct oracle_table *x = i < (size_t)nw ? &want[i] : NULL;
 		const struct oracle_table *y = i < got.n ? &got.t[i] : NULL;
@@ -306,7 +307,8 @@ static void check_protection(struct prop *p)
 			}
 		}
 	}
-	qsort(pages, nr, sizeof(*pages), u64_cmp);
+	if (nr) /* qsort's base must not be NULL, even for no elements */
+		qsort(pages, nr, sizeof(*pages), u64_cmp);
 	for (i = 0, k = 0; i < nr; i++) {
 		if (k && pages[k - 1] == pages[i])
 			continue;

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the bench measured, and how it is printed: the stdout table with
+ * ratios and goals, the JSON file, the gnuplot chart, and the pricing of
+ * counts with unit costs (measured here, or given with --project).
+ */
+#ifndef WPT_BENCH_REPORT_H
+#define WPT_BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Unit costs in ns: one MMIO exit round trip, one memslot ioctl, one sink
+ * call. */
+struct bench_units {
+	double exit_ns;
+	double slot_ns;
+	double sink_ns;
+};
+
+/* Parse "exit=NS,slot=NS,map=NS" (any subset, any order; "sink" is an
+ * alias of "map") over *u.  0, or -EINVAL with *u unchanged. */
+int bench_units_parse(const char *s, struct bench_units *u);
+
+struct bench_row {
+	char workload[32];        /* stream4k-strict, bulk4k, ... */
+	char strategy[16];        /* trap, hybrid, inval, explicit */
+	uint64_t ops;             /* pairs (stream, churn, mt), pages (bulk4k), blocks */
+	double ns_per_op;         /* wall time of the timed phase / ops */
+	double map_ns;            /* stream: guest-timed ns per map call, 0 if unknown */
+	double exits_per_op;
+	double lib_ns_per_write;  /* library CPU per trapped store, 0 if none */
+	double lib_ns_per_op;     /* library CPU (trap handling + invalidation walks) */
+	double sink_calls_per_op;
+	double pages_per_call;    /* 4K pages per sink map call */
+	double slot_ioctls_per_op;
+	double writes_per_op;     /* trapped stores */
+	double stores_per_op;     /* descriptor stores the guest made */
+	double floor_ns_per_op;   /* counts x measured unit costs */
+	double slot_ioctls_per_table; /* slot ioctls / (protects + unprotects) */
+	uint64_t tracked_pages;   /* protected table pages at the end */
+	uint64_t slots_in_use;
+	uint64_t split_runs;      /* split: contiguous runs the splits left */
+	uint64_t split_maps;      /* split: sink map calls they made */
+	bool verified;
+	char note[96];            /* why not verified, or "" */
+};
+
+/* Counts of r priced with u: the floor. */
+double bench_row_price(const struct bench_row *r, const struct bench_units *u);
+
+struct bench_meta {
+	const char *machine;
+	const char *kernel;
+	const char *date;
+	const char *cpl;          /* "cpl3" or "cpl0" */
+	bool quick;
+	struct bench_units units; /* measured this run */
+};
+
+/* The JSON file: meta, units, and one object per row. */
+int bench_write_json(FILE *f, const struct bench_meta *m,
+		     const struct bench_row *rows, size_t n);
+
+/* The human table, with ratios to explicit and inval of the same workload,
+ * the floor, an optional projection, and the goals met or missed.  Returns
+ * the number of goals missed. */
+int bench_print_table(FILE *f, const struct bench_meta *m,
+		      const struct bench_row *rows, size_t n,
+		      const struct bench_units *project);
+
+/* gnuplot data and script for a PNG of ns/op by workload and strategy;
+ * runs gnuplot.  0 or -errno (-ENOENT: no gnuplot). */
+int bench_write_chart(const char *png, const struct bench_row *rows, size_t n);
+
+#endif
