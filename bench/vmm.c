@@ -529,6 +529,16 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	if (!cfg || !out || !cfg->nr_cpus || cfg->nr_cpus > BENCH_MAX_CPUS ||
 	    cfg->slot_granule % 4096)
 		return -EINVAL;
+	/*
+	 * While one vCPU's exit re-cuts a chunk, the others keep running.
+	 * If that chunk also holds the system area, a vCPU fetching code or
+	 * walking its page tables finds no memslot there and triple-faults
+	 * (seen on kvm_pvm within a few re-cuts).  So with several vCPUs the
+	 * system area [0, BENCH_ARENA_GPA) must be chunks of its own.
+	 */
+	if (cfg->nr_cpus > 1 &&
+	    (!cfg->slot_granule || BENCH_ARENA_GPA % cfg->slot_granule))
+		return -EINVAL;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;

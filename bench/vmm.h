@@ -29,7 +29,10 @@ struct wpt_vm;
 struct bvm_cfg {
 	unsigned int nr_cpus;        /* 1..BENCH_MAX_CPUS */
 	bool cpl0;                   /* run guest code at CPL0; default CPL3 */
-	uint64_t slot_granule;       /* wpt_kvm_cfg.slot_granule (0: one big slot) */
+	/* wpt_kvm_cfg.slot_granule (0: one big slot).  With more than one
+	 * vCPU it must divide BENCH_ARENA_GPA (e.g. 2 MiB), so that re-cutting
+	 * a table page's slot never takes away the system area's. */
+	uint64_t slot_granule;
 	uint32_t slot_budget;        /* wpt_kvm_cfg.slot_budget (0: a default) */
 	/* Called for each MMIO exit the library did not take and that is not
 	 * one of the harness registers: cpu, gpa, data (in for writes, out

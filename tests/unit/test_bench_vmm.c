@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,6 +137,8 @@ START_TEST(two_vcpus_each_their_params)
 	run_ok(vm, p, res, st);
 	assert_cal_exit(&st[0], &res[0], 50, 0);
 	assert_cal_exit(&st[1], &res[1], 120, 0);
+	printf("exit round trip with two vCPUs at CPL3: %.0f / %.0f ns\n",
+	       ns_per_exit(&st[0]), ns_per_exit(&st[1]));
 	/* One refuses its block, the other still finishes normally. */
 	p[0].cpu = 1;
 	run_ok(vm, p, res, st);
@@ -143,6 +146,65 @@ START_TEST(two_vcpus_each_their_params)
 	ck_assert_uint_eq(res[0].status, BENCH_E_PARAMS);
 	ck_assert_uint_eq(st[0].mmio_exits, 1);
 	assert_cal_exit(&st[1], &res[1], 120, 0);
+	bvm_free(vm);
+}
+END_TEST
+
+struct churn {
+	struct wpt_vm *wpt;
+	volatile int stop;
+	unsigned long cycles;
+	int err;
+};
+
+/* Protect and release an arena page over and over: each is a re-cut of
+ * the 2 MiB chunk holding it (a delete and creates). */
+static void *churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	struct wpt_format_cfg fmt = {
+		.size = sizeof(fmt), .format = WPT_FMT_ARM_LPAE_S1,
+		.granule = 4096, .ias = 48, .oas = 48, .sl = -1,
+	};
+	struct wpt_sink *sink;
+	struct wpt_domain *d = NULL;
+
+	c->err = wpt_sink_record_new(&sink);
+	if (c->err)
+		return NULL;
+	c->err = wpt_domain_new(c->wpt, &fmt, sink, WPT_MODE_TRAP, &d);
+	while (!c->err && !c->stop) {
+		c->err = wpt_domain_set_root(d, BENCH_ARENA_GPA + (8ull << 20));
+		if (!c->err)
+			c->err = wpt_domain_clear_root(d);
+		c->cycles++;
+	}
+	if (d)
+		wpt_domain_free(d);
+	wpt_sink_free(sink);
+	return NULL;
+}
+
+/* What the mt workload relies on: slots re-cut from another thread (as
+ * one vCPU's exit would) while both vCPUs run do not disturb them. */
+START_TEST(two_vcpus_survive_recuts)
+{
+	struct bvm *vm = vm_new(2, false);
+	struct bench_params p[2] = { params_of(0, 1000), params_of(1, 1000) };
+	struct bench_result res[2];
+	struct bvm_cpu_stats st[2];
+	struct churn c = { .wpt = bvm_wpt(vm) };
+	pthread_t t;
+
+	memset(bvm_ram(vm) + BENCH_ARENA_GPA + (8ull << 20), 0, PAGE);
+	ck_assert_int_eq(pthread_create(&t, NULL, churn_thread, &c), 0);
+	run_ok(vm, p, res, st);
+	c.stop = 1;
+	pthread_join(t, NULL);
+	ck_assert_int_eq(c.err, 0);
+	printf("two vCPUs ran through %lu protect+release cycles\n", c.cycles);
+	assert_cal_exit(&st[0], &res[0], 1000, 0);
+	assert_cal_exit(&st[1], &res[1], 1000, 0);
 	bvm_free(vm);
 }
 END_TEST
@@ -184,6 +246,10 @@ static const struct bvm_cfg bad_cfgs[] = {
 	{ .nr_cpus = 3 },
 	{ .nr_cpus = 1, .slot_granule = 100 },
 	{ .nr_cpus = 1, .slot_budget = 0xffff0 },
+	/* Several vCPUs need the system area in chunks of its own. */
+	{ .nr_cpus = 2, .slot_granule = 0 },
+	{ .nr_cpus = 2, .slot_granule = 64ull << 20 },
+	{ .nr_cpus = 2, .slot_granule = 3 * 4096 },
 };
 
 START_TEST(bad_cfg_refused)
@@ -496,6 +562,7 @@ int main(void)
 	tcase_add_test(tc, boots_and_calibrates_cpl3);
 	tcase_add_test(tc, boots_and_calibrates_cpl0);
 	tcase_add_test(tc, two_vcpus_each_their_params);
+	tcase_add_test(tc, two_vcpus_survive_recuts);
 	tcase_add_test(tc, bad_magic_is_refused);
 	tcase_add_test(tc, unknown_workload_reports);
 	tcase_add_loop_test(tc, bad_cfg_refused, 0,
