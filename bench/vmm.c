@@ -106,6 +106,8 @@ extern const uint8_t bench_guest_image[], bench_guest_image_end[];
 
 #define MSG_LEN 256
 
+/* One vCPU.  During bvm_run only its own thread touches it; the caller
+ * reads st, err and msg after joining. */
 struct bvm_vcpu {
 	struct bvm *vm;
 	unsigned int index;
@@ -117,6 +119,8 @@ struct bvm_vcpu {
 	pthread_t thread;
 };
 
+/* The VM.  Immutable while vCPUs run, except RAM (the guest's, the
+ * library's under its lock) and the vCPUs' own state. */
 struct bvm {
 	struct bvm_cfg cfg;
 	int kvm_fd;
