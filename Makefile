@@ -103,7 +103,7 @@ $(BUILD)/bench/guest/%.S.o: bench/guest/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/bench/guest.elf: $(GUEST_OBJS) bench/guest/guest.ld
-	$(CC) -nostdlib -static -no-pie -Wl,-T,bench/guest/guest.ld \
+	$(CC) -nostdlib -static -Wl,-T,bench/guest/guest.ld \
 	  -Wl,--build-id=none $(GUEST_OBJS) -o $@
 $(BUILD)/bench/guest.bin: $(BUILD)/bench/guest.elf
 	objcopy -O binary $< $@

@@ -40,6 +40,10 @@ struct bvm_cfg {
 	 * NULL: such an exit is an error. */
 	int (*mmio)(void *opaque, unsigned int cpu, uint64_t gpa,
 		    uint8_t *data, uint32_t len, bool is_write);
+	/* Optional: called on the vCPU's thread at each PHASE mark (before
+	 * the START timestamp is taken, after the others), so the caller can
+	 * snapshot counters at the edges of the timed part. */
+	void (*phase)(void *opaque, unsigned int cpu, unsigned int phase);
 	void *opaque;
 };
 

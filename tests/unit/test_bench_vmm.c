@@ -127,6 +127,43 @@ START_TEST(boots_and_calibrates_cpl0)
 }
 END_TEST
 
+struct phase_log {
+	unsigned int calls[BENCH_MAX_CPUS][4];
+};
+
+static void log_phase(void *opaque, unsigned int cpu, unsigned int phase)
+{
+	struct phase_log *l = opaque;
+
+	ck_assert_uint_lt(cpu, BENCH_MAX_CPUS);
+	ck_assert_uint_lt(phase, 4);
+	l->calls[cpu][phase]++;
+}
+
+/* The phase hook runs once per mark, for the vCPU that made it. */
+START_TEST(phase_hook_called_per_mark)
+{
+	struct phase_log l = { 0 };
+	struct bvm_cfg cfg = { .nr_cpus = 2, .slot_granule = 2ull << 20,
+			       .phase = log_phase, .opaque = &l };
+	struct bench_params p[2] = { params_of(0, 5), params_of(1, 7) };
+	struct bench_result res[2];
+	struct bvm_cpu_stats st[2];
+	struct bvm *vm = NULL;
+	unsigned int c;
+
+	ck_assert_int_eq(bvm_new(&cfg, &vm), 0);
+	run_ok(vm, p, res, st);
+	for (c = 0; c < 2; c++) {
+		ck_assert_uint_eq(l.calls[c][BENCH_PHASE_START], 1);
+		ck_assert_uint_eq(l.calls[c][BENCH_PHASE_MID], 0);
+		ck_assert_uint_eq(l.calls[c][BENCH_PHASE_END], 1);
+		ck_assert_uint_eq(l.calls[c][0], 0);
+	}
+	bvm_free(vm);
+}
+END_TEST
+
 START_TEST(two_vcpus_each_their_params)
 {
 	struct bvm *vm = vm_new(2, false);
@@ -586,6 +623,7 @@ int main(void)
 	tcase_add_test(tc, boots_and_calibrates_cpl3);
 	tcase_add_test(tc, boots_and_calibrates_cpl0);
 	tcase_add_test(tc, two_vcpus_each_their_params);
+	tcase_add_test(tc, phase_hook_called_per_mark);
 	tcase_add_test(tc, two_vcpus_survive_recuts);
 	tcase_add_test(tc, bad_magic_is_refused);
 	tcase_add_test(tc, unknown_workload_reports);
