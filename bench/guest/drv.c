@@ -436,12 +436,51 @@ static int unmap_done(struct drv *d, struct unmap_gather *g)
 	return ret;
 }
 
+/* Table pages the arena can still give. */
+static uint32_t arena_left(const struct drv *d)
+{
+	return d->nfree + (d->arena_pages - d->fresh);
+}
+
+/*
+ * Tables a split at one edge of an unmap range would take: one for each
+ * level from the block holding addr down to where addr is aligned.
+ */
+static uint32_t edge_split_tables(const struct drv *d, uint64_t addr)
+{
+	uint64_t table = d->root;
+	uint32_t level, n = 0;
+
+	for (level = d->start_level; level < LAST_LEVEL; level++) {
+		uint64_t pte = plat_read64(table + PTE_INDEX(addr, level) * 8);
+
+		if (!pte_valid(pte))
+			return 0;
+		if (!pte_is_table(pte, level))
+			break;
+		table = pte_addr(pte);
+	}
+	for (; level < LAST_LEVEL && (addr & (LEVEL_SPAN(level) - 1)); level++)
+		n++;
+	return n;
+}
+
+/* Both edges split blocks from level 1 down at worst. */
+#define DRV_SPLIT_MAX_TABLES (2 * (LAST_LEVEL - 1))
+
 static int unmap_range(struct drv *d, uint64_t iova, uint64_t size,
 		       struct unmap_gather *g)
 {
 	int ret, done;
 
 	gather_init(g);
+	/* An unmap fails whole or not at all: with the arena nearly full,
+	 * make sure its splits will find their tables before clearing
+	 * anything.  (Free otherwise: the walk happens only here.) */
+	if (arena_left(d) < DRV_SPLIT_MAX_TABLES &&
+	    edge_split_tables(d, iova) + edge_split_tables(d, iova + size) >
+		    arena_left(d))
+		return BENCH_E_ARENA;
 	ret = unmap_table(d, g, d->root, d->start_level, iova, iova + size);
 	/* Whatever was cleared is flushed, even after a failure. */
 	done = unmap_done(d, g);

@@ -668,6 +668,39 @@ START_TEST(map_failure_rolls_back)
 }
 END_TEST
 
+/* An unmap that would split a block with no table left fails before it
+ * changes anything: the block stays mapped, tables and VMM agree. */
+START_TEST(split_without_tables)
+{
+	enum bench_strategy s = strategies[_i];
+	struct bench_params p = params(BENCH_W_SPLIT, s);
+	static struct drv d;
+
+	p.arena_size = 3 * 4096; /* root, L1, L2 */
+	env_new(s);
+	ck_assert_int_eq(drv_init(&d, &p), 0);
+	ck_assert_int_eq(drv_map(&d, T_IOVA, BENCH_DATA_GPA, 2ull << 20,
+				 2ull << 20, BENCH_PERM_R | BENCH_PERM_W),
+			 0);
+	ck_assert_int_eq(drv_map(&d, T_IOVA + (2 << 20), BENCH_DATA_GPA,
+				 2ull << 20, 2ull << 20, BENCH_PERM_R),
+			 0);
+	E.trapped = E.requests = E.doorbells = 0;
+	ck_assert_int_eq(drv_unmap(&d, T_IOVA + (2 << 20) - 4096, 8192),
+			 BENCH_E_ARENA);
+	ck_assert_int_eq(drv_unmap(&d, T_IOVA + 4096, 4096), BENCH_E_ARENA);
+	ck_assert_uint_eq(E.trapped + E.requests + E.doorbells, 0);
+	verify();
+	ck_assert_int_eq(wpt_sink_record_get(E.sink, NULL, 0), 2);
+	/* A whole block still goes (no table needed); a split still fails. */
+	ck_assert_int_eq(drv_unmap(&d, T_IOVA, 2 << 20), 0);
+	ck_assert_int_eq(drv_unmap(&d, T_IOVA + (2 << 20), 4096), BENCH_E_ARENA);
+	ck_assert_int_eq(edge_split_tables(&d, T_IOVA + (2 << 20) + 4096), 1);
+	verify();
+	env_free();
+}
+END_TEST
+
 START_TEST(map_overlap_refused)
 {
 	struct bench_params p = params(BENCH_W_BULK4K, BENCH_S_TRAP);
@@ -988,6 +1021,7 @@ static Suite *suite(void)
 	suite_add_tcase(su, tc);
 	tcase_add_loop_test(tf, arena_exhausted, 0, n);
 	tcase_add_loop_test(tf, map_failure_rolls_back, 0, n);
+	tcase_add_loop_test(tf, split_without_tables, 0, n);
 	tcase_add_test(tf, map_overlap_refused);
 	tcase_add_test(tf, bad_params);
 	suite_add_tcase(su, tf);
