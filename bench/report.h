@@ -30,7 +30,9 @@ struct bench_row {
 	double ns_per_op;         /* wall time of the timed phase / ops */
 	double map_ns;            /* stream: guest-timed ns per map call, 0 if unknown */
 	double exits_per_op;
-	double lib_ns_per_write;  /* library CPU per trapped store, 0 if none */
+	double lib_ns_per_write;  /* library time per trapped store, memslot
+				   * ioctls left out; 0 if none */
+	double slot_ns_in_run;    /* mean memslot ioctl seen in the run */
 	double lib_ns_per_op;     /* library CPU (trap handling + invalidation walks) */
 	double sink_calls_per_op;
 	double pages_per_call;    /* 4K pages per sink map call */

@@ -213,6 +213,8 @@ struct wpt_vm_stats {
 	uint64_t errors;          /* faulted domains, sink or backend errors */
 	uint64_t lib_ns;          /* time spent handling trapped stores */
 	uint64_t zap_quirk_off;   /* 1 if KVM_X86_QUIRK_SLOT_ZAP_ALL was disabled */
+	uint64_t slot_ns;         /* time inside memslot ioctls (part of lib_ns
+				   * when a trapped store changed protection) */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */

@@ -270,6 +270,7 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 
 		vm->protect.ops->stats(vm->protect.be, &ps);
 		s.slot_ops = ps.slot_ops;
+		s.slot_ns = ps.slot_ns;
 		s.slots_in_use = ps.slots_in_use;
 		s.zap_quirk_off = ps.zap_quirk_off;
 	}

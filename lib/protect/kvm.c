@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include <linux/kvm.h>
 
@@ -53,6 +54,7 @@ struct kvm_backend {
 	size_t nr_chunks;
 	struct kvm_slot_ids ids;
 	uint64_t slot_ops;
+	uint64_t slot_ns;          /* time inside the memslot ioctl */
 	uint64_t protected_pages;
 	int zap_quirk_off;
 };
@@ -79,8 +81,16 @@ static int kvm_slot_set(struct kvm_backend *be, const struct kvm_chunk *c,
 		.userspace_addr = (uintptr_t)(c->hva + (p->gpa - c->gpa)),
 	};
 
+	struct timespec t0, t1;
+	int ret;
+
 	be->slot_ops++;
-	return ioctl(be->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = ioctl(be->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	be->slot_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
+		       (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	return ret;
 }
 
 /* Delete the pieces of c that next does not keep.  On failure c still
@@ -197,7 +207,8 @@ static void recut_plan_free(struct kvm_recut *plan, size_t n)
 
 /* Plan the new layout of each chunk [gpa, gpa + size) touches. */
 static int recut_plan(struct kvm_backend *be, uint64_t gpa, uint64_t size,
-		      bool readonly, struct kvm_recut **out, size_t *nr)
+		      bool readonly, bool merge_rw, struct kvm_recut **out,
+		      size_t *nr)
 {
 	size_t first = chunk_index(be, gpa), last = chunk_index(be, gpa + size - 1);
 	size_t i, n = last - first + 1;
@@ -218,13 +229,23 @@ static int recut_plan(struct kvm_backend *be, uint64_t gpa, uint64_t size,
 			return -ENOMEM;
 		}
 		r->nr_next = kvm_pieces_recut(c->pieces, c->nr, gpa, gpa + size,
-					      readonly, r->next);
+					      readonly, merge_rw, r->next);
 		r->slot_delta = kvm_pieces_slot_delta(c->pieces, c->nr,
 						      r->next, r->nr_next);
 	}
 	*out = plan;
 	*nr = n;
 	return 0;
+}
+
+static long plan_delta(const struct kvm_recut *plan, size_t n)
+{
+	long delta = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		delta += plan[i].slot_delta;
+	return delta;
 }
 
 static int recut_cmp(const void *a, const void *b)
@@ -242,13 +263,11 @@ static int recut_cmp(const void *a, const void *b)
  */
 static int recut_run(struct kvm_backend *be, struct kvm_recut *plan, size_t n)
 {
-	long delta = 0;
 	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < n; i++)
-		delta += plan[i].slot_delta;
-	if (kvm_slot_ids_in_use(&be->ids) + delta > be->ids.budget)
+	if (kvm_slot_ids_in_use(&be->ids) + plan_delta(plan, n) >
+	    be->ids.budget)
 		return -ENOSPC;
 	qsort(plan, n, sizeof(*plan), recut_cmp);
 	for (i = 0; i < n && !ret; i++)
@@ -272,9 +291,19 @@ static int kvm_recut_range(void *opaque, uint64_t gpa, uint64_t size,
 	if (!size || (gpa | size) & ~WPT_PAGE_MASK ||
 	    !guestmem_region(be->gm, gpa, size))
 		return -EINVAL;
-	ret = recut_plan(be, gpa, size, readonly, &plan, &n);
+	/* Leave read-write RAM cut while slots are plentiful (see
+	 * kvm_pieces_recut); past half the budget, merge the chunks touched
+	 * so the layout shrinks back as it is used. */
+	ret = recut_plan(be, gpa, size, readonly, false, &plan, &n);
 	if (ret)
 		return ret;
+	if (kvm_slot_ids_in_use(&be->ids) + plan_delta(plan, n) >
+	    be->ids.budget / 2) {
+		recut_plan_free(plan, n);
+		ret = recut_plan(be, gpa, size, readonly, true, &plan, &n);
+		if (ret)
+			return ret;
+	}
 	ret = recut_run(be, plan, n);
 	recut_plan_free(plan, n);
 	return ret;
@@ -295,6 +324,7 @@ static void kvm_stats(void *opaque, struct wpt_protect_stats *st)
 	const struct kvm_backend *be = opaque;
 
 	st->slot_ops = be->slot_ops;
+	st->slot_ns = be->slot_ns;
 	st->slots_in_use = kvm_slot_ids_in_use(&be->ids);
 	st->protected_pages = be->protected_pages;
 	st->zap_quirk_off = be->zap_quirk_off;

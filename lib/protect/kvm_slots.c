@@ -6,16 +6,19 @@
 #include "kvm_slots.h"
 
 /* Add [gpa, gpa + size) of one kind after out[0..nr), merged into the last
- * piece when it is of the same kind: adjacent protected pages share one
- * read-only slot, and the read-write RAM around them one slot a side. */
+ * piece when it is of the same kind and may merge: adjacent protected
+ * pages share one read-only slot, and (merge_rw) the read-write RAM around
+ * them one slot a side. */
 static unsigned int piece_append(struct kvm_piece *out, unsigned int nr,
-				 uint64_t gpa, uint64_t size, bool readonly)
+				 uint64_t gpa, uint64_t size, bool readonly,
+				 bool merge_rw)
 {
 	struct kvm_piece *last = nr ? &out[nr - 1] : NULL;
 
 	if (!size)
 		return nr;
-	if (last && last->readonly == readonly && last->gpa + last->size == gpa) {
+	if (last && last->readonly == readonly && (readonly || merge_rw) &&
+	    last->gpa + last->size == gpa) {
 		last->size += size;
 		return nr;
 	}
@@ -27,7 +30,7 @@ static unsigned int piece_append(struct kvm_piece *out, unsigned int nr,
 
 unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 			      uint64_t lo, uint64_t hi, bool readonly,
-			      struct kvm_piece *out)
+			      bool merge_rw, struct kvm_piece *out)
 {
 	unsigned int i, m = 0;
 
@@ -38,12 +41,13 @@ unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 
 		if (a >= b) {
 			m = piece_append(out, m, start, end - start,
-					 cur[i].readonly);
+					 cur[i].readonly, merge_rw);
 			continue;
 		}
-		m = piece_append(out, m, start, a - start, cur[i].readonly);
-		m = piece_append(out, m, a, b - a, readonly);
-		m = piece_append(out, m, b, end - b, cur[i].readonly);
+		m = piece_append(out, m, start, a - start, cur[i].readonly,
+				 merge_rw);
+		m = piece_append(out, m, a, b - a, readonly, merge_rw);
+		m = piece_append(out, m, b, end - b, cur[i].readonly, merge_rw);
 	}
 	kvm_pieces_match(cur, n, out, m);
 	return m;

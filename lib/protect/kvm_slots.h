@@ -26,13 +26,17 @@ struct kvm_piece {
 
 /*
  * The tiling of cur[0..n) after [lo, hi) becomes readonly (or read-write),
- * with neighbours of one kind merged into one piece, into out (room for
- * n + 2).  Pieces of out that equal a registered piece of cur keep its
- * slot; the others get KVM_SLOT_NONE.  Returns how many pieces out holds.
+ * into out (room for n + 2).  Adjacent read-only pieces always merge into
+ * one; read-write neighbours merge only with merge_rw.  Without it a
+ * released page keeps a read-write slot of its own, so protecting it again
+ * (a table page reused, as allocators do) costs one delete and one create
+ * instead of a re-cut of its neighbours.  Pieces of out that equal a
+ * registered piece of cur keep its slot; the others get KVM_SLOT_NONE.
+ * Returns how many pieces out holds.
  */
 unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 			      uint64_t lo, uint64_t hi, bool readonly,
-			      struct kvm_piece *out);
+			      bool merge_rw, struct kvm_piece *out);
 
 /* Whether p is also in set[0..n) with a slot: same gpa, size and kind. */
 bool kvm_piece_kept(const struct kvm_piece *p, const struct kvm_piece *set,

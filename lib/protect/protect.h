@@ -19,6 +19,7 @@
 
 struct wpt_protect_stats {
 	uint64_t slot_ops;      /* KVM_SET_USER_MEMORY_REGION calls */
+	uint64_t slot_ns;       /* time inside those calls */
 	uint64_t slots_in_use;
 	uint64_t protected_pages;
 	uint64_t zap_quirk_off; /* KVM_X86_QUIRK_SLOT_ZAP_ALL disabled */

@@ -201,12 +201,32 @@ START_TEST(unprotect_restores_direct_stores)
 	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
 	assert_trapped(P + 8, 0xdeadbeef);
 	ck_assert_int_eq(prot.ops->unprotect(prot.be, P, PAGE), 0);
-	/* Three pieces go, one read-write slot for the region comes back. */
-	assert_slots(5 + 4, 1, 0);
+	/* Slots are plentiful: the page's read-only slot becomes a
+	 * read-write one of its own, one delete and one create. */
+	assert_slots(5 + 2, 3, 0);
 	assert_writable(P + 8, 0xdeadbeef);
 	/* Unprotecting a page that is not protected changes nothing. */
 	ck_assert_int_eq(prot.ops->unprotect(prot.be, P, PAGE), 0);
-	assert_slots(9, 1, 0);
+	assert_slots(7, 3, 0);
+	/* Protecting it again is one delete and one create too. */
+	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
+	assert_slots(7 + 2, 3, 1);
+	assert_trapped(P + 16, 0xfeedface);
+	ck_assert_uint_gt(stats().slot_ns, 0);
+}
+END_TEST
+
+/* Past half the budget a re-cut merges read-write neighbours again, so
+ * the layout shrinks back. */
+START_TEST(unprotect_merges_under_budget_pressure)
+{
+	backend_new(0, 4);
+	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
+	assert_slots(1 + 4, 3, 1);
+	ck_assert_int_eq(prot.ops->unprotect(prot.be, P, PAGE), 0);
+	/* Three pieces go, one read-write slot for the region comes back. */
+	assert_slots(5 + 4, 1, 0);
+	assert_writable(P + 8, 0xdeadbeef);
 }
 END_TEST
 
@@ -260,8 +280,9 @@ START_TEST(granule_recuts_one_chunk)
 	assert_slots(9 + 4, 5, 3);
 	assert_writable(P, 0x12345679);
 	assert_trapped(CODE_GPA + 0x800, 0x12345679);
+	/* Released lazily: the page gets a read-write slot of its own. */
 	ck_assert_int_eq(prot.ops->unprotect(prot.be, MB2 + PAGE, PAGE), 0);
-	assert_slots(13 + 4, 3, 2);
+	assert_slots(13 + 2, 5, 2);
 	assert_writable(MB2 + PAGE + 0x100, 0x0badf00d);
 }
 END_TEST
@@ -277,8 +298,9 @@ START_TEST(range_over_chunk_boundary)
 	assert_trapped(MB2, 0x22222222);
 	assert_writable(MB2 - PAGE - 4, 0x33333333);
 	assert_writable(MB2 + PAGE, 0x44444444);
+	/* Each chunk: its read-only slot goes, a read-write one comes. */
 	ck_assert_int_eq(prot.ops->unprotect(prot.be, MB2 - PAGE, 2 * PAGE), 0);
-	assert_slots(8 + 3 + 3, 2, 0);
+	assert_slots(8 + 2 + 2, 4, 0);
 	assert_writable(MB2 - 4, 0x11111111);
 	assert_writable(MB2, 0x22222222);
 }
@@ -524,6 +546,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, store_traps_load_does_not);
 	tcase_add_test(tc, unprotect_restores_direct_stores);
+	tcase_add_test(tc, unprotect_merges_under_budget_pressure);
 	tcase_add_test(tc, adjacent_pages_share_a_slot);
 	tcase_add_test(tc, granule_recuts_one_chunk);
 	tcase_add_test(tc, range_over_chunk_boundary);

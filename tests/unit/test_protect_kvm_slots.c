@@ -29,35 +29,55 @@ static const struct recut_case {
 	struct pc want[6];
 	unsigned int nr_want;
 	long delta;
+	int lazy;            /* read-write pieces do not merge */
 } cases[] = {
 	{ "protect inside one piece",
 	  { { 0, 16, 0, 0 } }, 1, 4, 5, 1,
-	  { { 0, 4, N, 0 }, { 4, 5, N, 1 }, { 5, 16, N, 0 } }, 3, 2 },
+	  { { 0, 4, N, 0 }, { 4, 5, N, 1 }, { 5, 16, N, 0 } }, 3, 2, 0 },
 	{ "adjacent page joins the read-only piece",
 	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 16, 2, 0 } }, 3, 5, 6, 1,
-	  { { 0, 4, 0, 0 }, { 4, 6, N, 1 }, { 6, 16, N, 0 } }, 3, 0 },
+	  { { 0, 4, 0, 0 }, { 4, 6, N, 1 }, { 6, 16, N, 0 } }, 3, 0, 0 },
 	{ "protecting a protected page changes nothing",
 	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 16, 2, 0 } }, 3, 4, 5, 1,
-	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 16, 2, 0 } }, 3, 0 },
+	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 16, 2, 0 } }, 3, 0, 0 },
 	{ "unprotect merges back into one piece",
 	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 16, 2, 0 } }, 3, 4, 5, 0,
-	  { { 0, 16, N, 0 } }, 1, -2 },
+	  { { 0, 16, N, 0 } }, 1, -2, 0 },
 	{ "filling a hole joins two read-only pieces",
 	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 6, 2, 0 }, { 6, 7, 3, 1 },
 	    { 7, 16, 4, 0 } }, 5, 5, 6, 1,
-	  { { 0, 4, 0, 0 }, { 4, 7, N, 1 }, { 7, 16, 4, 0 } }, 3, -2 },
+	  { { 0, 4, 0, 0 }, { 4, 7, N, 1 }, { 7, 16, 4, 0 } }, 3, -2, 0 },
 	{ "first page of the chunk",
 	  { { 0, 16, 7, 0 } }, 1, 0, 1, 1,
-	  { { 0, 1, N, 1 }, { 1, 16, N, 0 } }, 2, 1 },
+	  { { 0, 1, N, 1 }, { 1, 16, N, 0 } }, 2, 1, 0 },
 	{ "the whole chunk",
 	  { { 0, 16, 7, 0 } }, 1, 0, 16, 1,
-	  { { 0, 16, N, 1 } }, 1, 0 },
+	  { { 0, 16, N, 1 } }, 1, 0, 0 },
 	{ "range past the chunk's end: only the chunk's part",
 	  { { 0, 16, 7, 0 } }, 1, 12, 20, 1,
-	  { { 0, 12, N, 0 }, { 12, 16, N, 1 } }, 2, 1 },
+	  { { 0, 12, N, 0 }, { 12, 16, N, 1 } }, 2, 1, 0 },
 	{ "a piece KVM lost is created again",
 	  { { 0, 4, 0, 0 }, { 4, 5, N, 1 }, { 5, 16, 2, 0 } }, 3, 4, 5, 1,
-	  { { 0, 4, 0, 0 }, { 4, 5, N, 1 }, { 5, 16, 2, 0 } }, 3, 1 },
+	  { { 0, 4, 0, 0 }, { 4, 5, N, 1 }, { 5, 16, 2, 0 } }, 3, 1, 0 },
+	/* Lazy: a released page keeps a slot of its own, so the next
+	 * protect or release of it is one delete and one create. */
+	{ "lazy: unprotect keeps the page's own slot",
+	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 16, 2, 0 } }, 3, 4, 5, 0,
+	  { { 0, 4, 0, 0 }, { 4, 5, N, 0 }, { 5, 16, 2, 0 } }, 3, 0, 1 },
+	{ "lazy: protecting a page with its own slot",
+	  { { 0, 4, 0, 0 }, { 4, 5, 1, 0 }, { 5, 16, 2, 0 } }, 3, 4, 5, 1,
+	  { { 0, 4, 0, 0 }, { 4, 5, N, 1 }, { 5, 16, 2, 0 } }, 3, 0, 1 },
+	{ "lazy: read-only neighbours still merge",
+	  { { 0, 4, 0, 0 }, { 4, 5, 1, 1 }, { 5, 6, 2, 0 }, { 6, 16, 3, 0 } },
+	  4, 5, 6, 1,
+	  { { 0, 4, 0, 0 }, { 4, 6, N, 1 }, { 6, 16, 3, 0 } }, 3, -1, 1 },
+	{ "lazy: protect inside one piece cuts it in three",
+	  { { 0, 16, 0, 0 } }, 1, 4, 5, 1,
+	  { { 0, 4, N, 0 }, { 4, 5, N, 1 }, { 5, 16, N, 0 } }, 3, 2, 1 },
+	{ "lazy: unprotect inside a read-only run",
+	  { { 0, 4, 0, 0 }, { 4, 7, 1, 1 }, { 7, 16, 2, 0 } }, 3, 5, 6, 0,
+	  { { 0, 4, 0, 0 }, { 4, 5, N, 1 }, { 5, 6, N, 0 }, { 6, 7, N, 1 },
+	    { 7, 16, 2, 0 } }, 5, 2, 1 },
 };
 
 static void to_pieces(const struct pc *in, unsigned int n,
@@ -79,7 +99,8 @@ START_TEST(recut)
 	unsigned int i, m;
 
 	to_pieces(c->cur, c->nr_cur, cur);
-	m = kvm_pieces_recut(cur, c->nr_cur, PG(c->lo), PG(c->hi), c->ro, next);
+	m = kvm_pieces_recut(cur, c->nr_cur, PG(c->lo), PG(c->hi), c->ro,
+			     !c->lazy, next);
 	ck_assert_msg(m == c->nr_want, "%s: %u pieces", c->what, m);
 	for (i = 0; i < m; i++) {
 		const struct pc *w = &c->want[i];
