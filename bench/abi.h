@@ -98,6 +98,13 @@ enum bench_workload {
 	BENCH_W_CHURN,        /* random maps/unmaps over a 48-bit IOVA space */
 	BENCH_W_SPLIT,        /* map 2 MiB blocks, unmap one 4K page in each */
 	BENCH_W_CAL_EXIT,     /* ops writes to SMMU_R_NOP: exit calibration */
+	/* Test aid (tests/unit/test_bench_guest.c): the stores a guest can
+	 * make to a table that are not one aligned 8-byte store (4-byte
+	 * halves, a store crossing out of a table page), with PHASE_MID
+	 * checkpoints between the steps; ops, window and bulk are unused.
+	 * TRAP, HYBRID and INVAL only; bench/guest/work.c says what it
+	 * does. */
+	BENCH_W_EDGES = 7,
 };
 
 enum bench_strategy {

@@ -29,6 +29,12 @@ uint32_t plat_read32(uint64_t gpa);
 /* One 8-byte store: descriptors, the CD, request blocks. */
 void plat_store64(uint64_t gpa, uint64_t v);
 
+/* Edge-case stores (BENCH_W_EDGES only; the hosted driver test does not
+ * define them): one 4-byte mov (half a descriptor), and one 8-byte mov at
+ * any alignment, which may cross into the next page. */
+void plat_store32(uint64_t gpa, uint32_t v);
+void plat_store64_unaligned(uint64_t gpa, uint64_t v);
+
 /* One lock cmpxchg of 8 bytes: returns the value found at gpa (equal to
  * old when the store happened).  Table installs and block splits, as
  * Linux's arm_lpae_install_table. */

@@ -33,6 +33,18 @@ void plat_store64(uint64_t gpa, uint64_t v)
 	*ptr64(gpa) = v;
 }
 
+void plat_store32(uint64_t gpa, uint32_t v)
+{
+	*ptr32(gpa) = v;
+}
+
+void plat_store64_unaligned(uint64_t gpa, uint64_t v)
+{
+	/* A misaligned uint64_t pointer is undefined in C: say the one mov
+	 * outright (x86 takes any alignment). */
+	__asm__ volatile("movq %1, (%0)" : : "r"(gpa), "r"(v) : "memory");
+}
+
 uint64_t plat_cmpxchg64(uint64_t gpa, uint64_t old, uint64_t new_val)
 {
 	uint64_t prev;

@@ -291,6 +291,166 @@ static int w_cal_exit(struct drv *d, const struct bench_params *p)
 	return 0;
 }
 
+#if !__STDC_HOSTED__
+/*
+ * BENCH_W_EDGES: the table stores a guest can make that are not one
+ * aligned 8-byte store, one step at a time, with a PHASE_MID checkpoint
+ * after each so the VMM can look at RAM, the tracker and the sink there.
+ * With B = iova_base (2 MiB aligned) and D = data_gpa:
+ *
+ *  1. map B -> D: the driver installs the level 1, 2 and 3 tables with
+ *     lock cmpxchg into their (protected) parents, then one leaf.    MID 1
+ *  2. leaf B + 4K -> D + 4K written as two 4-byte stores, low half first;
+ *     leaf B + 8K -> D + 8K high half first.  After the first half of
+ *     each:                                                          MID 2
+ *     then the other halves:                                         MID 3
+ *  3. map B + 511 * 4K -> D + 12K (the level 3 table's last entry), then
+ *     one 8-byte store at the table's offset 4092: its low 4 bytes are
+ *     that entry's high half, its high 4 bytes (EDGE_MARK) land in the
+ *     next arena page, which must be one the arena never gave out (so no
+ *     table, never protected).                                       MID 4
+ *  4. unmap the four pages (driver calls), then PHASE_END.
+ *
+ * The high halves written are UXN | PXN (io-pgtable's IOMMU_NOEXEC bits):
+ * nothing an IOMMU mapping of RAM depends on, so a leaf's first half alone
+ * must already map its low half's address, as a walker would read it.
+ * Under INVAL each store to a live table is followed by the invalidation
+ * of its page, as the driver invalidates a map.  EXPLICIT is refused: the
+ * guest would have to describe half-written leaves in requests.
+ *
+ * Result counters (the timed part is all of it): maps 4, unmaps 4,
+ * tables_alloc 3, leaf_stores 14 (each half and the crossing store count
+ * as one descriptor store), invals 4 (TRAP, HYBRID) or 11 (INVAL).
+ */
+#define EDGE_ADDR_MASK 0x0000fffffffff000ull
+#define EDGE_TYPE_TABLE 3ull
+#define EDGE_XN_HIGH 0x00600000u   /* bits 54:53 of the descriptor */
+#define EDGE_MARK 0x5eedc0deu
+#define EDGE_LAST 511u
+
+/* The level 3 table holding iova's entry, or 0 if a table is missing. */
+static uint64_t edge_l3_table(const struct drv *d, uint64_t iova)
+{
+	uint64_t table = d->root;
+	uint32_t level;
+
+	for (level = d->start_level; level < 3; level++) {
+		uint32_t shift = 12 + 9 * (3 - level);
+		uint64_t pte = plat_read64(table + ((iova >> shift) & 511) * 8);
+
+		if ((pte & 3) != EDGE_TYPE_TABLE)
+			return 0;
+		table = pte & EDGE_ADDR_MASK;
+	}
+	return table;
+}
+
+/* After a store to a live leaf of iova: what the strategy owes. */
+static int edge_stored(struct drv *d, uint64_t iova)
+{
+	d->leaf_stores++;
+	if (d->strategy != BENCH_S_INVAL)
+		return 0;
+	return cmdq_inv_range(&d->q, d->asid, iova, PAGE, true);
+}
+
+/* Step 2: two leaves of table t (entries 1 and 2) written in halves. */
+static int edge_halves(struct drv *d, uint64_t iova, uint64_t t,
+		       uint64_t data, uint64_t attrs)
+{
+	uint64_t a = (data + PAGE) | attrs | (uint64_t)EDGE_XN_HIGH << 32;
+	uint64_t b = (data + 2 * PAGE) | attrs | (uint64_t)EDGE_XN_HIGH << 32;
+	uint64_t ea = t + 1 * 8, eb = t + 2 * 8;
+	int ret;
+
+	if (plat_read64(ea) || plat_read64(eb))
+		return DRV_E_STATE;
+	plat_store32(ea, (uint32_t)a);                  /* a: low first */
+	ret = edge_stored(d, iova + PAGE);
+	if (ret)
+		return ret;
+	plat_store32(eb + 4, (uint32_t)(b >> 32));      /* b: high first */
+	ret = edge_stored(d, iova + 2 * PAGE);
+	if (ret)
+		return ret;
+	drv_phase(d, BENCH_PHASE_MID);
+	plat_store32(ea + 4, (uint32_t)(a >> 32));
+	ret = edge_stored(d, iova + PAGE);
+	if (ret)
+		return ret;
+	plat_store32(eb, (uint32_t)b);
+	ret = edge_stored(d, iova + 2 * PAGE);
+	if (ret)
+		return ret;
+	/* The driver's bookkeeping: two more valid entries in t. */
+	d->count[(t - d->arena) >> DRV_PAGE_SHIFT] += 2;
+	d->maps += 2;
+	drv_phase(d, BENCH_PHASE_MID);
+	return 0;
+}
+
+/* Step 3: the last entry of t, then a store from its high half into the
+ * next page. */
+static int edge_cross(struct drv *d, uint64_t iova, uint64_t t,
+		      uint64_t data)
+{
+	uint64_t last = iova + EDGE_LAST * PAGE;
+	uint32_t idx = (uint32_t)((t - d->arena) >> DRV_PAGE_SHIFT);
+	int ret;
+
+	ret = drv_map(d, last, data + 3 * PAGE, PAGE, PAGE, RW);
+	if (ret)
+		return ret;
+	d->maps++;
+	/* The next page must hold no table: one the arena never gave out. */
+	if (d->nfree || d->fresh != idx + 1 || idx + 1 >= d->arena_pages)
+		return DRV_E_STATE;
+	plat_store64_unaligned(t + EDGE_LAST * 8 + 4,
+			       (uint64_t)EDGE_MARK << 32 | EDGE_XN_HIGH);
+	ret = edge_stored(d, last);
+	if (ret)
+		return ret;
+	drv_phase(d, BENCH_PHASE_MID);
+	return 0;
+}
+
+static int w_edges(struct drv *d, const struct bench_params *p)
+{
+	static const uint64_t pages[] = { 0, 1, 2, EDGE_LAST };
+	uint64_t b = p->iova_base, t, attrs;
+	uint32_t i;
+	int ret;
+
+	if (d->strategy == BENCH_S_EXPLICIT || (b & (BLOCK - 1)) ||
+	    !iova_range_ok(d, b, BLOCK) || p->data_size < 4 * PAGE)
+		return BENCH_E_PARAMS;
+	drv_phase(d, BENCH_PHASE_START);
+	ret = drv_map(d, b, p->data_gpa, PAGE, PAGE, RW);
+	if (ret)
+		return ret;
+	d->maps++;
+	t = edge_l3_table(d, b);
+	if (!t)
+		return DRV_E_STATE;
+	/* The driver's own leaf attributes (and page type bits). */
+	attrs = plat_read64(t) & ~EDGE_ADDR_MASK;
+	drv_phase(d, BENCH_PHASE_MID);
+	ret = edge_halves(d, b, t, p->data_gpa, attrs);
+	if (!ret)
+		ret = edge_cross(d, b, t, p->data_gpa);
+	for (i = 0; !ret && i < sizeof(pages) / sizeof(pages[0]); i++) {
+		ret = drv_unmap(d, b + pages[i] * PAGE, PAGE);
+		d->unmaps += !ret;
+	}
+	if (!ret)
+		ret = drv_flush(d);
+	if (ret)
+		return ret;
+	drv_phase(d, BENCH_PHASE_END);
+	return 0;
+}
+#endif
+
 int work_run(struct drv *d, const struct bench_params *p)
 {
 	switch (p->workload) {
@@ -306,6 +466,14 @@ int work_run(struct drv *d, const struct bench_params *p)
 		return w_split(d, p);
 	case BENCH_W_CAL_EXIT:
 		return w_cal_exit(d, p);
+	case BENCH_W_EDGES:
+#if __STDC_HOSTED__
+		/* Hosted (test_bench_driver.c) there are no 4-byte or
+		 * page-crossing stores to run it with. */
+		return BENCH_E_PARAMS;
+#else
+		return w_edges(d, p);
+#endif
 	default:
 		return BENCH_E_PARAMS;
 	}
