@@ -225,9 +225,23 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 
 	if (!vm || !len || gpa + len < gpa)
 		return -EINVAL;
-	for (g = gpa; g < gpa + len; g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE)
+	bool any = false;
+
+	/* Order the caller's stores before the lookups below; the tracker
+	 * publishes a page (a full-barrier cmpxchg in cds_lfht_add) before
+	 * it snapshots it, so one side always sees the other. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (g = gpa; g < gpa + len; g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
 		if (!guestmem_region(&vm->mem, g, 1))
 			return -EINVAL;
+		any = any || page_tracked(vm, g);
+	}
+	/* Nothing tracked (the usual case: the VMM's emulated DMA hits
+	 * data): no lock, so vCPUs writing completion and status words do
+	 * not serialize on it.  A page tracked after this look is
+	 * snapshotted from RAM that already holds the write. */
+	if (!any)
+		return 0;
 	pthread_mutex_lock(&vm->lock);
 	for (g = gpa; g < gpa + len && g >= gpa;
 	     g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
