@@ -118,7 +118,8 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 			"\"slot_ioctls_per_table\": %.3f, "
 			"\"slot_ns_in_run\": %.0f, "
 			"\"writes_per_op\": %.4f, \"stores_per_op\": %.4f, "
-			"\"floor_ns_per_op\": %.1f, \"tracked_pages\": %llu, "
+			"\"floor_ns_per_op\": %.1f, \"unit_exit_ns\": %.1f, "
+			"\"unit_slot_ns\": %.1f, \"tracked_pages\": %llu, "
 			"\"slots_in_use\": %llu, \"verified\": %s",
 			(unsigned long long)r->ops, r->ns_per_op, r->map_ns,
 			r->exits_per_op, r->lib_ns_per_write, r->lib_ns_per_op,
@@ -126,6 +127,7 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 			r->slot_ioctls_per_op, r->slot_ioctls_per_table,
 			r->slot_ns_in_run,
 			r->writes_per_op, r->stores_per_op, r->floor_ns_per_op,
+			r->unit_exit_ns, r->unit_slot_ns,
 			(unsigned long long)r->tracked_pages,
 			(unsigned long long)r->slots_in_use,
 			r->verified ? "true" : "false");
@@ -259,8 +261,9 @@ int bench_print_table(FILE *f, const struct bench_meta *m,
 		"ratio to that\nstrategy on the same workload; exits, sink, "
 		"slots: per op; lib/wr: library ns per trapped store; floor: "
 		"exits x exit + sink calls x sink call\n+ slot ioctls x slot "
-		"ioctl at the unit costs above%s; ok: shadow verified against "
-		"a full walk.\n", project ? "; projected: the same counts at "
+		"ioctl, with the exit and slot costs measured on each run's own "
+		"VM just before it\n(the sink call's above)%s; ok: shadow "
+		"verified against a full walk.\n", project ? "; projected: the same counts at "
 		"the --project unit costs, plus the library CPU measured here" :
 		"");
 	for (i = 0; i < n; i++)

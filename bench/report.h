@@ -40,6 +40,8 @@ struct bench_row {
 	double writes_per_op;     /* trapped stores */
 	double stores_per_op;     /* descriptor stores the guest made */
 	double floor_ns_per_op;   /* counts x measured unit costs */
+	double unit_exit_ns;      /* this run's exit round trip */
+	double unit_slot_ns;      /* this run's memslot ioctl */
 	double slot_ioctls_per_table; /* slot ioctls / (protects + unprotects) */
 	uint64_t tracked_pages;   /* protected table pages at the end */
 	uint64_t slots_in_use;

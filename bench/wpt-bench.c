@@ -262,6 +262,58 @@ static uint64_t sink_runs(const struct wpt_sink *s)
 	return n > 0 ? (uint64_t)n : 0;
 }
 
+#define CAL_BATCHES 5
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The exit round trip (median of CAL_BATCHES batches of NOP writes) and
+ * one memslot ioctl (half a create + delete of a slot of the layout's
+ * size), measured on r's VM. */
+static int unit_costs(const struct opts *o, struct run *r,
+		      struct bench_units *u)
+{
+	const struct workload cal = { "cal", BENCH_W_CAL_EXIT, 1, r->cpus,
+				      ~0ull, NULL };
+	struct bench_params p[BENCH_MAX_CPUS];
+	struct bench_result res[BENCH_MAX_CPUS];
+	struct bvm_cpu_stats st[BENCH_MAX_CPUS];
+	double batch[CAL_BATCHES];
+	uint64_t ns;
+	unsigned int i, c;
+	int ret;
+
+	/* Every vCPU of the VM exits at once, as its workload will. */
+	for (c = 0; c < r->cpus; c++) {
+		params_for(o, &cal, BENCH_S_TRAP, c, &p[c]);
+		p[c].ops = o->quick ? 50 : 100;
+		p[c].seed = 0; /* non-zero asks for a test store first */
+	}
+	for (i = 0; i < CAL_BATCHES; i++) {
+		ret = bvm_run(r->vm, p, res, st);
+		if (ret)
+			return ret;
+		if (st[0].done_status)
+			return -EIO;
+		batch[i] = (double)(st[0].phase_ns[BENCH_PHASE_END] -
+				    st[0].phase_ns[BENCH_PHASE_START]) /
+			   (double)(st[0].exits_at_phase[BENCH_PHASE_END] -
+				    st[0].exits_at_phase[BENCH_PHASE_START]);
+	}
+	qsort(batch, CAL_BATCHES, sizeof(batch[0]), dbl_cmp);
+	u->exit_ns = batch[CAL_BATCHES / 2];
+	ret = bvm_slot_roundtrip_ns(r->vm, o->granule ? o->granule : 2 << 20,
+				    o->quick ? 10 : 20, &ns);
+	if (ret)
+		return ret;
+	u->slot_ns = (double)ns / 2; /* one create + one delete */
+	return 0;
+}
+
 static int one_run(const struct opts *o, const struct workload *w,
 		   enum bench_strategy s, const char *sname,
 		   const struct bench_units *u, struct bench_row *row)
@@ -276,6 +328,7 @@ static int one_run(const struct opts *o, const struct workload *w,
 	uint64_t map_cycles = 0, map_calls = 0, tsc = 0, tsc_ns = 0;
 	uint64_t slot_ns = 0;
 	struct wpt_vm_stats end;
+	struct bench_units unit;
 	struct run r;
 	unsigned int c;
 	int ret;
@@ -289,6 +342,20 @@ static int one_run(const struct opts *o, const struct workload *w,
 			 strerror(-ret));
 		return ret;
 	}
+	/* This VM's own unit costs, just before its workload: an exit's
+	 * round trip drifts on this shared host, and a floor priced with
+	 * costs measured minutes earlier would drift with it. */
+	unit = *u;
+	ret = unit_costs(o, &r, &unit);
+	if (ret) {
+		snprintf(row->note, sizeof(row->note), "calibration: %s",
+			 bvm_last_error(r.vm));
+		run_free(&r);
+		return ret;
+	}
+	row->unit_exit_ns = unit.exit_ns;
+	row->unit_slot_ns = unit.slot_ns;
+	memset(r.at, 0, sizeof(r.at));
 	for (c = 0; c < w->cpus; c++)
 		params_for(o, w, s, c, &p[c]);
 	ret = bvm_run(r.vm, p, res, st);
@@ -406,7 +473,7 @@ static int one_run(const struct opts *o, const struct workload *w,
 		row->slot_ioctls_per_table = prot ? (double)slots / prot : 0;
 		/* Each vCPU pays its own exits side by side: the floor of
 		 * one vCPU's op. */
-		row->floor_ns_per_op = bench_row_price(row, u);
+		row->floor_ns_per_op = bench_row_price(row, &unit);
 		if (map_calls && tsc)
 			row->map_ns = (double)map_cycles / map_calls *
 				      ((double)tsc_ns / tsc);
@@ -417,65 +484,33 @@ static int one_run(const struct opts *o, const struct workload *w,
 	return 0;
 }
 
-#define CAL_BATCHES 5
-
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The unit costs, measured in this run on this machine. */
+/* The unit costs printed for the whole run: exit and slot on a fresh VM
+ * (each run prices its floor with its own, see one_run), and a call
+ * through a recording sink. */
 static int calibrate(const struct opts *o, struct bench_units *u)
 {
-	static const struct workload cal = { "cal", BENCH_W_CAL_EXIT, 1, 1,
-					     ~0ull, NULL };
-	struct bench_params p;
-	struct bench_result res;
-	struct bvm_cpu_stats st;
 	struct wpt_sink *sink;
 	struct run r;
-	uint64_t ns, t, n = o->quick ? 5000 : 20000, i;
-	double batch[CAL_BATCHES];
+	uint64_t t, n = o->quick ? 5000 : 20000, i;
 	int ret;
 
 	ret = run_new(&r, o, 1, o->granule, BENCH_S_TRAP);
 	if (ret)
 		return ret;
-	params_for(o, &cal, BENCH_S_TRAP, 0, &p);
-	p.ops = o->quick ? 200 : 500;
-	p.seed = 0; /* non-zero asks CAL_EXIT for a test store first */
-	/* The median of several batches: one batch can land on a noisy
-	 * moment of this shared host. */
-	for (i = 0; i < CAL_BATCHES; i++) {
-		ret = bvm_run(r.vm, &p, &res, &st);
-		if (ret || st.done_status) {
-			fprintf(stderr, "wpt-bench: calibration run failed: %s\n",
-				ret ? bvm_last_error(r.vm) : "guest status");
-			run_free(&r);
-			return ret ? ret : -EIO;
-		}
-		batch[i] = (double)(st.phase_ns[BENCH_PHASE_END] -
-				    st.phase_ns[BENCH_PHASE_START]) /
-			   (double)(st.exits_at_phase[BENCH_PHASE_END] -
-				    st.exits_at_phase[BENCH_PHASE_START]);
-	}
-	qsort(batch, CAL_BATCHES, sizeof(batch[0]), dbl_cmp);
-	u->exit_ns = batch[CAL_BATCHES / 2];
-	/* A protect or release re-cuts a slot of the layout's size. */
-	ret = bvm_slot_roundtrip_ns(r.vm, o->granule ? o->granule : 2 << 20,
-				    o->quick ? 20 : 50, &ns);
+	ret = unit_costs(o, &r, u);
+	if (ret)
+		fprintf(stderr, "wpt-bench: calibration run failed: %s\n",
+			bvm_last_error(r.vm));
 	run_free(&r);
 	if (ret)
 		return ret;
-	u->slot_ns = (double)ns / 2; /* one create + one delete */
 	ret = wpt_sink_record_new(&sink);
 	if (ret)
 		return ret;
 	t = now_ns();
 	for (i = 0; i < n && !ret; i++)
-		ret = wpt_sink_map(sink, 0x1000, 0x40000, NULL, 4096, WPT_PERM_READ | WPT_PERM_WRITE) ?:
+		ret = wpt_sink_map(sink, 0x1000, 0x40000, NULL, 4096,
+				   WPT_PERM_READ | WPT_PERM_WRITE) ?:
 		      wpt_sink_unmap(sink, 0x1000, 4096);
 	u->sink_ns = (double)(now_ns() - t) / (2.0 * n);
 	wpt_sink_free(sink);
@@ -574,7 +609,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		snames[i] = strategies[i].name;
 	memset(o, 0, sizeof(*o));
 	o->chart = true;
-	o->reps = 1;
 	o->seed = 1;
 	o->window = 64;
 	o->granule = 2ull << 20;
@@ -638,8 +672,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return -EINVAL;
 	if (sl && pick(sl, snames, NR_STRATEGIES, o->want_s, "strategy"))
 		return -EINVAL;
+	if (!o->reps)
+		o->reps = o->quick ? 1 : 3;
 	if (!o->ops)
-		o->ops = o->quick ? 300 : 1500;
+		o->ops = o->quick ? 300 : 2000;
 	if (!o->churn_ops)
 		o->churn_ops = o->quick ? 60 : 300;
 	if (!o->bulk)
