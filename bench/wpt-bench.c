@@ -805,6 +805,7 @@ int main(int argc, char **argv)
 				   o.project ? &o.proj : NULL);
 	printf("\n%d goal(s) missed; %u run(s) failed or not verified\n",
 	       missed, failed);
+	fflush(stdout);
 	if (mkdir_for(o.json) == 0 && (f = fopen(o.json, "w"))) {
 		ret = bench_write_json(f, &meta, rows, nrows);
 		if (fclose(f) || ret)
