@@ -72,7 +72,7 @@ endif
 
 BENCH_BIN := $(if $(wildcard bench/wpt-bench.c),$(if $(filter 1,$(SAN)),$(BUILD)/bench/wpt-bench,bench/wpt-bench))
 
-.PHONY: all deps check clean install bench
+.PHONY: all deps check clean install bench check-vfio vfio-deps
 all: $(BENCH_BIN) $(LIBA) $(if $(filter 1,$(SAN)),,$(LIBSO)) $(TOOL_BINS)
 
 deps:
@@ -141,6 +141,31 @@ check: all $(TESTS)
 	@scripts/run-tests.sh $(BUILD) $(TESTS)
 	@scripts/run-traces.sh $(filter %wpt-replay,$(TOOL_BINS)) \
 	  $(filter %wpt-tracegen,$(TOOL_BINS))
+
+# make check-vfio [KERNEL=vmlinux-or-bzImage [MODULES=.../lib/modules/VER]]
+# Boots Debian's kernel (or KERNEL) under QEMU/TCG on q35 with an emulated
+# Intel IOMMU and QEMU's edu DMA device, binds edu to vfio-pci there and
+# runs tests/vfio/ in the guest (scripts/vfio/check.sh).  The guest's test
+# is one static binary and never sanitized: SAN=1 builds it in build/ too.
+VFIO_SRCS := $(wildcard tests/vfio/*.c)
+VFIO_BIN  := build/vfio/wpt-vfio-test
+URCU_STATIC := $(addprefix /usr/lib/x86_64-linux-gnu/liburcu-,bp.a cds.a common.a)
+ifeq ($(SAN),1)
+check-vfio:
+	@$(MAKE) --no-print-directory SAN=0 check-vfio
+else
+vfio-deps:
+	@scripts/deps.sh --vfio
+	@[ -n "$(VFIO_SRCS)" ] || { echo "check-vfio: no test program: tests/vfio/*.c is missing" >&2; \
+	  echo "check-vfio: 0 passed, 1 failed"; exit 1; }
+$(VFIO_BIN): $(VFIO_SRCS:%.c=build/%.o) lib/libwpt.a | vfio-deps
+	@mkdir -p $(dir $@)
+	$(CC) -static $(LDFLAGS) $(filter %.o,$^) lib/libwpt.a $(URCU_STATIC) \
+	  -lpthread -o $@
+check-vfio: vfio-deps $(VFIO_BIN)
+	@KERNEL='$(KERNEL)' MODULES='$(MODULES)' scripts/vfio/check.sh \
+	  build/vfio $(VFIO_BIN)
+endif
 
 wpt.pc: wpt.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

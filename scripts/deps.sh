@@ -3,11 +3,16 @@
 # apt-get when running as root, else stop naming what is missing.
 # --quiet: only report through the exit status.
 # --bench: also what `make bench` needs (gnuplot draws its chart).
-quiet=0 bench=0
+# --vfio: also what `make check-vfio` needs: QEMU (TCG, q35, intel-iommu,
+#   edu), busybox-static and cpio for the initramfs, kmod's modinfo for the
+#   module order, the decompressors for the kernel image and its modules,
+#   and the static C and liburcu libraries for the in-guest test binary.
+quiet=0 bench=0 vfio=0
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--bench) bench=1 ;;
+	--vfio) vfio=1 ;;
 	esac
 done
 
@@ -22,6 +27,16 @@ need check        pkg-config --exists check
 need libbsd-dev   test -f /usr/include/bsd/sys/tree.h
 need linux-libc-dev test -f /usr/include/linux/kvm.h
 [ $bench = 1 ] && need gnuplot-nox command -v gnuplot
+if [ $vfio = 1 ]; then
+	need qemu-system-x86 command -v qemu-system-x86_64
+	need busybox-static  sh -c "dpkg-query -W -f='\${Status}' busybox-static | grep -q 'ok installed'"
+	need cpio            command -v cpio
+	need kmod            sh -c 'command -v modinfo || test -x /sbin/modinfo'
+	need xz-utils        command -v xz
+	need zstd            command -v zstd
+	need libc6-dev       test -f /usr/lib/x86_64-linux-gnu/libc.a
+	need liburcu-dev     test -f /usr/lib/x86_64-linux-gnu/liburcu-bp.a
+fi
 
 [ -z "$missing" ] && exit 0
 [ $quiet = 1 ] && exit 1

@@ -1,0 +1,141 @@
+#!/bin/sh
+# check.sh OUT TESTBIN      (what `make check-vfio` runs)
+# Boot a Linux guest under QEMU/TCG on a q35 machine with an emulated
+# Intel IOMMU and QEMU's edu device, bind edu to vfio-pci there and run
+# TESTBIN (a static binary) as /wpt-vfio-test; judge its TAP output.
+#
+# Environment:
+#   KERNEL   a kernel to boot instead of Debian's (vmlinux with the PVH note,
+#            or a bzImage: its vmlinux is extracted when possible)
+#   MODULES  that kernel's lib/modules/<version> (unneeded if it builds
+#            vfio-pci in)
+#   VFIO_TIMEOUT  seconds QEMU may run (default 240)
+#   VFIO_SMP      guest CPUs (default 2)
+# Keeps OUT/console.log.  Prints "check-vfio: N passed, M failed" and
+# exits non-zero on a failed test, a timeout or a missing exit line.
+set -eu
+out=$1 testbin=$2
+here=$(cd "$(dirname "$0")" && pwd)
+timeout_s=${VFIO_TIMEOUT:-240}
+smp=${VFIO_SMP:-2}
+KERNEL=${KERNEL:-} MODULES=${MODULES:-}
+
+say() { echo "check-vfio: $*"; }
+die() { say "$*"; say "0 passed, 1 failed"; exit 1; }
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log=$out/console.log
+start=$(date +%s)
+
+if [ -n "$KERNEL" ]; then
+	[ -f "$KERNEL" ] || die "KERNEL=$KERNEL is not a file"
+	mkdir -p "$out/custom"
+	KIMAGE=$("$here/extract-vmlinux.sh" "$KERNEL" "$out/custom/vmlinux") ||
+		die "cannot boot KERNEL=$KERNEL"
+	KMODDIR=$MODULES
+	[ -z "$MODULES" ] || [ -d "$MODULES" ] || die "MODULES=$MODULES is not a directory"
+	say "kernel $KERNEL (booting $KIMAGE), modules ${MODULES:-none}"
+else
+	[ -z "$MODULES" ] || die "MODULES= needs KERNEL= (Debian's kernel brings its own)"
+	env=$("$here/fetch-kernel.sh" "$out") || die "cannot get Debian's kernel"
+	eval "$env"
+	say "kernel Debian $KVER (booting $KIMAGE)"
+fi
+
+rm -f "$out/initramfs/initramfs.cpio"
+"$here/mkinitramfs.sh" "$out/initramfs" "$testbin" "$KMODDIR" 2>&1 |
+	sed 's/^check-vfio: //; s/^/check-vfio: /'
+[ -s "$out/initramfs/initramfs.cpio" ] || die "building the initramfs failed"
+
+# kernel-irqchip=split and intremap=on: interrupt remapping, which the
+# guest's intel-iommu driver wants for x2apic and vfio for MSI.
+# iommu.strict=1: unmaps invalidate the IOTLB at once (6.1 ignores
+# iommu=strict), so a DMA after an unmap must fault.
+# edu's dma_mask: it silently masks DMA addresses to 28 bits by default;
+# let the IOMMU alone decide what an IOVA reaches.
+cmdline="console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 quiet loglevel=4 \
+8250.nr_uarts=1 nokaslr mitigations=off tsc=reliable"
+set -- qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split \
+	-cpu max -smp "$smp" -m 1G \
+	-device intel-iommu,intremap=on \
+	-device edu,dma_mask=0xffffffffffffffff \
+	-nographic -no-reboot -nodefaults -serial stdio \
+	-kernel "$KIMAGE" -initrd "$out/initramfs/initramfs.cpio" \
+	-append "$cmdline"
+echo "$*" > "$out/qemu.cmd"
+say "booting (TCG, timeout ${timeout_s} s; console in $log)"
+qstart=$(date +%s)
+set +e
+# QEMU's own messages (the first DMA translation failure, say) go apart,
+# so they cannot cut a console line in two.
+timeout -k 10 "$timeout_s" "$@" < /dev/null > "$log" 2> "$out/qemu.log"
+qrc=$?
+set -e
+qend=$(date +%s)
+
+# The serial console ends lines with CR LF.
+tr -d '\r' < "$log" > "$log.txt"
+mv "$log.txt" "$log"
+
+# The test's own output, between the runner's line and the exit line.
+sed -n '/^wpt-init: running /,/^WPT-VFIO-EXIT /p' "$log" | sed '1d;$d' > "$out/test.out"
+cat "$out/test.out"
+
+summary=$(awk '
+	/^1\.\.[0-9]+/ { plan = substr($1, 4) + 0; hasplan = 1; next }
+	/^(not )?ok( |$)/ {
+		notok = ($1 == "not")
+		d = tolower($0)
+		if (d ~ /# *skip/) { skip++; next }
+		if (notok && d ~ /# *todo/) { skip++; next }
+		if (notok) fail++; else pass++
+	}
+	END {
+		ran = pass + fail + skip
+		printf "%d %d %d %d %d\n", pass + 0, fail + 0, skip + 0, hasplan ? plan : -1, ran
+	}' "$out/test.out")
+set -- $summary
+pass=$1 fail=$2 skip=$3 plan=$4 ran=$5
+
+why=""
+exitline=$(grep -m1 '^WPT-VFIO-EXIT ' "$log" || true)
+initfail=$(grep -m1 '^wpt-init: FAIL: ' "$log" || true)
+if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+	why="timed out after ${timeout_s} s"
+elif [ -n "$initfail" ]; then
+	why="guest setup failed: ${initfail#wpt-init: FAIL: }"
+elif [ -z "$exitline" ]; then
+	why="no WPT-VFIO-EXIT line (qemu exit $qrc)"
+fi
+if [ -n "$exitline" ]; then
+	rc=${exitline#WPT-VFIO-EXIT }
+	[ "$rc" = 0 ] || why="${why:+$why; }test exited $rc"
+fi
+if [ "$ran" = 0 ]; then
+	why="${why:+$why; }no test ran"
+elif [ "$plan" -ge 0 ] && [ "$plan" != "$ran" ]; then
+	why="${why:+$why; }planned $plan tests, ran $ran"
+fi
+[ "$fail" = 0 ] || why="${why:+$why; }$fail failed"
+
+boot=$(sed -n 's/^wpt-init: running .*, up \([0-9.]*\) s$/\1/p' "$log" | head -n 1)
+say "guest ran $((qend - qstart)) s${boot:+ (test started $boot s after boot)}, check took $(( $(date +%s) - start )) s"
+if [ -n "$why" ]; then
+	# A setup failure or a crash is a failure even if no test line said so.
+	[ "$fail" != 0 ] || fail=1
+	say "FAILED: $why"
+	echo "---- last 50 lines of $log ----"
+	tail -n 50 "$log"
+	if [ -s "$out/qemu.log" ]; then
+		echo "---- last 10 lines of QEMU's own messages, $out/qemu.log ----"
+		tail -n 10 "$out/qemu.log"
+	fi
+	echo "---- full console log: $log ----"
+fi
+if [ "$skip" != 0 ]; then
+	say "$pass passed, $fail failed, $skip skipped"
+else
+	say "$pass passed, $fail failed"
+fi
+[ -z "$why" ]

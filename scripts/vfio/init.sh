@@ -1,0 +1,84 @@
+#!/bin/sh
+# /init of the check-vfio guest (busybox sh).  Loads the vfio modules,
+# binds QEMU's edu device (1234:11e8) to vfio-pci and runs
+# /wpt-vfio-test <edu PCI address> <IOMMU group>, then prints
+#   WPT-VFIO-EXIT <status>
+# and powers off.  A step that fails prints "wpt-init: FAIL: <why>" and
+# powers off without an exit line; the host reports the log.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# The initramfs has no /dev/console node, so the kernel could not give
+# init one: take it now that devtmpfs is there.
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+
+say() { echo "wpt-init: $*"; }
+off() { sync; poweroff -f; sleep 5; echo o > /proc/sysrq-trigger; }
+fail() {
+	echo "wpt-init: FAIL: $*"
+	echo "wpt-init: last kernel messages:"
+	dmesg | tail -n 20
+	off
+}
+
+say "kernel $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s"
+
+while read -r ko; do
+	insmod "/lib/modules/wpt/$ko" || fail "insmod $ko"
+done < /lib/modules/wpt/order
+[ -s /lib/modules/wpt/order ] && say "loaded $(tr '\n' ' ' < /lib/modules/wpt/order)"
+[ -d /sys/bus/pci/drivers/vfio-pci ] || fail "no vfio-pci driver after loading the modules"
+[ -d /sys/class/iommu ] && [ -n "$(ls /sys/class/iommu)" ] ||
+	fail "no IOMMU (is intel_iommu=on on the command line?)"
+
+edu=""
+for d in /sys/bus/pci/devices/*; do
+	if [ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ]; then
+		edu=${d##*/}
+		break
+	fi
+done
+[ -n "$edu" ] || fail "no edu device (1234:11e8) in /sys/bus/pci/devices"
+dev=/sys/bus/pci/devices/$edu
+[ -e "$dev/iommu_group" ] || fail "edu $edu has no IOMMU group"
+group=$(readlink "$dev/iommu_group")
+group=${group##*/}
+
+if [ -e "$dev/driver" ]; then
+	echo "$edu" > "$dev/driver/unbind" || fail "cannot unbind $edu from $(readlink "$dev/driver")"
+fi
+echo vfio-pci > "$dev/driver_override" || fail "cannot write $dev/driver_override"
+echo "$edu" > /sys/bus/pci/drivers_probe
+drv=$(readlink "$dev/driver" 2>/dev/null)
+[ "${drv##*/}" = vfio-pci ] || fail "edu $edu did not bind to vfio-pci (driver: ${drv:-none})"
+
+# devtmpfs creates the group's node asynchronously.
+i=0
+while [ ! -c "/dev/vfio/$group" ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -c /dev/vfio/vfio ] || fail "no /dev/vfio/vfio"
+[ -c "/dev/vfio/$group" ] || fail "no /dev/vfio/$group after binding $edu"
+say "edu $edu bound to vfio-pci, IOMMU group $group: $(ls /dev/vfio | tr '\n' ' ')"
+[ -c /dev/iommu ] && say "iommufd: /dev/iommu present"
+[ -d /dev/vfio/devices ] && say "vfio cdev: /dev/vfio/devices/$(ls /dev/vfio/devices | tr '\n' ' ')"
+
+# Kernel messages (DMAR faults above all) would land in the middle of the
+# test's TAP lines on the shared console: keep them in the ring buffer
+# while the test runs and print them after it.
+before=$(dmesg | wc -l)
+dmesg -n 1
+say "running /wpt-vfio-test $edu $group, up $(cut -d' ' -f1 /proc/uptime) s"
+/wpt-vfio-test "$edu" "$group"
+rc=$?
+echo "WPT-VFIO-EXIT $rc"
+say "kernel messages during the test:"
+dmesg | tail -n "+$((before + 1))"
+say "done, up $(cut -d' ' -f1 /proc/uptime) s"
+off
