@@ -79,7 +79,8 @@ tr -d '\r' < "$log" > "$log.txt"
 mv "$log.txt" "$log"
 
 # The test's own output, between the runner's line and the exit line.
-sed -n '/^wpt-init: running /,/^WPT-VFIO-EXIT /p' "$log" | sed '1d;$d' > "$out/test.out"
+sed -n '/^wpt-init: running /,/^WPT-VFIO-EXIT /p' "$log" |
+	sed '1d; /^WPT-VFIO-EXIT /d' > "$out/test.out"
 cat "$out/test.out"
 
 summary=$(awk '

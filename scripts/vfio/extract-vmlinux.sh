@@ -2,8 +2,9 @@
 # extract-vmlinux.sh IMAGE OUT
 # Print the path of the image QEMU should boot: IMAGE itself when it is
 # already an ELF vmlinux with the PVH entry note, else the vmlinux found
-# inside the bzImage IMAGE, written to OUT (kept: a later run with an
-# older IMAGE reuses it), else IMAGE (a bzImage boots too, only slower:
+# inside the bzImage IMAGE, written to OUT (kept, with OUT.src naming the
+# IMAGE it came from, so a later run with the same IMAGE reuses it), else
+# IMAGE (a bzImage boots too, only slower:
 # under TCG its decompressor alone costs seconds).
 # The bzImage carries the kernel as one compressed payload after its setup
 # code; find it by the compressor's magic and decompress with the
@@ -30,10 +31,12 @@ if is_elf "$in"; then
 	exit 1
 fi
 
-if [ -s "$out" ] && [ "$out" -nt "$in" ] && is_elf "$out" && has_pvh "$out"; then
+src=$(stat -L -c '%n %s %Y' "$in")
+if [ -s "$out" ] && [ "$(cat "$out.src" 2>/dev/null)" = "$src" ]; then
 	echo "$out"
 	exit 0
 fi
+rm -f "$out" "$out.src"
 
 # magic (grep -P bytes), decompressor.  Errors and trailing data after the
 # stream (the kernel appends the payload size) are expected: what counts
@@ -44,6 +47,7 @@ try() { # offset, tool...
 	tail -c "+$((off + 1))" "$in" | "$@" > "$out.tmp" 2>/dev/null || true
 	if [ -s "$out.tmp" ] && is_elf "$out.tmp" && has_pvh "$out.tmp"; then
 		mv "$out.tmp" "$out"
+		echo "$src" > "$out.src"
 		return 0
 	fi
 	rm -f "$out.tmp"

@@ -57,17 +57,20 @@ echo "$edu" > /sys/bus/pci/drivers_probe
 drv=$(readlink "$dev/driver" 2>/dev/null)
 [ "${drv##*/}" = vfio-pci ] || fail "edu $edu did not bind to vfio-pci (driver: ${drv:-none})"
 
-# devtmpfs creates the group's node asynchronously.
+# A kernel may offer the group and container (type1), the device cdev
+# for iommufd (6.6 on), or both: the test needs one of them.  devtmpfs
+# creates the nodes asynchronously.
+cdev=$(ls "$dev/vfio-dev" 2>/dev/null | head -n 1)
 i=0
-while [ ! -c "/dev/vfio/$group" ] && [ $i -lt 50 ]; do
+until [ -c "/dev/vfio/$group" ] || { [ -n "$cdev" ] && [ -c "/dev/vfio/devices/$cdev" ]; }; do
+	[ $i -lt 50 ] || fail "no /dev/vfio/$group nor a vfio device cdev after binding $edu"
 	sleep 0.1
 	i=$((i + 1))
 done
-[ -c /dev/vfio/vfio ] || fail "no /dev/vfio/vfio"
-[ -c "/dev/vfio/$group" ] || fail "no /dev/vfio/$group after binding $edu"
-say "edu $edu bound to vfio-pci, IOMMU group $group: $(ls /dev/vfio | tr '\n' ' ')"
+say "edu $edu bound to vfio-pci, IOMMU group $group; /dev/vfio: $(ls /dev/vfio | tr '\n' ' ')"
+[ -c /dev/vfio/vfio ] || say "no /dev/vfio/vfio: this kernel has no type1 container"
 [ -c /dev/iommu ] && say "iommufd: /dev/iommu present"
-[ -d /dev/vfio/devices ] && say "vfio cdev: /dev/vfio/devices/$(ls /dev/vfio/devices | tr '\n' ' ')"
+[ -n "$cdev" ] && [ -c "/dev/vfio/devices/$cdev" ] && say "vfio device cdev: /dev/vfio/devices/$cdev"
 
 # Kernel messages (DMAR faults above all) would land in the middle of the
 # test's TAP lines on the shared console: keep them in the ring buffer

@@ -20,9 +20,12 @@ die() { say "$*"; exit 1; }
 
 busybox=/bin/busybox
 [ -x "$busybox" ] || die "no $busybox (apt-get install busybox-static)"
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+# A dynamic executable names its loader (PT_INTERP); the guest has none.
+! readelf -l "$busybox" 2>/dev/null | grep -q INTERP ||
 	die "$busybox is not static (apt-get install busybox-static)"
 [ -f "$testbin" ] || die "no test binary $testbin"
+! readelf -l "$testbin" 2>/dev/null | grep -q INTERP ||
+	die "$testbin is not static: the guest has no libraries"
 modinfo=$(command -v modinfo 2>/dev/null || echo /sbin/modinfo)
 [ -z "$moddir" ] || [ -x "$modinfo" ] || die "no modinfo (apt-get install kmod)"
 
