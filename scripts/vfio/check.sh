@@ -25,6 +25,13 @@ die() { say "$*"; say "0 passed, 1 failed"; exit 1; }
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# One guest at a time per OUT: two would share its kernel cache, initramfs
+# and console log.
+exec 9> "$out/.lock"
+if ! flock -n 9; then
+	say "waiting for the other check-vfio that uses $out"
+	flock -w 600 9 || die "$out/.lock stayed taken for 10 minutes"
+fi
 log=$out/console.log
 start=$(date +%s)
 
@@ -106,6 +113,10 @@ if [ $qrc = 124 ] || [ $qrc = 137 ]; then
 	why="timed out after ${timeout_s} s"
 elif [ -n "$initfail" ]; then
 	why="guest setup failed: ${initfail#wpt-init: FAIL: }"
+elif grep -q 'hardware error' "$out/qemu.log"; then
+	# edu aborts QEMU for a DMA outside its buffer (in 7.2: one that
+	# reaches the buffer's last byte).
+	why="QEMU stopped: $(grep -m1 'hardware error' "$out/qemu.log")"
 elif [ -z "$exitline" ]; then
 	why="no WPT-VFIO-EXIT line (qemu exit $qrc)"
 fi
@@ -129,8 +140,8 @@ if [ -n "$why" ]; then
 	echo "---- last 50 lines of $log ----"
 	tail -n 50 "$log"
 	if [ -s "$out/qemu.log" ]; then
-		echo "---- last 10 lines of QEMU's own messages, $out/qemu.log ----"
-		tail -n 10 "$out/qemu.log"
+		echo "---- first 10 lines of QEMU's own messages, $out/qemu.log ----"
+		head -n 10 "$out/qemu.log"
 	fi
 	echo "---- full console log: $log ----"
 fi
