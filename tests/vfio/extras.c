@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Beyond the step sequence: coalescing counted in VFIO calls, the IOVA
+ * ranges GET_INFO reported, and the container's entry limit.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "extras.h"
+#include "run.h"
+#include "vfio_calls.h"
+
+#define RW (WPT_PERM_READ | WPT_PERM_WRITE)
+
+struct counts {
+	uint64_t maps, unmaps, errors;
+};
+
+static struct counts counts_now(void)
+{
+	return (struct counts){ vfio_calls.maps, vfio_calls.unmaps,
+				vfio_calls.map_errors + vfio_calls.unmap_errors };
+}
+
+static bool counts_are(struct rig *r, const char *what, struct counts c0,
+		       uint64_t maps, uint64_t unmaps)
+{
+	struct counts c = counts_now();
+
+	tap_diag("%s: %llu maps, %llu unmaps", what,
+		 (unsigned long long)(c.maps - c0.maps),
+		 (unsigned long long)(c.unmaps - c0.unmaps));
+	if (c.maps - c0.maps == maps && c.unmaps - c0.unmaps == unmaps &&
+	    c.errors == c0.errors)
+		return true;
+	tap_fail(&r->tap, "%s: %llu maps, %llu unmaps, %llu errors; want %llu "
+		 "maps, %llu unmaps", what,
+		 (unsigned long long)(c.maps - c0.maps),
+		 (unsigned long long)(c.unmaps - c0.unmaps),
+		 (unsigned long long)(c.errors - c0.errors),
+		 (unsigned long long)maps, (unsigned long long)unmaps);
+	return false;
+}
+
+/* A table built aside with n leaves, linked at iova (2 MiB aligned) by one
+ * store; leaf i maps iova + i * stride to gpa + i * 4 KiB. */
+static int link_leaves(struct run *u, uint64_t iova, uint64_t gpa,
+		       unsigned int n, unsigned int stride_pages, int *link_ret)
+{
+	uint64_t t = guest_table_alloc(u->r->g), l2;
+	unsigned int i;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		uint64_t io = iova + (uint64_t)i * stride_pages * SZ_4K;
+
+		ret = model_add(&u->pt, io, gpa + i * SZ_4K, SZ_4K, RW);
+		if (ret)
+			return ret;
+		pt_store(&u->pt, pt_desc_gpa(t, io, 3),
+			 s1_leaf(gpa + i * SZ_4K, SZ_4K, RW));
+	}
+	l2 = pt_table(&u->pt, iova, 2);
+	if (!l2)
+		return -ENOMEM;
+	*link_ret = guest_store64(u->r->g, pt_desc_gpa(l2, iova, 2),
+				  t | S1_TABLE);
+	return 0;
+}
+
+/*
+ * INVAL: a 2 MiB block and 64 pages after it, contiguous in IOVA and GPA,
+ * invalidated at once: one map.  Unmapping a page in the middle: one unmap
+ * of the whole mapping and two maps of what stays (type1 cannot bisect).
+ * TRAP: a table of 64 contiguous pages linked by one store: one map.
+ */
+void extra_coalesce(struct rig *r)
+{
+	const uint64_t iova = 0x00800000, gpa = GUEST_BLOCKS_GPA + SZ_2M;
+	struct counts c0;
+	struct run u;
+	unsigned int i;
+	int ret = 0, link = 0;
+
+	if (!run_open(&u, r, WPT_MODE_INVAL)) {
+		snprintf(u.where, sizeof(u.where), "inval/coalesce");
+		c0 = counts_now();
+		ret = pt_map(&u.pt, iova, gpa, SZ_2M, RW);
+		for (i = 0; i < 64 && !ret; i++)
+			ret = pt_map(&u.pt, iova + SZ_2M + i * SZ_4K,
+				     gpa + SZ_2M + i * SZ_4K, SZ_4K, RW);
+		if (ret || u.pt.err)
+			tap_fail(&r->tap, "inval/coalesce: stores failed");
+		run_inval(&u, iova, 2 * SZ_2M);
+		run_invalidate(&u);
+		counts_are(r, "inval: a block and 64 pages, one invalidation",
+			   c0, 1, 0);
+		run_want(&u, iova + 0x1000, false, 0);
+		run_want(&u, iova + SZ_2M + 0x3f000, true, 0);
+		run_want(&u, iova + SZ_2M + 0x40000, false, 0);
+		run_check_settled(&u, false);
+
+		u.nr_want = u.nr_inval = 0;
+		c0 = counts_now();
+		ret = pt_unmap(&u.pt, iova + SZ_2M + 0x20000, SZ_4K);
+		run_inval(&u, iova + SZ_2M + 0x20000, SZ_4K);
+		run_invalidate(&u);
+		counts_are(r, "inval: one page out of the middle", c0, 2, 1);
+		run_want(&u, iova + SZ_2M + 0x20000, false,
+			 gpa + SZ_2M + 0x20000);
+		run_want(&u, iova + SZ_2M + 0x1f000, false, 0);
+		run_want(&u, iova + SZ_2M + 0x21000, true, 0);
+		run_check_settled(&u, false);
+	}
+	run_close(&u);
+
+	if (!run_open(&u, r, WPT_MODE_TRAP)) {
+		snprintf(u.where, sizeof(u.where), "trap/coalesce");
+		c0 = counts_now();
+		ret = link_leaves(&u, iova, gpa, 64, 1, &link);
+		if (ret || link != 1)
+			tap_fail(&r->tap, "trap/coalesce: link: %d/%d", ret,
+				 link);
+		counts_are(r, "trap: a table of 64 pages linked by one store",
+			   c0, 1, 0);
+		run_want(&u, iova + 0x3f000, false, 0);
+		run_check_settled(&u, false);
+	}
+	run_close(&u);
+	tap_point(&r->tap, "maps are coalesced: block + 64 pages in 1 "
+		  "MAP_DMA, a page out of it 1 UNMAP_DMA + 2 MAP_DMA, a linked "
+		  "table of 64 pages 1 MAP_DMA");
+}
+
+/* The first IOVAs GET_INFO excludes: the start of each hole between
+ * ranges and the first address past the last range, below 2^48. */
+static unsigned int outside_iovas(const struct vfio_iommu_facts *f,
+				  uint64_t *out, unsigned int max)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < f->nr_ranges && n < max; i++) {
+		uint64_t next = f->ranges[i].last + 1;
+
+		if (!next || next >= (1ull << 48) || (next & 0xfff))
+			continue;
+		if (!vfio_iova_ok(f, next, SZ_4K))
+			out[n++] = next;
+	}
+	return n;
+}
+
+/*
+ * A guest mapping at an IOVA the container refuses: the error reaches the
+ * caller (the trapped store), the shadow does not claim the mapping, and
+ * once the guest takes it back all is consistent again.
+ */
+void extra_iova_ranges(struct rig *r)
+{
+	const struct vfio_iommu_facts *f = &r->vfio.facts;
+	uint64_t bad[4];
+	unsigned int nbad = 0, i;
+	struct run u;
+
+	if (!f->have_ranges) {
+		tap_skip(&r->tap, "GET_INFO reported no IOVA ranges",
+			 "IOVA ranges from GET_INFO respected");
+		return;
+	}
+	nbad = outside_iovas(f, bad, 4);
+	if (!nbad) {
+		tap_skip(&r->tap, "no IOVA below 2^48 is outside the ranges",
+			 "IOVA ranges from GET_INFO respected");
+		return;
+	}
+	if (!run_open(&u, r, WPT_MODE_TRAP)) {
+		for (i = 0; i < nbad; i++) {
+			struct counts c0 = counts_now();
+			uint64_t gpa = GUEST_PAGES_GPA + 0x100 * SZ_4K;
+			long nheld;
+			int ret;
+
+			snprintf(u.where, sizeof(u.where), "trap/outside %#llx",
+				 (unsigned long long)bad[i]);
+			u.pt.err = 0;
+			pt_map(&u.pt, bad[i], gpa, SZ_4K, RW);
+			ret = u.pt.err;
+			tap_diag("%s: the store returned %d (%s); VFIO said %s",
+				 u.where, ret, ret ? strerror(-ret) : "-",
+				 vfio_calls.map_errors > c0.errors ?
+				 strerror(vfio_calls.last_errno) : "nothing");
+			if (ret >= 0)
+				tap_fail(&r->tap, "%s: a mapping outside the "
+					 "IOVA ranges raised no error", u.where);
+			if (vfio_calls.map_errors != c0.errors + 1 ||
+			    vfio_calls.last_iova != bad[i])
+				tap_fail(&r->tap, "%s: want exactly one failed "
+					 "MAP_DMA at it", u.where);
+			vfio_calls.expected_errors +=
+				vfio_calls.map_errors - c0.errors;
+			nheld = rig_held(u.d, NULL, 0);
+			if (nheld != 0)
+				tap_fail(&r->tap, "%s: the shadow claims %ld "
+					 "mappings", u.where, nheld);
+			if (wpt_domain_verify(u.d) <= 0)
+				tap_fail(&r->tap, "%s: verify does not see the "
+					 "mapping owed", u.where);
+			u.pt.err = 0;
+			pt_unmap(&u.pt, bad[i], SZ_4K);
+			if (u.pt.err)
+				tap_fail(&r->tap, "%s: taking it back: %s",
+					 u.where, strerror(-u.pt.err));
+			run_check_state(&u);
+		}
+	}
+	run_close(&u);
+	tap_point(&r->tap, "IOVA ranges from GET_INFO respected: %u IOVAs "
+		  "outside them refused with an error, not dropped", nbad);
+}
+
+/*
+ * The container holds at most dma_entry_limit mappings.  A table whose
+ * leaves need more (none contiguous) makes the sink fail with -ENOSPC:
+ * the trapped store returns it, the shadow holds what was mapped, and each
+ * entry the guest frees lets one owed mapping in.
+ */
+void extra_dma_limit(struct rig *r, uint32_t limit)
+{
+	const uint64_t iova = 0x00c00000, gpa = GUEST_PAGES_GPA;
+	struct vfio_iommu_facts f;
+	struct counts c0;
+	struct run u;
+	char why[160];
+	unsigned int n, i;
+	int link = 0, ret;
+	long nheld;
+
+	if (vfio_iommu_facts(r->vfio.container, &f, why, sizeof(why)) ||
+	    !f.have_dma_avail) {
+		tap_skip(&r->tap, "no DMA_AVAIL capability",
+			 "dma_entry_limit: -ENOSPC reaches the caller");
+		return;
+	}
+	if (!limit || f.dma_avail > 200) {
+		tap_skip(&r->tap, "dma_entry_limit could not be lowered",
+			 "dma_entry_limit: -ENOSPC reaches the caller");
+		return;
+	}
+	n = f.dma_avail + 3;
+	if (!run_open(&u, r, WPT_MODE_TRAP)) {
+		snprintf(u.where, sizeof(u.where), "trap/limit");
+		c0 = counts_now();
+		/* Every other page: no two leaves coalesce. */
+		ret = link_leaves(&u, iova, gpa, n, 2, &link);
+		tap_diag("limit: %u entries free; a table of %u leaves: the "
+			 "store returned %d (%s)", f.dma_avail, n, link,
+			 link < 0 ? strerror(-link) : "-");
+		if (ret || link != -ENOSPC)
+			tap_fail(&r->tap, "%s: want -ENOSPC from the linking "
+				 "store, got %d", u.where, ret ? ret : link);
+		vfio_calls.expected_errors +=
+			vfio_calls.map_errors - c0.errors;
+		nheld = rig_held(u.d, NULL, 0);
+		if (nheld != f.dma_avail)
+			tap_fail(&r->tap, "%s: shadow holds %ld, want %u",
+				 u.where, nheld, f.dma_avail);
+		if (vfio_calls.nr_live != f.dma_avail)
+			tap_fail(&r->tap, "%s: container holds %u, want %u",
+				 u.where, vfio_calls.nr_live, f.dma_avail);
+		if (wpt_domain_verify(u.d) <= 0)
+			tap_fail(&r->tap, "%s: verify does not see the "
+				 "mappings owed", u.where);
+		/* The device reaches the first leaves and not the owed ones. */
+		run_want(&u, iova, false, 0);
+		run_want(&u, iova + (uint64_t)(n - 1) * 2 * SZ_4K, false,
+			 gpa + (n - 1) * SZ_4K);
+		run_want(&u, iova + (uint64_t)(n - 2) * 2 * SZ_4K, true,
+			 gpa + (n - 2) * SZ_4K);
+		rig_probe(r, u.d, u.want, u.nr_want, u.where);
+
+		/* Free three entries: the owed mappings land one by one. */
+		for (i = 0; i < 3; i++) {
+			c0 = counts_now();
+			u.pt.err = 0;
+			pt_unmap(&u.pt, iova + (uint64_t)i * 2 * SZ_4K, SZ_4K);
+			vfio_calls.expected_errors +=
+				vfio_calls.map_errors - c0.errors;
+			tap_diag("limit: unmapping leaf %u: store %d", i,
+				 u.pt.err);
+			if (i < 2 && u.pt.err != -ENOSPC)
+				tap_fail(&r->tap, "%s: unmap %u: want -ENOSPC "
+					 "(still owed), got %d", u.where, i,
+					 u.pt.err);
+		}
+		if (u.pt.err)
+			tap_fail(&r->tap, "%s: the last owed mapping did not "
+				 "land: %d", u.where, u.pt.err);
+		u.nr_want = 0;
+		run_want(&u, iova, false, gpa);
+		run_want(&u, iova + (uint64_t)(n - 1) * 2 * SZ_4K, false, 0);
+		run_want(&u, iova + (uint64_t)(n - 2) * 2 * SZ_4K, true, 0);
+		run_check_settled(&u, false);
+	}
+	run_close(&u);
+	tap_point(&r->tap, "dma_entry_limit: -ENOSPC reaches the caller, the "
+		  "shadow holds what VFIO holds, owed mappings land as entries "
+		  "free (%u entries)", f.dma_avail);
+}
