@@ -41,10 +41,22 @@ if [ ! -e "$out/kernel/$pkg.unpacked" ]; then
 	deb=$(ls "$out/debs/${pkg}_"*.deb 2>/dev/null | tail -n 1 || true)
 	if [ -z "$deb" ]; then
 		say "downloading $pkg (apt-get download)"
-		# Run as root, apt's sandbox user cannot write into our tree.
-		(cd "$out/debs" && apt-get download -q \
-		    -o APT::Sandbox::User="$(id -un)" "$pkg" >&2) ||
-			die "apt-get download $pkg failed"
+		# apt's sandbox user could not write into our tree: download as
+		# ourselves.  Stale lists name a file the mirror no longer has:
+		# update them once and resolve again.
+		fetch() {
+			(cd "$out/debs" && apt-get download -q \
+			    -o APT::Sandbox::User="$(id -un)" "$pkg" >&2)
+		}
+		if ! fetch; then
+			[ "$(id -u)" = 0 ] || die "apt-get download $pkg failed (as root it would run apt-get update)"
+			say "apt-get download failed; running apt-get update and trying again"
+			apt-get update >&2 || true
+			pkg=$(resolve || true)
+			[ -n "$pkg" ] || die "linux-image-amd64 does not resolve after apt-get update"
+			root=$out/kernel/$pkg
+			fetch || die "apt-get download $pkg failed"
+		fi
 		deb=$(ls "$out/debs/${pkg}_"*.deb 2>/dev/null | tail -n 1 || true)
 		[ -n "$deb" ] || die "apt-get download left no ${pkg}_*.deb in $out/debs"
 	fi
@@ -53,6 +65,14 @@ if [ ! -e "$out/kernel/$pkg.unpacked" ]; then
 	mkdir -p "$root"
 	dpkg-deb -x "$deb" "$root" || die "dpkg-deb -x $deb failed"
 	: > "$out/kernel/$pkg.unpacked"
+	# An older kernel's pieces are half a gigabyte nobody boots again.
+	for old in "$out"/kernel/linux-image-* "$out"/kernel/vmlinux-* \
+	           "$out"/debs/linux-image-*; do
+		case $old in
+		"$root"|"$root.unpacked"|"$deb") ;;
+		*) say "removing the older $(basename "$old")"; rm -rf "$old" ;;
+		esac
+	done
 fi
 
 vmlinuz=$(ls "$root"/boot/vmlinuz-* 2>/dev/null | head -n 1 || true)
