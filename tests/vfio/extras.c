@@ -263,6 +263,11 @@ void extra_dma_limit(struct rig *r, uint32_t limit)
 				 "store, got %d", u.where, ret ? ret : link);
 		vfio_calls.expected_errors +=
 			vfio_calls.map_errors - c0.errors;
+		/* The error came back through the store; the domain is not
+		 * faulted by it: the mappings owed stay due and each later
+		 * commit tries them again. */
+		tap_diag("limit: wpt_domain_error = %d after the failed map",
+			 wpt_domain_error(u.d));
 		nheld = rig_held(u.d, NULL, 0);
 		if (nheld != f.dma_avail)
 			tap_fail(&r->tap, "%s: shadow holds %ld, want %u",

@@ -107,11 +107,25 @@ static int plan(struct rig *r, const struct wpt_mapping *held, size_t nheld,
 	return 0;
 }
 
+static void note_refused(struct rig *r, uint64_t iova)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_refused_pages; i++)
+		if (r->refused_pages[i] == (iova & ~0xfffull))
+			return;
+	if (i < sizeof(r->refused_pages) / sizeof(r->refused_pages[0]))
+		r->refused_pages[r->nr_refused_pages++] = iova & ~0xfffull;
+}
+
 static int judge(struct rig *r, struct probe *p, const uint8_t *buf,
 		 const char *where)
 {
 	char got[20], want[20];
 	const uint8_t *slot = buf + p->slot;
+
+	if (!p->held || (p->write && !(p->perm & WPT_PERM_WRITE)))
+		note_refused(r, p->iova);
 
 	if (!p->write) {
 		const uint8_t *ram = p->gpa ? guest_hva(r->g, p->gpa) : NULL;

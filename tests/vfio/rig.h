@@ -49,6 +49,12 @@ struct rig {
 	uint32_t seq;             /* varies probe offsets and patterns */
 	uint32_t refused_zero, refused_marker; /* how refused reads looked */
 	uint64_t probes_ok;
+	/* Pages of every IOVA a probe expected the IOMMU to refuse: the
+	 * DMAR faults the kernel logs must all be among them. */
+	uint64_t refused_pages[512];
+	unsigned int nr_refused_pages;
+	/* HYBRID, before invalidations: removed IOVAs still mapped. */
+	unsigned int stale_held, stale_gone;
 };
 
 struct probe {

@@ -321,11 +321,23 @@ static void check_calls(struct rig *r)
 }
 
 /* The IOMMU reported the refused DMAs: DMAR fault lines in the kernel log
- * since the test started. */
-static void check_kmsg(struct rig *r, int kmsg)
+ * since the test started (the kernel rate-limits them), each for the
+ * device under test at an IOVA a probe expected refused. */
+static bool expected_fault(const struct rig *r, uint64_t addr)
 {
-	char rec[1024];
-	unsigned int faults = 0;
+	unsigned int i;
+
+	for (i = 0; i < r->nr_refused_pages; i++)
+		if (r->refused_pages[i] == (addr & ~0xfffull))
+			return true;
+	return false;
+}
+
+static void check_kmsg(struct rig *r, int kmsg, const char *bdf)
+{
+	char rec[1024], dev[32];
+	unsigned int lines = 0, faults = 0, wrong = 0;
+	const char *p;
 	ssize_t n;
 
 	if (kmsg < 0) {
@@ -333,27 +345,44 @@ static void check_kmsg(struct rig *r, int kmsg)
 			 "the IOMMU logged DMAR faults for refused DMAs");
 		return;
 	}
+	/* "0000:00:01.0" is logged as "[00:01.0]". */
+	snprintf(dev, sizeof(dev), "[%s]",
+		 strchr(bdf, ':') && strlen(bdf) > 5 ? bdf + 5 : bdf);
 	for (;;) {
+		unsigned long long addr;
+
 		n = read(kmsg, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
 			continue; /* records overwritten: go on */
 		if (n <= 0)
 			break;
 		rec[n] = 0;
-		if (strstr(rec, "DMAR") && (strstr(rec, "fault") ||
-					   strstr(rec, "Fault"))) {
-			if (!faults)
-				tap_diag("first DMAR line: %s", strchr(rec, ';') ?
-					 strchr(rec, ';') + 1 : rec);
-			faults++;
+		rec[strcspn(rec, "\n")] = 0;
+		if (!strstr(rec, "DMAR"))
+			continue;
+		lines++;
+		p = strstr(rec, "fault addr ");
+		if (!p || !strstr(rec, dev) ||
+		    sscanf(p, "fault addr %llx", &addr) != 1)
+			continue;
+		if (!faults++)
+			tap_diag("first DMAR fault: %s",
+				 strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+		if (!expected_fault(r, addr)) {
+			if (!wrong++)
+				tap_fail(&r->tap, "DMAR fault at %#llx, an IOVA "
+					 "no probe expected refused: %s", addr,
+					 strchr(rec, ';') ? strchr(rec, ';') + 1
+							  : rec);
 		}
 	}
 	if (!faults && (r->refused_zero || r->refused_marker))
-		tap_fail(&r->tap, "%u refused DMAs and no DMAR fault in "
-			 "/dev/kmsg", r->refused_zero + r->refused_marker);
-	tap_point(&r->tap, "the IOMMU logged DMAR faults for refused DMAs (%u "
-		  "lines, %u refused reads)", faults,
-		  r->refused_zero + r->refused_marker);
+		tap_fail(&r->tap, "%u refused DMAs and no DMAR fault for %s in "
+			 "/dev/kmsg", r->refused_zero + r->refused_marker, dev);
+	tap_point(&r->tap, "the IOMMU logged DMAR faults for refused DMAs, "
+		  "each at an IOVA expected refused (%u faults logged, %u "
+		  "DMAR lines, %u pages probed as refused)", faults, lines,
+		  r->nr_refused_pages);
 }
 
 static int usage(void)
@@ -401,7 +430,7 @@ int main(int argc, char **argv)
 	extra_iova_ranges(r);
 	extra_dma_limit(r, limit);
 	check_calls(r);
-	check_kmsg(r, kmsg);
+	check_kmsg(r, kmsg, argv[1]);
 
 	tap_diag("%llu DMAs in %llu ms of waiting, %llu s in all; %llu probes "
 		 "passed; refused reads read as zeros %u times, as the marker "
@@ -410,6 +439,9 @@ int main(int argc, char **argv)
 		 (unsigned long long)(now_ms() - t0) / 1000,
 		 (unsigned long long)r->probes_ok, r->refused_zero,
 		 r->refused_marker);
+	tap_diag("hybrid, before invalidations: %u removed IOVAs still mapped "
+		 "(allowed, and reading their old bytes), %u already gone",
+		 r->stale_held, r->stale_gone);
 	if (r->tap.done != r->tap.planned)
 		printf("# planned %u points, ran %u\n", r->tap.planned,
 		       r->tap.done);
