@@ -145,8 +145,9 @@ check: all $(TESTS)
 # make check-vfio [KERNEL=vmlinux-or-bzImage [MODULES=.../lib/modules/VER]]
 # Boots Debian's kernel (or KERNEL) under QEMU/TCG on q35 with an emulated
 # Intel IOMMU and QEMU's edu DMA device, binds edu to vfio-pci there and
-# runs tests/vfio/ in the guest (scripts/vfio/check.sh).  The guest's test
-# is one static binary and never sanitized: SAN=1 builds it in build/ too.
+# runs tests/vfio/ in the guest (scripts/vfio/check.sh; VFIO_TIMEOUT=240
+# seconds and VFIO_SMP=2 vCPUs by default).  The guest's test is one static
+# binary and never sanitized: SAN=1 builds it in build/ too.
 VFIO_SRCS := $(wildcard tests/vfio/*.c)
 VFIO_BIN  := build/vfio/wpt-vfio-test
 URCU_STATIC := $(addprefix /usr/lib/x86_64-linux-gnu/liburcu-,bp.a cds.a common.a)
