@@ -153,6 +153,47 @@ static unsigned int outside_iovas(const struct vfio_iommu_facts *f,
 	return n;
 }
 
+static void refuse_one(struct run *u, uint64_t iova)
+{
+	struct rig *r = u->r;
+	struct counts c0 = counts_now();
+	uint64_t gpa = GUEST_PAGES_GPA + 0x100 * SZ_4K;
+	long nheld;
+	int ret;
+
+	snprintf(u->where, sizeof(u->where), "trap/outside %#llx",
+		 (unsigned long long)iova);
+	u->pt.err = 0;
+	pt_map(&u->pt, iova, gpa, SZ_4K, RW);
+	ret = u->pt.err;
+	tap_diag("%s: the store returned %d (%s); VFIO said %s", u->where,
+		 ret, ret ? strerror(-ret) : "-",
+		 vfio_calls.map_errors > c0.errors ?
+		 strerror(vfio_calls.last_errno) : "nothing");
+	if (ret >= 0)
+		tap_fail(&r->tap, "%s: a mapping outside the IOVA ranges "
+			 "raised no error", u->where);
+	if (vfio_calls.map_errors != c0.errors + 1 ||
+	    vfio_calls.last_iova != iova)
+		tap_fail(&r->tap, "%s: want exactly one failed MAP_DMA at it",
+			 u->where);
+	vfio_calls.expected_errors += vfio_calls.map_errors - c0.errors;
+	nheld = rig_held(u->d, NULL, 0);
+	if (nheld != 0)
+		tap_fail(&r->tap, "%s: the shadow claims %ld mappings",
+			 u->where, nheld);
+	if (wpt_domain_verify(u->d) <= 0)
+		tap_fail(&r->tap, "%s: verify does not see the mapping owed",
+			 u->where);
+	/* The guest takes it back: nothing owed, all consistent again. */
+	u->pt.err = 0;
+	pt_unmap(&u->pt, iova, SZ_4K);
+	if (u->pt.err)
+		tap_fail(&r->tap, "%s: taking it back: %s", u->where,
+			 strerror(-u->pt.err));
+	run_check_state(u);
+}
+
 /*
  * A guest mapping at an IOVA the container refuses: the error reaches the
  * caller (the trapped store), the shadow does not claim the mapping, and
@@ -176,49 +217,88 @@ void extra_iova_ranges(struct rig *r)
 			 "IOVA ranges from GET_INFO respected");
 		return;
 	}
-	if (!run_open(&u, r, WPT_MODE_TRAP)) {
-		for (i = 0; i < nbad; i++) {
-			struct counts c0 = counts_now();
-			uint64_t gpa = GUEST_PAGES_GPA + 0x100 * SZ_4K;
-			long nheld;
-			int ret;
-
-			snprintf(u.where, sizeof(u.where), "trap/outside %#llx",
-				 (unsigned long long)bad[i]);
-			u.pt.err = 0;
-			pt_map(&u.pt, bad[i], gpa, SZ_4K, RW);
-			ret = u.pt.err;
-			tap_diag("%s: the store returned %d (%s); VFIO said %s",
-				 u.where, ret, ret ? strerror(-ret) : "-",
-				 vfio_calls.map_errors > c0.errors ?
-				 strerror(vfio_calls.last_errno) : "nothing");
-			if (ret >= 0)
-				tap_fail(&r->tap, "%s: a mapping outside the "
-					 "IOVA ranges raised no error", u.where);
-			if (vfio_calls.map_errors != c0.errors + 1 ||
-			    vfio_calls.last_iova != bad[i])
-				tap_fail(&r->tap, "%s: want exactly one failed "
-					 "MAP_DMA at it", u.where);
-			vfio_calls.expected_errors +=
-				vfio_calls.map_errors - c0.errors;
-			nheld = rig_held(u.d, NULL, 0);
-			if (nheld != 0)
-				tap_fail(&r->tap, "%s: the shadow claims %ld "
-					 "mappings", u.where, nheld);
-			if (wpt_domain_verify(u.d) <= 0)
-				tap_fail(&r->tap, "%s: verify does not see the "
-					 "mapping owed", u.where);
-			u.pt.err = 0;
-			pt_unmap(&u.pt, bad[i], SZ_4K);
-			if (u.pt.err)
-				tap_fail(&r->tap, "%s: taking it back: %s",
-					 u.where, strerror(-u.pt.err));
-			run_check_state(&u);
-		}
-	}
+	if (!run_open(&u, r, WPT_MODE_TRAP))
+		for (i = 0; i < nbad; i++)
+			refuse_one(&u, bad[i]);
 	run_close(&u);
 	tap_point(&r->tap, "IOVA ranges from GET_INFO respected: %u IOVAs "
 		  "outside them refused with an error, not dropped", nbad);
+}
+
+#define LIMIT_IOVA 0x00c00000ull
+#define LIMIT_GPA  GUEST_PAGES_GPA
+
+/* Leaf i of the limit table: every other page, so no two coalesce. */
+static uint64_t limit_iova(unsigned int i)
+{
+	return LIMIT_IOVA + (uint64_t)i * 2 * SZ_4K;
+}
+
+/* Link a table of avail + 3 leaves: the sink runs out after avail. */
+static void limit_fill(struct run *u, uint32_t avail, unsigned int n)
+{
+	struct rig *r = u->r;
+	struct counts c0 = counts_now();
+	int link = 0, ret;
+	long nheld;
+
+	snprintf(u->where, sizeof(u->where), "trap/limit");
+	ret = link_leaves(u, LIMIT_IOVA, LIMIT_GPA, n, 2, &link);
+	tap_diag("limit: %u entries free; a table of %u leaves: the store "
+		 "returned %d (%s)", avail, n, link,
+		 link < 0 ? strerror(-link) : "-");
+	if (ret || link != -ENOSPC)
+		tap_fail(&r->tap, "%s: want -ENOSPC from the linking store, "
+			 "got %d", u->where, ret ? ret : link);
+	vfio_calls.expected_errors += vfio_calls.map_errors - c0.errors;
+	/* The error came back through the store; the domain is not
+	 * faulted by it: the mappings owed stay due and each later commit
+	 * tries them again. */
+	tap_diag("limit: wpt_domain_error = %d after the failed map",
+		 wpt_domain_error(u->d));
+	nheld = rig_held(u->d, NULL, 0);
+	if (nheld != avail)
+		tap_fail(&r->tap, "%s: shadow holds %ld, want %u", u->where,
+			 nheld, avail);
+	if (vfio_calls.nr_live != avail)
+		tap_fail(&r->tap, "%s: container holds %u, want %u", u->where,
+			 vfio_calls.nr_live, avail);
+	if (wpt_domain_verify(u->d) <= 0)
+		tap_fail(&r->tap, "%s: verify does not see the mappings owed",
+			 u->where);
+	/* The device reaches the first leaves and not the owed ones. */
+	u->nr_want = 0;
+	run_want(u, limit_iova(0), false, 0);
+	run_want(u, limit_iova(n - 1), false, LIMIT_GPA + (n - 1) * SZ_4K);
+	run_want(u, limit_iova(n - 2), true, LIMIT_GPA + (n - 2) * SZ_4K);
+	rig_probe(r, u->d, u->want, u->nr_want, u->where);
+}
+
+/* Free three entries: the owed mappings land one by one. */
+static void limit_recover(struct run *u, unsigned int n)
+{
+	struct rig *r = u->r;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		struct counts c0 = counts_now();
+
+		u->pt.err = 0;
+		pt_unmap(&u->pt, limit_iova(i), SZ_4K);
+		vfio_calls.expected_errors += vfio_calls.map_errors - c0.errors;
+		tap_diag("limit: unmapping leaf %u: store %d", i, u->pt.err);
+		if (i < 2 && u->pt.err != -ENOSPC)
+			tap_fail(&r->tap, "%s: unmap %u: want -ENOSPC (still "
+				 "owed), got %d", u->where, i, u->pt.err);
+	}
+	if (u->pt.err)
+		tap_fail(&r->tap, "%s: the last owed mapping did not land: %d",
+			 u->where, u->pt.err);
+	u->nr_want = 0;
+	run_want(u, limit_iova(0), false, LIMIT_GPA);
+	run_want(u, limit_iova(n - 1), false, 0);
+	run_want(u, limit_iova(n - 2), true, 0);
+	run_check_settled(u, false);
 }
 
 /*
@@ -229,88 +309,28 @@ void extra_iova_ranges(struct rig *r)
  */
 void extra_dma_limit(struct rig *r, uint32_t limit)
 {
-	const uint64_t iova = 0x00c00000, gpa = GUEST_PAGES_GPA;
+	const char *what = "dma_entry_limit: -ENOSPC reaches the caller";
 	struct vfio_iommu_facts f;
-	struct counts c0;
 	struct run u;
 	char why[160];
-	unsigned int n, i;
-	int link = 0, ret;
-	long nheld;
 
 	if (vfio_iommu_facts(r->vfio.container, &f, why, sizeof(why)) ||
 	    !f.have_dma_avail) {
-		tap_skip(&r->tap, "no DMA_AVAIL capability",
-			 "dma_entry_limit: -ENOSPC reaches the caller");
+		tap_skip(&r->tap, "no DMA_AVAIL capability", "%s", what);
 		return;
 	}
+	/* One level-3 table must hold twice as many pages. */
 	if (!limit || f.dma_avail > 200) {
-		tap_skip(&r->tap, "dma_entry_limit could not be lowered",
-			 "dma_entry_limit: -ENOSPC reaches the caller");
+		tap_skip(&r->tap, "dma_entry_limit could not be lowered", "%s",
+			 what);
 		return;
 	}
-	n = f.dma_avail + 3;
 	if (!run_open(&u, r, WPT_MODE_TRAP)) {
-		snprintf(u.where, sizeof(u.where), "trap/limit");
-		c0 = counts_now();
-		/* Every other page: no two leaves coalesce. */
-		ret = link_leaves(&u, iova, gpa, n, 2, &link);
-		tap_diag("limit: %u entries free; a table of %u leaves: the "
-			 "store returned %d (%s)", f.dma_avail, n, link,
-			 link < 0 ? strerror(-link) : "-");
-		if (ret || link != -ENOSPC)
-			tap_fail(&r->tap, "%s: want -ENOSPC from the linking "
-				 "store, got %d", u.where, ret ? ret : link);
-		vfio_calls.expected_errors +=
-			vfio_calls.map_errors - c0.errors;
-		/* The error came back through the store; the domain is not
-		 * faulted by it: the mappings owed stay due and each later
-		 * commit tries them again. */
-		tap_diag("limit: wpt_domain_error = %d after the failed map",
-			 wpt_domain_error(u.d));
-		nheld = rig_held(u.d, NULL, 0);
-		if (nheld != f.dma_avail)
-			tap_fail(&r->tap, "%s: shadow holds %ld, want %u",
-				 u.where, nheld, f.dma_avail);
-		if (vfio_calls.nr_live != f.dma_avail)
-			tap_fail(&r->tap, "%s: container holds %u, want %u",
-				 u.where, vfio_calls.nr_live, f.dma_avail);
-		if (wpt_domain_verify(u.d) <= 0)
-			tap_fail(&r->tap, "%s: verify does not see the "
-				 "mappings owed", u.where);
-		/* The device reaches the first leaves and not the owed ones. */
-		run_want(&u, iova, false, 0);
-		run_want(&u, iova + (uint64_t)(n - 1) * 2 * SZ_4K, false,
-			 gpa + (n - 1) * SZ_4K);
-		run_want(&u, iova + (uint64_t)(n - 2) * 2 * SZ_4K, true,
-			 gpa + (n - 2) * SZ_4K);
-		rig_probe(r, u.d, u.want, u.nr_want, u.where);
-
-		/* Free three entries: the owed mappings land one by one. */
-		for (i = 0; i < 3; i++) {
-			c0 = counts_now();
-			u.pt.err = 0;
-			pt_unmap(&u.pt, iova + (uint64_t)i * 2 * SZ_4K, SZ_4K);
-			vfio_calls.expected_errors +=
-				vfio_calls.map_errors - c0.errors;
-			tap_diag("limit: unmapping leaf %u: store %d", i,
-				 u.pt.err);
-			if (i < 2 && u.pt.err != -ENOSPC)
-				tap_fail(&r->tap, "%s: unmap %u: want -ENOSPC "
-					 "(still owed), got %d", u.where, i,
-					 u.pt.err);
-		}
-		if (u.pt.err)
-			tap_fail(&r->tap, "%s: the last owed mapping did not "
-				 "land: %d", u.where, u.pt.err);
-		u.nr_want = 0;
-		run_want(&u, iova, false, gpa);
-		run_want(&u, iova + (uint64_t)(n - 1) * 2 * SZ_4K, false, 0);
-		run_want(&u, iova + (uint64_t)(n - 2) * 2 * SZ_4K, true, 0);
-		run_check_settled(&u, false);
+		limit_fill(&u, f.dma_avail, f.dma_avail + 3);
+		limit_recover(&u, f.dma_avail + 3);
 	}
 	run_close(&u);
-	tap_point(&r->tap, "dma_entry_limit: -ENOSPC reaches the caller, the "
-		  "shadow holds what VFIO holds, owed mappings land as entries "
-		  "free (%u entries)", f.dma_avail);
+	tap_point(&r->tap, "%s, the shadow holds what VFIO holds, owed "
+		  "mappings land as entries free (%u entries)", what,
+		  f.dma_avail);
 }

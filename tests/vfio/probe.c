@@ -118,56 +118,55 @@ static void note_refused(struct rig *r, uint64_t iova)
 		r->refused_pages[r->nr_refused_pages++] = iova & ~0xfffull;
 }
 
-static int judge(struct rig *r, struct probe *p, const uint8_t *buf,
-		 const char *where)
+static int judge_read(struct rig *r, struct probe *p, const uint8_t *slot,
+		      const char *where)
 {
+	const uint8_t *ram = p->gpa ? guest_hva(r->g, p->gpa) : NULL;
 	char got[20], want[20];
-	const uint8_t *slot = buf + p->slot;
 
-	if (!p->held || (p->write && !(p->perm & WPT_PERM_WRITE)))
-		note_refused(r, p->iova);
-
-	if (!p->write) {
-		const uint8_t *ram = p->gpa ? guest_hva(r->g, p->gpa) : NULL;
-
-		if (p->held) {
-			if (!memcmp(slot, ram, PROBE_LEN))
-				return 0;
-			hexdump8(got, sizeof(got), slot);
-			hexdump8(want, sizeof(want), ram);
-			tap_fail(&r->tap, "%s: DMA read of mapped IOVA %#llx "
-				 "(GPA %#llx) got %s..., RAM holds %s...",
-				 where, (unsigned long long)p->iova,
-				 (unsigned long long)p->gpa, got, want);
-			return 1;
-		}
-		if (ram && !memcmp(slot, ram, PROBE_LEN)) {
-			tap_fail(&r->tap, "%s: DMA read of unmapped IOVA %#llx "
-				 "returned the bytes of GPA %#llx it used to "
-				 "reach", where, (unsigned long long)p->iova,
-				 (unsigned long long)p->gpa);
-			return 1;
-		}
-		if (all_bytes(slot, MARKER_BYTE, PROBE_LEN)) {
-			r->refused_marker++;
+	if (p->held) {
+		if (!memcmp(slot, ram, PROBE_LEN))
 			return 0;
-		}
-		if (all_bytes(slot, 0, PROBE_LEN)) {
-			r->refused_zero++;
-			return 0;
-		}
 		hexdump8(got, sizeof(got), slot);
-		tap_fail(&r->tap, "%s: DMA read of unmapped IOVA %#llx was not "
-			 "refused: got %s...", where,
-			 (unsigned long long)p->iova, got);
+		hexdump8(want, sizeof(want), ram);
+		tap_fail(&r->tap, "%s: DMA read of mapped IOVA %#llx (GPA "
+			 "%#llx) got %s..., RAM holds %s...", where,
+			 (unsigned long long)p->iova,
+			 (unsigned long long)p->gpa, got, want);
 		return 1;
 	}
-	if (!p->gpa)
+	if (ram && !memcmp(slot, ram, PROBE_LEN)) {
+		tap_fail(&r->tap, "%s: DMA read of unmapped IOVA %#llx returned "
+			 "the bytes of GPA %#llx it used to reach", where,
+			 (unsigned long long)p->iova,
+			 (unsigned long long)p->gpa);
+		return 1;
+	}
+	if (all_bytes(slot, MARKER_BYTE, PROBE_LEN)) {
+		r->refused_marker++;
+		return 0;
+	}
+	if (all_bytes(slot, 0, PROBE_LEN)) {
+		r->refused_zero++;
+		return 0;
+	}
+	hexdump8(got, sizeof(got), slot);
+	tap_fail(&r->tap, "%s: DMA read of unmapped IOVA %#llx was not "
+		 "refused: got %s...", where, (unsigned long long)p->iova, got);
+	return 1;
+}
+
+static int judge_write(struct rig *r, struct probe *p, const char *where)
+{
+	const uint8_t *ram = p->gpa ? guest_hva(r->g, p->gpa) : NULL;
+	char got[20], want[20];
+
+	if (!ram)
 		return 0; /* refused or not, there is nothing to look at */
 	if (p->held && (p->perm & WPT_PERM_WRITE)) {
-		if (!memcmp(guest_hva(r->g, p->gpa), p->pattern, PROBE_LEN))
+		if (!memcmp(ram, p->pattern, PROBE_LEN))
 			return 0;
-		hexdump8(got, sizeof(got), guest_hva(r->g, p->gpa));
+		hexdump8(got, sizeof(got), ram);
 		hexdump8(want, sizeof(want), p->pattern);
 		tap_fail(&r->tap, "%s: DMA write to mapped IOVA %#llx did not "
 			 "land at GPA %#llx: RAM holds %s..., wrote %s...",
@@ -175,12 +174,21 @@ static int judge(struct rig *r, struct probe *p, const uint8_t *buf,
 			 (unsigned long long)p->gpa, got, want);
 		return 1;
 	}
-	if (!memcmp(guest_hva(r->g, p->gpa), p->before, PROBE_LEN))
+	if (!memcmp(ram, p->before, PROBE_LEN))
 		return 0;
 	tap_fail(&r->tap, "%s: DMA write to %s IOVA %#llx changed GPA %#llx",
 		 where, p->held ? "read-only" : "unmapped",
 		 (unsigned long long)p->iova, (unsigned long long)p->gpa);
 	return 1;
+}
+
+static int judge(struct rig *r, struct probe *p, const uint8_t *buf,
+		 const char *where)
+{
+	if (!p->held || (p->write && !(p->perm & WPT_PERM_WRITE)))
+		note_refused(r, p->iova);
+	return p->write ? judge_write(r, p, where)
+			: judge_read(r, p, buf + p->slot, where);
 }
 
 int rig_probe(struct rig *r, struct wpt_domain *d, struct probe *pr,

@@ -77,31 +77,13 @@ static uint32_t lower_dma_limit(uint32_t *orig)
 	return DMA_ENTRY_LIMIT;
 }
 
-static void setup_vfio(struct rig *r, const char *bdf, unsigned int group,
-		       uint32_t limit, uint32_t orig_limit)
+/* What the container accepts: the IOVAs and page sizes the test relies on. */
+static void setup_facts(struct rig *r, uint32_t limit)
 {
 	struct vfio_env *v = &r->vfio;
 	struct vfio_iommu_facts *f = &v->facts;
 	char why[200];
 	unsigned int i;
-
-	if (vfio_container_open(v, why, sizeof(why)))
-		tap_fail(&r->tap, "%s", why);
-	if (!tap_point(&r->tap, "vfio: container: API version %d, %s",
-		       v->api_version,
-		       v->iommu_type == VFIO_TYPE1v2_IOMMU ? "VFIO_TYPE1v2_IOMMU"
-							   : "VFIO_TYPE1_IOMMU"))
-		bail(r, "no VFIO container");
-
-	if (vfio_group_attach(v, group, why, sizeof(why)))
-		tap_fail(&r->tap, "%s", why);
-	/* The container read the limit when its IOMMU was set: put the
-	 * module's value back for anyone else. */
-	if (limit)
-		vfio_dma_limit_set(orig_limit);
-	if (!tap_point(&r->tap, "vfio: group %u viable, set on the container, "
-		       "IOMMU set", group))
-		bail(r, "no IOMMU group");
 
 	if (vfio_iommu_facts(v->container, f, why, sizeof(why)))
 		tap_fail(&r->tap, "%s", why);
@@ -131,6 +113,33 @@ static void setup_vfio(struct rig *r, const char *bdf, unsigned int group,
 	tap_point(&r->tap, "vfio: GET_INFO: page sizes %#llx, %u IOVA ranges, "
 		  "dma_avail %u", (unsigned long long)f->pgsizes, f->nr_ranges,
 		  f->dma_avail);
+}
+
+static void setup_vfio(struct rig *r, const char *bdf, unsigned int group,
+		       uint32_t limit, uint32_t orig_limit)
+{
+	struct vfio_env *v = &r->vfio;
+	char why[200];
+
+	if (vfio_container_open(v, why, sizeof(why)))
+		tap_fail(&r->tap, "%s", why);
+	if (!tap_point(&r->tap, "vfio: container: API version %d, %s",
+		       v->api_version,
+		       v->iommu_type == VFIO_TYPE1v2_IOMMU ? "VFIO_TYPE1v2_IOMMU"
+							   : "VFIO_TYPE1_IOMMU"))
+		bail(r, "no VFIO container");
+
+	if (vfio_group_attach(v, group, why, sizeof(why)))
+		tap_fail(&r->tap, "%s", why);
+	/* The container read the limit when its IOMMU was set: put the
+	 * module's value back for anyone else. */
+	if (limit)
+		vfio_dma_limit_set(orig_limit);
+	if (!tap_point(&r->tap, "vfio: group %u viable, set on the container, "
+		       "IOMMU set", group))
+		bail(r, "no IOMMU group");
+
+	setup_facts(r, limit);
 
 	if (vfio_device_open(v, bdf, why, sizeof(why)))
 		tap_fail(&r->tap, "%s", why);
