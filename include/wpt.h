@@ -281,8 +281,16 @@ int wpt_domain_invalidate_all(struct wpt_domain *d);
  */
 long wpt_domain_verify(struct wpt_domain *d);
 
-/* 0, or the negative errno that faulted the domain: -E2BIG a work limit,
- * -ENOSPC the slot budget, -EIO a sink failure, -ELOOP a table cycle. */
+/*
+ * 0, or the negative errno that faulted the domain: -E2BIG a work limit,
+ * -ENOSPC the slot budget, -EEXIST a table used twice at one place,
+ * -ENOMEM.  A sink failure does not fault the domain: the call that made
+ * it (the store, invalidation or root change) returns the sink's errno,
+ * the shadow still equals what the sink holds, and what is still owed is
+ * tried again at the domain's next update (so later calls may return the
+ * same error until the sink accepts it, e.g. VFIO's -ENOSPC until entries
+ * are freed).
+ */
 int wpt_domain_error(const struct wpt_domain *d);
 
 struct wpt_domain_stats {
