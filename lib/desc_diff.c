@@ -94,6 +94,28 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		free(keys);
 }
 
+/*
+ * One use, the usual case: no key list and one pair of decodes.  Removing
+ * an entry drops only uses at deeper levels than the entry's table (a
+ * child's level is its parent's + 1), so u outlives its own removal.
+ */
+static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
+			     uint64_t old, uint64_t new)
+{
+	struct wpt_domain *d = u->d;
+	struct wpt_table *t = u->table;
+
+	if (d->doomed || same_meaning(d, u->level, old, new)) {
+		t->snap[idx] = new;
+		return;
+	}
+	d->st.descs_changed++;
+	tracker_entry_remove(u, idx, old);
+	t->snap[idx] = new;
+	if (!d->doomed)
+		tracker_entry_add(u, idx, new);
+}
+
 /* Descriptor idx of t now reads new (t is pinned by the caller or used). */
 static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 			 uint64_t new)
@@ -102,9 +124,13 @@ static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 
 	vm->st.descs_changed++;
 	t->pins++;
-	for_each_use(vm, t, idx, old, new, false);
-	t->snap[idx] = new;
-	for_each_use(vm, t, idx, old, new, true);
+	if (t->nr_uses == 1) {
+		sole_use_changed(RB_ROOT(&t->uses), idx, old, new);
+	} else {
+		for_each_use(vm, t, idx, old, new, false);
+		t->snap[idx] = new;
+		for_each_use(vm, t, idx, old, new, true);
+	}
 	t->pins--;
 	tracker_table_recheck(vm, t);
 }
