@@ -2,6 +2,7 @@
 #   make                  lib/libwpt.a, lib/libwpt.so(.0), tools
 #   make check            build and run every test (installs deps if root)
 #   make check SAN=1      the same under ASan + UBSan, in build-san/
+#   make check TSAN=1     the same under ThreadSanitizer, in build-tsan/
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make clean
 
@@ -42,6 +43,26 @@ else
 BUILD   := build
 LIBA    := lib/libwpt.a
 endif
+
+# ---- TSAN=1: ThreadSanitizer (stress helper's block) ----
+# Objects, library, tests and tools in build-tsan/, like SAN=1.  liburcu
+# is not instrumented, so TSan cannot see its grace periods: the
+# suppressions in tests/tsan.supp say which of its internals are excused
+# (never a frame of lib/).  halt_on_error: the first report fails the test.
+TSAN    ?= 0
+SANITIZED := $(filter 1,$(SAN) $(TSAN))
+ifeq ($(TSAN),1)
+ifeq ($(SAN),1)
+$(error SAN=1 and TSAN=1 cannot be combined)
+endif
+BUILD   := build-tsan
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+LIBA    := $(BUILD)/libwpt.a
+export TSAN_OPTIONS := suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 \
+  second_deadlock_stack=1 $(TSAN_OPTIONS)
+endif
+# ---- end TSAN=1 ----
 LIBSO   := lib/libwpt.so.$(SOMAJOR)
 
 LIB_SRCS  := $(wildcard lib/*.c lib/*/*.c)
@@ -64,16 +85,16 @@ GUEST_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS     := tools/wpt-replay tools/wpt-tracegen
-ifeq ($(SAN),1)
+ifneq ($(SANITIZED),)
 TOOL_BINS := $(TOOLS:tools/%=$(BUILD)/tools/%)
 else
 TOOL_BINS := $(TOOLS)
 endif
 
-BENCH_BIN := $(if $(wildcard bench/wpt-bench.c),$(if $(filter 1,$(SAN)),$(BUILD)/bench/wpt-bench,bench/wpt-bench))
+BENCH_BIN := $(if $(wildcard bench/wpt-bench.c),$(if $(SANITIZED),$(BUILD)/bench/wpt-bench,bench/wpt-bench))
 
 .PHONY: all deps check clean install bench check-vfio vfio-deps
-all: $(BENCH_BIN) $(LIBA) $(if $(filter 1,$(SAN)),,$(LIBSO)) $(TOOL_BINS)
+all: $(BENCH_BIN) $(LIBA) $(if $(SANITIZED),,$(LIBSO)) $(TOOL_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -114,10 +135,10 @@ $(BUILD)/bench/guest_image.o: $(BUILD)/bench/guest.bin
 
 # Tools link their own objects, the simulator (the tracegen's guest model)
 # and the static library.
-REPLAY_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/wpt-replay.c \
+REPLAY_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/wpt-replay.c tools/replay_commands.c \
                  tools/replay_syntax.c tools/replay_verify.c)
 TRACEGEN_OBJS := $(BUILD)/tools/wpt-tracegen.o
-TOOLDIR := $(if $(filter 1,$(SAN)),$(BUILD)/tools,tools)
+TOOLDIR := $(if $(SANITIZED),$(BUILD)/tools,tools)
 
 $(TOOLDIR)/wpt-replay: $(REPLAY_OBJS) $(LIBA)
 $(TOOLDIR)/wpt-tracegen: $(TRACEGEN_OBJS) $(SIM_OBJS) $(LIBA)
@@ -151,9 +172,9 @@ check: all $(TESTS)
 VFIO_SRCS := $(wildcard tests/vfio/*.c)
 VFIO_BIN  := build/vfio/wpt-vfio-test
 URCU_STATIC := $(addprefix /usr/lib/x86_64-linux-gnu/liburcu-,bp.a cds.a common.a)
-ifeq ($(SAN),1)
+ifneq ($(SANITIZED),)
 check-vfio:
-	@$(MAKE) --no-print-directory SAN=0 check-vfio
+	@$(MAKE) --no-print-directory SAN=0 TSAN=0 check-vfio
 else
 vfio-deps:
 	@scripts/deps.sh --vfio
@@ -181,7 +202,7 @@ install: all wpt.pc
 	install -m 644 wpt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 clean:
-	rm -rf build build-san lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
+	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
