@@ -56,6 +56,33 @@ static int page_match(struct cds_lfht_node *node, const void *key)
 	return pg->gpa == *(const uint64_t *)key;
 }
 
+/*
+ * ThreadSanitizer cannot see an RCU grace period (liburcu is not built with
+ * it), so it would take every page freed by call_rcu for a race with the
+ * lock-free lookups that read it earlier, and with the locked writes before
+ * call_rcu.  Tell it what the grace period guarantees instead of silencing
+ * it: every lookup finished so far, and everything the thread calling
+ * call_rcu did, happen before the free.  A page still read after that (a
+ * lookup whose result outlives its read-side section) is still reported.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define WPT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WPT_TSAN 1
+#endif
+#endif
+#ifdef WPT_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char rcu_grace; /* only a TSan sync object: holds no state */
+#define tsan_rcu_reader_done() __tsan_release(&rcu_grace)
+#define tsan_rcu_free() __tsan_acquire(&rcu_grace)
+#else
+#define tsan_rcu_reader_done() do { } while (0)
+#define tsan_rcu_free() do { } while (0)
+#endif
+
 struct wpt_page *tracker_page_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 {
 	struct cds_lfht_iter it;
@@ -64,6 +91,7 @@ struct wpt_page *tracker_page_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 	cds_lfht_lookup(vm->pages, page_hash(page_gpa), page_match, &page_gpa,
 			&it);
 	node = cds_lfht_iter_get_node(&it);
+	tsan_rcu_reader_done();
 	return node ? caa_container_of(node, struct wpt_page, node) : NULL;
 }
 
@@ -71,6 +99,7 @@ static void page_free_rcu(struct rcu_head *head)
 {
 	struct wpt_page *pg = caa_container_of(head, struct wpt_page, rcu);
 
+	tsan_rcu_free();
 	free(pg->tables);
 	free(pg);
 }
@@ -133,6 +162,7 @@ static void page_detach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t)
 	rcu_read_lock();
 	cds_lfht_del(vm->pages, &pg->node);
 	rcu_read_unlock();
+	tsan_rcu_reader_done(); /* this thread's writes to pg, too */
 	call_rcu(&pg->rcu, page_free_rcu);
 }
 
