@@ -215,10 +215,90 @@ struct wpt_vm_stats {
 	uint64_t zap_quirk_off;   /* 1 if KVM_X86_QUIRK_SLOT_ZAP_ALL was disabled */
 	uint64_t slot_ns;         /* time inside memslot ioctls (part of lib_ns
 				   * when a trapped store changed protection) */
+	uint64_t steps;           /* wpt_vm_step_end calls that diffed a page */
+	uint64_t step_ns;         /* time inside wpt_vm_step_begin/end */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
 int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
+
+/* ------------------------------------------------- writes without data */
+
+/*
+ * The single-step path, for a store the VMM cannot hand over with its data:
+ * an arm64 KVM_EXIT_ARM_NISV (atomics, store pairs and exclusives carry no
+ * syndrome), or an instruction KVM's emulator refuses (on x86, cmpxchg16b
+ * or an SSE/AVX store to a read-only slot ends in KVM_EXIT_INTERNAL_ERROR,
+ * suberror KVM_INTERNAL_ERROR_EMULATION).  The library lets the store
+ * happen for real and catches up:
+ *
+ *   struct wpt_step st;
+ *   r = wpt_vm_step_begin(vm, gpa, &st);    0: not guest RAM, the VMM's
+ *   if (r == 1) {
+ *       KVM_SET_GUEST_DEBUG(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP);
+ *       KVM_RUN until KVM_EXIT_DEBUG (an MMIO exit on the way goes to
+ *               wpt_vm_handle_mmio as usual: another thread may have
+ *               protected the page again);
+ *       KVM_SET_GUEST_DEBUG(0);
+ *       r = wpt_vm_step_end(vm, &st);       before the vCPU runs on
+ *   }
+ *
+ * begin makes the page holding gpa writable if it is a protected table page;
+ * end protects it again, then diffs the whole page against its snapshot
+ * and updates every domain's shadow and sink, so when the vCPU runs on the
+ * sink holds what its store mapped (invariant 5), whatever the instruction
+ * was.  Call end exactly once for every begin that returned 1, also when
+ * the step itself failed.  Neither holds a lock across the VMM's KVM_RUN:
+ * a page being stepped is counted (several vCPUs may step one page; it is
+ * protected again when the last one ends), and every other call may run
+ * meanwhile.
+ *
+ * Stores by other vCPUs: while the page is writable, another vCPU's store
+ * to it does not exit.  end protects the page BEFORE it diffs, so such a
+ * store is either in RAM when the diff reads it, or exits after it as a
+ * trapped store: none is lost.  But that vCPU may run on before the step's
+ * end mirrors its store: for it, invariant 5 holds only at the step's end.
+ *
+ * Tables that change meanwhile: a table on the page that is freed during
+ * the step leaves nothing to diff (the page stays writable if nothing else
+ * there needs protecting); a page that becomes a table meanwhile is diffed
+ * at the end too.  If protecting the page again fails, end returns that
+ * errno and faults every trapping domain with a table on the page (see
+ * wpt_domain_error(): they unmap everything), so no page is ever writable
+ * while the library counts on its stores trapping.
+ *
+ * Costs: with the KVM memslot backend both protect changes re-cut a slot;
+ * the step is one more KVM_RUN round trip.  Single-step needs a CPU that
+ * can trap after one guest instruction: on the nested x86 test machines
+ * that holds only for guest code at CPL0.
+ */
+struct wpt_step {
+	uint64_t page_gpa; /* the page made writable, or WPT_STEP_NO_PAGE */
+	uint64_t gpa;      /* as given to begin */
+	uint64_t t0;       /* the library's */
+	uint32_t flags;    /* the library's */
+};
+
+#define WPT_STEP_NO_PAGE (~0ull)
+
+/*
+ * Prepare a single step of the store at gpa.  Returns 1 if gpa is guest RAM
+ * (then step the vCPU and call wpt_vm_step_end): st->page_gpa is the page
+ * made writable, or WPT_STEP_NO_PAGE if it was not protected (a vCPU that
+ * fell into a memslot re-cut, which has finished by the time this returns:
+ * stepping just runs the store).  0 if gpa is not guest RAM (device MMIO:
+ * the VMM's, st untouched), or a negative errno (the backend could not make
+ * the page writable; nothing changed).
+ */
+int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st);
+
+/*
+ * The step is done (or failed): protect the page again, diff it, update
+ * the shadows and sinks.  0, the first sink error (as from
+ * wpt_vm_handle_mmio), or the backend's errno when the page could not be
+ * protected again (the domains trapping there are faulted).
+ */
+int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
 
 /* --------------------------------------------------------- domains */
 

@@ -31,13 +31,23 @@ void wpt_limits_fill(struct wpt_limits *lim, const struct wpt_limits *dflt)
 
 static int vm_protect_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg)
 {
+	int ret = 0;
+
 	if (cfg->kvm)
-		return wpt_protect_kvm_new(cfg->kvm, &vm->mem, &vm->protect);
-	if (cfg->protect_ops)
-		return wpt_protect_callback_new(cfg->protect_ops,
-						cfg->protect_opaque,
-						&vm->protect);
-	return 0;
+		ret = wpt_protect_kvm_new(cfg->kvm, &vm->mem, &vm->protect);
+	else if (cfg->protect_ops)
+		ret = wpt_protect_callback_new(cfg->protect_ops,
+					       cfg->protect_opaque,
+					       &vm->protect);
+	if (ret || !vm->protect.ops)
+		return ret;
+	/* Every backend can take a single step (wpt_vm_step_begin). */
+	ret = wpt_protect_step_wrap(&vm->protect);
+	if (ret) {
+		vm->protect.ops->free(vm->protect.be);
+		vm->protect.ops = NULL;
+	}
+	return ret;
 }
 
 int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
@@ -256,6 +266,98 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 		if (r && !ret)
 			ret = r;
 	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/* ---------------------------------------------------- single step */
+
+#define STEP_F_BEGUN (1u << 0)
+
+int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
+{
+	uint64_t t0, page = gpa & WPT_PAGE_MASK;
+	struct wpt_page *pg;
+	int ret = 1;
+
+	if (!vm || !st)
+		return -EINVAL;
+	if (!guestmem_region(&vm->mem, gpa, 1))
+		return 0; /* device MMIO: the VMM's */
+	t0 = now_ns();
+	/* The lock also waits out a memslot re-cut in progress: a vCPU that
+	 * fell into its gap finds RAM in place when it steps. */
+	pthread_mutex_lock(&vm->lock);
+	st->gpa = gpa;
+	st->page_gpa = WPT_STEP_NO_PAGE;
+	st->flags = STEP_F_BEGUN;
+	rcu_read_lock();
+	pg = tracker_page_lookup(vm, page);
+	rcu_read_unlock();
+	if (pg && pg->nr_protecting > 0 && vm->protect.ops) {
+		int r = wpt_protect_step_begin(&vm->protect, page);
+
+		if (r) {
+			vm->st.errors++;
+			st->flags = 0;
+			ret = r;
+		} else {
+			st->page_gpa = page;
+		}
+	}
+	st->t0 = t0;
+	vm->st.step_ns += now_ns() - t0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/* Re-protecting a stepped page failed: fault every domain that counts on
+ * its stores trapping, so nothing relies on a writable page. */
+static void step_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < pg->nr_tables; i++) {
+		struct wpt_table_use *u;
+
+		RB_FOREACH(u, wpt_use_tree, &pg->tables[i]->uses)
+			if (u->d->mode != WPT_MODE_INVAL)
+				tracker_fault(u->d, err, "cannot protect a "
+					      "table page again after a "
+					      "single step");
+	}
+}
+
+int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
+{
+	struct wpt_page *pg;
+	uint64_t t0;
+	int ret = 0;
+
+	if (!vm || !st || !(st->flags & STEP_F_BEGUN))
+		return -EINVAL;
+	st->flags = 0;
+	if (st->page_gpa == WPT_STEP_NO_PAGE)
+		return 0; /* nothing was made writable */
+	t0 = now_ns();
+	pthread_mutex_lock(&vm->lock);
+	rcu_read_lock();
+	pg = tracker_page_lookup(vm, st->page_gpa);
+	rcu_read_unlock();
+	/* Protect first, then diff: a store by another vCPU is then in RAM
+	 * for the diff or traps after it (see wpt.h). */
+	ret = wpt_protect_step_end(&vm->protect, st->page_gpa,
+				   pg && pg->nr_protecting > 0);
+	if (ret) {
+		vm->st.errors++;
+		tracker_op_begin(vm);
+		step_fault_page(vm, pg, ret);
+		tracker_op_end(vm);
+	} else if (pg) {
+		ret = page_rescan(vm, st->page_gpa, WPT_PAGE_SIZE);
+	}
+	vm->st.steps++;
+	vm->st.step_ns += now_ns() - t0;
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
 }

@@ -48,4 +48,24 @@ int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
 int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
 			     struct wpt_protect *out);
 
+/*
+ * The single-step layer (step.c): wrap p's backend so single steps
+ * (wpt_vm_step_begin/end) can make one page writable while the tracker
+ * still counts it protected.  On success p holds the layer, which owns the
+ * old backend.  Pages are page aligned; called under the VM lock.
+ */
+int wpt_protect_step_wrap(struct wpt_protect *p);
+
+/* A step of page_gpa begins: make it writable (the first step of it). */
+int wpt_protect_step_begin(struct wpt_protect *p, uint64_t page_gpa);
+
+/*
+ * A step of page_gpa ended.  When it was the last one and want_protected
+ * (the tracker counts the page protected), protect it again.  0, or the
+ * backend's errno: then the page stays writable, held here as failed, until
+ * the tracker unprotects it (dropped) or protects it (tried again).
+ */
+int wpt_protect_step_end(struct wpt_protect *p, uint64_t page_gpa,
+			 bool want_protected);
+
 #endif
