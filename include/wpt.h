@@ -392,6 +392,107 @@ struct wpt_domain_stats {
 int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
 		     size_t size);
 
+/* ------------------------------------------- arm64: the NISV fast path */
+
+/*
+ * On arm64 a store to a read-only slot that carries no instruction
+ * syndrome (STP, the LSE atomics, CAS, CASP, store-exclusives, stores with
+ * writeback) reaches the VMM as KVM_EXIT_ARM_NISV with the fault IPA and
+ * no data (enable KVM_CAP_ARM_NISV_TO_USER first; README says what else).
+ * wpt_a64_emulate() decodes the instruction at the guest's PC and, if it
+ * is one of those, performs it on guest RAM exactly as the Arm ARM defines
+ * it: atomically (other vCPUs run on), with the ordering of its acquire
+ * and release forms, registers and PC updated.  It then tells the library
+ * what it wrote (wpt_vm_host_wrote), so the shadow and the sink are
+ * updated before it returns.  Anything else returns 0: single-step it.
+ */
+
+/* The vCPU's general registers, as KVM_GET_ONE_REG / kvm_regs hold them.
+ * sp is the stack pointer the instruction uses: SP_EL0 at EL0 or with
+ * PSTATE.SP = 0, else SP_EL1 (kvm_regs.sp_el1). */
+struct wpt_a64_regs {
+	uint64_t x[31];
+	uint64_t sp;
+	uint64_t pc;
+	uint64_t pstate;  /* SPSR layout: EL in bits [3:2], nRW bit 4 */
+};
+
+/* The EL1&0 translation registers (TTBR0_EL1, TTBR1_EL1, TCR_EL1,
+ * SCTLR_EL1).  SCTLR.M = 0: addresses are IPAs. */
+struct wpt_a64_mmu {
+	uint64_t ttbr0;
+	uint64_t ttbr1;
+	uint64_t tcr;
+	uint64_t sctlr;
+};
+
+/*
+ * The vCPU's local exclusive monitor as the VMM models it (the hardware's
+ * is lost across the exit).  A store-exclusive passes when the monitor is
+ * VALID for exactly its VA and size; with VALUE it stores only if memory
+ * still holds value (a compare-and-swap, so no other vCPU's store between
+ * the load-exclusive and this one is lost).  The monitor is cleared by any
+ * store-exclusive, pass or fail.  value[1] is the second register of a
+ * pair; 32-bit registers use the low bits.
+ */
+#define WPT_A64_MON_VALID (1u << 0)
+#define WPT_A64_MON_VALUE (1u << 1)
+struct wpt_a64_monitor {
+	uint64_t va;
+	uint64_t value[2];
+	uint32_t size;   /* bytes the load-exclusive read (a pair: both) */
+	uint32_t flags;  /* WPT_A64_MON_* */
+};
+
+/* Why emulation stopped with -EFAULT: the abort the VMM should inject. */
+enum wpt_a64_fault {
+	WPT_A64_FAULT_NONE = 0,
+	WPT_A64_FAULT_TRANSLATION, /* stage 1 translation fault at level */
+	WPT_A64_FAULT_ADDR_SIZE,   /* stage 1 address size fault at level */
+	WPT_A64_FAULT_ACCESS_FLAG, /* AF clear and TCR.HA = 0 */
+	WPT_A64_FAULT_PERMISSION,  /* stage 1 forbids the write */
+	WPT_A64_FAULT_ALIGNMENT,   /* data or PC alignment fault */
+	WPT_A64_FAULT_SP_ALIGNMENT,/* SP alignment fault (SCTLR.SA/SA0) */
+	WPT_A64_FAULT_EXTERNAL,    /* a walk or the access left guest RAM */
+};
+
+/* Pass as fault_ipa when the exit gave none. */
+#define WPT_A64_NO_IPA UINT64_MAX
+
+struct wpt_a64_result {
+	uint32_t insn;              /* the instruction word, if fetched */
+	/* -EFAULT: */
+	enum wpt_a64_fault fault;
+	int fault_level;            /* walk level, for the stage 1 faults */
+	int fault_fetch;            /* 1: instruction abort, 0: data abort */
+	uint64_t fault_va;
+	/* 1: the IPA ranges written (a CAS that failed writes none) */
+	unsigned int nr_written;
+	uint64_t written_gpa[2];
+	uint32_t written_len[2];
+	int sync_err;               /* wpt_vm_host_wrote()'s result: a sink
+				     * error, retried at the next update */
+};
+
+/*
+ * Emulate the instruction at regs->pc.  fault_ipa is the exit's
+ * arm_nisv.fault_ipa (page from HPFAR, low 12 bits from FAR) or
+ * WPT_A64_NO_IPA; when the access lies in one 4 KiB page it is used
+ * instead of walking the data VA.  mon may be NULL: store-exclusives then
+ * return 0.  res may be NULL.
+ * Returns 1: emulated; registers, PC (+4) and *mon updated, RAM and the
+ * shadow hold the store (res->sync_err says if a sink refused it).
+ * 0: not an instruction emulated here, or one whose result the
+ * architecture leaves CONSTRAINED UNPREDICTABLE (e.g. writeback into a
+ * register it stores), or big-endian data: single-step it.  Nothing
+ * changed.  -EFAULT: the guest must take an abort (res->fault says
+ * which); nothing changed.  -EINVAL: bad arguments, or AArch32 state.
+ * Any thread; the store is atomic against other vCPUs and the VMM.
+ */
+int wpt_a64_emulate(struct wpt_vm *vm, const struct wpt_a64_mmu *mmu,
+		    struct wpt_a64_regs *regs, struct wpt_a64_monitor *mon,
+		    uint64_t fault_ipa, struct wpt_a64_result *res);
+
 #ifdef __cplusplus
 }
 #endif
