@@ -114,7 +114,8 @@ struct wpt_vm {
 	uint64_t op_seq;                /* operations begun */
 	wpt_log_fn log;
 	void *log_opaque;
-	struct wpt_vm_stats st;
+	struct wpt_vm_stats st;         /* under lock, but for: */
+	uint64_t gap_accesses;          /* atomic: counted without the lock */
 };
 
 /* Fill zero limits from dflt (NULL: the library's defaults). */

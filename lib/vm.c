@@ -171,7 +171,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		 * written it to RAM, so do that.  If the page became a table
 		 * meanwhile, its snapshot may predate this store: diff it. */
 		ram_store(hva, data, len);
-		__atomic_fetch_add(&vm->st.gap_accesses, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&vm->gap_accesses, 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!page_tracked(vm, gpa))
 			return 1;
@@ -215,7 +215,7 @@ int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 		if (!is_write) {
 			/* Reads only exit inside a slot gap: serve them. */
 			memcpy((char *)data + done, hva, n);
-			__atomic_fetch_add(&vm->st.gap_accesses, 1,
+			__atomic_fetch_add(&vm->gap_accesses, 1,
 					   __ATOMIC_RELAXED);
 		} else {
 			int r = store_piece(vm, g, hva, (char *)data + done, n);
@@ -373,7 +373,7 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
 	s = vm->st;
-	s.gap_accesses = __atomic_load_n(&vm->st.gap_accesses, __ATOMIC_RELAXED);
+	s.gap_accesses = __atomic_load_n(&vm->gap_accesses, __ATOMIC_RELAXED);
 	s.sink_calls = 0;
 	LIST_FOREACH(d, &vm->domains, link) {
 		struct wpt_shadow_stats ss;
