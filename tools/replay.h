@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "wpt.h"
 #include "wpt_internal.h"
@@ -39,7 +40,18 @@ struct dom {
 };
 
 struct replay {
-	bool verify;
+	/* Set by the caller after replay_init(). */
+	bool verify;          /* check every invariant after each command */
+	FILE *out, *err;      /* dumps; diagnostics (stdout, stderr) */
+	/* Bounds on one trace (0: none), for callers that replay untrusted
+	 * input in their own process (the fuzz harness): going over one is
+	 * a malformed trace.  The tool sets none. */
+	uint64_t max_ram;            /* bytes of RAM, all regions */
+	unsigned int max_domains;
+	unsigned long max_commands;  /* command lines */
+	struct wpt_limits limits;    /* the VM's domain limits (0: defaults) */
+
+	/* The replay's own state. */
 	bool seen_header;
 	unsigned long line;
 	struct ram *ram;
@@ -49,6 +61,8 @@ struct replay {
 	unsigned int nr_doms;
 	unsigned long dumps;
 	uint64_t nr_protected;
+	uint64_t ram_bytes;
+	unsigned long commands;
 	char violation[160]; /* first protection contract breach, or "" */
 };
 
@@ -79,7 +93,16 @@ struct domain_opts {
 int domain_parse(struct replay *r, char **arg, unsigned int nr,
 		 struct domain_opts *o);
 
-/* ---- wpt-replay.c ---- */
+/* ---- replay_commands.c: the engine ---- */
+
+/* A replay with no bounds, dumps on stdout, diagnostics on stderr, no
+ * --verify. */
+void replay_init(struct replay *r);
+/* Replay every line of f; EXIT_OK, EXIT_VERIFY or EXIT_MALFORMED (the
+ * first failing line stops it, as in the tool). */
+int replay_stream(struct replay *r, FILE *f);
+/* Free the domains, the VM and RAM (r may be replayed into no more). */
+void replay_free(struct replay *r);
 
 /* The RAM region holding all of [gpa, gpa + len), or NULL. */
 struct ram *ram_find(struct replay *r, uint64_t gpa, uint64_t len);

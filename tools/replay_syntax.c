@@ -16,9 +16,9 @@
 void line_vmsg(const struct replay *r, const char *kind, const char *fmt,
 	       va_list ap)
 {
-	fprintf(stderr, "%s: line %lu: ", kind, r->line);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fprintf(r->err, "%s: line %lu: ", kind, r->line);
+	vfprintf(r->err, fmt, ap);
+	fputc('\n', r->err);
 }
 
 int malformed(struct replay *r, const char *fmt, ...)
