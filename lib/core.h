@@ -89,7 +89,9 @@ struct wpt_domain {
 	struct wpt_limits limits;
 	bool has_root;
 	uint64_t root_gpa;
-	int fault;          /* 0 or -errno: see wpt_domain_error() */
+	int fault;          /* 0 or -errno: see wpt_domain_error(); written
+			     * under the lock with atomic stores, since that
+			     * reads it without */
 	bool touched;       /* changed in the current operation */
 	bool doomed;        /* faulted in the current operation */
 	struct wpt_domain *touched_next;

@@ -101,7 +101,8 @@ static int domain_switch_root(struct wpt_domain *d, bool has_root, uint64_t gpa)
 	if (d->fault) {
 		/* Torn down when it faulted; start afresh. */
 		tracker_drop_domain(d);
-		d->fault = 0;
+		/* Atomic: wpt_domain_error() reads it without the lock. */
+		__atomic_store_n(&d->fault, 0, __ATOMIC_RELAXED);
 	}
 	tracker_root_remove(d);
 	d->has_root = has_root;
@@ -177,7 +178,9 @@ int wpt_domain_invalidate_all(struct wpt_domain *d)
 
 int wpt_domain_error(const struct wpt_domain *d)
 {
-	return d ? d->fault : -EINVAL;
+	/* No lock: a VMM asks after a failed call, maybe while another
+	 * thread's sink call holds the lock.  Written under it, atomically. */
+	return d ? __atomic_load_n(&d->fault, __ATOMIC_RELAXED) : -EINVAL;
 }
 
 int wpt_domain_stats(const struct wpt_domain *cd, struct wpt_domain_stats *st,

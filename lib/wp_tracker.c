@@ -367,7 +367,7 @@ void tracker_fault(struct wpt_domain *d, int err, const char *why)
 	if (d->doomed)
 		return;
 	d->doomed = true;
-	d->fault = err;
+	__atomic_store_n(&d->fault, err, __ATOMIC_RELAXED); /* see wpt_domain_error */
 	d->st.limit_faults += err == -E2BIG;
 	d->vm->st.errors++;
 	if (d->vm->log) {
