@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Beyond the step sequence: coalescing counted in VFIO calls, the IOVA
- * ranges GET_INFO reported, and the container's entry limit.
+ * Beyond the step sequence: coalescing counted in the sink's calls, the
+ * IOVA ranges the kernel reported, type1's entry limit, and what the
+ * watched ioctl saw in all.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 #include "extras.h"
 #include "run.h"
-#include "vfio_calls.h"
+#include "sink_calls.h"
 
 #define RW (WPT_PERM_READ | WPT_PERM_WRITE)
 
@@ -19,8 +20,8 @@ struct counts {
 
 static struct counts counts_now(void)
 {
-	return (struct counts){ vfio_calls.maps, vfio_calls.unmaps,
-				vfio_calls.map_errors + vfio_calls.unmap_errors };
+	return (struct counts){ sink_calls.maps, sink_calls.unmaps,
+				sink_calls.map_errors + sink_calls.unmap_errors };
 }
 
 static bool counts_are(struct rig *r, const char *what, struct counts c0,
@@ -79,6 +80,7 @@ static int link_leaves(struct run *u, uint64_t iova, uint64_t gpa,
  */
 void extra_coalesce(struct rig *r)
 {
+	const struct backend *b = r->backend;
 	const uint64_t iova = 0x00800000, gpa = GUEST_BLOCKS_GPA + SZ_2M;
 	struct counts c0;
 	struct run u;
@@ -130,14 +132,14 @@ void extra_coalesce(struct rig *r)
 		run_check_settled(&u, false);
 	}
 	run_close(&u);
-	tap_point(&r->tap, "maps are coalesced: block + 64 pages in 1 "
-		  "MAP_DMA, a page out of it 1 UNMAP_DMA + 2 MAP_DMA, a linked "
-		  "table of 64 pages 1 MAP_DMA");
+	tap_point(&r->tap, "maps are coalesced: block + 64 pages in 1 %s, a "
+		  "page out of it 1 %s + 2 %s, a linked table of 64 pages 1 %s",
+		  b->map_call, b->unmap_call, b->map_call, b->map_call);
 }
 
-/* The first IOVAs GET_INFO excludes: the start of each hole between
+/* The first IOVAs the reported ranges exclude: the start of each hole between
  * ranges and the first address past the last range, below 2^48. */
-static unsigned int outside_iovas(const struct vfio_iommu_facts *f,
+static unsigned int outside_iovas(const struct iommu_facts *f,
 				  uint64_t *out, unsigned int max)
 {
 	unsigned int i, n = 0;
@@ -147,7 +149,7 @@ static unsigned int outside_iovas(const struct vfio_iommu_facts *f,
 
 		if (!next || next >= (1ull << 48) || (next & 0xfff))
 			continue;
-		if (!vfio_iova_ok(f, next, SZ_4K))
+		if (!iova_ok(f, next, SZ_4K))
 			out[n++] = next;
 	}
 	return n;
@@ -166,18 +168,18 @@ static void refuse_one(struct run *u, uint64_t iova)
 	u->pt.err = 0;
 	pt_map(&u->pt, iova, gpa, SZ_4K, RW);
 	ret = u->pt.err;
-	tap_diag("%s: the store returned %d (%s); VFIO said %s", u->where,
+	tap_diag("%s: the store returned %d (%s); the kernel said %s", u->where,
 		 ret, ret ? strerror(-ret) : "-",
-		 vfio_calls.map_errors > c0.errors ?
-		 strerror(vfio_calls.last_errno) : "nothing");
+		 sink_calls.map_errors > c0.errors ?
+		 strerror(sink_calls.last_errno) : "nothing");
 	if (ret >= 0)
 		tap_fail(&r->tap, "%s: a mapping outside the IOVA ranges "
 			 "raised no error", u->where);
-	if (vfio_calls.map_errors != c0.errors + 1 ||
-	    vfio_calls.last_iova != iova)
-		tap_fail(&r->tap, "%s: want exactly one failed MAP_DMA at it",
-			 u->where);
-	vfio_calls.expected_errors += vfio_calls.map_errors - c0.errors;
+	if (sink_calls.map_errors != c0.errors + 1 ||
+	    sink_calls.last_iova != iova)
+		tap_fail(&r->tap, "%s: want exactly one failed %s at it",
+			 u->where, r->backend->map_call);
+	sink_calls.expected_errors += sink_calls.map_errors - c0.errors;
 	nheld = rig_held(u->d, NULL, 0);
 	if (nheld != 0)
 		tap_fail(&r->tap, "%s: the shadow claims %ld mappings",
@@ -195,34 +197,35 @@ static void refuse_one(struct run *u, uint64_t iova)
 }
 
 /*
- * A guest mapping at an IOVA the container refuses: the error reaches the
- * caller (the trapped store), the shadow does not claim the mapping, and
- * once the guest takes it back all is consistent again.
+ * A guest mapping at an IOVA the kernel refuses (outside the ranges
+ * VFIO_IOMMU_GET_INFO or IOMMU_IOAS_IOVA_RANGES reported): the error
+ * reaches the caller (the trapped store), the shadow does not claim the
+ * mapping, and once the guest takes it back all is consistent again.
  */
 void extra_iova_ranges(struct rig *r)
 {
-	const struct vfio_iommu_facts *f = &r->vfio.facts;
+	const struct iommu_facts *f = &r->vfio.facts;
 	uint64_t bad[4];
 	unsigned int nbad = 0, i;
 	struct run u;
 
 	if (!f->have_ranges) {
-		tap_skip(&r->tap, "GET_INFO reported no IOVA ranges",
-			 "IOVA ranges from GET_INFO respected");
+		tap_skip(&r->tap, "the kernel reported no IOVA ranges",
+			 "IOVA ranges respected");
 		return;
 	}
 	nbad = outside_iovas(f, bad, 4);
 	if (!nbad) {
 		tap_skip(&r->tap, "no IOVA below 2^48 is outside the ranges",
-			 "IOVA ranges from GET_INFO respected");
+			 "IOVA ranges respected");
 		return;
 	}
 	if (!run_open(&u, r, WPT_MODE_TRAP))
 		for (i = 0; i < nbad; i++)
 			refuse_one(&u, bad[i]);
 	run_close(&u);
-	tap_point(&r->tap, "IOVA ranges from GET_INFO respected: %u IOVAs "
-		  "outside them refused with an error, not dropped", nbad);
+	tap_point(&r->tap, "IOVA ranges respected: %u IOVAs outside the ranges "
+		  "the kernel reported refused with an error, not dropped", nbad);
 }
 
 #define LIMIT_IOVA 0x00c00000ull
@@ -250,7 +253,7 @@ static void limit_fill(struct run *u, uint32_t avail, unsigned int n)
 	if (ret || link != -ENOSPC)
 		tap_fail(&r->tap, "%s: want -ENOSPC from the linking store, "
 			 "got %d", u->where, ret ? ret : link);
-	vfio_calls.expected_errors += vfio_calls.map_errors - c0.errors;
+	sink_calls.expected_errors += sink_calls.map_errors - c0.errors;
 	/* The error came back through the store; the domain is not
 	 * faulted by it: the mappings owed stay due and each later commit
 	 * tries them again. */
@@ -260,9 +263,9 @@ static void limit_fill(struct run *u, uint32_t avail, unsigned int n)
 	if (nheld != avail)
 		tap_fail(&r->tap, "%s: shadow holds %ld, want %u", u->where,
 			 nheld, avail);
-	if (vfio_calls.nr_live != avail)
+	if (sink_calls.nr_live != avail)
 		tap_fail(&r->tap, "%s: container holds %u, want %u", u->where,
-			 vfio_calls.nr_live, avail);
+			 sink_calls.nr_live, avail);
 	if (wpt_domain_verify(u->d) <= 0)
 		tap_fail(&r->tap, "%s: verify does not see the mappings owed",
 			 u->where);
@@ -285,7 +288,7 @@ static void limit_recover(struct run *u, unsigned int n)
 
 		u->pt.err = 0;
 		pt_unmap(&u->pt, limit_iova(i), SZ_4K);
-		vfio_calls.expected_errors += vfio_calls.map_errors - c0.errors;
+		sink_calls.expected_errors += sink_calls.map_errors - c0.errors;
 		tap_diag("limit: unmapping leaf %u: store %d", i, u->pt.err);
 		if (i < 2 && u->pt.err != -ENOSPC)
 			tap_fail(&r->tap, "%s: unmap %u: want -ENOSPC (still "
@@ -307,10 +310,11 @@ static void limit_recover(struct run *u, unsigned int n)
  * the trapped store returns it, the shadow holds what was mapped, and each
  * entry the guest frees lets one owed mapping in.
  */
-void extra_dma_limit(struct rig *r, uint32_t limit)
+void extra_dma_limit(struct rig *r)
 {
+	uint32_t limit = r->dma_limit;
 	const char *what = "dma_entry_limit: -ENOSPC reaches the caller";
-	struct vfio_iommu_facts f;
+	struct iommu_facts f;
 	struct run u;
 	char why[160];
 
@@ -333,4 +337,43 @@ void extra_dma_limit(struct rig *r, uint32_t limit)
 	tap_point(&r->tap, "%s, the shadow holds what VFIO holds, owed "
 		  "mappings land as entries free (%u entries)", what,
 		  f.dma_avail);
+}
+
+/* What the watched ioctl saw of every sink on this backend. */
+void extra_calls(struct rig *r)
+{
+	const struct backend *b = r->backend;
+	struct sink_calls *c = &sink_calls;
+	uint64_t errors = c->map_errors + c->unmap_errors;
+
+	if (c->unmatched_unmaps)
+		tap_fail(&r->tap, "%llu %s did not name exactly one whole "
+			 "mapping", (unsigned long long)c->unmatched_unmaps,
+			 b->unmap_call);
+	if (c->short_unmaps)
+		tap_fail(&r->tap, "%llu %s unmapped other than asked",
+			 (unsigned long long)c->short_unmaps, b->unmap_call);
+	if (c->misaligned)
+		tap_fail(&r->tap, "%llu %s not aligned to the smallest IOMMU "
+			 "page", (unsigned long long)c->misaligned, b->map_call);
+	if (c->odd_requests)
+		tap_fail(&r->tap, "%llu requests with flags or an IOAS the "
+			 "sink must not send",
+			 (unsigned long long)c->odd_requests);
+	if (errors != c->expected_errors)
+		tap_fail(&r->tap, "%llu %s/%s failed, %llu of them on purpose; "
+			 "last: %s at %#llx+%#llx", (unsigned long long)errors,
+			 b->map_call, b->unmap_call,
+			 (unsigned long long)c->expected_errors,
+			 strerror(c->last_errno),
+			 (unsigned long long)c->last_iova,
+			 (unsigned long long)c->last_size);
+	if (c->nr_live || c->live_overflow)
+		tap_fail(&r->tap, "the kernel still holds %u mappings of the "
+			 "sink", c->nr_live);
+	tap_point(&r->tap, "no unmap bisects a mapping, none fails unasked, "
+		  "maps aligned to the IOMMU page: %llu %s, %llu %s, %llu "
+		  "failures provoked", (unsigned long long)c->maps, b->map_call,
+		  (unsigned long long)c->unmaps, b->unmap_call,
+		  (unsigned long long)c->expected_errors);
 }

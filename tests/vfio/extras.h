@@ -10,8 +10,10 @@
 
 void extra_coalesce(struct rig *r);
 void extra_iova_ranges(struct rig *r);
-/* limit: what dma_entry_limit was set to before the container was opened
- * (0 if it could not be). */
-void extra_dma_limit(struct rig *r, uint32_t limit);
+/* Type1 only: the container's dma_entry_limit (r->dma_limit, what it was
+ * set to before the container was opened, 0 if it could not be). */
+void extra_dma_limit(struct rig *r);
+/* Last on each backend: what the watched ioctl saw in all. */
+void extra_calls(struct rig *r);
 
 #endif

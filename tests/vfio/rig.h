@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The test rig: the VFIO container and the edu device the VMM set up, the
- * guest, a scratch buffer the VMM maps itself (outside the library) so the
- * device's internal buffer can be filled and read back, and the TAP state.
+ * The test rig: the backend in use (type1 or iommufd, backend.h), what the
+ * VMM set up for it and the edu device, the guest, a scratch buffer the VMM
+ * maps itself (outside the library) so the device's internal buffer can be
+ * filled and read back, and the TAP state.
  *
  * Device-side checks ("probes") run in batches of one edu transfer each:
  *  1. fill the device buffer from scratch page 0: a marker under the read
@@ -22,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "edu.h"
 #include "guest.h"
 #include "tap.h"
@@ -40,7 +42,9 @@
 #define MARKER_BYTE    0x5a
 
 struct rig {
+	const struct backend *backend;
 	struct vfio_env vfio;
+	uint32_t dma_limit;       /* type1: dma_entry_limit set, 0 if not */
 	struct edu edu;
 	struct guest *g;
 	uint8_t *scratch;

@@ -4,11 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <linux/vfio.h>
-
-#include "sink/sink.h"
 #include "run.h"
-#include "vfio_calls.h"
+#include "sink_calls.h"
 
 #define HELD_MAX 1024
 
@@ -34,10 +31,10 @@ int run_open(struct run *u, struct rig *r, enum wpt_mode mode)
 	u->r = r;
 	u->mode = mode;
 	u->mname = mode_name(mode);
-	ret = wpt_sink_vfio_new_ioctl(r->vfio.container, vfio_calls_ioctl,
-				      &u->sink);
+	ret = r->backend->sink_new(r, &u->sink);
 	if (ret) {
-		tap_fail(&r->tap, "wpt_sink_vfio_new_ioctl: %s", strerror(-ret));
+		tap_fail(&r->tap, "%s sink: %s", r->backend->name,
+			 strerror(-ret));
 		return ret;
 	}
 	ret = wpt_domain_new(r->g->vm, &fmt, u->sink, mode, &u->d);
@@ -76,10 +73,10 @@ void run_close(struct run *u)
 		wpt_sink_free(u->sink);
 	u->d = NULL;
 	u->sink = NULL;
-	if (vfio_calls.nr_live)
-		tap_fail(&r->tap, "%s: the container still holds %u mappings "
+	if (sink_calls.nr_live)
+		tap_fail(&r->tap, "%s: the kernel still holds %u mappings "
 			 "after the domain was freed", u->mname,
-			 vfio_calls.nr_live);
+			 sink_calls.nr_live);
 	if (protected_pages(r->g))
 		tap_fail(&r->tap, "%s: %u pages still protected after the "
 			 "domain was freed", u->mname, protected_pages(r->g));
@@ -208,22 +205,18 @@ void run_check_state(struct run *u)
 			break;
 		}
 	}
-	/* The shadow against the container, mapping for mapping. */
-	if ((size_t)nheld != vfio_calls.nr_live)
+	/* The shadow against the kernel, mapping for mapping. */
+	if ((size_t)nheld != sink_calls.nr_live)
 		tap_fail(&r->tap, "%s: shadow holds %ld mappings, the "
-			 "container %u", u->where, nheld, vfio_calls.nr_live);
+			 "kernel %u", u->where, nheld, sink_calls.nr_live);
 	for (i = 0; i < (size_t)nheld; i++) {
-		const struct vfio_live *l = vfio_calls_find(held[i].iova);
-		uint32_t flags = (held[i].perm & WPT_PERM_READ ?
-				  VFIO_DMA_MAP_FLAG_READ : 0) |
-				 (held[i].perm & WPT_PERM_WRITE ?
-				  VFIO_DMA_MAP_FLAG_WRITE : 0);
+		const struct sink_live *l = sink_calls_find(held[i].iova);
 
 		if (!l || l->iova != held[i].iova || l->size != held[i].size ||
 		    l->vaddr != (uintptr_t)guest_hva(r->g, held[i].gpa) ||
-		    l->flags != flags) {
+		    l->perm != held[i].perm) {
 			tap_fail(&r->tap, "%s: shadow mapping %#llx+%#llx is "
-				 "not what the container holds", u->where,
+				 "not what the kernel holds", u->where,
 				 (unsigned long long)held[i].iova,
 				 (unsigned long long)held[i].size);
 			break;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One domain's life in the test: a VFIO sink on the rig's container (its
- * ioctl watched by vfio_calls), a domain in one mode, the guest's table
- * driver, and the checks that follow each step once the guest's view has
- * settled (after its invalidation, as a guest would issue it):
+ * One domain's life in the test: the backend's sink (its ioctl watched by
+ * sink_calls), a domain in one mode, the guest's table driver, and the
+ * checks that follow each step once the guest's view has settled (after
+ * its invalidation, as a guest would issue it):
  *  - wpt_domain_verify() == 0 and no domain fault;
  *  - what the shadow holds equals the driver's model of the leaves, and
- *    equals what the container holds (the watched ioctl's live set);
+ *    equals what the kernel holds (the watched ioctl's live set);
  *  - table pages protected exactly when the mode traps and the page is a
  *    live table; data pages never;
  *  - the device reaches exactly what is held (rig_probe), on the IOVAs the
@@ -45,7 +45,7 @@ const char *mode_name(enum wpt_mode mode);
 
 /* Sink, domain, empty root table set.  Failures go to the open point. */
 int run_open(struct run *u, struct rig *r, enum wpt_mode mode);
-/* Free the domain and its sink; check the container holds nothing of it
+/* Free the domain and its sink; check the kernel holds nothing of it
  * and no page stays protected. */
 void run_close(struct run *u);
 
@@ -61,7 +61,7 @@ void run_check_settled(struct run *u, bool sample);
  * probe the step's IOVAs by what is held now. */
 void run_check_pending(struct run *u);
 
-/* Shadow == model == container, without probing. */
+/* Shadow == model == kernel, without probing. */
 void run_check_state(struct run *u);
 
 #endif

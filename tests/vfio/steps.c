@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "steps.h"
-#include "vfio_calls.h"
+#include "sink_calls.h"
 
 /* Everything below 16 MiB of IOVA: one level-2 table covers the first 1 GiB. */
 #define IOVA_RUN    0x00100000ull /* 16 pages, contiguous GPAs */
@@ -192,7 +192,7 @@ static int switch_root(struct run *u)
 	uint64_t old0 = u->pt.root, old1 = pt_table(&u->pt, 0, 1);
 	uint64_t l2 = pt_table(&u->pt, 0, 2);
 	uint64_t new0 = guest_table_alloc(g), new1 = guest_table_alloc(g);
-	uint64_t maps = vfio_calls.maps, unmaps = vfio_calls.unmaps;
+	uint64_t maps = sink_calls.maps, unmaps = sink_calls.unmaps;
 	int ret;
 
 	if (!new0 || !new1 || !old1 || !l2)
@@ -203,11 +203,11 @@ static int switch_root(struct run *u)
 	if (ret)
 		return ret;
 	u->pt.root = new0;
-	if (vfio_calls.maps != maps || vfio_calls.unmaps != unmaps)
+	if (sink_calls.maps != maps || sink_calls.unmaps != unmaps)
 		tap_fail(&u->r->tap, "%s: a root switch that changes no "
 			 "mapping made %llu maps and %llu unmaps", u->where,
-			 (unsigned long long)(vfio_calls.maps - maps),
-			 (unsigned long long)(vfio_calls.unmaps - unmaps));
+			 (unsigned long long)(sink_calls.maps - maps),
+			 (unsigned long long)(sink_calls.unmaps - unmaps));
 	if (guest_protected(g, old0) || guest_protected(g, old1))
 		tap_fail(&u->r->tap, "%s: the old root's tables are still "
 			 "protected", u->where);

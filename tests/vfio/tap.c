@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* TAP output (tap.h). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "tap.h"
@@ -36,14 +37,25 @@ void tap_diag(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The point's name: the prefix, then fmt. */
+static void name(const struct tap *t, char *buf, size_t n, const char *fmt,
+		 va_list ap)
+{
+	int len = t->prefix ? snprintf(buf, n, "%s: ", t->prefix) : 0;
+
+	if (len < 0 || (size_t)len >= n)
+		len = 0;
+	vsnprintf(buf + len, n - (size_t)len, fmt, ap);
+}
+
 bool tap_point(struct tap *t, const char *fmt, ...)
 {
 	bool ok = !t->nfail;
-	char what[200];
+	char what[240];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	name(t, what, sizeof(what), fmt, ap);
 	va_end(ap);
 	t->done++;
 	if (ok) {
@@ -66,11 +78,11 @@ bool tap_point(struct tap *t, const char *fmt, ...)
 
 void tap_skip(struct tap *t, const char *reason, const char *fmt, ...)
 {
-	char what[200];
+	char what[240];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	name(t, what, sizeof(what), fmt, ap);
 	va_end(ap);
 	t->done++;
 	printf("ok %u - %s # SKIP %s\n", t->done, what, reason);

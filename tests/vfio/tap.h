@@ -3,6 +3,7 @@
  * TAP on stdout: the plan, then one "ok N - what" or "not ok N - what: why"
  * per point.  A point collects failures while it runs (tap_fail), each
  * also written to stderr; tap_point() closes it.  Diagnostics go to stderr.
+ * While prefix is set, every point's name starts with "<prefix>: ".
  */
 #ifndef WPT_VFIO_TAP_H
 #define WPT_VFIO_TAP_H
@@ -14,6 +15,7 @@ struct tap {
 	unsigned int nfail;  /* failures in the open point */
 	char why[200];       /* the first of them */
 	char last_why[200];  /* of the last point that failed */
+	const char *prefix;  /* or NULL */
 };
 
 void tap_plan(struct tap *t, unsigned int n);

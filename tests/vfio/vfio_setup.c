@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The VMM's side of VFIO: container, group, IOMMU facts, device. */
+/* The VMM's side of VFIO type1: container, group, IOMMU facts; and the
+ * device, however it was opened (vfio_setup.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@
 void vfio_env_init(struct vfio_env *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->container = v->group = v->device = -1;
+	v->container = v->group = v->iommufd = v->device = -1;
 }
 
 void vfio_env_close(struct vfio_env *v)
@@ -38,6 +39,8 @@ void vfio_env_close(struct vfio_env *v)
 		close(v->group);
 	if (v->container >= 0)
 		close(v->container);
+	if (v->iommufd >= 0)
+		close(v->iommufd);
 	vfio_env_init(v);
 }
 
@@ -94,7 +97,7 @@ int vfio_group_attach(struct vfio_env *v, unsigned int group, char *why,
 	return 0;
 }
 
-static int parse_caps(struct vfio_iommu_facts *f, const uint8_t *buf,
+static int parse_caps(struct iommu_facts *f, const uint8_t *buf,
 		      size_t size, uint32_t off, char *why, size_t n)
 {
 	unsigned int hops = 0;
@@ -137,7 +140,7 @@ static int parse_caps(struct vfio_iommu_facts *f, const uint8_t *buf,
 	return 0;
 }
 
-int vfio_iommu_facts(int container, struct vfio_iommu_facts *f, char *why,
+int vfio_iommu_facts(int container, struct iommu_facts *f, char *why,
 		     size_t n)
 {
 	struct vfio_iommu_type1_info head = { .argsz = sizeof(head) };
@@ -196,16 +199,22 @@ static int config_rw(struct vfio_env *v, int write, uint32_t off, void *buf,
 int vfio_device_open(struct vfio_env *v, const char *bdf, char *why,
 		     size_t n)
 {
+	v->device = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (v->device < 0)
+		FAIL(-errno, "VFIO_GROUP_GET_DEVICE_FD(%s): %s", bdf,
+		     strerror(errno));
+	return vfio_device_setup(v, bdf, why, n);
+}
+
+int vfio_device_setup(struct vfio_env *v, const char *bdf, char *why,
+		      size_t n)
+{
 	struct vfio_device_info di = { .argsz = sizeof(di) };
 	struct vfio_region_info bar, cfg;
 	uint16_t cmd;
 	void *p;
 	int ret;
 
-	v->device = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
-	if (v->device < 0)
-		FAIL(-errno, "VFIO_GROUP_GET_DEVICE_FD(%s): %s", bdf,
-		     strerror(errno));
 	if (ioctl(v->device, VFIO_DEVICE_GET_INFO, &di))
 		FAIL(-errno, "VFIO_DEVICE_GET_INFO: %s", strerror(errno));
 	if (!(di.flags & VFIO_DEVICE_FLAGS_PCI))
@@ -248,8 +257,7 @@ int vfio_device_open(struct vfio_env *v, const char *bdf, char *why,
 	return 0;
 }
 
-bool vfio_iova_ok(const struct vfio_iommu_facts *f, uint64_t iova,
-		  uint64_t size)
+bool iova_ok(const struct iommu_facts *f, uint64_t iova, uint64_t size)
 {
 	uint64_t last = iova + size - 1;
 	unsigned int i;
