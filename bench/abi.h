@@ -105,6 +105,13 @@ enum bench_workload {
 	 * TRAP, HYBRID and INVAL only; bench/guest/work.c says what it
 	 * does. */
 	BENCH_W_EDGES = 7,
+	/* Test aid (tests/unit/test_singlestep_kvm.c): like CAL_EXIT, but
+	 * between PHASE_START and PHASE_END one lock cmpxchg16b at the GPA
+	 * p->iova_base (16-aligned, at or above BENCH_ARENA_GPA), expecting
+	 * the 16 bytes there and writing p->seed (low) and p->bulk_bytes
+	 * (high): a store KVM's x86 emulator refuses on a read-only slot.
+	 * Status BENCH_E_CMPXCHG if the compare failed. */
+	BENCH_W_CAL_CX16 = 8,
 };
 
 enum bench_strategy {
@@ -160,6 +167,7 @@ struct bench_result {
 #define BENCH_E_PARAMS 2         /* bad parameter block */
 #define BENCH_E_CMDQ 3           /* command queue error (CONS did not move) */
 #define BENCH_E_SYNC 4           /* CMD_SYNC never completed */
+#define BENCH_E_CMPXCHG 5        /* BENCH_W_CAL_CX16: the compare failed */
 
 /* Explicit strategy: the guest fills one of these and writes its GPA to
  * SMMU_R_REQ (virtio-iommu style MAP/UNMAP in one exit). */

@@ -34,6 +34,18 @@ struct bvm_cfg {
 	 * a table page's slot never takes away the system area's. */
 	uint64_t slot_granule;
 	uint32_t slot_budget;        /* wpt_kvm_cfg.slot_budget (0: a default) */
+	/* Test aid for the single-step path (wpt_vm_step_begin/end): every
+	 * store to guest RAM that exits as KVM_EXIT_MMIO is not handed to
+	 * wpt_vm_handle_mmio with its data but run again for real: RIP goes
+	 * back to the store (bench/x86_store.c finds it), the library makes
+	 * the page writable, the vCPU single-steps it, the library protects
+	 * and diffs the page.  Single-step works at CPL0 only on the nested
+	 * test machines, so this wants cpl0.  A store whose start cannot be
+	 * found is applied the usual way (counted in step_fallbacks).
+	 * Whatever this says, a store KVM's emulator refuses at a protected
+	 * page (KVM_EXIT_INTERNAL_ERROR, an emulation failure: cmpxchg16b,
+	 * SSE stores) is single-stepped the same way. */
+	bool force_step;
 	/* Called for each MMIO exit the library did not take and that is not
 	 * one of the harness registers: cpu, gpa, data (in for writes, out
 	 * for reads), len.  0, or -errno to stop that vCPU with an error.
@@ -65,6 +77,15 @@ struct bvm_cpu_stats {
 	uint64_t lib_exits_at_phase[4];
 	uint64_t dev_exits_at_phase[4];
 	uint64_t done_status;   /* value written to SMMU_R_DONE */
+	/* The single-step path: stores run again by single step under
+	 * force_step (counted in lib_exits and lib_ns too), and their time
+	 * from wpt_vm_step_begin to the end of wpt_vm_step_end; refused:
+	 * emulation failures single-stepped (in steps and step_ns, not in
+	 * mmio_exits); fallbacks: force_step stores applied the usual way. */
+	uint64_t steps;
+	uint64_t step_ns;
+	uint64_t step_refused;
+	uint64_t step_fallbacks;
 };
 
 /* Open /dev/kvm and build the VM, its RAM, page tables, image, library

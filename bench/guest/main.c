@@ -18,6 +18,7 @@
  *                     test makes the guest store to a page the library
  *                     protects without the IOMMU driver, to a device
  *                     register, or (past 4 GiB, unmapped) take a fault.
+ *   BENCH_W_CAL_CX16  done here: one lock cmpxchg16b (abi.h says how).
  *   everything else   drv_run() (bench/guest/drv.c).
  */
 #include <stddef.h>
@@ -65,6 +66,25 @@ static int cal_exit(const struct bench_params *p)
 	return 0;
 }
 
+/* BENCH_W_CAL_CX16 (abi.h): one 16-byte compare-and-exchange. */
+static int cal_cx16(const struct bench_params *p)
+{
+	volatile uint64_t *m = (volatile uint64_t *)(uintptr_t)p->iova_base;
+	uint64_t lo = m[0], hi = m[1];
+	uint8_t ok;
+
+	if (p->iova_base & 15 || p->iova_base < BENCH_ARENA_GPA)
+		return BENCH_E_PARAMS;
+	write64(p->mmio_gpa + SMMU_R_PHASE, BENCH_PHASE_START);
+	__asm__ volatile("lock cmpxchg16b %1; sete %0"
+			 : "=q"(ok), "+m"(*(volatile __int128 *)m),
+			   "+a"(lo), "+d"(hi)
+			 : "b"(p->seed), "c"(p->bulk_bytes)
+			 : "memory", "cc");
+	write64(p->mmio_gpa + SMMU_R_PHASE, BENCH_PHASE_END);
+	return ok ? 0 : BENCH_E_CMPXCHG;
+}
+
 /* The block is the VMM's word on who this vCPU is: check it agrees with
  * where the VMM put it. */
 static int params_ok(const struct bench_params *p, unsigned int cpu)
@@ -89,6 +109,8 @@ void bench_main(struct bench_params *p)
 		status = BENCH_E_PARAMS;
 	else if (p->workload == BENCH_W_CAL_EXIT)
 		status = cal_exit(p);
+	else if (p->workload == BENCH_W_CAL_CX16)
+		status = cal_cx16(p);
 	else
 		status = drv_run(p, r);
 	r->status = status;

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The single-step path (wpt_vm_step_begin/end) on the real /dev/kvm.
+ *
+ * force_step (bench/vmm.h): every trapped store of the guest workloads is
+ * not handed to wpt_vm_handle_mmio with its data but run again for real
+ * (RIP put back, page made writable, one KVM_GUESTDBG_SINGLESTEP, page
+ * protected and diffed), as an arm64 VMM must for a KVM_EXIT_ARM_NISV.
+ * stream4k, split, churn and bulk2m under TRAP and HYBRID and the
+ * BENCH_W_EDGES stores (cmpxchg installs, 4-byte halves, a store crossing
+ * out of a table page), at CPL0 (single-step does not trap at CPL3 on the
+ * nested test machines), each with the shadow verified at every PHASE_MID
+ * and at the end, every store stepped and none handed over with data.
+ *
+ * Then a store KVM's x86 emulator refuses: a lock cmpxchg16b
+ * (BENCH_W_CAL_CX16) writing two descriptors of a protected table (what
+ * this machine does with it: see cmpxchg16b_cpl0_refused_through_step).
+ *
+ * The log gives the cost of a stepped store against an MMIO-exit store
+ * (the same workload run both ways).
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wpt.h"
+#include "wpt_internal.h"
+#include "../../bench/smmu.h"
+#include "../../bench/vmm.h"
+
+#define MIB (1ull << 20)
+#define PAGE 4096ull
+#define BLOCK (2ull << 20)
+#define IOVA_BASE 0x100000000ull
+#define GRANULE (2ull << 20)
+
+struct workload {
+	const char *name;
+	enum bench_workload w;
+	uint64_t ops;   /* stream pairs, churn ops */
+	uint64_t bulk;  /* bulk, split: bytes */
+	unsigned int mids;
+};
+
+/* CPL0 code is interpreted (~300 ns an instruction): keep them short. */
+static const struct workload workloads[] = {
+	{ "stream4k", BENCH_W_STREAM4K, 30, 0, 0 },
+	{ "split", BENCH_W_SPLIT, 0, 4 * MIB, 1 },
+	{ "churn", BENCH_W_CHURN, 60, 0, 0 },
+	{ "bulk2m", BENCH_W_BULK2M, 0, 8 * MIB, 1 },
+	{ "edges", BENCH_W_EDGES, 0, 0, 4 },
+};
+#define NR_WORKLOADS 5
+
+struct run {
+	const struct workload *w;
+	enum bench_strategy s;
+	bool force;
+	struct bvm *vm;
+	struct smmu *smmu;
+	struct wpt_sink *sink;
+	struct bench_params p;
+	struct bench_result res;
+	struct bvm_cpu_stats st;
+	struct wpt_vm_stats at_start, at_end;
+	unsigned int mids;
+	long mid_verify;   /* first nonzero wpt_domain_verify at a MID */
+	uint64_t ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int on_mmio(void *opaque, unsigned int cpu, uint64_t gpa,
+		   uint8_t *data, uint32_t len, bool is_write)
+{
+	struct run *r = opaque;
+
+	if (cpu || !r->smmu || gpa < BENCH_MMIO_GPA(0) ||
+	    gpa - BENCH_MMIO_GPA(0) >= BENCH_MMIO_SIZE)
+		return -EFAULT;
+	return smmu_mmio(r->smmu, gpa - BENCH_MMIO_GPA(0), data, len,
+			 is_write);
+}
+
+static void on_phase(void *opaque, unsigned int cpu, unsigned int phase)
+{
+	struct run *r = opaque;
+	struct wpt_domain *d = r->smmu ? smmu_domain(r->smmu) : NULL;
+
+	if (phase == BENCH_PHASE_START)
+		wpt_vm_stats(bvm_wpt(r->vm), &r->at_start, sizeof(r->at_start));
+	if (phase == BENCH_PHASE_END)
+		wpt_vm_stats(bvm_wpt(r->vm), &r->at_end, sizeof(r->at_end));
+	if (phase != BENCH_PHASE_MID)
+		return;
+	r->mids++;
+	if (d && !r->mid_verify)
+		r->mid_verify = wpt_domain_verify(d);
+}
+
+static struct run *run_workload(const struct workload *w,
+				enum bench_strategy s, bool force)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	struct bvm_cfg vc = {
+		.nr_cpus = 1, .cpl0 = true, .slot_granule = GRANULE,
+		.force_step = force, .mmio = on_mmio, .phase = on_phase,
+	};
+	struct smmu_cfg sc = {
+		.ram_gpa = 0, .ram_size = BENCH_RAM_SIZE, .strategy = s,
+		.oas = 48,
+	};
+	struct bench_params *p;
+	uint64_t t0;
+	int ret;
+
+	ck_assert_ptr_nonnull(r);
+	r->w = w;
+	r->s = s;
+	r->force = force;
+	vc.opaque = r;
+	ret = bvm_new(&vc, &r->vm);
+	ck_assert_msg(ret == 0, "bvm_new: %s", strerror(-ret));
+	ck_assert_int_eq(wpt_sink_record_new(&r->sink), 0);
+	sc.vm = bvm_wpt(r->vm);
+	sc.ram = bvm_ram(r->vm);
+	sc.sink = r->sink;
+	ck_assert_int_eq(smmu_new(&sc, &r->smmu), 0);
+	p = &r->p;
+	p->magic = BENCH_PARAMS_MAGIC;
+	p->workload = w->w;
+	p->strategy = s;
+	p->lazy = 1;
+	p->asid = 1;
+	p->seed = 1;
+	p->window_pages = 64;
+	p->bulk_bytes = w->bulk;
+	p->arena_gpa = BENCH_ARENA_GPA;
+	p->arena_size = BENCH_ARENA_SIZE;
+	p->data_gpa = BENCH_DATA_GPA;
+	p->data_size = BENCH_DATA_SIZE;
+	p->mmio_gpa = BENCH_MMIO_GPA(0);
+	p->iova_base = IOVA_BASE;
+	p->ias = 48;
+	p->ops = w->bulk ? w->bulk / BLOCK : w->ops;
+	t0 = now_ns();
+	ret = bvm_run(r->vm, p, &r->res, &r->st);
+	r->ns = now_ns() - t0;
+	ck_assert_msg(ret == 0, "%s/%s%s: bvm_run: %d (%s)", w->name,
+		      s == BENCH_S_TRAP ? "trap" : "hybrid",
+		      force ? " force_step" : "", ret, bvm_last_error(r->vm));
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	smmu_free(r->smmu);
+	wpt_sink_free(r->sink);
+	bvm_free(r->vm);
+	free(r);
+}
+
+static void check_run(const struct run *r, const char *who)
+{
+	const struct bvm_cpu_stats *st = &r->st;
+	struct wpt_domain *d = smmu_domain(r->smmu);
+	struct wpt_vm_stats vs;
+	struct smmu_stats ss;
+	uint64_t lib;
+	int ret;
+
+	ck_assert_msg(st->done_status == 0 && r->res.status == 0,
+		      "%s: guest status %llu", who,
+		      (unsigned long long)r->res.status);
+	ck_assert_uint_eq(r->mids, r->w->mids);
+	ck_assert_msg(r->mid_verify == 0, "%s: verify at a MID: %ld", who,
+		      r->mid_verify);
+	ret = smmu_verify(r->smmu);
+	ck_assert_msg(ret == 0, "%s: smmu_verify %d: %s", who, ret,
+		      smmu_last_error(r->smmu));
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(wpt_domain_error(d), 0);
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	smmu_stats(r->smmu, &ss);
+	ck_assert_msg(!ss.domain_errors && !ss.cmd_errors && !ss.req_errors,
+		      "%s: smmu errors (%s)", who, smmu_last_error(r->smmu));
+	ck_assert_int_eq(wpt_vm_stats(bvm_wpt(r->vm), &vs, sizeof(vs)), 0);
+	ck_assert_uint_eq(vs.errors, 0);
+	lib = st->lib_exits_at_phase[BENCH_PHASE_END] -
+	      st->lib_exits_at_phase[BENCH_PHASE_START];
+	ck_assert_uint_gt(r->res.leaf_stores, 0);
+	ck_assert_msg(lib == r->res.leaf_stores,
+		      "%s: library took %llu stores, guest made %llu", who,
+		      (unsigned long long)lib,
+		      (unsigned long long)r->res.leaf_stores);
+	if (r->force) {
+		/* Every store went through the step path; none came with
+		 * its data to wpt_vm_handle_mmio. */
+		ck_assert_uint_eq(st->step_fallbacks, 0);
+		ck_assert_uint_eq(st->steps, st->lib_exits);
+		ck_assert_uint_eq(vs.steps, st->steps);
+		ck_assert_uint_eq(r->at_end.exits_handled -
+					  r->at_start.exits_handled, 0);
+		ck_assert_uint_eq(vs.exits_handled, 0);
+	} else {
+		ck_assert_uint_eq(st->steps, 0);
+		ck_assert_uint_eq(vs.steps, 0);
+	}
+}
+
+/* Loop index: workload * 2 + (HYBRID?). */
+START_TEST(workload_stepped)
+{
+	const struct workload *w = &workloads[_i / 2];
+	enum bench_strategy s = _i % 2 ? BENCH_S_HYBRID : BENCH_S_TRAP;
+	struct run *f = run_workload(w, s, true);
+	struct run *m = run_workload(w, s, false);
+	char who[64];
+	double step_us, mmio_us;
+
+	snprintf(who, sizeof(who), "%s/%s", w->name,
+		 s == BENCH_S_TRAP ? "trap" : "hybrid");
+	check_run(f, who);
+	check_run(m, who);
+	/* Same guest, same work, same mappings at the end. */
+	ck_assert_uint_eq(f->res.leaf_stores, m->res.leaf_stores);
+	ck_assert_uint_eq(f->res.maps, m->res.maps);
+	ck_assert_uint_eq(f->res.unmaps, m->res.unmaps);
+	/* Library-side time per store: the stepped one includes its extra
+	 * KVM_RUN and the two slot re-cuts; both leave out the exit that
+	 * brought the store (the same for both). */
+	step_us = (double)f->st.step_ns / (double)f->st.steps / 1e3;
+	mmio_us = (double)m->st.lib_ns / (double)m->st.lib_exits / 1e3;
+	printf("%-8s %-6s cpl0: %4llu stores; stepped %6.1f us each "
+	       "(begin + step + end, %4.1f slot ops each), handed over "
+	       "%6.1f us each; runs %.0f / %.0f ms\n", w->name,
+	       s == BENCH_S_TRAP ? "trap" : "hybrid",
+	       (unsigned long long)f->st.steps, step_us,
+	       (double)(f->at_end.slot_ops - f->at_start.slot_ops) /
+		       (double)f->st.steps,
+	       mmio_us, (double)f->ns / 1e6, (double)m->ns / 1e6);
+	run_free(f);
+	run_free(m);
+}
+END_TEST
+
+/* ---- a store KVM's emulator refuses: lock cmpxchg16b ---- */
+
+#define CX_ROOT (BENCH_ARENA_GPA + 0x0000)
+#define CX_L1 (BENCH_ARENA_GPA + 0x1000)
+#define CX_L2 (BENCH_ARENA_GPA + 0x2000)
+#define CX_L3 (BENCH_ARENA_GPA + 0x3000)
+#define S1_TABLE(gpa) ((uint64_t)(gpa) | 3)
+#define S1_PAGE(gpa) ((uint64_t)(gpa) | 3 | (1ull << 10))
+
+static void put64(uint8_t *ram, uint64_t gpa, uint64_t v)
+{
+	memcpy(ram + gpa, &v, sizeof(v));
+}
+
+static uint64_t get64(const uint8_t *ram, uint64_t gpa)
+{
+	uint64_t v;
+
+	memcpy(&v, ram + gpa, sizeof(v));
+	return v;
+}
+
+/*
+ * What this machine does with it (kvm_pvm, nested without VMX):
+ *  - CPL3, plain RAM: runs natively, the compare holds;
+ *  - CPL0: KVM's emulator interprets all CPL0 code and refuses cmpxchg16b
+ *    even on writable RAM, so the step path takes the refusal (the page is
+ *    made writable), the step is refused again, and the run stops with
+ *    that error, the page protected again and the shadow intact.
+ *  - (CPL3 on a read-only slot the guest triple-faults without any exit
+ *    the VMM could take, and single-step does not trap at CPL3: not run.)
+ * On a host whose CPU runs CPL0 code natively the second case completes
+ * through the step; here it shows the protocol's error path for real.
+ */
+static struct bvm *cx_vm(bool cpl0, bool protect, struct wpt_domain **d,
+			 struct wpt_sink **sink)
+{
+	struct bvm_cfg vc = { .nr_cpus = 1, .cpl0 = cpl0,
+			      .slot_granule = GRANULE };
+	struct wpt_format_cfg fc = {
+		.size = sizeof(fc), .format = WPT_FMT_ARM_LPAE_S1,
+		.granule = 4096, .ias = 48, .oas = 48, .sl = -1,
+	};
+	struct bvm *vm;
+	uint8_t *ram;
+	int ret;
+
+	ret = bvm_new(&vc, &vm);
+	ck_assert_msg(ret == 0, "bvm_new: %s", strerror(-ret));
+	ram = bvm_ram(vm);
+	put64(ram, CX_ROOT, S1_TABLE(CX_L1));
+	put64(ram, CX_L1, S1_TABLE(CX_L2));
+	put64(ram, CX_L2, S1_TABLE(CX_L3));
+	ck_assert_int_eq(wpt_sink_record_new(sink), 0);
+	ck_assert_int_eq(wpt_domain_new(bvm_wpt(vm), &fc, *sink,
+					WPT_MODE_TRAP, d), 0);
+	if (protect) {
+		ck_assert_int_eq(wpt_domain_set_root(*d, CX_ROOT), 0);
+		ck_assert_int_eq(wpt_vm_page_protected(bvm_wpt(vm), CX_L3), 1);
+	}
+	return vm;
+}
+
+static void cx_params(struct bench_params *p)
+{
+	*p = (struct bench_params){
+		.magic = BENCH_PARAMS_MAGIC, .workload = BENCH_W_CAL_CX16,
+		.mmio_gpa = BENCH_MMIO_GPA(0), .iova_base = CX_L3 + 16,
+		.seed = S1_PAGE(BENCH_DATA_GPA),
+		.bulk_bytes = S1_PAGE(BENCH_DATA_GPA + PAGE),
+	};
+}
+
+START_TEST(cmpxchg16b_cpl3_native)
+{
+	struct bench_params p;
+	struct bench_result res;
+	struct bvm_cpu_stats st;
+	struct wpt_domain *d;
+	struct wpt_sink *sink;
+	struct bvm *vm = cx_vm(false, false, &d, &sink);
+	int ret;
+
+	cx_params(&p);
+	ret = bvm_run(vm, &p, &res, &st);
+	ck_assert_msg(ret == 0, "bvm_run: %d (%s)", ret, bvm_last_error(vm));
+	ck_assert_uint_eq(st.done_status, 0);
+	ck_assert_uint_eq(get64(bvm_ram(vm), CX_L3 + 16), p.seed);
+	ck_assert_uint_eq(get64(bvm_ram(vm), CX_L3 + 24), p.bulk_bytes);
+	ck_assert_uint_eq(st.steps, 0);
+	wpt_domain_free(d);
+	wpt_sink_free(sink);
+	bvm_free(vm);
+}
+END_TEST
+
+START_TEST(cmpxchg16b_cpl0_refused_through_step)
+{
+	struct bench_params p;
+	struct bench_result res;
+	struct bvm_cpu_stats st;
+	struct wpt_vm_stats vs;
+	struct wpt_domain *d;
+	struct wpt_sink *sink;
+	struct bvm *vm = cx_vm(true, true, &d, &sink);
+	int ret;
+
+	cx_params(&p);
+	ret = bvm_run(vm, &p, &res, &st);
+	if (ret == 0) {
+		/* A host that steps it: the store went through. */
+		ck_assert_uint_eq(st.done_status, 0);
+		ck_assert_uint_eq(st.step_refused, 1);
+		ck_assert_uint_eq(wpt_sink_record_get(sink, NULL, 0), 1);
+		printf("cmpxchg16b at CPL0 on a protected table page: "
+		       "stepped\n");
+	} else {
+		ck_assert_int_eq(ret, -EIO);
+		ck_assert_msg(strstr(bvm_last_error(vm), "INTERNAL_ERROR"),
+			      "%s", bvm_last_error(vm));
+		ck_assert_uint_eq(get64(bvm_ram(vm), CX_L3 + 16), 0);
+		ck_assert_int_eq(wpt_sink_record_get(sink, NULL, 0), 0);
+		printf("cmpxchg16b at CPL0 on a protected table page: KVM "
+		       "refused it, and refused the single step too (%s)\n",
+		       bvm_last_error(vm));
+	}
+	/* Either way begin and end paired: one step, page protected again,
+	 * shadow intact. */
+	ck_assert_int_eq(wpt_vm_stats(bvm_wpt(vm), &vs, sizeof(vs)), 0);
+	ck_assert_uint_eq(vs.steps, 1);
+	ck_assert_uint_eq(vs.errors, 0);
+	ck_assert_int_eq(wpt_vm_page_protected(bvm_wpt(vm), CX_L3), 1);
+	ck_assert_uint_eq(vs.protected_pages, 4);
+	ck_assert_int_eq(wpt_domain_error(d), 0);
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(sink);
+	bvm_free(vm);
+}
+END_TEST
+
+static int kvm_usable(const char **why)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		*why = strerror(errno);
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
+int main(void)
+{
+	Suite *s = suite_create("singlestep_kvm");
+	TCase *tc = tcase_create("kvm");
+	const char *why;
+	SRunner *sr;
+	int failed;
+
+	if (!kvm_usable(&why)) {
+		printf("SKIP: cannot open /dev/kvm: %s\n", why);
+		return 77;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, cmpxchg16b_cpl3_native);
+	tcase_add_test(tc, cmpxchg16b_cpl0_refused_through_step);
+	tcase_add_loop_test(tc, workload_stepped, 0, 2 * NR_WORKLOADS);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}
