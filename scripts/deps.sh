@@ -7,12 +7,17 @@
 #   edu), busybox-static and cpio for the initramfs, kmod's modinfo for the
 #   module order, the decompressors for the kernel image and its modules,
 #   and the static C and liburcu libraries for the in-guest test binary.
-quiet=0 bench=0 vfio=0
+# --fuzz: also what `make fuzz` needs: clang and its fuzzer runtime
+#   (libclang-rt-N-dev, which clang-N only recommends).
+# --check: name what is missing but never install it, even as root.
+quiet=0 bench=0 vfio=0 fuzz=0 install=1
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--bench) bench=1 ;;
 	--vfio) vfio=1 ;;
+	--fuzz) fuzz=1 ;;
+	--check) install=0 ;;
 	esac
 done
 
@@ -37,11 +42,19 @@ if [ $vfio = 1 ]; then
 	need libc6-dev       test -f /usr/lib/x86_64-linux-gnu/libc.a
 	need liburcu-dev     test -f /usr/lib/x86_64-linux-gnu/liburcu-bp.a
 fi
+if [ $fuzz = 1 ]; then
+	# Debian's clang is clang-N; its runtime package carries the same N.
+	clang_major=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+	need clang   command -v clang
+	need "libclang-rt-${clang_major:-14}-dev" sh -c \
+	  'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n" |
+	   clang -fsanitize=fuzzer -x c - -o /dev/null'
+fi
 
 [ -z "$missing" ] && exit 0
 [ $quiet = 1 ] && exit 1
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+if [ $install = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	echo "deps: installing$missing" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get install -y --no-install-recommends $missing >&2 ||
