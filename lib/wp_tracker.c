@@ -512,13 +512,17 @@ static bool domain_protects(const struct wpt_domain *d)
 bool tracker_charge(struct wpt_domain *d, uint64_t n)
 {
 	domain_touch(d);
+	/* A refused charge is not visited, so it is not counted either: the
+	 * counters then show that one operation never visits more than
+	 * max_walk_descs (the hostile catalog asserts it). */
+	if (n > d->limits.max_walk_descs - d->op_descs) {
+		tracker_fault(d, -E2BIG, "walk visited too many descriptors");
+		return false;
+	}
 	d->op_descs += n;
 	d->st.descs_visited += n;
 	d->vm->st.descs_visited += n;
-	if (d->op_descs <= d->limits.max_walk_descs)
-		return true;
-	tracker_fault(d, -E2BIG, "walk visited too many descriptors");
-	return false;
+	return true;
 }
 
 static struct wpt_table *table_get(struct wpt_domain *d, uint64_t gpa,
