@@ -49,13 +49,6 @@ static uint64_t page_hash(uint64_t gpa)
 	return (gpa >> WPT_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull;
 }
 
-static int page_match(struct cds_lfht_node *node, const void *key)
-{
-	const struct wpt_page *pg = caa_container_of(node, struct wpt_page, node);
-
-	return pg->gpa == *(const uint64_t *)key;
-}
-
 /*
  * ThreadSanitizer cannot see an RCU grace period (liburcu is not built with
  * it), so it would take every page freed by call_rcu for a race with the
@@ -78,10 +71,24 @@ void __tsan_release(void *addr);
 static char rcu_grace; /* only a TSan sync object: holds no state */
 #define tsan_rcu_reader_done() __tsan_release(&rcu_grace)
 #define tsan_rcu_free() __tsan_acquire(&rcu_grace)
+/* Likewise cds_lfht_add's publication (a full-barrier cmpxchg) and the
+ * lookup's dependent load: what was written before the add is seen. */
+#define tsan_rcu_publish(pg) __tsan_release(pg)
+#define tsan_rcu_deref(pg) __tsan_acquire((void *)(pg))
 #else
 #define tsan_rcu_reader_done() do { } while (0)
 #define tsan_rcu_free() do { } while (0)
+#define tsan_rcu_publish(pg) do { } while (0)
+#define tsan_rcu_deref(pg) do { } while (0)
 #endif
+
+static int page_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct wpt_page *pg = caa_container_of(node, struct wpt_page, node);
+
+	tsan_rcu_deref(pg);
+	return pg->gpa == *(const uint64_t *)key;
+}
 
 struct wpt_page *tracker_page_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 {
@@ -135,6 +142,7 @@ static int page_attach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t)
 		/* Published before the table is protected or read, so a store
 		 * that races with tracking finds it (see vm.c). */
 		rcu_read_lock();
+		tsan_rcu_publish(pg);
 		cds_lfht_add(vm->pages, page_hash(gpa), &pg->node);
 		rcu_read_unlock();
 	}
