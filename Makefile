@@ -214,15 +214,16 @@ $(VFIO_SIM): $(VFIO_SIM_OBJS) $(LIBA)
 # input a trace, replayed with every --verify invariant checked after each
 # command) under clang's libFuzzer with ASan + UBSan, built in build-fuzz/,
 # for FUZZ_TIME seconds (10 minutes by default).  Seeds: tests/traces/,
-# tests/fuzz/regress/ and a few wpt-tracegen traces; what it learns stays
+# tests/fuzz/seeds/, tests/fuzz/regress/ and a few wpt-tracegen traces,
+# mutated with the words of tests/fuzz/trace.dict; what it learns stays
 # in build-fuzz/corpus/ for the next run; a finding is written to
 # build-fuzz/crash-* (or timeout-*, oom-*, leak-*) and fails the run.
 # Needs clang's fuzzer runtime (Debian: libclang-rt-14-dev, which clang-14
 # only recommends; `scripts/deps.sh --fuzz` installs it as root): without
 # it `make fuzz` names the package and fails; `make check` never needs it.
-# make check replays tests/fuzz/regress/ (inputs the fuzzer once broke) and
-# tests/traces/ through the same harness and bounds, built with $(CC) and
-# a plain main (tests/fuzz/standalone.c).
+# make check replays tests/fuzz/regress/ (inputs the fuzzer once broke),
+# the seeds and tests/traces/ through the same harness and bounds, built
+# with $(CC) and a plain main (tests/fuzz/standalone.c).
 FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 600
 FUZZ_ARGS  ?=
@@ -263,7 +264,7 @@ $(FUZZ_BIN): $(FUZZ_OBJS)
 # is a slow one).
 fuzz: fuzz-deps $(FUZZ_BIN) $(FUZZ_TRACEGEN)
 	@rm -rf $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/seeds $(FUZZ_DIR)/corpus
-	@cp tests/traces/*.trace $(FUZZ_DIR)/seeds/
+	@cp tests/traces/*.trace tests/fuzz/seeds/*.trace $(FUZZ_DIR)/seeds/
 	@n=0; for a in "--fmt s1 --granule 4k" \
 	  "--fmt s1 --granule 16k --mode hybrid" \
 	  "--fmt s1 --granule 64k --mode inval --hpd 1" \
@@ -273,9 +274,10 @@ fuzz: fuzz-deps $(FUZZ_BIN) $(FUZZ_TRACEGEN)
 	  n=$$((n + 1)); $(FUZZ_TRACEGEN) --seed $$n --ops 8 $$a \
 	    > $(FUZZ_DIR)/seeds/gen-$$n.trace || exit 1; done
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=8192 -timeout=10 \
+	  -dict=tests/fuzz/trace.dict \
 	  -rss_limit_mb=2048 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_ARGS) \
-	  $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds tests/fuzz/regress
+	  $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds $(wildcard tests/fuzz/regress)
 
 $(FUZZ_REGRESS): tests/fuzz/fuzz_replay.c tests/fuzz/standalone.c \
     $(REPLAY_ENGINE:%.c=$(BUILD)/%.o) $(LIBA)
@@ -283,7 +285,8 @@ $(FUZZ_REGRESS): tests/fuzz/fuzz_replay.c tests/fuzz/standalone.c \
 	$(CC) $(CFLAGS) -Itools $(filter %.c %.o %.a,$^) $(LDFLAGS) $(LIBS) -o $@
 
 fuzz-regress: $(FUZZ_REGRESS)
-	@$(FUZZ_REGRESS) $(wildcard tests/fuzz/regress/*) tests/traces/*.trace \
+	@$(FUZZ_REGRESS) $(wildcard tests/fuzz/regress/*) tests/fuzz/seeds \
+	  tests/traces/*.trace \
 	  > $(BUILD)/fuzz-replay-regress.log 2>&1 && \
 	  echo "PASS  fuzz-replay-regress ($$(grep -c ^PASS \
 	    $(BUILD)/fuzz-replay-regress.log) inputs)" || \
