@@ -400,12 +400,16 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 int wpt_vm_foreach_table(struct wpt_vm *vm, wpt_table_fn fn, void *opaque)
 {
 	struct cds_lfht_iter it;
-	struct wpt_page *pg;
+	struct cds_lfht_node *n;
 	int ret = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	rcu_read_lock();
-	cds_lfht_for_each_entry(vm->pages, &it, pg, node) {
+	/* Not cds_lfht_for_each_entry: it computes container_of(NULL) when
+	 * the walk ends, undefined behaviour UBSan reports. */
+	cds_lfht_first(vm->pages, &it);
+	for (; (n = cds_lfht_iter_get_node(&it)); cds_lfht_next(vm->pages, &it)) {
+		struct wpt_page *pg = caa_container_of(n, struct wpt_page, node);
 		unsigned int i;
 
 		for (i = 0; i < pg->nr_tables && !ret; i++) {
