@@ -273,14 +273,16 @@ static int backend_call(struct wpt_vm *vm, bool on, uint64_t gpa, uint64_t len)
 /*
  * For each maximal run of pages in [lo, hi) whose protection flips when
  * protecting (on) or unprotecting, make one backend call: that change, or
- * with undo its reverse.  On failure *stop is where the failed run began.
+ * with undo its reverse.  A failed protect stops there (*stop is where the
+ * failed run began); a failed unprotect goes on with the other runs and
+ * the first error is returned: a page left protected only costs exits.
  */
 static int flip_runs(struct wpt_vm *vm, uint64_t lo, uint64_t hi, bool on,
 		     bool undo, uint64_t *stop)
 {
 	uint64_t p, run = lo;
-	bool in_run = false;
-	int ret;
+	bool in_run = false, protect = on != undo;
+	int ret, first = 0;
 
 	for (p = lo; p <= hi; p += WPT_PAGE_SIZE) {
 		bool flip = p < hi && page_flips(vm, p, on);
@@ -290,19 +292,25 @@ static int flip_runs(struct wpt_vm *vm, uint64_t lo, uint64_t hi, bool on,
 			in_run = true;
 		} else if (!flip && in_run) {
 			in_run = false;
-			ret = backend_call(vm, on != undo, run, p - run);
-			if (ret) {
+			ret = backend_call(vm, protect, run, p - run);
+			if (ret && protect) {
 				*stop = run;
 				return ret;
 			}
+			first = first ? first : ret;
 		}
 	}
-	return 0;
+	return first;
 }
 
 /*
  * Protect (or unprotect) a table's pages: pages shared with another
- * protected table are counted, not asked twice.  All or nothing.
+ * protected table are counted, not asked twice.  Protecting is all or
+ * nothing.  Unprotecting always succeeds in the tracker's books: a page
+ * the backend refused to unprotect is no longer counted as protected
+ * (never the other way round: a page counted protected is protected), its
+ * stores exit and are served from RAM as gap accesses, and a later
+ * protect asks the backend again.  The error is still returned.
  */
 static int table_set_protect(struct wpt_vm *vm, struct wpt_table *t, bool on)
 {
@@ -311,9 +319,10 @@ static int table_set_protect(struct wpt_vm *vm, struct wpt_table *t, bool on)
 
 	hi = (hi + WPT_PAGE_SIZE - 1) & WPT_PAGE_MASK;
 	ret = flip_runs(vm, lo, hi, on, false, &stop);
-	if (ret) {
-		flip_runs(vm, lo, stop, on, true, &stop);
+	if (ret)
 		vm->st.errors++;
+	if (ret && on) {
+		flip_runs(vm, lo, stop, on, true, &stop);
 		return ret;
 	}
 	for (p = lo; p < hi; p += WPT_PAGE_SIZE) {
@@ -328,7 +337,7 @@ static int table_set_protect(struct wpt_vm *vm, struct wpt_table *t, bool on)
 			vm->st.protected_pages--;
 	}
 	t->protected = on;
-	return 0;
+	return ret;
 }
 
 static void table_pin(struct wpt_table *t)
@@ -349,10 +358,10 @@ static void table_release(struct wpt_vm *vm, struct wpt_table *t)
 	t->on_recheck = false;
 	if (t->pins)
 		return;
-	if (t->protected && !t->nr_trap_uses && table_set_protect(vm, t, false))
-		/* The backend refused; the page stays protected and its stores
-		 * are served from RAM as gap accesses once it is untracked. */
-		t->protected = false;
+	/* A refusal leaves the pages protected in the backend only (see
+	 * table_set_protect): nothing more to do here. */
+	if (t->protected && !t->nr_trap_uses)
+		(void)table_set_protect(vm, t, false);
 	if (!t->nr_uses)
 		table_destroy(vm, t);
 }

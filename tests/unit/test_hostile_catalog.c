@@ -1678,15 +1678,26 @@ static int table_protected(void *o, uint64_t gpa, uint64_t size,
 
 static void gx_protection_sound(struct gx *g)
 {
-	uint64_t p;
+	struct wpt_vm_stats vs;
+	uint64_t p, n = 0;
 
 	ck_assert_int_eq(wpt_vm_foreach_table(g->vm, table_protected, g), 0);
-	for (p = GX_ARENA; p < GX_RAM + GX_SIZE; p += 4096)
-		if (wpt_vm_page_protected(g->vm, p))
-			ck_assert_msg(g->prot[(p - GX_RAM) >> 12],
-				      "step %lu (%s): page %llx: tracker says "
-				      "protected, backend does not", g->step,
-				      g->what, (unsigned long long)p);
+	for (p = GX_ARENA; p < GX_RAM + GX_SIZE; p += 4096) {
+		if (!wpt_vm_page_protected(g->vm, p))
+			continue;
+		n++;
+		ck_assert_msg(g->prot[(p - GX_RAM) >> 12],
+			      "step %lu (%s): page %llx: tracker says "
+			      "protected, backend does not", g->step,
+			      g->what, (unsigned long long)p);
+	}
+	/* The VM's count says the same as its pages (tables live in the
+	 * arena only), failed unprotects included. */
+	ck_assert_int_eq(wpt_vm_stats(g->vm, &vs, sizeof(vs)), 0);
+	ck_assert_msg(vs.protected_pages == n, "step %lu (%s): %llu pages "
+		      "protected by count, %llu by page", g->step, g->what,
+		      (unsigned long long)vs.protected_pages,
+		      (unsigned long long)n);
 }
 
 static const int protect_errs[] = { -ENOSPC, -ENOMEM, -EIO };
