@@ -1263,8 +1263,11 @@ END_TEST
  * the VMM writing table pages itself.
  */
 #define GX_RAM 0x40000000ull
-#define GX_SIZE (64ull << 20)
-#define GX_ARENA_SIZE (16ull << 20)
+/* 64 MiB of RAM, a quarter of it the table arena; the size is a variable
+ * so a run can pick another layout (the known-bug reproducer does). */
+static uint64_t gx_size = 64ull << 20;
+#define GX_SIZE gx_size
+#define GX_ARENA_SIZE (gx_size / 4)
 #define GX_ARENA (GX_RAM + GX_SIZE - GX_ARENA_SIZE)
 #define GX_PAGES (GX_SIZE >> 12)
 
@@ -1523,13 +1526,17 @@ static void gx_step(struct gx *g)
 }
 
 static void sink_faults_run(uint32_t granule, enum wpt_mode m0,
-			    enum wpt_mode m1, uint64_t seed, unsigned long steps)
+			    enum wpt_mode m1, uint64_t seed, unsigned long steps,
+			    uint64_t ram_size)
 {
-	struct gx *g = gx_new(granule, m0, m1, seed);
+	struct gx *g;
 	int armed[2] = { 0, 0 };
 	bool owed[2] = { false, false };
 	uint64_t fired = 0, retries = 0;
 	unsigned int d, i;
+
+	gx_size = ram_size;
+	g = gx_new(granule, m0, m1, seed);
 
 	for (g->step = 1; g->step <= steps; g->step++) {
 		uint64_t e0[2];
@@ -1624,6 +1631,7 @@ static void sink_faults_run(uint32_t granule, enum wpt_mode m0,
 		(unsigned long long)fired, (unsigned long long)retries, steps);
 	ck_assert_uint_gt(fired, steps / 20);
 	gx_free(g);
+	gx_size = 64ull << 20;
 }
 
 /* WPT_CATALOG_LOOP=n runs only iteration n of the looped tests (to
@@ -1645,18 +1653,31 @@ START_TEST(test_sink_failures)
 	static const uint32_t granules[] = { 4096, 16384, 65536 };
 	unsigned int k = (unsigned int)_i;
 
-	/* KNOWN BUG, lib/shadow.c (not this file's to fix): iteration 6
-	 * (4K, HYBRID + INVAL, seed 106) fails at step 37: after a root
-	 * switch of the HYBRID domain whose commit failed (step 26, -ENOMEM),
-	 * a later map makes the shadow ask the sink for a mapping that
-	 * overlaps one it holds (-EEXIST from the recording sink).  Run it
-	 * with WPT_CATALOG_LOOP=6 once the shadow is fixed, then drop this. */
-	if (_i == 6 && !getenv("WPT_CATALOG_LOOP"))
-		return;
 	if (other_loop(_i))
 		return;
 	sink_faults_run(granules[k % 3], mode_pairs[k % 4][0],
-			mode_pairs[k % 4][1], 100 + k, 150);
+			mode_pairs[k % 4][1], 100 + k, 150, 64ull << 20);
+}
+END_TEST
+
+/*
+ * KNOWN BUG in lib/shadow.c (not this helper's file), found by the run
+ * above with 128 MiB of RAM (4K granule, HYBRID + INVAL, seed 106): at
+ * step 26 the HYBRID domain's root switch commits, then shadow_flush_all()
+ * fails to unmap a pending removal (-ENOMEM injected); at step 37 a commit
+ * of that domain asks the sink to map a 4 KiB page over a mapping the sink
+ * still holds, and the recording sink refuses it with -EEXIST (a real
+ * VFIO would too).  Set WPT_CATALOG_KNOWN_BUGS=1 to run it.
+ */
+START_TEST(test_sink_failure_flush_known_bug)
+{
+	if (!getenv("WPT_CATALOG_KNOWN_BUGS")) {
+		fprintf(stderr, "catalog: SKIP known bug: a failed unmap in "
+			"shadow_flush (set WPT_CATALOG_KNOWN_BUGS=1)\n");
+		return;
+	}
+	sink_faults_run(4096, WPT_MODE_HYBRID, WPT_MODE_INVAL, 106, 60,
+			128ull << 20);
 }
 END_TEST
 
@@ -1832,6 +1853,7 @@ int main(void)
 	suite_add_tcase(su, tc);
 	tcase_set_timeout(tf, 300);
 	tcase_add_loop_test(tf, test_sink_failures, 0, 12);
+	tcase_add_test(tf, test_sink_failure_flush_known_bug);
 	tcase_add_loop_test(tf, test_protect_failures, 0, 6);
 	tcase_add_loop_test(tf, test_host_writes, 0, 12);
 	suite_add_tcase(su, tf);
