@@ -186,7 +186,10 @@ void wpt_vm_free(struct wpt_vm *vm);
  * 0 if it is not guest RAM (the VMM's device MMIO), or a negative errno
  * (e.g. -EINVAL for a bad length).  len is 1, 2, 4, 8 or 16.  A domain
  * faulted by the write does not make this fail: see wpt_domain_error().
- * An error from a sink is returned after RAM holds the store.
+ * An error from a sink is returned after RAM holds the store; when one
+ * store fails in several domains' sinks (a table they share), the first
+ * errno is returned and each domain counts its own failure in
+ * wpt_domain_stats.sink_errors.
  */
 int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 		       uint32_t len, int is_write);
