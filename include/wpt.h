@@ -352,7 +352,8 @@ int wpt_domain_clear_root(struct wpt_domain *d);
 
 /* The guest invalidated [iova, iova + size): in INVAL mode re-walk that
  * range from the root and diff it; in HYBRID mode send removals waiting
- * there; in TRAP mode nothing is owed. */
+ * there.  In every mode (TRAP too) it also retries whatever an earlier
+ * sink failure left owed, which is how a VMM retries after an error. */
 int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size);
 int wpt_domain_invalidate_all(struct wpt_domain *d);
 

@@ -160,10 +160,14 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 		if (d->mode == WPT_MODE_INVAL)
 			tracker_resync_range(d, iova, last);
 		ret = tracker_op_end(vm);
-		/* HYBRID: what the guest removed there may go now.  TRAP:
-		 * the sink is already in step, nothing is owed. */
+		/* HYBRID: what the guest removed there may go now.  Every
+		 * mode: what an earlier sink failure left owed is tried
+		 * again (nothing owed: no sink call), so an invalidation is
+		 * how a VMM retries a TRAP domain too. */
 		if (!ret && d->mode == WPT_MODE_HYBRID)
 			ret = shadow_flush(d->shadow, iova, last - iova + 1);
+		else if (!ret)
+			ret = shadow_commit(d->shadow);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return ret;

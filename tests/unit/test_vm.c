@@ -156,6 +156,38 @@ START_TEST(test_host_wrote)
 }
 END_TEST
 
+/* A sink failure leaves the mapping owed; an invalidation retries it,
+ * in TRAP mode too. */
+START_TEST(test_sink_failure_retried)
+{
+	struct fx *f = fx_new();
+	struct wpt_sink *s;
+	struct wpt_domain *d = setup(f, &s);
+	uint64_t v = s1_page(D);
+	char buf[256];
+
+	ck_assert_int_eq(wpt_sink_record_fail_at(s, 1, -ENOMEM), 0);
+	ck_assert_int_eq(wpt_vm_handle_mmio(f->vm, E(L3, 0), &v, 8, 1),
+			 -ENOMEM);
+	/* RAM holds the store, the sink nothing, the domain is not
+	 * faulted, and verify sees the owed page. */
+	ck_assert_uint_eq(*fx_desc(f, E(L3, 0)), s1_page(D));
+	ck_assert_str_eq(fx_sink_str(s, buf, sizeof(buf)), "");
+	ck_assert_int_eq(wpt_domain_error(d), 0);
+	ck_assert_int_gt(wpt_domain_verify(d), 0);
+	ck_assert_int_eq(wpt_domain_invalidate_all(d), 0);
+	ck_assert_str_eq(fx_sink_str(s, buf, sizeof(buf)), "0:40800000:1000:rw;");
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	/* Nothing owed: no sink call. */
+	ck_assert_int_eq(wpt_sink_record_fail_at(s, 1, -EIO), 0);
+	ck_assert_int_eq(wpt_domain_invalidate_all(d), 0);
+	ck_assert_int_eq(wpt_sink_record_fail_at(s, 0, 0), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(test_counters)
 {
 	struct fx *f = fx_new();
@@ -238,6 +270,7 @@ int main(void)
 	tcase_add_test(tc, test_store_across_pages);
 	tcase_add_test(tc, test_byte_stores);
 	tcase_add_test(tc, test_host_wrote);
+	tcase_add_test(tc, test_sink_failure_retried);
 	tcase_add_test(tc, test_counters);
 	tcase_add_test(tc, test_domain_bad_args);
 	suite_add_tcase(su, tc);
