@@ -174,11 +174,11 @@ check: all $(TESTS)
 # among its runs).  CI runs them under ThreadSanitizer,
 # `make check-threads TSAN=1` (about 3 minutes here with the build).  All
 # of `make check TSAN=1` builds, but runs far longer (the property and
-# guest-model tests are slow under TSan, and single-threaded), and two
-# tests are not TSan-ready yet: test_bench_vmm shares plain flags between
-# threads, test_hostile_catalog's malloc wrapper clashes with TSan's.
+# guest-model tests are slow under TSan, and single-threaded), and
+# test_hostile_catalog's malloc wrapper clashes with TSan's.
 THREAD_TESTS := $(addprefix $(BUILD)/tests/,test_stress test_stress_kvm \
-  test_vm test_wp_tracker test_singlestep_kvm test_bench_guest)
+  test_vm test_wp_tracker test_singlestep_kvm test_bench_guest \
+  test_bench_vmm)
 .PHONY: check-threads
 check-threads: $(THREAD_TESTS)
 	@scripts/run-tests.sh $(BUILD) $(THREAD_TESTS)

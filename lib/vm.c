@@ -142,10 +142,22 @@ static int page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 
 static void ram_store(void *hva, const void *data, uint32_t len)
 {
-	/* An aligned 8-byte store stays single-copy atomic for other vCPUs
-	 * walking the same table, as the guest's own store would have been. */
-	if (len == 8 && !((uintptr_t)hva & 7))
+	/* An aligned store stays single-copy atomic for other vCPUs (and
+	 * for the library's readers on other threads), as the guest's own
+	 * store would have been; only unaligned ones go bytewise. */
+	uintptr_t a = (uintptr_t)hva;
+
+	if (len == 8 && !(a & 7))
 		__atomic_store_n((uint64_t *)hva, *(const uint64_t *)data,
+				 __ATOMIC_RELAXED);
+	else if (len == 4 && !(a & 3))
+		__atomic_store_n((uint32_t *)hva, *(const uint32_t *)data,
+				 __ATOMIC_RELAXED);
+	else if (len == 2 && !(a & 1))
+		__atomic_store_n((uint16_t *)hva, *(const uint16_t *)data,
+				 __ATOMIC_RELAXED);
+	else if (len == 1)
+		__atomic_store_n((uint8_t *)hva, *(const uint8_t *)data,
 				 __ATOMIC_RELAXED);
 	else
 		memcpy(hva, data, len);

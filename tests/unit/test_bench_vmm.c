@@ -211,13 +211,13 @@ static void *churn_thread(void *arg)
 	if (c->err)
 		return NULL;
 	c->err = wpt_domain_new(c->wpt, &fmt, sink, WPT_MODE_TRAP, &d);
-	while (!c->err && !c->stop) {
-		int in_run = c->running;
+	while (!c->err && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		int in_run = __atomic_load_n(&c->running, __ATOMIC_ACQUIRE);
 
 		c->err = wpt_domain_set_root(d, BENCH_ARENA_GPA + (8ull << 20));
 		if (!c->err)
 			c->err = wpt_domain_clear_root(d);
-		if (in_run && c->running)
+		if (in_run && __atomic_load_n(&c->running, __ATOMIC_ACQUIRE))
 			__atomic_fetch_add(&c->cycles, 1, __ATOMIC_RELAXED);
 	}
 	if (d)
@@ -242,14 +242,17 @@ START_TEST(two_vcpus_survive_recuts)
 
 	memset(bvm_ram(vm) + BENCH_ARENA_GPA + (8ull << 20), 0, PAGE);
 	ck_assert_int_eq(pthread_create(&t, NULL, churn_thread, &c), 0);
-	for (runs = 0; runs < 40 && c.cycles < 20 && !c.err; runs++) {
-		c.running = 1;
+	/* c.err is the thread's until the join; cycles, running and stop
+	 * are shared while it runs. */
+	for (runs = 0; runs < 40 &&
+	     __atomic_load_n(&c.cycles, __ATOMIC_RELAXED) < 20; runs++) {
+		__atomic_store_n(&c.running, 1, __ATOMIC_RELEASE);
 		run_ok(vm, p, res, st);
-		c.running = 0;
+		__atomic_store_n(&c.running, 0, __ATOMIC_RELEASE);
 		assert_cal_exit(&st[0], &res[0], 1000, 0);
 		assert_cal_exit(&st[1], &res[1], 1000, 0);
 	}
-	c.stop = 1;
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(c.err, 0);
 	printf("two vCPUs ran through %lu protect+release cycles in %u runs\n",
