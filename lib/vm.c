@@ -146,21 +146,26 @@ static void ram_store(void *hva, const void *data, uint32_t len)
 	 * for the library's readers on other threads), as the guest's own
 	 * store would have been; only unaligned ones go bytewise. */
 	uintptr_t a = (uintptr_t)hva;
+	uint64_t v8;
+	uint32_t v4;
+	uint16_t v2;
 
-	if (len == 8 && !(a & 7))
-		__atomic_store_n((uint64_t *)hva, *(const uint64_t *)data,
-				 __ATOMIC_RELAXED);
-	else if (len == 4 && !(a & 3))
-		__atomic_store_n((uint32_t *)hva, *(const uint32_t *)data,
-				 __ATOMIC_RELAXED);
-	else if (len == 2 && !(a & 1))
-		__atomic_store_n((uint16_t *)hva, *(const uint16_t *)data,
-				 __ATOMIC_RELAXED);
-	else if (len == 1)
+	/* data (the exit's buffer) may be unaligned: copy it out first. */
+	if (len == 8 && !(a & 7)) {
+		memcpy(&v8, data, 8);
+		__atomic_store_n((uint64_t *)hva, v8, __ATOMIC_RELAXED);
+	} else if (len == 4 && !(a & 3)) {
+		memcpy(&v4, data, 4);
+		__atomic_store_n((uint32_t *)hva, v4, __ATOMIC_RELAXED);
+	} else if (len == 2 && !(a & 1)) {
+		memcpy(&v2, data, 2);
+		__atomic_store_n((uint16_t *)hva, v2, __ATOMIC_RELAXED);
+	} else if (len == 1) {
 		__atomic_store_n((uint8_t *)hva, *(const uint8_t *)data,
 				 __ATOMIC_RELAXED);
-	else
+	} else {
 		memcpy(hva, data, len);
+	}
 }
 
 static uint64_t now_ns(void)
