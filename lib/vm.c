@@ -210,13 +210,15 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 		       uint32_t len, int is_write)
 {
+	const struct wpt_ram_region *r;
 	uint32_t done = 0;
 	int ret = 1;
 
 	if (!vm || !data || (len != 1 && len != 2 && len != 4 && len != 8 &&
 			     len != 16))
 		return -EINVAL;
-	if (!guestmem_region(&vm->mem, gpa, 1))
+	r = guestmem_region(&vm->mem, gpa, 1);
+	if (!r)
 		return 0; /* device MMIO: the VMM's */
 	while (done < len) {
 		uint64_t g = gpa + done;
@@ -226,9 +228,13 @@ int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 		/* A store crossing a page boundary is two stores. */
 		if ((g & ~WPT_PAGE_MASK) + n > WPT_PAGE_SIZE)
 			n = WPT_PAGE_SIZE - (g & ~WPT_PAGE_MASK);
-		hva = guestmem_hva(&vm->mem, g, n);
-		if (!hva)
+		/* The region found above serves every piece inside it: one
+		 * search per exit, not one more per piece. */
+		if (g + n > r->gpa + r->size)
+			r = guestmem_region(&vm->mem, g, n);
+		if (!r)
 			return -EFAULT; /* runs off the end of RAM */
+		hva = (char *)r->hva + (g - r->gpa);
 		if (!is_write) {
 			/* Reads only exit inside a slot gap: serve them. */
 			memcpy((char *)data + done, hva, n);

@@ -36,6 +36,7 @@
 #include "wpt_internal.h"
 #include "../../bench/smmu.h"
 #include "../../bench/vmm.h"
+#include "kvm/skip.h"
 
 #define PAGE 4096ull
 #define BLOCK (2ull << 20)
@@ -771,31 +772,15 @@ START_TEST(edges_explicit_refused)
 }
 END_TEST
 
-static int kvm_usable(const char **why)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		*why = strerror(errno);
-		return 0;
-	}
-	close(fd);
-	return 1;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("bench_guest");
 	TCase *tc = tcase_create("workloads");
 	TCase *te = tcase_create("edges");
-	const char *why;
 	SRunner *sr;
 	int failed;
 
-	if (!kvm_usable(&why)) {
-		printf("SKIP: cannot open /dev/kvm: %s\n", why);
-		return 77;
-	}
+	kvm_require();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tcase_set_timeout(tc, 60);
 	tcase_set_timeout(te, 60);

@@ -57,7 +57,7 @@ START_TEST(test_price)
 }
 END_TEST
 
-static char *capture(void (*fn)(FILE *f, void *), void *arg, int *ret)
+static char *capture(void (*fn)(FILE *f, void *), void *arg)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -66,7 +66,6 @@ static char *capture(void (*fn)(FILE *f, void *), void *arg, int *ret)
 	ck_assert_ptr_nonnull(f);
 	fn(f, arg);
 	ck_assert_int_eq(fclose(f), 0);
-	(void)ret;
 	return buf;
 }
 
@@ -119,7 +118,7 @@ START_TEST(test_json)
 
 	rows[1].verified = false;
 	snprintf(rows[1].note, sizeof(rows[1].note), "cpu 0: page 0x1000");
-	out = capture(do_json, &a, NULL);
+	out = capture(do_json, &a);
 	ck_assert_ptr_nonnull(strstr(out, "\"machine\": \"2 cpus, \\\"quoted\\\" cpu\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"kernel\": \"6.1.0\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"date\": \"2026-11-30\""));
@@ -151,7 +150,7 @@ START_TEST(test_goals)
 	rows[2].floor_ns_per_op = 2000;
 	rows[1].writes_per_op = rows[1].stores_per_op = 2;
 	rows[1].lib_ns_per_write = 50;
-	out = capture(do_table, &a, NULL);
+	out = capture(do_table, &a);
 	ck_assert_int_eq(a.missed, 0);
 	ck_assert_ptr_nonnull(strstr(out, "1.55")); /* trap / explicit */
 	ck_assert_ptr_null(strstr(out, "MISSED"));
@@ -161,7 +160,7 @@ START_TEST(test_goals)
 	rows[1].ns_per_op = 3600;   /* 1.2x floor, 1.8x explicit */
 	rows[1].writes_per_op = 3;  /* an extra exit per op */
 	rows[1].lib_ns_per_write = 150;
-	out = capture(do_table, &a, NULL);
+	out = capture(do_table, &a);
 	ck_assert_int_eq(a.missed, 4);
 	ck_assert_uint_eq(count(out, "MISSED"), 4);
 	free(out);
@@ -169,7 +168,7 @@ START_TEST(test_goals)
 	/* A shadow that did not verify is named. */
 	rows[2].verified = false;
 	snprintf(rows[2].note, sizeof(rows[2].note), "why");
-	out = capture(do_table, &a, NULL);
+	out = capture(do_table, &a);
 	ck_assert_ptr_nonnull(strstr(out, "NOT VERIFIED: stream4k-strict inval: why"));
 	free(out);
 }
@@ -188,12 +187,12 @@ START_TEST(test_split_and_churn_goals)
 	rows[0].split_runs = 64;
 	rows[0].split_maps = 64;
 	rows[1].slot_ioctls_per_table = 2;
-	out = capture(do_table, &a, NULL);
+	out = capture(do_table, &a);
 	ck_assert_int_eq(a.missed, 0);
 	free(out);
 	rows[0].split_maps = 96;
 	rows[1].slot_ioctls_per_table = 4;
-	out = capture(do_table, &a, NULL);
+	out = capture(do_table, &a);
 	ck_assert_int_eq(a.missed, 2);
 	free(out);
 }

@@ -17,6 +17,7 @@
 
 #include "wpt.h"
 #include "../../bench/vmm.h"
+#include "kvm/skip.h"
 
 /* Few exits: each costs ~65 us at CPL3 on the nested test machines. */
 #define CAL_OPS 200
@@ -597,30 +598,14 @@ START_TEST(stack_overflow_detected)
 }
 END_TEST
 
-static int kvm_usable(const char **why)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		*why = strerror(errno);
-		return 0;
-	}
-	close(fd);
-	return 1;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("bench_vmm");
 	TCase *tc = tcase_create("vmm");
-	const char *why;
 	SRunner *sr;
 	int failed;
 
-	if (!kvm_usable(&why)) {
-		printf("SKIP: cannot open /dev/kvm: %s\n", why);
-		return 77;
-	}
+	kvm_require();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, boots_and_calibrates_cpl3);

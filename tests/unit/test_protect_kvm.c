@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "protect/protect.h"
+#include "kvm/skip.h"
 /* tests/kvm/ is not linked into unit tests by the Makefile (yet): take the
  * helper in whole. */
 #include "kvm/minivm.c"
@@ -521,16 +522,6 @@ START_TEST(two_regions)
 }
 END_TEST
 
-static int kvm_usable(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("protect_kvm");
@@ -538,10 +529,7 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	if (!kvm_usable()) {
-		printf("SKIP: no /dev/kvm\n");
-		return 77;
-	}
+	kvm_require();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, store_traps_load_does_not);

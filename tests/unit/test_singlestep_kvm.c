@@ -32,6 +32,7 @@
 #include "wpt_internal.h"
 #include "../../bench/smmu.h"
 #include "../../bench/vmm.h"
+#include "kvm/skip.h"
 
 #define MIB (1ull << 20)
 #define PAGE 4096ull
@@ -396,30 +397,14 @@ START_TEST(cmpxchg16b_cpl0_refused_through_step)
 }
 END_TEST
 
-static int kvm_usable(const char **why)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		*why = strerror(errno);
-		return 0;
-	}
-	close(fd);
-	return 1;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("singlestep_kvm");
 	TCase *tc = tcase_create("kvm");
-	const char *why;
 	SRunner *sr;
 	int failed;
 
-	if (!kvm_usable(&why)) {
-		printf("SKIP: cannot open /dev/kvm: %s\n", why);
-		return 77;
-	}
+	kvm_require();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, cmpxchg16b_cpl3_native);

@@ -26,6 +26,7 @@
 #include "wpt_internal.h"
 #include "../../bench/smmu.h"
 #include "../../bench/vmm.h"
+#include "kvm/skip.h"
 
 #define NR_CPUS 2
 #define IOVA_BASE 0x100000000ull
@@ -249,14 +250,9 @@ int main(void)
 	Suite *su = suite_create("stress_kvm");
 	TCase *tc = tcase_create("two_vcpus");
 	SRunner *sr;
-	int failed, fd;
+	int failed;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("SKIP: cannot open /dev/kvm: %s\n", strerror(errno));
-		return 77;
-	}
-	close(fd);
+	kvm_require();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, two_vcpus_churn, 0, 3);
