@@ -102,6 +102,24 @@ struct wpt_domain {
 	struct wpt_domain_stats st;
 };
 
+/* A store blocked on a userfaultfd-protected page, whose thread was kicked
+ * and has yet to call wpt_vm_uffd_step_begin. */
+struct uffd_pending {
+	int tid;
+	uint64_t gpa;
+};
+
+/* The userfaultfd backend's side of the VM (uffd_fault.c), under lock. */
+struct uffd_state {
+	void *be;                       /* the backend, for its fd and reads */
+	struct wpt_uffd_cfg cfg;
+	struct uffd_pending *pending;   /* at most UFFD_MAX_PENDING */
+	unsigned int nr_pending, cap_pending;
+	/* Pages opened for a VMM thread's store, oldest first. */
+	uint64_t open[WPT_UFFD_MAX_OPEN];
+	unsigned int nr_open;
+};
+
 struct wpt_vm {
 	pthread_mutex_t lock;
 	struct wpt_guestmem mem;
@@ -118,7 +136,23 @@ struct wpt_vm {
 	void *log_opaque;
 	struct wpt_vm_stats st;         /* under lock, but for: */
 	uint64_t gap_accesses;          /* atomic: counted without the lock */
+	struct uffd_state *uffd;        /* the userfaultfd backend, or NULL */
 };
+
+/* ---- vm.c: one page made writable for a single step (under lock) ---- */
+
+/* 1 opened (a protected table page), 0 nothing to open, or -errno. */
+int vm_step_open_locked(struct wpt_vm *vm, uint64_t page);
+/* Protect it again if still wanted, then diff it: 0 or -errno. */
+int vm_step_close_locked(struct wpt_vm *vm, uint64_t page);
+
+/* ---- uffd_fault.c: the userfaultfd backend's faults ---- */
+
+int uffd_state_new(struct wpt_vm *vm, const struct wpt_uffd_cfg *cfg);
+void uffd_state_free(struct wpt_vm *vm);
+/* Close the pages opened for VMM threads inside [gpa, gpa + len): the
+ * VMM reported its write there.  Under lock; the first error. */
+int uffd_close_range(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Fill zero limits from dflt (NULL: the library's defaults). */
 void wpt_limits_fill(struct wpt_limits *lim, const struct wpt_limits *dflt);

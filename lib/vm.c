@@ -33,8 +33,12 @@ static int vm_protect_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg)
 {
 	int ret = 0;
 
+	if (!!cfg->kvm + !!cfg->protect_ops + !!cfg->uffd > 1)
+		return -EINVAL; /* one backend per VM */
 	if (cfg->kvm)
 		ret = wpt_protect_kvm_new(cfg->kvm, &vm->mem, &vm->protect);
+	else if (cfg->uffd)
+		ret = uffd_state_new(vm, cfg->uffd);
 	else if (cfg->protect_ops)
 		ret = wpt_protect_callback_new(cfg->protect_ops,
 					       cfg->protect_opaque,
@@ -46,6 +50,7 @@ static int vm_protect_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg)
 	if (ret) {
 		vm->protect.ops->free(vm->protect.be);
 		vm->protect.ops = NULL;
+		uffd_state_free(vm);
 	}
 	return ret;
 }
@@ -88,6 +93,7 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 err_protect:
 	if (vm->protect.ops)
 		vm->protect.ops->free(vm->protect.be);
+	uffd_state_free(vm);
 err_mem:
 	guestmem_fini(&vm->mem);
 err_free:
@@ -107,6 +113,7 @@ void wpt_vm_free(struct wpt_vm *vm)
 	cds_lfht_destroy(vm->pages, NULL);
 	if (vm->protect.ops)
 		vm->protect.ops->free(vm->protect.be);
+	uffd_state_free(vm);
 	/* Page entries are freed by call_rcu: wait for them. */
 	rcu_barrier();
 	guestmem_fini(&vm->mem);
@@ -276,6 +283,8 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 	if (!any)
 		return 0;
 	pthread_mutex_lock(&vm->lock);
+	/* Pages opened for this write (the userfaultfd backend) close now. */
+	ret = uffd_close_range(vm, gpa, len);
 	for (g = gpa; g < gpa + len && g >= gpa;
 	     g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
 		uint64_t end = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE;
@@ -297,11 +306,33 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 
 #define STEP_F_BEGUN (1u << 0)
 
+/*
+ * Make page writable for a step if it is a protected table page: 1 opened
+ * (end it with vm_step_close_locked), 0 nothing to open, or the backend's
+ * errno.  Under vm->lock.
+ */
+int vm_step_open_locked(struct wpt_vm *vm, uint64_t page)
+{
+	struct wpt_page *pg;
+	int r;
+
+	rcu_read_lock();
+	pg = tracker_page_lookup(vm, page);
+	rcu_read_unlock();
+	if (!pg || pg->nr_protecting == 0 || !vm->protect.ops)
+		return 0;
+	r = wpt_protect_step_begin(&vm->protect, page);
+	if (r) {
+		vm->st.errors++;
+		return r;
+	}
+	return 1;
+}
+
 int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 {
 	uint64_t t0, page = gpa & WPT_PAGE_MASK;
-	struct wpt_page *pg;
-	int ret = 1;
+	int ret = 1, r;
 
 	if (!vm || !st)
 		return -EINVAL;
@@ -314,19 +345,12 @@ int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 	st->gpa = gpa;
 	st->page_gpa = WPT_STEP_NO_PAGE;
 	st->flags = STEP_F_BEGUN;
-	rcu_read_lock();
-	pg = tracker_page_lookup(vm, page);
-	rcu_read_unlock();
-	if (pg && pg->nr_protecting > 0 && vm->protect.ops) {
-		int r = wpt_protect_step_begin(&vm->protect, page);
-
-		if (r) {
-			vm->st.errors++;
-			st->flags = 0;
-			ret = r;
-		} else {
-			st->page_gpa = page;
-		}
+	r = vm_step_open_locked(vm, page);
+	if (r < 0) {
+		st->flags = 0;
+		ret = r;
+	} else if (r == 1) {
+		st->page_gpa = page;
 	}
 	st->t0 = t0;
 	vm->st.step_ns += now_ns() - t0;
@@ -351,11 +375,35 @@ static void step_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err)
 	}
 }
 
-int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
+/* The step of page (opened by vm_step_open_locked) is over: protect it
+ * again if a table there still wants it, then diff it.  Under vm->lock. */
+int vm_step_close_locked(struct wpt_vm *vm, uint64_t page)
 {
 	struct wpt_page *pg;
+	int ret;
+
+	rcu_read_lock();
+	pg = tracker_page_lookup(vm, page);
+	rcu_read_unlock();
+	/* Protect first, then diff: a store by another vCPU is then in RAM
+	 * for the diff or traps after it (see wpt.h). */
+	ret = wpt_protect_step_end(&vm->protect, page,
+				   pg && pg->nr_protecting > 0);
+	if (ret) {
+		vm->st.errors++;
+		tracker_op_begin(vm);
+		step_fault_page(vm, pg, ret);
+		tracker_op_end(vm);
+	} else if (pg) {
+		ret = page_rescan(vm, page, WPT_PAGE_SIZE);
+	}
+	return ret;
+}
+
+int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
+{
 	uint64_t t0;
-	int ret = 0;
+	int ret;
 
 	if (!vm || !st || !(st->flags & STEP_F_BEGUN))
 		return -EINVAL;
@@ -364,21 +412,7 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
 		return 0; /* nothing was made writable */
 	t0 = now_ns();
 	pthread_mutex_lock(&vm->lock);
-	rcu_read_lock();
-	pg = tracker_page_lookup(vm, st->page_gpa);
-	rcu_read_unlock();
-	/* Protect first, then diff: a store by another vCPU is then in RAM
-	 * for the diff or traps after it (see wpt.h). */
-	ret = wpt_protect_step_end(&vm->protect, st->page_gpa,
-				   pg && pg->nr_protecting > 0);
-	if (ret) {
-		vm->st.errors++;
-		tracker_op_begin(vm);
-		step_fault_page(vm, pg, ret);
-		tracker_op_end(vm);
-	} else if (pg) {
-		ret = page_rescan(vm, st->page_gpa, WPT_PAGE_SIZE);
-	}
+	ret = vm_step_close_locked(vm, st->page_gpa);
 	vm->st.steps++;
 	vm->st.step_ns += now_ns() - t0;
 	pthread_mutex_unlock(&vm->lock);
@@ -412,6 +446,8 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 		s.slot_ns = ps.slot_ns;
 		s.slots_in_use = ps.slots_in_use;
 		s.zap_quirk_off = ps.zap_quirk_off;
+		s.wp_ops = ps.wp_ops;
+		s.wp_ns = ps.wp_ns;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));

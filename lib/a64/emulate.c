@@ -446,6 +446,9 @@ int wpt_a64_emulate(struct wpt_vm *vm, const struct wpt_a64_mmu *mmu,
 
 	if (!vm || !mmu || !regs)
 		return -EINVAL;
+	/* Its stores would block on the page they emulate a store to. */
+	if (vm->uffd)
+		return -EOPNOTSUPP;
 	if (res)
 		*res = (struct wpt_a64_result){ .fault = WPT_A64_FAULT_NONE };
 	if (regs->pstate & PSTATE_NRW)

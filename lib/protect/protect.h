@@ -23,6 +23,8 @@ struct wpt_protect_stats {
 	uint64_t slots_in_use;
 	uint64_t protected_pages;
 	uint64_t zap_quirk_off; /* KVM_X86_QUIRK_SLOT_ZAP_ALL disabled */
+	uint64_t wp_ops;        /* UFFDIO_WRITEPROTECT calls */
+	uint64_t wp_ns;         /* time inside those calls */
 };
 
 struct wpt_protect_backend_ops {
@@ -47,6 +49,25 @@ int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
 /* The callback backend: forwards to the VMM's ops. */
 int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
 			     struct wpt_protect *out);
+
+/*
+ * The userfaultfd write-protect backend over gm's regions (gm must outlive
+ * it): registers them all with UFFDIO_REGISTER_MODE_WP.  *be_out is the
+ * backend's own handle for the two calls below, which stay valid while
+ * out's owner lives.  -EPERM/-EACCES no right to catch kernel faults,
+ * -EOPNOTSUPP a kernel without write-protect faults or thread ids,
+ * -EINVAL memory it cannot protect, or the failing call's -errno.
+ */
+int wpt_protect_uffd_new(const struct wpt_guestmem *gm,
+			 struct wpt_protect *out, void **be_out);
+
+/* The userfaultfd (non-blocking) to poll. */
+int wpt_protect_uffd_fd(const void *be);
+
+/* Read one write-protect fault in guest RAM: 1 with the faulting page's
+ * gpa and the blocked thread's id, 0 if none is queued, or -errno.  Any
+ * thread, without the VM lock. */
+int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid);
 
 /*
  * The single-step layer (step.c): wrap p's backend so single steps
