@@ -5,7 +5,9 @@
  *
  *   bvm_new   /dev/kvm -> KVM_CREATE_VM -> RAM (mmap) -> x86 page tables,
  *             GDT, TSS -> guest image -> wpt_vm_new (the library registers
- *             RAM's memslots) -> vCPUs (run page, CPUID)
+ *             RAM's memslots; with cfg.uffd the VMM registers one slot and
+ *             the library write-protects through userfaultfd) -> vCPUs
+ *             (run page, CPUID)
  *   bvm_run   params into each vCPU's area -> long mode through SREGS ->
  *             KVM_RUN loop per vCPU (a thread each when several) until the
  *             guest writes SMMU_R_DONE
@@ -692,6 +694,19 @@ static int slots_plan(struct bvm *vm, uint32_t *budget)
 	return 0;
 }
 
+/* cfg.uffd: RAM is one read-write slot of the VMM's own, for good. */
+static int ram_slot(struct bvm *vm)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = BENCH_RAM_SIZE,
+		.userspace_addr = (uintptr_t)vm->ram,
+	};
+
+	vm->spare_slot = 1;
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno
+								    : 0;
+}
+
 static int wpt_attach(struct bvm *vm)
 {
 	struct wpt_ram_region ram = {
@@ -703,10 +718,16 @@ static int wpt_attach(struct bvm *vm)
 	};
 	struct wpt_vm_cfg cfg = {
 		.size = sizeof(cfg), .regions = &ram, .nr_regions = 1,
-		.kvm = &kvm,
 	};
-	int ret = slots_plan(vm, &kvm.slot_budget);
+	int ret;
 
+	if (vm->cfg.uffd) {
+		cfg.uffd = 1;
+		ret = ram_slot(vm);
+	} else {
+		cfg.kvm = &kvm;
+		ret = slots_plan(vm, &kvm.slot_budget);
+	}
 	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt);
 }
 
@@ -717,7 +738,8 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	int ret;
 
 	if (!cfg || !out || !cfg->nr_cpus || cfg->nr_cpus > BENCH_MAX_CPUS ||
-	    cfg->slot_granule % 4096)
+	    cfg->slot_granule % 4096 ||
+	    (cfg->uffd && (cfg->slot_granule || cfg->force_step)))
 		return -EINVAL;
 	/*
 	 * While one vCPU's exit re-cuts a chunk, the others keep running.
@@ -726,7 +748,7 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	 * (seen on kvm_pvm within a few re-cuts).  So with several vCPUs the
 	 * system area [0, BENCH_ARENA_GPA) must be chunks of its own.
 	 */
-	if (cfg->nr_cpus > 1 &&
+	if (cfg->nr_cpus > 1 && !cfg->uffd &&
 	    (!cfg->slot_granule || BENCH_ARENA_GPA % cfg->slot_granule))
 		return -EINVAL;
 	vm = calloc(1, sizeof(*vm));

@@ -46,6 +46,12 @@ struct bvm_cfg {
 	 * page (KVM_EXIT_INTERNAL_ERROR, an emulation failure: cmpxchg16b,
 	 * SSE stores) is single-stepped the same way. */
 	bool force_step;
+	/* Protection by the library's userfaultfd backend instead of its
+	 * memslot backend (wpt_vm_cfg.uffd): the VMM registers RAM as one
+	 * read-write slot of its own and never changes it; trapped stores
+	 * still come as KVM_EXIT_MMIO (KVM emulates a store it cannot make).
+	 * Excludes slot_granule, and force_step. */
+	bool uffd;
 	/* Called for each MMIO exit the library did not take and that is not
 	 * one of the harness registers: cpu, gpa, data (in for writes, out
 	 * for reads), len.  0, or -errno to stop that vCPU with an error.

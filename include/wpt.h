@@ -139,22 +139,8 @@ struct wpt_kvm_cfg {
 	uint16_t as_id;        /* KVM address space (slot id bits 16..31) */
 };
 
-/*
- * The userfaultfd write-protect backend (see "the userfaultfd backend"
- * below).  kick(opaque, tid) is called by wpt_vm_uffd_service() for each
- * thread blocked on a store to a protected page: if tid is one of the
- * VMM's vCPU threads, interrupt its KVM_RUN (send it the signal the VMM
- * kicks vCPUs with, one that has a handler, so KVM_RUN returns -EINTR)
- * and return 1; for any other thread return 0.  Called without the
- * library's lock, on the thread that calls wpt_vm_uffd_service().
- */
-struct wpt_uffd_cfg {
-	int (*kick)(void *opaque, int tid);
-	void *opaque;
-};
-
-/* Pages the userfaultfd backend keeps open for VMM threads at once. */
-#define WPT_UFFD_MAX_OPEN 16
+/* Pages wpt_vm_uffd_sigbus() may hold lifted at once. */
+#define WPT_UFFD_MAX_LIFTED 64
 
 /* ------------------------------------------------------------- VM */
 
@@ -187,9 +173,10 @@ struct wpt_vm_cfg {
 	struct wpt_limits limits;             /* defaults for new domains */
 	wpt_log_fn log;
 	void *log_opaque;
-	/* Protection by userfaultfd write-protect instead of memslots (kvm
-	 * and protect_ops NULL): the VMM registers its memslots itself. */
-	const struct wpt_uffd_cfg *uffd;
+	/* Nonzero: protection by userfaultfd write-protect instead of
+	 * memslots (kvm and protect_ops NULL); see "the userfaultfd
+	 * backend".  The VMM registers its memslots itself. */
+	int uffd;
 };
 
 /* Create a VM context.  With the KVM backend this creates its memslots;
@@ -247,9 +234,7 @@ struct wpt_vm_stats {
 	/* The userfaultfd backend: */
 	uint64_t wp_ops;          /* UFFDIO_WRITEPROTECT calls */
 	uint64_t wp_ns;           /* time inside them */
-	uint64_t uffd_faults;     /* faults read by wpt_vm_uffd_service */
-	uint64_t uffd_kicks;      /* of those, vCPUs kicked */
-	uint64_t uffd_host_opens; /* pages opened for a VMM thread's store */
+	uint64_t uffd_lifts;      /* pages lifted by wpt_vm_uffd_sigbus */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
@@ -336,57 +321,46 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
 /* -------------------------------------------- the userfaultfd backend */
 
 /*
- * Protection without memslots.  The VMM registers its RAM memslots itself,
- * read-write, and never changes them; the library write-protects table
- * pages in the VMM's own page tables (UFFDIO_WRITEPROTECT) over the memory
- * behind the regions, which must be anonymous, memfd/shmem or hugetlbfs
- * memory (and the process needs CAP_SYS_PTRACE or /dev/userfaultfd, since
- * the faults it catches are raised inside KVM).  Protecting a page never
- * re-cuts a slot, so KVM never drops its neighbours' mappings; but a store
- * to a protected page carries no data: it blocks the vCPU thread inside
- * KVM_RUN until the library has it single-stepped.  The VMM wires three
- * things:
+ * Protection without memslots (wpt_vm_cfg.uffd).  The VMM registers its
+ * RAM memslots itself, read-write, and never changes them; the library
+ * write-protects table pages in the VMM's own page tables
+ * (UFFDIO_WRITEPROTECT) over the memory behind the regions, which must be
+ * anonymous, memfd/shmem or hugetlbfs memory; the process needs
+ * CAP_SYS_PTRACE (or /dev/userfaultfd) to catch faults raised inside KVM.
+ * Protecting or releasing a page is one ioctl on that page: no memslot is
+ * re-cut, so KVM never drops its neighbours' mappings.
  *
- *   a thread or its event loop polls wpt_vm_uffd_fd() for POLLIN and calls
- *       wpt_vm_uffd_service(), which calls cfg.kick for each blocked store;
- *   kick interrupts the vCPU thread's KVM_RUN (see struct wpt_uffd_cfg);
- *   that vCPU thread, when KVM_RUN returns -EINTR (or KVM_EXIT_INTR):
- *       if (wpt_vm_uffd_step_begin(vm, &st) == 1) {
- *           single-step the vCPU (see wpt_vm_step_begin);
- *           wpt_vm_step_end(vm, &st);
- *       }
+ * A vCPU's store to a protected page: KVM cannot write the page, so it
+ * emulates the store and exits with KVM_EXIT_MMIO and the data, as for a
+ * read-only slot (measured on Linux 6.18 x86, kvm_pvm); the VMM passes it
+ * to wpt_vm_handle_mmio() as usual, which lifts the page's protection for
+ * its own store (two more ioctls).  A store KVM's emulator refuses takes
+ * the single-step path as with memslots.  A KVM that instead fails
+ * KVM_RUN with -EFAULT for such a store is not served by this backend.
  *
- * Everything said of the single-step path above holds (the page is
- * protected again before the diff; other vCPUs' stores meanwhile are not
- * lost).  A store by a thread that is not a vCPU (kick returned 0: the
- * VMM's device emulation writing guest RAM) cannot be stepped: the page is
- * made writable, which lets that store go on, and protected again and
- * diffed at the next wpt_vm_host_wrote() over it (which the VMM owes for
- * such writes anyway).  At most WPT_UFFD_MAX_OPEN pages stay open so: the
- * oldest is closed first (a writer still on it faults again).  Until a
- * page is closed, guest stores to it are mirrored only at that close.
+ * A VMM thread's own store to a protected page (an emulated device
+ * writing guest RAM that a guest made a table) raises SIGBUS in that
+ * thread.  The VMM's SIGBUS handler calls wpt_vm_uffd_sigbus(): if it
+ * returns 1 the handler returns and the store is retried and goes through;
+ * otherwise the signal is a real error.  The library protects such a page
+ * again, and diffs it, at the next wpt_vm_host_wrote() over it, which the
+ * VMM owes for such writes anyway; until then guest stores to it are not
+ * trapped but are mirrored at that call.
  *
- * wpt_a64_emulate() serves NISV exits, which only read-only memslots cause:
- * with this backend it returns -EOPNOTSUPP.
+ * wpt_a64_emulate() would take the SIGBUS itself: with this backend it
+ * returns -EOPNOTSUPP (single-step instead).
  */
-
-/* The userfaultfd to poll (O_NONBLOCK; it stays the library's), or
- * -EINVAL if vm does not use this backend. */
-int wpt_vm_uffd_fd(const struct wpt_vm *vm);
-
-/* Read the faults queued on it (at most 64 per call: call again while the
- * fd polls readable) and kick or open for each.  Returns how many it
- * read, or -errno (-EINVAL not this backend).  Any thread. */
-int wpt_vm_uffd_service(struct wpt_vm *vm);
 
 /*
- * On a vCPU thread whose KVM_RUN was interrupted: if a store of this
- * thread is blocked on a protected page, begin its step (as
- * wpt_vm_step_begin on that page) and return 1: then single-step and call
- * wpt_vm_step_end.  0 if none is (an interrupt for another reason: just
- * run again), or a negative errno.
+ * From the VMM's SIGBUS handler (SA_SIGINFO), with the siginfo's si_addr:
+ * 1 if addr is guest RAM this VM write-protected and its protection is
+ * lifted now (return from the handler: the store is retried), 0 if it is
+ * not the library's (a real SIGBUS), or -errno (-ENOSPC: more than
+ * WPT_UFFD_MAX_LIFTED pages wait for their wpt_vm_host_wrote(); -EINVAL:
+ * not this backend).  Async-signal-safe: no lock, no allocation, errno
+ * kept.
  */
-int wpt_vm_uffd_step_begin(struct wpt_vm *vm, struct wpt_step *st);
+int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr);
 
 /* --------------------------------------------------------- domains */
 

@@ -102,22 +102,13 @@ struct wpt_domain {
 	struct wpt_domain_stats st;
 };
 
-/* A store blocked on a userfaultfd-protected page, whose thread was kicked
- * and has yet to call wpt_vm_uffd_step_begin. */
-struct uffd_pending {
-	int tid;
-	uint64_t gpa;
-};
-
-/* The userfaultfd backend's side of the VM (uffd_fault.c), under lock. */
+/* The userfaultfd backend's side of the VM (uffd_sigbus.c). */
 struct uffd_state {
-	void *be;                       /* the backend, for its fd and reads */
-	struct wpt_uffd_cfg cfg;
-	struct uffd_pending *pending;   /* at most UFFD_MAX_PENDING */
-	unsigned int nr_pending, cap_pending;
-	/* Pages opened for a VMM thread's store, oldest first. */
-	uint64_t open[WPT_UFFD_MAX_OPEN];
-	unsigned int nr_open;
+	void *be;                 /* the backend, for wpt_protect_uffd_lift */
+	/* Pages a VMM thread's SIGBUS lifted, as gpa + 1 (0: free slot):
+	 * claimed lock-free by the handler, cleared under the VM lock. */
+	uint64_t lifted[WPT_UFFD_MAX_LIFTED];
+	uint64_t lifts;           /* atomic */
 };
 
 struct wpt_vm {
@@ -145,14 +136,20 @@ struct wpt_vm {
 int vm_step_open_locked(struct wpt_vm *vm, uint64_t page);
 /* Protect it again if still wanted, then diff it: 0 or -errno. */
 int vm_step_close_locked(struct wpt_vm *vm, uint64_t page);
+/* Protecting a table page again failed: fault every domain that counts on
+ * its stores trapping (pg may be NULL). */
+void vm_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err);
 
-/* ---- uffd_fault.c: the userfaultfd backend's faults ---- */
+/* ---- uffd_sigbus.c: the userfaultfd backend ---- */
 
-int uffd_state_new(struct wpt_vm *vm, const struct wpt_uffd_cfg *cfg);
+int uffd_state_new(struct wpt_vm *vm);
 void uffd_state_free(struct wpt_vm *vm);
-/* Close the pages opened for VMM threads inside [gpa, gpa + len): the
- * VMM reported its write there.  Under lock; the first error. */
+/* Protect again (if still wanted) the pages a SIGBUS lifted inside
+ * [gpa, gpa + len): the VMM reported its write there.  Under lock; 0 or
+ * the first error (then the domains trapping there are faulted). */
 int uffd_close_range(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
+/* Lock-free: does a lifted page lie inside [gpa, gpa + len)? */
+bool uffd_lifted_in(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Fill zero limits from dflt (NULL: the library's defaults). */
 void wpt_limits_fill(struct wpt_limits *lim, const struct wpt_limits *dflt);

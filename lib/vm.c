@@ -38,7 +38,7 @@ static int vm_protect_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg)
 	if (cfg->kvm)
 		ret = wpt_protect_kvm_new(cfg->kvm, &vm->mem, &vm->protect);
 	else if (cfg->uffd)
-		ret = uffd_state_new(vm, cfg->uffd);
+		ret = uffd_state_new(vm);
 	else if (cfg->protect_ops)
 		ret = wpt_protect_callback_new(cfg->protect_ops,
 					       cfg->protect_opaque,
@@ -183,6 +183,37 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/*
+ * The userfaultfd backend: the page may be write-protected in our own page
+ * tables, where our store would raise SIGBUS.  Lift it around the store,
+ * as a step does.  Under the lock.  0 or -errno (nothing stored).
+ */
+static int uffd_ram_store(struct wpt_vm *vm, uint64_t gpa, void *hva,
+			  const void *data, uint32_t len)
+{
+	uint64_t page = gpa & WPT_PAGE_MASK;
+	int r = vm_step_open_locked(vm, page);
+
+	if (r < 0)
+		return r;
+	ram_store(hva, data, len);
+	if (r == 0)
+		return 0; /* it was not protected */
+	r = wpt_protect_step_end(&vm->protect, page, true);
+	if (r) {
+		struct wpt_page *pg;
+
+		vm->st.errors++;
+		rcu_read_lock();
+		pg = tracker_page_lookup(vm, page);
+		rcu_read_unlock();
+		tracker_op_begin(vm);
+		vm_fault_page(vm, pg, r);
+		tracker_op_end(vm);
+	}
+	return r;
+}
+
 /* One store inside one page of RAM. */
 static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		       const void *data, uint32_t len)
@@ -190,10 +221,13 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	uint64_t t0;
 	int ret;
 
-	if (!page_tracked(vm, gpa)) {
-		/* A store that fell into a slot being re-cut: KVM would have
-		 * written it to RAM, so do that.  If the page became a table
-		 * meanwhile, its snapshot may predate this store: diff it. */
+	/* With memslots, a store to a page no table holds fell into a slot
+	 * being re-cut; with userfaultfd, whether a page is protected is only
+	 * stable under the lock, so those take the lock below. */
+	if (!vm->uffd && !page_tracked(vm, gpa)) {
+		/* KVM would have written it to RAM, so do that.  If the page
+		 * became a table meanwhile, its snapshot may predate this
+		 * store: diff it. */
 		ram_store(hva, data, len);
 		__atomic_fetch_add(&vm->gap_accesses, 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -206,7 +240,22 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	}
 	pthread_mutex_lock(&vm->lock);
 	t0 = now_ns();
-	ram_store(hva, data, len);
+	if (vm->uffd) {
+		ret = uffd_ram_store(vm, gpa, hva, data, len);
+		if (ret) {
+			pthread_mutex_unlock(&vm->lock);
+			return ret;
+		}
+		if (!page_tracked(vm, gpa)) {
+			/* Released since it trapped: a plain store. */
+			__atomic_fetch_add(&vm->gap_accesses, 1,
+					   __ATOMIC_RELAXED);
+			pthread_mutex_unlock(&vm->lock);
+			return 1;
+		}
+	} else {
+		ram_store(hva, data, len);
+	}
 	ret = page_rescan(vm, gpa, len);
 	vm->st.exits_handled++;
 	vm->st.lib_ns += now_ns() - t0;
@@ -280,10 +329,11 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 	 * data): no lock, so vCPUs writing completion and status words do
 	 * not serialize on it.  A page tracked after this look is
 	 * snapshotted from RAM that already holds the write. */
-	if (!any)
+	if (!any && !uffd_lifted_in(vm, gpa, len))
 		return 0;
 	pthread_mutex_lock(&vm->lock);
-	/* Pages opened for this write (the userfaultfd backend) close now. */
+	/* Pages a SIGBUS lifted for this write (the userfaultfd backend)
+	 * are protected again before the diff. */
 	ret = uffd_close_range(vm, gpa, len);
 	for (g = gpa; g < gpa + len && g >= gpa;
 	     g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
@@ -360,11 +410,11 @@ int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 
 /* Re-protecting a stepped page failed: fault every domain that counts on
  * its stores trapping, so nothing relies on a writable page. */
-static void step_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err)
+void vm_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err)
 {
 	unsigned int i;
 
-	for (i = 0; i < pg->nr_tables; i++) {
+	for (i = 0; pg && i < pg->nr_tables; i++) {
 		struct wpt_table_use *u;
 
 		RB_FOREACH(u, wpt_use_tree, &pg->tables[i]->uses)
@@ -392,7 +442,7 @@ int vm_step_close_locked(struct wpt_vm *vm, uint64_t page)
 	if (ret) {
 		vm->st.errors++;
 		tracker_op_begin(vm);
-		step_fault_page(vm, pg, ret);
+		vm_fault_page(vm, pg, ret);
 		tracker_op_end(vm);
 	} else if (pg) {
 		ret = page_rescan(vm, page, WPT_PAGE_SIZE);
@@ -449,6 +499,9 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 		s.wp_ops = ps.wp_ops;
 		s.wp_ns = ps.wp_ns;
 	}
+	if (vm->uffd)
+		s.uffd_lifts = __atomic_load_n(&vm->uffd->lifts,
+					       __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&vm->lock);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
 	return 0;

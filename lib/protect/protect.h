@@ -52,22 +52,25 @@ int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
 
 /*
  * The userfaultfd write-protect backend over gm's regions (gm must outlive
- * it): registers them all with UFFDIO_REGISTER_MODE_WP.  *be_out is the
- * backend's own handle for the two calls below, which stay valid while
- * out's owner lives.  -EPERM/-EACCES no right to catch kernel faults,
- * -EOPNOTSUPP a kernel without write-protect faults or thread ids,
- * -EINVAL memory it cannot protect, or the failing call's -errno.
+ * it): registers them all with UFFDIO_REGISTER_MODE_WP, faults delivered
+ * as SIGBUS.  *be_out is the backend's own handle for
+ * wpt_protect_uffd_lift(), valid while out's owner lives.  -EPERM/-EACCES
+ * no right to catch faults raised in the kernel, -EOPNOTSUPP a kernel
+ * without write-protect or SIGBUS faults, -EINVAL memory it cannot
+ * protect, or the failing call's -errno.
  */
 int wpt_protect_uffd_new(const struct wpt_guestmem *gm,
 			 struct wpt_protect *out, void **be_out);
 
-/* The userfaultfd (non-blocking) to poll. */
-int wpt_protect_uffd_fd(const void *be);
+/* Lift the protection of the page holding hva behind the tracker's back
+ * (a VMM thread's store took a SIGBUS there).  Async-signal-safe: no
+ * lock, errno kept.  0 or -errno. */
+int wpt_protect_uffd_lift(const void *be, uint64_t hva);
 
-/* Read one write-protect fault in guest RAM: 1 with the faulting page's
- * gpa and the blocked thread's id, 0 if none is queued, or -errno.  Any
- * thread, without the VM lock. */
-int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid);
+/* Protect page again if p's single-step layer does not hold it writable
+ * (a page lifted by wpt_protect_uffd_lift whose table still wants
+ * protection).  Under the VM lock.  0 or the backend's -errno. */
+int wpt_protect_step_reassert(struct wpt_protect *p, uint64_t page_gpa);
 
 /*
  * The single-step layer (step.c): wrap p's backend so single steps

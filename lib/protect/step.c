@@ -225,3 +225,15 @@ int wpt_protect_step_end(struct wpt_protect *p, uint64_t page_gpa,
 	page_drop(s, sp);
 	return 0;
 }
+
+int wpt_protect_step_reassert(struct wpt_protect *p, uint64_t page_gpa)
+{
+	struct step_layer *s = p->be;
+
+	if (p->ops != &step_ops)
+		return -EINVAL;
+	/* A held page is writable on purpose; its step's end decides. */
+	if (page_find(s, page_gpa))
+		return 0;
+	return s->inner.ops->protect(s->inner.be, page_gpa, WPT_PAGE_SIZE);
+}

@@ -4,14 +4,22 @@
  * in the VMM's own page tables (UFFDIO_WRITEPROTECT) instead of sitting in a
  * read-only memslot.  The VMM's memslots stay as they are, so protecting a
  * page never re-cuts a slot and never makes KVM drop the mappings of its
- * neighbours; the price is that a store to a protected page carries no data:
- * it blocks its thread in the kernel until wpt_vm_uffd_service() reads the
- * fault (lib/uffd_fault.c) and the vCPU single-steps it.
+ * neighbours.
+ *
+ * Faults are delivered as SIGBUS (UFFD_FEATURE_SIGBUS), never queued: no
+ * thread blocks and nothing reads the fd.  For a vCPU's store the fault is
+ * raised inside KVM, whose write access to the page fails: on the test
+ * machines' KVM (kvm_pvm, Linux 6.18) it then emulates the store and exits
+ * to the VMM as KVM_EXIT_MMIO with the data, exactly as for a read-only
+ * memslot.  (In blocking mode a vCPU kicked out of the fault by a signal
+ * never left KVM_RUN there: KVM retried the fault in a loop.)  A VMM
+ * thread's store gets a real SIGBUS; wpt_vm_uffd_sigbus() serves it.
  *
  * Every RAM region is registered with UFFDIO_REGISTER_MODE_WP once, at
  * creation: that needs anonymous, memfd/shmem or hugetlbfs memory (and
  * CAP_SYS_PTRACE, or /dev/userfaultfd, for faults raised inside KVM).
- * Called only under the VM lock, like every backend, except uffd_read().
+ * Called only under the VM lock, like every backend, except
+ * wpt_protect_uffd_lift() (a signal handler's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +90,7 @@ static int uffd_open(void)
 static int uffd_handshake(int *fd_out, uint64_t *features)
 {
 	const uint64_t need = UFFD_FEATURE_PAGEFAULT_FLAG_WP |
-			      UFFD_FEATURE_THREAD_ID;
+			      UFFD_FEATURE_SIGBUS;
 	const uint64_t want = UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
 			      UFFD_FEATURE_WP_UNPOPULATED;
 	struct uffdio_api api = { .api = UFFD_API };
@@ -144,11 +152,11 @@ static int uffd_wp(struct uffd *u, uint64_t gpa, uint64_t size, bool on)
 		return -EINVAL;
 	if (on)
 		uffd_prefault(u, gpa, size);
-	/* Removing protection wakes the threads blocked on the range: that
-	 * is how a VMM thread's store to a page opened for it goes on. */
+	/* SIGBUS mode: nobody ever waits on a range, nothing to wake. */
 	wp = (struct uffdio_writeprotect){
 		.range = { .start = (uintptr_t)hva, .len = size },
-		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP
+			   : UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
 	};
 	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 		/* EAGAIN: the mm is changing under us (mremap, fork). */
@@ -181,8 +189,8 @@ static void uffd_stats(void *be, struct wpt_protect_stats *st)
 	st->wp_ns = u->wp_ns;
 }
 
-/* Closing the fd unregisters the ranges and drops every protection (and
- * wakes whoever blocked on one), so the guest keeps running. */
+/* Closing the fd unregisters the ranges and drops every protection, so
+ * the guest keeps running. */
 static void uffd_free(void *be)
 {
 	struct uffd *u = be;
@@ -241,52 +249,26 @@ int wpt_protect_uffd_new(const struct wpt_guestmem *gm,
 	return 0;
 }
 
-int wpt_protect_uffd_fd(const void *be)
+int wpt_protect_uffd_lift(const void *be, uint64_t hva)
 {
-	return ((const struct uffd *)be)->fd;
-}
+	const struct uffd *u = be;
+	struct uffdio_writeprotect wp = {
+		.range = { .start = hva & WPT_PAGE_MASK, .len = WPT_PAGE_SIZE },
+		.mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+	};
+	int ret;
 
-/* Map a faulting HVA back to its GPA; regions are few. */
-static bool hva_to_gpa(const struct wpt_guestmem *gm, uint64_t hva,
-		       uint64_t *gpa)
-{
-	unsigned int i;
+	/* Only syscalls and no lock: a SIGBUS handler calls this.  errno is
+	 * the interrupted code's: keep it. */
+	ret = errno;
+	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		if (errno != EAGAIN) {
+			int err = -errno;
 
-	for (i = 0; i < gm->nr; i++) {
-		uint64_t base = (uintptr_t)gm->regions[i].hva;
-
-		if (hva >= base && hva - base < gm->regions[i].size) {
-			*gpa = gm->regions[i].gpa + (hva - base);
-			return true;
+			errno = ret;
+			return err;
 		}
 	}
-	return false;
-}
-
-int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid)
-{
-	struct uffd *u = be;
-	struct uffd_msg msg;
-
-	for (;;) {
-		ssize_t n = read(u->fd, &msg, sizeof(msg));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -errno;
-		}
-		if (n != sizeof(msg))
-			return -EIO;
-		/* Only write-protect faults are asked for (no MISSING, no
-		 * events); anything else is skipped. */
-		if (msg.event != UFFD_EVENT_PAGEFAULT ||
-		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
-			continue;
-		if (!hva_to_gpa(u->gm, msg.arg.pagefault.address, gpa))
-			continue;
-		*gpa &= WPT_PAGE_MASK;
-		*tid = (int)msg.arg.pagefault.feat.ptid;
-		return 1;
-	}
+	errno = ret;
+	return 0;
 }

@@ -12,6 +12,14 @@
  * nested test machines), each with the shadow verified at every PHASE_MID
  * and at the end, every store stepped and none handed over with data.
  *
+ * The same workloads under the userfaultfd backend (bvm_cfg.uffd): no
+ * read-only memslot at all, table pages write-protected in the VMM's page
+ * tables.  KVM cannot make a store there, emulates it and exits with its
+ * data as for a read-only slot; a lock cmpxchg (the guest's table
+ * installs) it cannot emulate there at all (KVM_EXIT_INTERNAL_ERROR), so
+ * the VMM single-steps it.  Each run is checked the same way and against
+ * the MMIO run: the same stores, maps and unmaps, no memslot ioctl.
+ *
  * Then a store KVM's x86 emulator refuses: a lock cmpxchg16b
  * (BENCH_W_CAL_CX16) writing two descriptors of a protected table (what
  * this machine does with it: see cmpxchg16b_cpl0_refused_through_step).
@@ -58,10 +66,19 @@ static const struct workload workloads[] = {
 };
 #define NR_WORKLOADS 5
 
+/* How trapped stores reach the library. */
+enum mode {
+	MODE_MMIO,  /* read-only memslots; KVM hands each store over */
+	MODE_FORCE, /* read-only memslots; each store stepped (force_step) */
+	MODE_UFFD,  /* userfaultfd write-protect; stores handed over, locked
+		     * ones stepped */
+};
+static const char *const mode_names[] = { "", " force_step", " uffd" };
+
 struct run {
 	const struct workload *w;
 	enum bench_strategy s;
-	bool force;
+	enum mode mode;
 	struct bvm *vm;
 	struct smmu *smmu;
 	struct wpt_sink *sink;
@@ -111,12 +128,14 @@ static void on_phase(void *opaque, unsigned int cpu, unsigned int phase)
 }
 
 static struct run *run_workload(const struct workload *w,
-				enum bench_strategy s, bool force)
+				enum bench_strategy s, enum mode mode)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	struct bvm_cfg vc = {
-		.nr_cpus = 1, .cpl0 = true, .slot_granule = GRANULE,
-		.force_step = force, .mmio = on_mmio, .phase = on_phase,
+		.nr_cpus = 1, .cpl0 = true,
+		.slot_granule = mode == MODE_UFFD ? 0 : GRANULE,
+		.force_step = mode == MODE_FORCE, .uffd = mode == MODE_UFFD,
+		.mmio = on_mmio, .phase = on_phase,
 	};
 	struct smmu_cfg sc = {
 		.ram_gpa = 0, .ram_size = BENCH_RAM_SIZE, .strategy = s,
@@ -129,7 +148,7 @@ static struct run *run_workload(const struct workload *w,
 	ck_assert_ptr_nonnull(r);
 	r->w = w;
 	r->s = s;
-	r->force = force;
+	r->mode = mode;
 	vc.opaque = r;
 	ret = bvm_new(&vc, &r->vm);
 	ck_assert_msg(ret == 0, "bvm_new: %s", strerror(-ret));
@@ -160,7 +179,7 @@ static struct run *run_workload(const struct workload *w,
 	r->ns = now_ns() - t0;
 	ck_assert_msg(ret == 0, "%s/%s%s: bvm_run: %d (%s)", w->name,
 		      s == BENCH_S_TRAP ? "trap" : "hybrid",
-		      force ? " force_step" : "", ret, bvm_last_error(r->vm));
+		      mode_names[mode], ret, bvm_last_error(r->vm));
 	return r;
 }
 
@@ -200,12 +219,15 @@ static void check_run(const struct run *r, const char *who)
 	ck_assert_uint_eq(vs.errors, 0);
 	lib = st->lib_exits_at_phase[BENCH_PHASE_END] -
 	      st->lib_exits_at_phase[BENCH_PHASE_START];
+	/* uffd: the locked stores KVM could not emulate were stepped. */
+	if (r->mode == MODE_UFFD)
+		lib += r->at_end.steps - r->at_start.steps;
 	ck_assert_uint_gt(r->res.leaf_stores, 0);
 	ck_assert_msg(lib == r->res.leaf_stores,
 		      "%s: library took %llu stores, guest made %llu", who,
 		      (unsigned long long)lib,
 		      (unsigned long long)r->res.leaf_stores);
-	if (r->force) {
+	if (r->mode == MODE_FORCE) {
 		/* Every store went through the step path; none came with
 		 * its data to wpt_vm_handle_mmio. */
 		ck_assert_uint_eq(st->step_fallbacks, 0);
@@ -214,30 +236,54 @@ static void check_run(const struct run *r, const char *who)
 		ck_assert_uint_eq(r->at_end.exits_handled -
 					  r->at_start.exits_handled, 0);
 		ck_assert_uint_eq(vs.exits_handled, 0);
+	} else if (r->mode == MODE_UFFD) {
+		/* Stores came with their data; only the locked ones KVM
+		 * could not emulate were stepped.  Protection never touched
+		 * a memslot. */
+		ck_assert_uint_eq(st->steps, st->step_refused);
+		ck_assert_uint_eq(vs.steps, st->steps);
+		ck_assert_uint_eq(vs.slot_ops, 0);
+		ck_assert_uint_gt(vs.wp_ops, 2 * lib);
+		ck_assert_uint_eq(vs.uffd_lifts, 0);
+		ck_assert_uint_eq(st->step_fallbacks, 0);
 	} else {
 		ck_assert_uint_eq(st->steps, 0);
 		ck_assert_uint_eq(vs.steps, 0);
+		ck_assert_uint_eq(vs.wp_ops, 0);
 	}
 }
 
-/* Loop index: workload * 2 + (HYBRID?). */
+/*
+ * Loop index i: workload i / 2, HYBRID if odd.  Run it in mode and the
+ * plain MMIO way, check both, and that they did the same work and left
+ * the same mappings.  *mmio gets the second run.
+ */
+static struct run *run_pair(int i, enum mode mode, struct run **mmio)
+{
+	const struct workload *w = &workloads[i / 2];
+	enum bench_strategy s = i % 2 ? BENCH_S_HYBRID : BENCH_S_TRAP;
+	struct run *r = run_workload(w, s, mode);
+	struct run *m = run_workload(w, s, MODE_MMIO);
+	char who[64];
+
+	snprintf(who, sizeof(who), "%s/%s%s", w->name,
+		 s == BENCH_S_TRAP ? "trap" : "hybrid", mode_names[mode]);
+	check_run(r, who);
+	check_run(m, who);
+	ck_assert_uint_eq(r->res.leaf_stores, m->res.leaf_stores);
+	ck_assert_uint_eq(r->res.maps, m->res.maps);
+	ck_assert_uint_eq(r->res.unmaps, m->res.unmaps);
+	*mmio = m;
+	return r;
+}
+
 START_TEST(workload_stepped)
 {
-	const struct workload *w = &workloads[_i / 2];
-	enum bench_strategy s = _i % 2 ? BENCH_S_HYBRID : BENCH_S_TRAP;
-	struct run *f = run_workload(w, s, true);
-	struct run *m = run_workload(w, s, false);
-	char who[64];
+	struct run *m, *f = run_pair(_i, MODE_FORCE, &m);
+	const struct workload *w = f->w;
+	enum bench_strategy s = f->s;
 	double step_us, mmio_us;
 
-	snprintf(who, sizeof(who), "%s/%s", w->name,
-		 s == BENCH_S_TRAP ? "trap" : "hybrid");
-	check_run(f, who);
-	check_run(m, who);
-	/* Same guest, same work, same mappings at the end. */
-	ck_assert_uint_eq(f->res.leaf_stores, m->res.leaf_stores);
-	ck_assert_uint_eq(f->res.maps, m->res.maps);
-	ck_assert_uint_eq(f->res.unmaps, m->res.unmaps);
 	/* Library-side time per store: the stepped one includes its extra
 	 * KVM_RUN and the two slot re-cuts; both leave out the exit that
 	 * brought the store (the same for both). */
@@ -252,6 +298,30 @@ START_TEST(workload_stepped)
 		       (double)f->st.steps,
 	       mmio_us, (double)f->ns / 1e6, (double)m->ns / 1e6);
 	run_free(f);
+	run_free(m);
+}
+END_TEST
+
+/* The userfaultfd backend against memslots. */
+START_TEST(workload_uffd)
+{
+	struct run *m, *u = run_pair(_i, MODE_UFFD, &m);
+	const struct workload *w = u->w;
+	enum bench_strategy s = u->s;
+	printf("%-8s %-6s cpl0: %4llu stores handed over, %3llu locked ones stepped; "
+	       "uffd %6.1f us/store in the library (%4.1f wp ioctls), "
+	       "memslots %6.1f us (%4.1f slot ioctls); runs %.0f / %.0f ms\n",
+	       w->name, s == BENCH_S_TRAP ? "trap" : "hybrid",
+	       (unsigned long long)u->st.lib_exits,
+	       (unsigned long long)u->st.steps,
+	       (double)u->st.lib_ns / (double)u->st.lib_exits / 1e3,
+	       (double)(u->at_end.wp_ops - u->at_start.wp_ops) /
+		       (double)u->st.lib_exits,
+	       (double)m->st.lib_ns / (double)m->st.lib_exits / 1e3,
+	       (double)(m->at_end.slot_ops - m->at_start.slot_ops) /
+		       (double)m->st.lib_exits,
+	       (double)u->ns / 1e6, (double)m->ns / 1e6);
+	run_free(u);
 	run_free(m);
 }
 END_TEST
@@ -410,6 +480,7 @@ int main(void)
 	tcase_add_test(tc, cmpxchg16b_cpl3_native);
 	tcase_add_test(tc, cmpxchg16b_cpl0_refused_through_step);
 	tcase_add_loop_test(tc, workload_stepped, 0, 2 * NR_WORKLOADS);
+	tcase_add_loop_test(tc, workload_uffd, 0, 2 * NR_WORKLOADS);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
