@@ -25,6 +25,7 @@ int bench_units_parse(const char *s, struct bench_units *u);
 
 struct bench_row {
 	char workload[32];        /* stream4k-strict, bulk4k, ... */
+	char backend[8];          /* "slots" (KVM memslots) or "uffd" */
 	char strategy[16];        /* trap, hybrid, inval, explicit */
 	uint64_t ops;             /* pairs (stream, churn, mt), pages (bulk4k), blocks */
 	double ns_per_op;         /* wall time of the timed phase / ops */
@@ -37,6 +38,8 @@ struct bench_row {
 	double sink_calls_per_op;
 	double pages_per_call;    /* 4K pages per sink map call */
 	double slot_ioctls_per_op;
+	double wp_ioctls_per_op;  /* userfaultfd backend: UFFDIO_WRITEPROTECT */
+	double wp_ns_in_run;      /* mean one of those took in the run */
 	double writes_per_op;     /* trapped stores */
 	double stores_per_op;     /* descriptor stores the guest made */
 	double floor_ns_per_op;   /* counts x measured unit costs */

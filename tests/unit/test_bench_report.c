@@ -54,6 +54,11 @@ START_TEST(test_price)
 	struct bench_row r = row("churn", "trap", 0, 3, 2, 0.5);
 
 	ck_assert(bench_row_price(&r, &u) == 3 * 1000 + 2 * 100 + 0.5 * 50000);
+	/* userfaultfd rows: write-protect ioctls at their in-run cost */
+	r.wp_ioctls_per_op = 4;
+	r.wp_ns_in_run = 2000;
+	ck_assert(bench_row_price(&r, &u) ==
+		  3 * 1000 + 2 * 100 + 0.5 * 50000 + 4 * 2000);
 }
 END_TEST
 
@@ -112,6 +117,7 @@ START_TEST(test_json)
 			       "\"ns_per_op\"", "\"exits_per_op\"",
 			       "\"lib_ns_per_write\"", "\"sink_calls_per_op\"",
 			       "\"slot_ioctls_per_op\"", "\"floor_ns_per_op\"",
+			       "\"backend\"", "\"wp_ioctls_per_op\"",
 			       "\"verified\"" };
 	char *out;
 	size_t i;
