@@ -348,7 +348,7 @@ static int one_run(const struct opts *o, const struct workload *w,
 	uint64_t writes = 0, sink_calls = 0, maps = 0, bytes = 0, slots = 0;
 	uint64_t prot = 0, stores = 0, t0 = ~0ull, t1 = 0;
 	uint64_t map_cycles = 0, map_calls = 0, tsc = 0, tsc_ns = 0;
-	uint64_t slot_ns = 0, wp = 0, wp_ns = 0;
+	uint64_t slot_ns = 0, wp = 0, wp_ns = 0, steps = 0, step_ns = 0;
 	struct wpt_vm_stats end;
 	struct bench_units unit;
 	struct run r;
@@ -452,9 +452,13 @@ static int one_run(const struct opts *o, const struct workload *w,
 		 r.at[0][BENCH_PHASE_END].vm.steps -
 		 r.at[0][BENCH_PHASE_START].vm.exits_handled -
 		 r.at[0][BENCH_PHASE_START].vm.steps;
-	/* A stepped store costs two exits: the refusal and the step. */
-	exits += 2 * (r.at[0][BENCH_PHASE_END].vm.steps -
-		      r.at[0][BENCH_PHASE_START].vm.steps);
+	/* A stepped store costs two exits: the refusal and the step; the
+	 * library's part of it is its step_ns. */
+	steps = r.at[0][BENCH_PHASE_END].vm.steps -
+		r.at[0][BENCH_PHASE_START].vm.steps;
+	step_ns = r.at[0][BENCH_PHASE_END].vm.step_ns -
+		  r.at[0][BENCH_PHASE_START].vm.step_ns;
+	exits += 2 * steps;
 	wp = r.at[0][BENCH_PHASE_END].vm.wp_ops -
 	     r.at[0][BENCH_PHASE_START].vm.wp_ops;
 	wp_ns = r.at[0][BENCH_PHASE_END].vm.wp_ns -
@@ -501,10 +505,13 @@ static int one_run(const struct opts *o, const struct workload *w,
 		/* The library's own work per trapped store: the memslot and
 		 * write-protect ioctls it waited for are the kernel's cost,
 		 * priced in the floor. */
-		row->lib_ns_per_write = lib_exits && lib_ns > slot_ns + wp_ns ?
-			(double)(lib_ns - slot_ns - wp_ns) / lib_exits : 0;
-		row->lib_ns_per_op = (double)(lib_ns + inval_ns - slot_ns -
-					      wp_ns) / per;
+		double lib = (double)lib_ns + (double)step_ns -
+			     (double)slot_ns - (double)wp_ns;
+
+		row->lib_ns_per_write = lib_exits + steps && lib > 0 ?
+			lib / (double)(lib_exits + steps) : 0;
+		row->lib_ns_per_op = lib + (double)inval_ns > 0 ?
+			(lib + (double)inval_ns) / per : 0;
 		row->wp_ioctls_per_op = (double)wp / per;
 		row->wp_ns_in_run = wp ? (double)wp_ns / wp : 0;
 		row->slot_ns_in_run = slots ? (double)slot_ns / slots : 0;
