@@ -53,6 +53,7 @@
 
 #include "wpt.h"
 #include "vmm.h"
+#include "uffd_service.h"
 #include "x86_store.h"
 
 extern const uint8_t bench_guest_image[], bench_guest_image_end[];
@@ -117,6 +118,10 @@ struct bvm_vcpu {
 	int fd;
 	struct kvm_run *run;
 	struct bvm_cpu_stats st;
+	/* A single step ended at another exit, still in run: the loop
+	 * handles it without entering KVM_RUN again. */
+	bool exit_pending;
+	int tid;                /* the thread running it */
 	int err;                /* 0, or what stopped this vCPU */
 	char msg[MSG_LEN];
 	pthread_t thread;
@@ -133,6 +138,10 @@ struct bvm {
 	uint32_t spare_slot;
 	size_t run_size;
 	struct bvm_vcpu cpus[BENCH_MAX_CPUS];
+	/* cfg.uffd_block: the vCPU threads' ids while inside KVM_RUN, for
+	 * the kick, and the thread that services the userfaultfd */
+	_Atomic int tids[BENCH_MAX_CPUS];
+	struct uffd_service uffd;
 	char err[MSG_LEN + 16];
 };
 
@@ -313,11 +322,38 @@ static bool is_harness_reg(uint64_t reg)
 
 /* ------------------------------------------------------- single step */
 
+#define MAX_NESTED_STEPS 4
+
+/*
+ * KVM_RUN, with this thread's id published for the userfaultfd kick only
+ * while it is inside: a vCPU thread that blocks on a protected page while
+ * running the VMM's own code (an emulated device writing guest RAM) must
+ * be let through, not kicked (a signal would only retry its store).
+ */
+static int vcpu_run(struct bvm_vcpu *v)
+{
+	int ret;
+
+	v->vm->tids[v->index] = v->tid;
+	ret = ioctl(v->fd, KVM_RUN, 0);
+	v->vm->tids[v->index] = 0;
+	return ret;
+}
+
 /*
  * Run one guest instruction: KVM_GUESTDBG_SINGLESTEP, KVM_RUN until
  * KVM_EXIT_DEBUG, debug off again.  A store that exits as MMIO on the way
  * (someone protected the page again meanwhile) goes to the library with
  * its data, and that completes the instruction: KVM has moved RIP past it.
+ * Another MMIO exit ends the step early and is left in run for the loop
+ * (exit_pending); any other exit is an error.  At CPL3 this host's KVM does not exit for a single
+ * step but raises #DB in the guest (which has no IDT: a triple fault), so
+ * uffd_block at CPL3 runs without KVM_GUESTDBG_SINGLESTEP: the "step" runs
+ * to the vCPU's next exit.
+ *
+ * uffd_block: the step may block on another protected page (the stepped
+ * store crossing into it, or at CPL3 any store before the next exit); the
+ * kick interrupts it and that page's step begins too; all end here.
  */
 static int vcpu_single_step(struct bvm_vcpu *v)
 {
@@ -325,15 +361,34 @@ static int vcpu_single_step(struct bvm_vcpu *v)
 		.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP,
 	};
 	struct kvm_run *run = v->run;
+	struct wpt_step nested[MAX_NESTED_STEPS];
+	unsigned int nr_nested = 0, i;
+	bool to_exit = v->vm->cfg.uffd_block && !v->vm->cfg.cpl0;
 	int ret = 0, r;
 
-	if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
+	if (!to_exit && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
 		ret = -errno;
 		return vcpu_fail(v, ret, "KVM_SET_GUEST_DEBUG: %s",
 				 strerror(-ret));
 	}
 	for (;;) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		if (vcpu_run(v) < 0) {
+			if (errno == EINTR && v->vm->cfg.uffd_block) {
+				v->st.kicks++;
+				/* Out of room: end the step; the store
+				 * faults again after it. */
+				if (nr_nested == MAX_NESTED_STEPS)
+					break;
+				r = wpt_vm_uffd_step_begin(v->vm->wpt,
+							   &nested[nr_nested]);
+				if (r < 0) {
+					ret = vcpu_fail(v, r, "nested step: %s",
+							strerror(-r));
+					break;
+				}
+				nr_nested += r;
+				continue;
+			}
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			ret = -errno;
@@ -347,18 +402,35 @@ static int vcpu_single_step(struct bvm_vcpu *v)
 			v->st.mmio_exits++;
 			r = wpt_vm_handle_mmio(v->vm->wpt, run->mmio.phys_addr,
 					       run->mmio.data, run->mmio.len, 1);
-			if (r != 1)
-				ret = vcpu_fail(v, r < 0 ? r : -EFAULT,
-						"step: store at 0x%llx: %d",
-						(unsigned long long)
-						run->mmio.phys_addr, r);
+			if (r < 0)
+				ret = vcpu_fail(v, r, "step: store at 0x%llx: "
+						"%s", (unsigned long long)
+						run->mmio.phys_addr,
+						strerror(-r));
+			if (r == 0) {
+				v->st.mmio_exits--; /* counted by the loop */
+				v->exit_pending = true;
+			}
 			break;
 		}
-		ret = vcpu_unexpected(v);
+		/* Running to the next exit, any exit ends the step; a real
+		 * step can only be cut short by an MMIO exit. */
+		if (to_exit || run->exit_reason == KVM_EXIT_MMIO)
+			v->exit_pending = true;
+		else
+			ret = vcpu_unexpected(v);
 		break;
 	}
+	for (i = 0; i < nr_nested; i++) {
+		r = wpt_vm_step_end(v->vm->wpt, &nested[i]);
+		if (r < 0 && !ret)
+			ret = vcpu_fail(v, r, "nested step end: %s",
+					strerror(-r));
+		else if (r >= 0)
+			v->st.uffd_steps++;
+	}
 	dbg.control = 0;
-	if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 && !ret) {
+	if (!to_exit && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 && !ret) {
 		ret = -errno;
 		vcpu_fail(v, ret, "KVM_SET_GUEST_DEBUG off: %s", strerror(-ret));
 	}
@@ -469,6 +541,38 @@ static int vcpu_refused_store(struct bvm_vcpu *v)
 	return 1;
 }
 
+/*
+ * uffd_block: KVM_RUN returned -EINTR.  If the library kicked this vCPU
+ * out of a store blocked on a protected page, single-step that store.
+ */
+static int vcpu_uffd_kicked(struct bvm_vcpu *v)
+{
+	struct wpt_step step;
+	uint64_t t0 = now_ns();
+	int ret, r;
+
+	v->st.kicks++;
+	ret = wpt_vm_uffd_step_begin(v->vm->wpt, &step);
+	if (ret <= 0)
+		return ret < 0 ? vcpu_fail(v, ret, "wpt_vm_uffd_step_begin: %s",
+					   strerror(-ret)) : 0;
+	ret = vcpu_single_step(v);
+	/* Even when the step failed: the page must be protected again, and
+	 * before an exit the step ended at is handled. */
+	r = wpt_vm_step_end(v->vm->wpt, &step);
+	if (r < 0 && !ret)
+		ret = vcpu_fail(v, r, "wpt_vm_step_end 0x%llx: %s",
+				(unsigned long long)step.gpa, strerror(-r));
+	if (ret)
+		return ret;
+	v->st.uffd_steps++;
+	v->st.steps++;
+	v->st.lib_exits++;
+	v->st.step_ns += now_ns() - t0;
+	v->st.lib_ns += now_ns() - t0;
+	return 0;
+}
+
 /* One KVM_EXIT_MMIO: the library first, then the harness, then the
  * device.  0 go on, 1 the guest is done, or -errno. */
 static int vcpu_mmio(struct bvm_vcpu *v)
@@ -526,14 +630,24 @@ static int vcpu_loop(struct bvm_vcpu *v)
 {
 	int ret;
 
+	v->exit_pending = false;
 	for (;;) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		if (v->exit_pending) {
+			v->exit_pending = false; /* a step ended at it */
+		} else if (vcpu_run(v) < 0) {
+			if (errno == EINTR && v->vm->cfg.uffd_block) {
+				ret = vcpu_uffd_kicked(v);
+				if (ret)
+					return ret;
+				continue;
+			}
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			ret = -errno;
 			return vcpu_fail(v, ret, "KVM_RUN: %s", strerror(-ret));
+		} else {
+			v->st.runs++;
 		}
-		v->st.runs++;
 		if (v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
 			ret = vcpu_refused_store(v);
 			if (ret < 0)
@@ -549,9 +663,19 @@ static int vcpu_loop(struct bvm_vcpu *v)
 	}
 }
 
+/* The loop on this thread. */
+static int vcpu_loop_here(struct bvm_vcpu *v)
+{
+	int ret;
+
+	v->tid = (int)gettid();
+	ret = vcpu_loop(v);
+	return ret;
+}
+
 static void *vcpu_thread(void *arg)
 {
-	vcpu_loop(arg);
+	vcpu_loop_here(arg);
 	return NULL;
 }
 
@@ -718,11 +842,21 @@ static int wpt_attach(struct bvm *vm)
 	};
 	struct wpt_vm_cfg cfg = {
 		.size = sizeof(cfg), .regions = &ram, .nr_regions = 1,
+		.uffd_kick = uffd_service_kick, .uffd_kick_opaque = &vm->uffd,
 	};
 	int ret;
 
+	if (vm->cfg.uffd_block) {
+		cfg.uffd = WPT_UFFD_BLOCK;
+		ret = uffd_service_init(&vm->uffd, vm->tids, BENCH_MAX_CPUS) ?:
+		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt);
+		if (ret)
+			return ret;
+		vm->uffd.wpt = vm->wpt;
+		return uffd_service_start(&vm->uffd);
+	}
 	if (vm->cfg.uffd) {
-		cfg.uffd = 1;
+		cfg.uffd = WPT_UFFD_SIGBUS;
 		ret = ram_slot(vm);
 	} else {
 		cfg.kvm = &kvm;
@@ -739,7 +873,9 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 
 	if (!cfg || !out || !cfg->nr_cpus || cfg->nr_cpus > BENCH_MAX_CPUS ||
 	    cfg->slot_granule % 4096 ||
-	    (cfg->uffd && (cfg->slot_granule || cfg->force_step)))
+	    (cfg->uffd && (cfg->slot_granule || cfg->force_step)) ||
+	    (cfg->uffd_block && (cfg->uffd || cfg->cpl0 ||
+				 cfg->slot_granule || cfg->force_step)))
 		return -EINVAL;
 	/*
 	 * While one vCPU's exit re-cuts a chunk, the others keep running.
@@ -748,7 +884,7 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	 * (seen on kvm_pvm within a few re-cuts).  So with several vCPUs the
 	 * system area [0, BENCH_ARENA_GPA) must be chunks of its own.
 	 */
-	if (cfg->nr_cpus > 1 && !cfg->uffd &&
+	if (cfg->nr_cpus > 1 && !cfg->uffd && !cfg->uffd_block &&
 	    (!cfg->slot_granule || BENCH_ARENA_GPA % cfg->slot_granule))
 		return -EINVAL;
 	vm = calloc(1, sizeof(*vm));
@@ -756,6 +892,7 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 		return -ENOMEM;
 	vm->cfg = *cfg;
 	vm->vm_fd = -1;
+	vm->uffd.stop_fd = -1;
 	vm->ram = MAP_FAILED;
 	for (i = 0; i < BENCH_MAX_CPUS; i++)
 		vm->cpus[i].fd = -1;
@@ -798,7 +935,8 @@ void bvm_free(struct bvm *vm)
 	if (!vm)
 		return;
 	/* The library leaves its slots read-write and registered; closing
-	 * the VM fd drops them. */
+	 * the VM fd drops them.  The uffd thread uses the library: first. */
+	uffd_service_fini(&vm->uffd);
 	wpt_vm_free(vm->wpt);
 	for (i = 0; i < BENCH_MAX_CPUS; i++) {
 		if (vm->cpus[i].run)
@@ -885,7 +1023,7 @@ int bvm_run(struct bvm *vm, const struct bench_params *params,
 		return ret;
 
 	if (n == 1) {
-		vcpu_loop(&vm->cpus[0]);
+		vcpu_loop_here(&vm->cpus[0]);
 	} else {
 		for (c = 0; c < n; c++, started++) {
 			ret = -pthread_create(&vm->cpus[c].thread, NULL,

@@ -52,6 +52,16 @@ struct bvm_cfg {
 	 * still come as KVM_EXIT_MMIO (KVM emulates a store it cannot make).
 	 * Excludes slot_granule, and force_step. */
 	bool uffd;
+	/* The same backend in WPT_UFFD_BLOCK mode: a store to a protected
+	 * page blocks the vCPU; a service thread (bench/uffd_service.c)
+	 * kicks it with a signal, its KVM_RUN returns -EINTR and it
+	 * single-steps the store (wpt_vm_uffd_step_begin).  Wants CPL3: at
+	 * CPL0 this host's KVM retries the interrupted fault forever.  At
+	 * CPL3 single-step does not trap here, so "the step" runs to the
+	 * vCPU's next exit, which is handled only after wpt_vm_step_end:
+	 * the shadow is current at every exit, not after every store.
+	 * Excludes uffd, slot_granule and force_step. */
+	bool uffd_block;
 	/* Called for each MMIO exit the library did not take and that is not
 	 * one of the harness registers: cpu, gpa, data (in for writes, out
 	 * for reads), len.  0, or -errno to stop that vCPU with an error.
@@ -92,6 +102,11 @@ struct bvm_cpu_stats {
 	uint64_t step_ns;
 	uint64_t step_refused;
 	uint64_t step_fallbacks;
+	/* uffd_block: KVM_RUN interrupted by a kick, and of those the ones
+	 * that found a blocked store to step (also counted in steps,
+	 * step_ns, lib_exits and lib_ns). */
+	uint64_t kicks;
+	uint64_t uffd_steps;
 };
 
 /* Open /dev/kvm and build the VM, its RAM, page tables, image, library

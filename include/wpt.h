@@ -139,7 +139,13 @@ struct wpt_kvm_cfg {
 	uint16_t as_id;        /* KVM address space (slot id bits 16..31) */
 };
 
-/* Pages wpt_vm_uffd_sigbus() may hold lifted at once. */
+/* wpt_vm_cfg.uffd: how a store to a userfaultfd-protected page is caught
+ * (see "the userfaultfd backend"). */
+#define WPT_UFFD_SIGBUS 1 /* nothing blocks: KVM hands the store over */
+#define WPT_UFFD_BLOCK 2  /* the vCPU blocks, is kicked and single-steps */
+
+/* Pages lifted for VMM threads' stores at once (wpt_vm_uffd_sigbus, or
+ * WPT_UFFD_BLOCK's kick returning 0), until their wpt_vm_host_wrote. */
 #define WPT_UFFD_MAX_LIFTED 64
 
 /* ------------------------------------------------------------- VM */
@@ -173,10 +179,18 @@ struct wpt_vm_cfg {
 	struct wpt_limits limits;             /* defaults for new domains */
 	wpt_log_fn log;
 	void *log_opaque;
-	/* Nonzero: protection by userfaultfd write-protect instead of
+	/* WPT_UFFD_*: protection by userfaultfd write-protect instead of
 	 * memslots (kvm and protect_ops NULL); see "the userfaultfd
-	 * backend".  The VMM registers its memslots itself. */
+	 * backend".  The VMM registers its memslots itself.  0: not. */
 	int uffd;
+	/* WPT_UFFD_BLOCK: called by wpt_vm_uffd_service() for a thread
+	 * blocked on a store to a protected page.  If tid is one of the
+	 * VMM's vCPU threads, interrupt its KVM_RUN (send it the signal the
+	 * VMM kicks vCPUs with, one with a handler, so KVM_RUN returns
+	 * -EINTR) and return 1; for any other thread return 0.  Called
+	 * without the library's lock. */
+	int (*uffd_kick)(void *opaque, int tid);
+	void *uffd_kick_opaque;
 };
 
 /* Create a VM context.  With the KVM backend this creates its memslots;
@@ -234,7 +248,9 @@ struct wpt_vm_stats {
 	/* The userfaultfd backend: */
 	uint64_t wp_ops;          /* UFFDIO_WRITEPROTECT calls */
 	uint64_t wp_ns;           /* time inside them */
-	uint64_t uffd_lifts;      /* pages lifted by wpt_vm_uffd_sigbus */
+	uint64_t uffd_lifts;      /* pages lifted for VMM threads' stores */
+	uint64_t uffd_faults;     /* WPT_UFFD_BLOCK: faults read by ..._service */
+	uint64_t uffd_kicks;      /* of those, vCPUs kicked */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
@@ -328,39 +344,74 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  * anonymous, memfd/shmem or hugetlbfs memory; the process needs
  * CAP_SYS_PTRACE (or /dev/userfaultfd) to catch faults raised inside KVM.
  * Protecting or releasing a page is one ioctl on that page: no memslot is
- * re-cut, so KVM never drops its neighbours' mappings.
+ * re-cut, so KVM never drops its neighbours' mappings.  What happens to a
+ * vCPU's store to a protected page depends on the KVM, so there are two
+ * modes; README says what was measured where.
  *
- * A vCPU's store to a protected page: KVM cannot write the page, so it
- * emulates the store and exits with KVM_EXIT_MMIO and the data, as for a
- * read-only slot (measured on Linux 6.18 x86, kvm_pvm); the VMM passes it
- * to wpt_vm_handle_mmio() as usual, which lifts the page's protection for
- * its own store (two more ioctls).  A store KVM's emulator refuses takes
- * the single-step path as with memslots.  A KVM that instead fails
- * KVM_RUN with -EFAULT for such a store is not served by this backend.
+ * WPT_UFFD_SIGBUS.  KVM's write to the page fails at once.  Where KVM
+ * emulates the instruction anyway (all guest code it interprets, as CPL0
+ * code on the nested test machines), it exits with KVM_EXIT_MMIO and the
+ * data as for a read-only slot: pass it to wpt_vm_handle_mmio(), which
+ * lifts the page around its own store (two more ioctls).  A locked
+ * read-modify-write it cannot emulate there ends in KVM_EXIT_INTERNAL_ERROR:
+ * single-step it (wpt_vm_step_begin).  Guest code that runs natively makes
+ * KVM_RUN fail with -EFAULT and no address instead: use WPT_UFFD_BLOCK.
  *
- * A VMM thread's own store to a protected page (an emulated device
- * writing guest RAM that a guest made a table) raises SIGBUS in that
- * thread.  The VMM's SIGBUS handler calls wpt_vm_uffd_sigbus(): if it
- * returns 1 the handler returns and the store is retried and goes through;
- * otherwise the signal is a real error.  The library protects such a page
- * again, and diffs it, at the next wpt_vm_host_wrote() over it, which the
- * VMM owes for such writes anyway; until then guest stores to it are not
- * trapped but are mirrored at that call.
+ * WPT_UFFD_BLOCK.  The vCPU thread blocks inside KVM_RUN and the fault is
+ * queued.  The VMM wires three things:
+ *   a thread or its event loop polls wpt_vm_uffd_fd() for POLLIN and calls
+ *       wpt_vm_uffd_service(), which calls cfg.uffd_kick for each fault;
+ *   the kick interrupts that vCPU's KVM_RUN (it returns -EINTR);
+ *   that vCPU thread then calls wpt_vm_uffd_step_begin(): 1 means its
+ *       store's page is writable now: single-step the vCPU and call
+ *       wpt_vm_step_end(), as for any step.
+ * This needs a KVM that returns -EINTR from a fault a signal interrupts
+ * (x86 since Linux 6.4 for natively run code) and a working single-step.
+ * A KVM that keeps retrying the fault instead (seen here for guest code it
+ * interprets) never returns from KVM_RUN: use WPT_UFFD_SIGBUS there.
  *
- * wpt_a64_emulate() would take the SIGBUS itself: with this backend it
+ * A VMM thread's own store to a protected page (an emulated device writing
+ * guest RAM that a guest made a table): with SIGBUS it raises SIGBUS in
+ * that thread, whose handler calls wpt_vm_uffd_sigbus(); with BLOCK the
+ * thread blocks and the kick returns 0 for it.  Either way the library
+ * lifts the page, the store goes on, and the page is protected again, and
+ * diffed, at the next wpt_vm_host_wrote() over it, which the VMM owes for
+ * such writes anyway; until then guest stores to it are not trapped but
+ * are mirrored at that call.  At most WPT_UFFD_MAX_LIFTED pages wait so.
+ *
+ * wpt_a64_emulate() would fault on its own store: with this backend it
  * returns -EOPNOTSUPP (single-step instead).
  */
 
 /*
- * From the VMM's SIGBUS handler (SA_SIGINFO), with the siginfo's si_addr:
- * 1 if addr is guest RAM this VM write-protected and its protection is
- * lifted now (return from the handler: the store is retried), 0 if it is
- * not the library's (a real SIGBUS), or -errno (-ENOSPC: more than
- * WPT_UFFD_MAX_LIFTED pages wait for their wpt_vm_host_wrote(); -EINVAL:
- * not this backend).  Async-signal-safe: no lock, no allocation, errno
- * kept.
+ * WPT_UFFD_SIGBUS, from the VMM's SIGBUS handler (SA_SIGINFO), with the
+ * siginfo's si_addr: 1 if addr is guest RAM this VM write-protected and
+ * its protection is lifted now (return from the handler: the store is
+ * retried), 0 if it is not the library's (a real SIGBUS), or -errno
+ * (-ENOSPC: WPT_UFFD_MAX_LIFTED pages wait for their wpt_vm_host_wrote();
+ * -EINVAL: not this backend).  Async-signal-safe: no lock, no allocation,
+ * errno kept.
  */
 int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr);
+
+/* WPT_UFFD_BLOCK: the userfaultfd to poll (O_NONBLOCK; it stays the
+ * library's), or -EINVAL (not this mode). */
+int wpt_vm_uffd_fd(const struct wpt_vm *vm);
+
+/* WPT_UFFD_BLOCK: read the faults queued (at most 64 per call: call again
+ * while the fd polls readable), kick or lift for each.  Returns how many
+ * it read, or -errno (the first error; the others were still served).
+ * Any thread. */
+int wpt_vm_uffd_service(struct wpt_vm *vm);
+
+/*
+ * WPT_UFFD_BLOCK, on a vCPU thread whose KVM_RUN returned -EINTR: if the
+ * library kicked this thread out of a store blocked on a protected page,
+ * begin a step of it (wpt_vm_step_begin on that page) and return 1: then
+ * single-step and call wpt_vm_step_end.  0 if not (an interrupt for
+ * another reason: just run again), or a negative errno.
+ */
+int wpt_vm_uffd_step_begin(struct wpt_vm *vm, struct wpt_step *st);
 
 /* --------------------------------------------------------- domains */
 

@@ -102,9 +102,23 @@ struct wpt_domain {
 	struct wpt_domain_stats st;
 };
 
-/* The userfaultfd backend's side of the VM (uffd_sigbus.c). */
+/* WPT_UFFD_BLOCK: a thread kicked out of a store blocked on a protected
+ * page that has yet to call wpt_vm_uffd_step_begin. */
+struct uffd_pending {
+	int tid;
+	uint64_t gpa;
+};
+
+/* The userfaultfd backend's side of the VM (uffd_fault.c). */
 struct uffd_state {
-	void *be;                 /* the backend, for wpt_protect_uffd_lift */
+	void *be;                 /* the backend: lift, fd, read */
+	bool block;               /* WPT_UFFD_BLOCK, else WPT_UFFD_SIGBUS */
+	int (*kick)(void *opaque, int tid);
+	void *kick_opaque;
+	/* BLOCK, under the VM lock: at most one per thread */
+	struct uffd_pending *pending;
+	unsigned int nr_pending, cap_pending;
+	uint64_t faults, kicks;
 	/* Pages a VMM thread's SIGBUS lifted, as gpa + 1 (0: free slot):
 	 * claimed lock-free by the handler, cleared under the VM lock. */
 	uint64_t lifted[WPT_UFFD_MAX_LIFTED];
@@ -136,17 +150,21 @@ struct wpt_vm {
 int vm_step_open_locked(struct wpt_vm *vm, uint64_t page);
 /* Protect it again if still wanted, then diff it: 0 or -errno. */
 int vm_step_close_locked(struct wpt_vm *vm, uint64_t page);
+/* Diff [gpa, gpa + len) (inside one page) if it is tracked: 0 or the
+ * first sink error. */
+int vm_page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
 /* Protecting a table page again failed: fault every domain that counts on
  * its stores trapping (pg may be NULL). */
 void vm_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err);
 
-/* ---- uffd_sigbus.c: the userfaultfd backend ---- */
+/* ---- uffd_fault.c: the userfaultfd backend's faults ---- */
 
-int uffd_state_new(struct wpt_vm *vm);
+int uffd_state_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg);
 void uffd_state_free(struct wpt_vm *vm);
-/* Protect again (if still wanted) the pages a SIGBUS lifted inside
- * [gpa, gpa + len): the VMM reported its write there.  Under lock; 0 or
- * the first error (then the domains trapping there are faulted). */
+/* Protect again (if still wanted) and diff the pages lifted for VMM
+ * threads inside [gpa, gpa + len): the VMM reported its write there.
+ * Under lock; 0 or the first error (a protect that failed faults the
+ * domains trapping there). */
 int uffd_close_range(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
 /* Lock-free: does a lifted page lie inside [gpa, gpa + len)? */
 bool uffd_lifted_in(struct wpt_vm *vm, uint64_t gpa, uint64_t len);

@@ -38,7 +38,7 @@ static int vm_protect_new(struct wpt_vm *vm, const struct wpt_vm_cfg *cfg)
 	if (cfg->kvm)
 		ret = wpt_protect_kvm_new(cfg->kvm, &vm->mem, &vm->protect);
 	else if (cfg->uffd)
-		ret = uffd_state_new(vm);
+		ret = uffd_state_new(vm, cfg);
 	else if (cfg->protect_ops)
 		ret = wpt_protect_callback_new(cfg->protect_ops,
 					       cfg->protect_opaque,
@@ -132,7 +132,7 @@ static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
 }
 
 /* Re-read [gpa, gpa + len) (inside one page) under the lock. */
-static int page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
+int vm_page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 {
 	struct wpt_page *pg;
 	int ret;
@@ -234,7 +234,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		if (!page_tracked(vm, gpa))
 			return 1;
 		pthread_mutex_lock(&vm->lock);
-		ret = page_rescan(vm, gpa, len);
+		ret = vm_page_rescan(vm, gpa, len);
 		pthread_mutex_unlock(&vm->lock);
 		return ret ? ret : 1;
 	}
@@ -256,7 +256,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	} else {
 		ram_store(hva, data, len);
 	}
-	ret = page_rescan(vm, gpa, len);
+	ret = vm_page_rescan(vm, gpa, len);
 	vm->st.exits_handled++;
 	vm->st.lib_ns += now_ns() - t0;
 	pthread_mutex_unlock(&vm->lock);
@@ -344,7 +344,7 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 			end = gpa + len;
 		if (!page_tracked(vm, g))
 			continue;
-		r = page_rescan(vm, g, end - g);
+		r = vm_page_rescan(vm, g, end - g);
 		if (r && !ret)
 			ret = r;
 	}
@@ -445,7 +445,7 @@ int vm_step_close_locked(struct wpt_vm *vm, uint64_t page)
 		vm_fault_page(vm, pg, ret);
 		tracker_op_end(vm);
 	} else if (pg) {
-		ret = page_rescan(vm, page, WPT_PAGE_SIZE);
+		ret = vm_page_rescan(vm, page, WPT_PAGE_SIZE);
 	}
 	return ret;
 }
@@ -499,9 +499,12 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 		s.wp_ops = ps.wp_ops;
 		s.wp_ns = ps.wp_ns;
 	}
-	if (vm->uffd)
+	if (vm->uffd) {
 		s.uffd_lifts = __atomic_load_n(&vm->uffd->lifts,
 					       __ATOMIC_RELAXED);
+		s.uffd_faults = vm->uffd->faults;
+		s.uffd_kicks = vm->uffd->kicks;
+	}
 	pthread_mutex_unlock(&vm->lock);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
 	return 0;

@@ -12,6 +12,7 @@
 #ifndef WPT_PROTECT_H
 #define WPT_PROTECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "wpt.h"
@@ -53,19 +54,27 @@ int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
 /*
  * The userfaultfd write-protect backend over gm's regions (gm must outlive
  * it): registers them all with UFFDIO_REGISTER_MODE_WP, faults delivered
- * as SIGBUS.  *be_out is the backend's own handle for
+ * as SIGBUS or (block) queued on the fd with the thread's id.  *be_out is the backend's own handle for
  * wpt_protect_uffd_lift(), valid while out's owner lives.  -EPERM/-EACCES
  * no right to catch faults raised in the kernel, -EOPNOTSUPP a kernel
  * without write-protect or SIGBUS faults, -EINVAL memory it cannot
  * protect, or the failing call's -errno.
  */
-int wpt_protect_uffd_new(const struct wpt_guestmem *gm,
+int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
 			 struct wpt_protect *out, void **be_out);
 
 /* Lift the protection of the page holding hva behind the tracker's back
- * (a VMM thread's store took a SIGBUS there).  Async-signal-safe: no
- * lock, errno kept.  0 or -errno. */
+ * (a VMM thread's store faulted there), waking a thread blocked on it.
+ * Async-signal-safe: no lock, errno kept.  0 or -errno. */
 int wpt_protect_uffd_lift(const void *be, uint64_t hva);
+
+/* block: the userfaultfd (non-blocking) to poll. */
+int wpt_protect_uffd_fd(const void *be);
+
+/* block: read one write-protect fault in guest RAM: 1 with the faulting
+ * page's gpa and the blocked thread's id, 0 if none is queued, or -errno.
+ * Any thread, without the VM lock. */
+int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid);
 
 /* Protect page again if p's single-step layer does not hold it writable
  * (a page lifted by wpt_protect_uffd_lift whose table still wants

@@ -6,20 +6,19 @@
  * page never re-cuts a slot and never makes KVM drop the mappings of its
  * neighbours.
  *
- * Faults are delivered as SIGBUS (UFFD_FEATURE_SIGBUS), never queued: no
- * thread blocks and nothing reads the fd.  For a vCPU's store the fault is
- * raised inside KVM, whose write access to the page fails: on the test
- * machines' KVM (kvm_pvm, Linux 6.18) it then emulates the store and exits
- * to the VMM as KVM_EXIT_MMIO with the data, exactly as for a read-only
- * memslot.  (In blocking mode a vCPU kicked out of the fault by a signal
- * never left KVM_RUN there: KVM retried the fault in a loop.)  A VMM
- * thread's store gets a real SIGBUS; wpt_vm_uffd_sigbus() serves it.
+ * Two ways to deliver a fault (wpt.h, "the userfaultfd backend"):
+ * WPT_UFFD_SIGBUS (UFFD_FEATURE_SIGBUS): nothing blocks, KVM's write to
+ * the page fails and where KVM emulates the store it exits with
+ * KVM_EXIT_MMIO and the data; a VMM thread gets a real SIGBUS.
+ * WPT_UFFD_BLOCK: the faulting thread blocks and the fault is queued on
+ * the fd with the thread's id (UFFD_FEATURE_THREAD_ID), for
+ * wpt_vm_uffd_service() (lib/uffd_fault.c) to read.
  *
  * Every RAM region is registered with UFFDIO_REGISTER_MODE_WP once, at
  * creation: that needs anonymous, memfd/shmem or hugetlbfs memory (and
  * CAP_SYS_PTRACE, or /dev/userfaultfd, for faults raised inside KVM).
  * Called only under the VM lock, like every backend, except
- * wpt_protect_uffd_lift() (a signal handler's).
+ * wpt_protect_uffd_lift() (a signal handler's) and wpt_protect_uffd_read().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,10 +86,11 @@ static int uffd_open(void)
  * kernel lacks: ask what it has on a throwaway fd, then open the real one
  * with what we need plus what helps.
  */
-static int uffd_handshake(int *fd_out, uint64_t *features)
+static int uffd_handshake(bool block, int *fd_out, uint64_t *features)
 {
 	const uint64_t need = UFFD_FEATURE_PAGEFAULT_FLAG_WP |
-			      UFFD_FEATURE_SIGBUS;
+			      (block ? UFFD_FEATURE_THREAD_ID
+				     : UFFD_FEATURE_SIGBUS);
 	const uint64_t want = UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
 			      UFFD_FEATURE_WP_UNPOPULATED;
 	struct uffdio_api api = { .api = UFFD_API };
@@ -152,11 +152,11 @@ static int uffd_wp(struct uffd *u, uint64_t gpa, uint64_t size, bool on)
 		return -EINVAL;
 	if (on)
 		uffd_prefault(u, gpa, size);
-	/* SIGBUS mode: nobody ever waits on a range, nothing to wake. */
+	/* Lifting wakes the threads blocked on the range (WPT_UFFD_BLOCK):
+	 * they retry their store on a writable page. */
 	wp = (struct uffdio_writeprotect){
 		.range = { .start = (uintptr_t)hva, .len = size },
-		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP
-			   : UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 		/* EAGAIN: the mm is changing under us (mremap, fork). */
@@ -207,7 +207,7 @@ static const struct wpt_protect_backend_ops uffd_ops = {
 	.free = uffd_free,
 };
 
-int wpt_protect_uffd_new(const struct wpt_guestmem *gm,
+int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
 			 struct wpt_protect *out, void **be_out)
 {
 	struct uffd *u;
@@ -220,7 +220,7 @@ int wpt_protect_uffd_new(const struct wpt_guestmem *gm,
 	if (!u)
 		return -ENOMEM;
 	u->gm = gm;
-	ret = uffd_handshake(&u->fd, &u->features);
+	ret = uffd_handshake(block, &u->fd, &u->features);
 	if (ret) {
 		free(u);
 		return ret;
@@ -254,7 +254,7 @@ int wpt_protect_uffd_lift(const void *be, uint64_t hva)
 	const struct uffd *u = be;
 	struct uffdio_writeprotect wp = {
 		.range = { .start = hva & WPT_PAGE_MASK, .len = WPT_PAGE_SIZE },
-		.mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+		.mode = 0, /* and wake a thread blocked there */
 	};
 	int ret;
 
@@ -271,4 +271,53 @@ int wpt_protect_uffd_lift(const void *be, uint64_t hva)
 	}
 	errno = ret;
 	return 0;
+}
+
+int wpt_protect_uffd_fd(const void *be)
+{
+	return ((const struct uffd *)be)->fd;
+}
+
+/* Map a faulting HVA back to its GPA; regions are few. */
+static bool hva_to_gpa(const struct wpt_guestmem *gm, uint64_t hva,
+		       uint64_t *gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		uint64_t base = (uintptr_t)gm->regions[i].hva;
+
+		if (hva >= base && hva - base < gm->regions[i].size) {
+			*gpa = gm->regions[i].gpa + (hva - base);
+			return true;
+		}
+	}
+	return false;
+}
+
+int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid)
+{
+	struct uffd *u = be;
+	struct uffd_msg msg;
+
+	for (;;) {
+		ssize_t n = read(u->fd, &msg, sizeof(msg));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		if (n != sizeof(msg))
+			return -EIO;
+		/* Only write-protect faults are asked for (no MISSING, no
+		 * events); anything else is skipped. */
+		if (msg.event != UFFD_EVENT_PAGEFAULT ||
+		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ||
+		    !hva_to_gpa(u->gm, msg.arg.pagefault.address, gpa))
+			continue;
+		*gpa &= WPT_PAGE_MASK;
+		*tid = (int)msg.arg.pagefault.feat.ptid;
+		return 1;
+	}
 }

@@ -290,6 +290,13 @@ static const struct bvm_cfg bad_cfgs[] = {
 	{ .nr_cpus = 2, .slot_granule = 0 },
 	{ .nr_cpus = 2, .slot_granule = 64ull << 20 },
 	{ .nr_cpus = 2, .slot_granule = 3 * 4096 },
+	/* userfaultfd: no slots to lay out, no forced step; blocking mode
+	 * not at CPL0 (this host's KVM retries the interrupted fault) and
+	 * not with the other mode */
+	{ .nr_cpus = 1, .uffd = true, .slot_granule = 2 << 20 },
+	{ .nr_cpus = 1, .uffd = true, .force_step = true, .cpl0 = true },
+	{ .nr_cpus = 1, .uffd_block = true, .cpl0 = true },
+	{ .nr_cpus = 1, .uffd_block = true, .uffd = true },
 };
 
 START_TEST(bad_cfg_refused)

@@ -1,16 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The userfaultfd backend without KVM: guest RAM is anonymous memory that
- * the library really write-protects.  The test itself plays both writers:
- * "a vCPU" whose trapped store reaches wpt_vm_handle_mmio (as KVM's MMIO
- * exit brings it), and "the VMM" storing to RAM directly, which takes a
- * real SIGBUS that this program's handler passes to wpt_vm_uffd_sigbus.
- * The KVM side is test_singlestep_kvm.c (workload_uffd).
+ * the library really write-protects.
+ *
+ * WPT_UFFD_SIGBUS: the test plays both writers, "a vCPU" whose trapped
+ * store reaches wpt_vm_handle_mmio (as KVM's MMIO exit brings it), and
+ * "the VMM" storing to RAM directly, which takes a real SIGBUS that this
+ * program's handler passes to wpt_vm_uffd_sigbus.
+ *
+ * WPT_UFFD_BLOCK: writer threads really block in the kernel.  One the kick
+ * calls a vCPU is interrupted by a signal whose handler jumps out of the
+ * blocked store to the vCPU side of the protocol (wpt_vm_uffd_step_begin,
+ * the store as "the single step", wpt_vm_step_end), as KVM_RUN returning
+ * -EINTR would; any other is let through until wpt_vm_host_wrote.
+ *
+ * The KVM side is test_singlestep_kvm.c (workload_uffd, uffd_block_kick).
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +45,17 @@
 #define S1_AF (1ull << 10)
 #define LEAF(gpa) ((uint64_t)(gpa) | 3 | S1_AF)
 
+#define POLL_MS 5000
+
 struct ufx {
 	uint8_t *ram;
 	struct wpt_vm *vm;
 	struct wpt_sink *sink;
 	struct wpt_domain *d;
+	/* WPT_UFFD_BLOCK's kick: */
+	bool kick_vcpu;             /* treat the thread as a vCPU */
+	_Atomic int kicked_tid;
+	unsigned int kicks;
 };
 
 /* The SIGBUS handler's view: a signal handler has no argument. */
@@ -78,11 +97,14 @@ static int vcpu_store(struct ufx *u, uint64_t gpa, uint64_t v)
 	return wpt_vm_handle_mmio(u->vm, gpa, &v, 8, 1);
 }
 
-static struct ufx *ufx_new(void)
+static int kick(void *opaque, int tid);
+
+static struct ufx *ufx_new_mode(int mode)
 {
 	struct ufx *u = calloc(1, sizeof(*u));
 	struct wpt_ram_region r;
-	struct wpt_vm_cfg cfg = { .size = sizeof(cfg), .uffd = 1 };
+	struct wpt_vm_cfg cfg = { .size = sizeof(cfg), .uffd = mode,
+				  .uffd_kick = kick, .uffd_kick_opaque = u };
 	struct wpt_format_cfg fc = {
 		.size = sizeof(fc), .format = WPT_FMT_ARM_LPAE_S1,
 		.granule = 4096, .ias = 48, .oas = 48, .sl = -1,
@@ -116,6 +138,11 @@ static struct ufx *ufx_new(void)
 	return u;
 }
 
+static struct ufx *ufx_new(void)
+{
+	return ufx_new_mode(WPT_UFFD_SIGBUS);
+}
+
 static void ufx_free(struct ufx *u)
 {
 	if (u->d)
@@ -139,6 +166,96 @@ static struct wpt_vm_stats vm_stats(struct ufx *u)
 	return vs;
 }
 
+/* ---- WPT_UFFD_BLOCK: the "vCPU", a thread whose interrupted store goes
+ * the step way ---- */
+
+static __thread sigjmp_buf vcpu_jmp;
+static __thread volatile int vcpu_armed;
+
+static void on_kick(int sig)
+{
+	(void)sig;
+	if (vcpu_armed) {
+		vcpu_armed = 0;
+		siglongjmp(vcpu_jmp, 1); /* out of the blocked store */
+	}
+}
+
+struct store {
+	struct ufx *u;
+	uint64_t gpa, val;
+	bool vcpu;
+	_Atomic int tid;
+	_Atomic bool done;
+	int step_ret, end_ret;
+	bool stepped;
+};
+
+static void *store_thread(void *arg)
+{
+	struct store *s = arg;
+	volatile uint64_t *p = desc(s->u, s->gpa);
+
+	s->tid = (int)gettid();
+	if (s->vcpu && sigsetjmp(vcpu_jmp, 1)) {
+		struct wpt_step st;
+
+		/* KVM_RUN returned -EINTR: the vCPU side of the protocol. */
+		s->step_ret = wpt_vm_uffd_step_begin(s->u->vm, &st);
+		if (s->step_ret == 1) {
+			*p = s->val; /* "the single step" */
+			s->end_ret = wpt_vm_step_end(s->u->vm, &st);
+		}
+		s->stepped = true;
+		s->done = true;
+		return NULL;
+	}
+	vcpu_armed = s->vcpu;
+	*p = s->val; /* blocks while the page is protected */
+	vcpu_armed = 0;
+	s->done = true;
+	return NULL;
+}
+
+static int kick(void *opaque, int tid)
+{
+	struct ufx *u = opaque;
+
+	u->kicked_tid = tid;
+	u->kicks++;
+	if (!u->kick_vcpu)
+		return 0;
+	ck_assert_int_eq(tgkill(getpid(), tid, SIGUSR1), 0);
+	return 1;
+}
+
+static struct ufx *ufx_block(bool kick_vcpu)
+{
+	struct sigaction sa = { .sa_handler = on_kick };
+	struct ufx *u;
+
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	u = ufx_new_mode(WPT_UFFD_BLOCK);
+	u->kick_vcpu = kick_vcpu;
+	return u;
+}
+
+/* Wait for a fault on the userfaultfd: true if one came in time. */
+static bool fault_queued(struct ufx *u, int ms)
+{
+	struct pollfd pfd = { .fd = wpt_vm_uffd_fd(u->vm), .events = POLLIN };
+
+	ck_assert_int_ge(pfd.fd, 0);
+	return poll(&pfd, 1, ms) == 1 && (pfd.revents & POLLIN);
+}
+
+static void store_start(struct store *s, pthread_t *t, struct ufx *u,
+			uint64_t gpa, uint64_t val, bool vcpu)
+{
+	*s = (struct store){ .u = u, .gpa = gpa, .val = val, .vcpu = vcpu };
+	ck_assert_int_eq(pthread_create(t, NULL, store_thread, s), 0);
+}
+
 START_TEST(test_cfg_errors)
 {
 	uint8_t *ram = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
@@ -147,7 +264,7 @@ START_TEST(test_cfg_errors)
 	struct wpt_kvm_cfg kc = { .vm_fd = -1 };
 	struct wpt_vm_cfg cfg = {
 		.size = sizeof(cfg), .regions = &r, .nr_regions = 1,
-		.uffd = 1, .kvm = &kc,
+		.uffd = WPT_UFFD_SIGBUS, .kvm = &kc,
 	};
 	struct wpt_vm *vm = NULL;
 	void *file;
@@ -156,6 +273,22 @@ START_TEST(test_cfg_errors)
 	/* one backend per VM */
 	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
 	cfg.kvm = NULL;
+	/* no such mode; BLOCK needs a kick */
+	cfg.uffd = 3;
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
+	cfg.uffd = WPT_UFFD_BLOCK;
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), -EINVAL);
+	cfg.uffd_kick = kick;
+	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), 0);
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(vm, ram), -EINVAL);
+	ck_assert_int_ge(wpt_vm_uffd_fd(vm), 0);
+	ck_assert_int_eq(wpt_vm_uffd_service(vm), 0); /* nothing queued */
+	ck_assert_int_eq(wpt_vm_uffd_step_begin(vm, &(struct wpt_step){ 0 }),
+			 0);
+	ck_assert_int_eq(wpt_vm_uffd_step_begin(vm, NULL), -EINVAL);
+	wpt_vm_free(vm);
+	vm = NULL;
+	cfg.uffd = WPT_UFFD_SIGBUS;
 	/* memory userfaultfd cannot write-protect: a private file mapping */
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
@@ -176,8 +309,12 @@ START_TEST(test_cfg_errors)
 	ck_assert_int_eq(wpt_vm_uffd_sigbus(NULL, ram), -EINVAL);
 	wpt_vm_free(vm);
 	/* this backend: an address outside RAM is not the library's */
-	cfg.uffd = 1;
+	cfg.uffd = WPT_UFFD_SIGBUS;
 	ck_assert_int_eq(wpt_vm_new(&cfg, &vm), 0);
+	ck_assert_int_eq(wpt_vm_uffd_fd(vm), -EINVAL);    /* BLOCK's calls */
+	ck_assert_int_eq(wpt_vm_uffd_service(vm), -EINVAL);
+	ck_assert_int_eq(wpt_vm_uffd_step_begin(vm, &(struct wpt_step){ 0 }),
+			 -EINVAL);
 	ck_assert_int_eq(wpt_vm_uffd_sigbus(vm, &cfg), 0);
 	ck_assert_int_eq(wpt_vm_uffd_sigbus(vm, ram + (1 << 20)), 0);
 	wpt_vm_free(vm);
@@ -303,6 +440,132 @@ START_TEST(test_lifted_then_released)
 }
 END_TEST
 
+
+/* ---- WPT_UFFD_BLOCK ---- */
+
+/* A store by a VMM thread (the kick says: not a vCPU): the page is lifted
+ * so it goes on, and wpt_vm_host_wrote protects it again and mirrors it. */
+START_TEST(test_block_vmm_thread)
+{
+	struct ufx *u = ufx_block(false);
+	struct wpt_vm_stats vs;
+	struct store s;
+	pthread_t t;
+
+	/* a plain data page does not block */
+	store_start(&s, &t, u, DATA, 1, false);
+	pthread_join(t, NULL);
+	ck_assert(s.done);
+	ck_assert(!fault_queued(u, 0));
+
+	store_start(&s, &t, u, L3(0) + 8, LEAF(DATA), false);
+	ck_assert_msg(fault_queued(u, POLL_MS), "no fault for a store to a "
+		      "protected table page");
+	ck_assert(!s.done); /* blocked in the kernel */
+	ck_assert_int_eq(wpt_vm_uffd_service(u->vm), 1);
+	ck_assert_int_eq(u->kicked_tid, s.tid);
+	pthread_join(t, NULL); /* lifted: the store went on */
+	ck_assert(s.done);
+	ck_assert_uint_eq(*desc(u, L3(0) + 8), LEAF(DATA));
+	ck_assert_int_eq(nr_mappings(u), 0); /* not reported yet */
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0) + 8, 8), 0);
+	ck_assert_int_eq(nr_mappings(u), 1);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	vs = vm_stats(u);
+	ck_assert_uint_eq(vs.uffd_faults, 1);
+	ck_assert_uint_eq(vs.uffd_kicks, 0);
+	ck_assert_uint_eq(vs.uffd_lifts, 1);
+	ck_assert_uint_eq(vs.slot_ops, 0);
+
+	/* protected again: the next store blocks too */
+	store_start(&s, &t, u, L3(0) + 16, 0, false);
+	ck_assert_msg(fault_queued(u, POLL_MS), "page not protected again "
+		      "after wpt_vm_host_wrote");
+	ck_assert_int_eq(wpt_vm_uffd_service(u->vm), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0) + 16, 8), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+
+	/* never reported: the next service round protects and mirrors it
+	 * anyway (as for a vCPU lifted for by mistake) */
+	store_start(&s, &t, u, L3(4) + 8, LEAF(DATA + 0x4000), false);
+	ck_assert(fault_queued(u, POLL_MS));
+	ck_assert_int_eq(wpt_vm_uffd_service(u->vm), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(nr_mappings(u), 1);
+	store_start(&s, &t, u, L3(5) + 8, LEAF(DATA + 0x5000), false);
+	ck_assert(fault_queued(u, POLL_MS));
+	ck_assert_int_eq(wpt_vm_uffd_service(u->vm), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(nr_mappings(u), 2);         /* L3(4)'s, now */
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(5) + 8, 8), 0);
+	ck_assert_int_eq(nr_mappings(u), 3);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ufx_free(u);
+}
+END_TEST
+
+/* A vCPU's store: kicked out of the fault, it begins a step of its page,
+ * stores, ends the step: mirrored before it "runs on". */
+START_TEST(test_block_vcpu)
+{
+	struct ufx *u = ufx_block(true);
+	struct wpt_mapping m[2];
+	struct wpt_vm_stats vs;
+	struct store s;
+	pthread_t t;
+
+	store_start(&s, &t, u, L3(1) + 5 * 8, LEAF(DATA + 0x5000), true);
+	ck_assert(fault_queued(u, POLL_MS));
+	ck_assert_int_eq(wpt_vm_uffd_service(u->vm), 1);
+	pthread_join(t, NULL);
+	ck_assert(s.stepped);
+	ck_assert_int_eq(s.step_ret, 1);
+	ck_assert_int_eq(s.end_ret, 0);
+	ck_assert_int_eq(wpt_sink_record_get(u->sink, m, 2), 1);
+	ck_assert_uint_eq(m[0].iova, (2ull << 20) + 0x5000);
+	ck_assert_uint_eq(m[0].gpa, DATA + 0x5000);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	vs = vm_stats(u);
+	ck_assert_uint_eq(vs.uffd_kicks, 1);
+	ck_assert_uint_eq(vs.uffd_lifts, 0);
+	ck_assert_uint_eq(vs.steps, 1);
+	/* protected again by the step's end */
+	store_start(&s, &t, u, L3(1) + 6 * 8, 0, true);
+	ck_assert(fault_queued(u, POLL_MS));
+	ck_assert_int_eq(wpt_vm_uffd_service(u->vm), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(s.step_ret, 1);
+	/* a vCPU interrupted for another reason has nothing pending */
+	ck_assert_int_eq(wpt_vm_uffd_step_begin(u->vm, &(struct wpt_step){ 0 }),
+			 0);
+	ufx_free(u);
+}
+END_TEST
+
+/* The table goes away while a store blocks on it: releasing the page
+ * wakes the store; its late fault lifts nothing. */
+START_TEST(test_block_release_wakes)
+{
+	struct ufx *u = ufx_block(false);
+	struct wpt_vm_stats vs;
+	struct store s;
+	pthread_t t;
+
+	store_start(&s, &t, u, L3(2), LEAF(DATA), false);
+	ck_assert(fault_queued(u, POLL_MS));
+	wpt_domain_free(u->d); /* unprotects every table page */
+	u->d = NULL;
+	pthread_join(t, NULL);
+	ck_assert(s.done);
+	ck_assert_int_ge(wpt_vm_uffd_service(u->vm), 0);
+	vs = vm_stats(u);
+	ck_assert_uint_eq(vs.uffd_lifts, 0);
+	ck_assert_uint_eq(vs.protected_pages, 0);
+	ufx_free(u);
+}
+END_TEST
+
 /* With this backend wpt_a64_emulate would fault on its own store. */
 START_TEST(test_a64_refused)
 {
@@ -333,12 +596,19 @@ int main(void)
 	}
 	if (fd >= 0)
 		close(fd);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_cfg_errors);
 	tcase_add_test(tc, test_trapped_store);
 	tcase_add_test(tc, test_vmm_store);
 	tcase_add_test(tc, test_lifted_cap);
 	tcase_add_test(tc, test_lifted_then_released);
 	tcase_add_test(tc, test_a64_refused);
+	suite_add_tcase(su, tc);
+	tc = tcase_create("block");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_block_vmm_thread);
+	tcase_add_test(tc, test_block_vcpu);
+	tcase_add_test(tc, test_block_release_wakes);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

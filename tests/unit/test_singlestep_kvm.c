@@ -72,8 +72,11 @@ enum mode {
 	MODE_FORCE, /* read-only memslots; each store stepped (force_step) */
 	MODE_UFFD,  /* userfaultfd write-protect; stores handed over, locked
 		     * ones stepped */
+	MODE_UFFD_BLOCK, /* userfaultfd, blocking; kicked, run to the next
+			  * exit (CPL3) */
 };
-static const char *const mode_names[] = { "", " force_step", " uffd" };
+static const char *const mode_names[] = { "", " force_step", " uffd",
+					  " uffd-block" };
 
 struct run {
 	const struct workload *w;
@@ -132,9 +135,10 @@ static struct run *run_workload(const struct workload *w,
 {
 	struct run *r = calloc(1, sizeof(*r));
 	struct bvm_cfg vc = {
-		.nr_cpus = 1, .cpl0 = true,
-		.slot_granule = mode == MODE_UFFD ? 0 : GRANULE,
+		.nr_cpus = 1, .cpl0 = mode != MODE_UFFD_BLOCK,
+		.slot_granule = mode >= MODE_UFFD ? 0 : GRANULE,
 		.force_step = mode == MODE_FORCE, .uffd = mode == MODE_UFFD,
+		.uffd_block = mode == MODE_UFFD_BLOCK,
 		.mmio = on_mmio, .phase = on_phase,
 	};
 	struct smmu_cfg sc = {
@@ -223,7 +227,11 @@ static void check_run(const struct run *r, const char *who)
 	if (r->mode == MODE_UFFD)
 		lib += r->at_end.steps - r->at_start.steps;
 	ck_assert_uint_gt(r->res.leaf_stores, 0);
-	ck_assert_msg(lib == r->res.leaf_stores,
+	/* uffd-block: a step runs to the next exit and may take several
+	 * stores to its page along. */
+	ck_assert_msg(r->mode == MODE_UFFD_BLOCK ?
+		      lib > 0 && lib <= r->res.leaf_stores :
+		      lib == r->res.leaf_stores,
 		      "%s: library took %llu stores, guest made %llu", who,
 		      (unsigned long long)lib,
 		      (unsigned long long)r->res.leaf_stores);
@@ -236,6 +244,17 @@ static void check_run(const struct run *r, const char *who)
 		ck_assert_uint_eq(r->at_end.exits_handled -
 					  r->at_start.exits_handled, 0);
 		ck_assert_uint_eq(vs.exits_handled, 0);
+	} else if (r->mode == MODE_UFFD_BLOCK) {
+		/* Every trapped store blocked, was read, kicked and
+		 * stepped; nothing came as an MMIO exit, nothing was lifted
+		 * for the VMM, no memslot changed. */
+		ck_assert_uint_eq(st->steps, st->lib_exits);
+		ck_assert_uint_ge(vs.uffd_faults, vs.uffd_kicks);
+		ck_assert_uint_ge(vs.uffd_kicks, st->uffd_steps);
+		ck_assert_uint_gt(st->uffd_steps, 0);
+		ck_assert_uint_eq(vs.exits_handled, 0);
+		ck_assert_uint_eq(vs.uffd_lifts, 0);
+		ck_assert_uint_eq(vs.slot_ops, 0);
 	} else if (r->mode == MODE_UFFD) {
 		/* Stores came with their data; only the locked ones KVM
 		 * could not emulate were stepped.  Protection never touched
@@ -320,6 +339,30 @@ START_TEST(workload_uffd)
 	       (double)m->st.lib_ns / (double)m->st.lib_exits / 1e3,
 	       (double)(m->at_end.slot_ops - m->at_start.slot_ops) /
 		       (double)m->st.lib_exits,
+	       (double)u->ns / 1e6, (double)m->ns / 1e6);
+	run_free(u);
+	run_free(m);
+}
+END_TEST
+
+/*
+ * WPT_UFFD_BLOCK at CPL3: every store to a table page blocks the vCPU in
+ * KVM, the service thread reads the fault and kicks the vCPU, KVM_RUN
+ * returns -EINTR and the vCPU steps the store.  At CPL3 this host cannot
+ * single-step, so the step runs to the next exit (bench/vmm.h): the
+ * shadow is checked at every MID exit and at the end.
+ */
+START_TEST(workload_uffd_block)
+{
+	struct run *m, *u = run_pair(_i, MODE_UFFD_BLOCK, &m);
+
+	printf("%-8s %-6s cpl3: %4llu stores blocked and kicked, %4llu "
+	       "guest stores; %6.1f us each from kick to step end; "
+	       "runs %.0f ms (cpl3) / %.0f ms (memslots, cpl0)\n",
+	       u->w->name, u->s == BENCH_S_TRAP ? "trap" : "hybrid",
+	       (unsigned long long)u->st.uffd_steps,
+	       (unsigned long long)u->res.leaf_stores,
+	       (double)u->st.step_ns / (double)u->st.steps / 1e3,
 	       (double)u->ns / 1e6, (double)m->ns / 1e6);
 	run_free(u);
 	run_free(m);
@@ -481,6 +524,7 @@ int main(void)
 	tcase_add_test(tc, cmpxchg16b_cpl0_refused_through_step);
 	tcase_add_loop_test(tc, workload_stepped, 0, 2 * NR_WORKLOADS);
 	tcase_add_loop_test(tc, workload_uffd, 0, 2 * NR_WORKLOADS);
+	tcase_add_loop_test(tc, workload_uffd_block, 0, 2 * NR_WORKLOADS);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
