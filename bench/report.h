@@ -25,7 +25,8 @@ int bench_units_parse(const char *s, struct bench_units *u);
 
 struct bench_row {
 	char workload[32];        /* stream4k-strict, bulk4k, ... */
-	char backend[8];          /* "slots" (KVM memslots) or "uffd" */
+	char backend[12];         /* "slots" (KVM memslots), "uffd" (SIGBUS
+				   * mode) or "uffd-block" */
 	char strategy[16];        /* trap, hybrid, inval, explicit */
 	uint64_t ops;             /* pairs (stream, churn, mt), pages (bulk4k), blocks */
 	double ns_per_op;         /* wall time of the timed phase / ops */

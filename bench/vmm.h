@@ -104,7 +104,7 @@ struct bvm_cpu_stats {
 	uint64_t step_fallbacks;
 	/* uffd_block: KVM_RUN interrupted by a kick, and of those the ones
 	 * that found a blocked store to step (also counted in steps,
-	 * step_ns, lib_exits and lib_ns). */
+	 * step_ns and lib_exits). */
 	uint64_t kicks;
 	uint64_t uffd_steps;
 };

@@ -16,7 +16,8 @@
  *             [--json PATH] [--png PATH] [--no-chart]
  *
  * Workloads: stream4k-strict stream4k-lazy bulk4k bulk2m churn split mt
- * slots (churn under trap with RAM as one slot, 2 MiB and 64 MiB slots),
+ * slots (churn under trap with RAM as one slot, 2 MiB and 64 MiB slots,
+ * and under the userfaultfd backend's blocking mode),
  * backends (the memslot layouts against the userfaultfd backend, churn and
  * stream4k under trap with the guest at CPL0).
  * Exit status: 0, 1 if any shadow failed verification or a run failed, 2
@@ -49,7 +50,7 @@ struct workload {
 	uint64_t granule;         /* slot_granule; ~0: the default */
 	const char *only;         /* only this strategy, or NULL */
 	bool cpl0;                /* guest at CPL0 whatever --cpl0 says */
-	bool uffd;                /* the userfaultfd backend, not memslots */
+	int uffd;                 /* WPT_UFFD_*: the userfaultfd backend */
 };
 
 static const struct workload workloads[] = {
@@ -64,6 +65,11 @@ static const struct workload workloads[] = {
 	{ "churn-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", false, false },
 	{ "churn-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false, false },
 	{ "churn-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", false, false },
+	/* and the userfaultfd backend's blocking mode, the one for native
+	 * guest code (see bvm_cfg.uffd_block: here a step runs to the next
+	 * exit) */
+	{ "churn-uffd-block", BENCH_W_CHURN, 1, 1, 0, "trap", false,
+	  WPT_UFFD_BLOCK },
 	/* the protection backends side by side, at CPL0: here only code KVM
 	 * interprets (CPL0) has its stores to a userfaultfd-protected page
 	 * emulated and handed over (native CPL3 code makes KVM_RUN fail
@@ -72,10 +78,12 @@ static const struct workload workloads[] = {
 	{ "churn-cpl0-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", true, false },
 	{ "churn-cpl0-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", true, false },
 	{ "churn-cpl0-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", true, false },
-	{ "churn-cpl0-uffd", BENCH_W_CHURN, 1, 1, 0, "trap", true, true },
+	{ "churn-cpl0-uffd", BENCH_W_CHURN, 1, 1, 0, "trap", true,
+	  WPT_UFFD_SIGBUS },
 	{ "stream4k-cpl0-slot2m", BENCH_W_STREAM4K, 1, 1, 2ull << 20, "trap",
 	  true, false },
-	{ "stream4k-cpl0-uffd", BENCH_W_STREAM4K, 1, 1, 0, "trap", true, true },
+	{ "stream4k-cpl0-uffd", BENCH_W_STREAM4K, 1, 1, 0, "trap", true,
+	  WPT_UFFD_SIGBUS },
 };
 #define NR_WORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -181,8 +189,13 @@ static int run_new(struct run *r, const struct opts *o,
 {
 	unsigned int cpus = w ? w->cpus : 1;
 	struct bvm_cfg vc = {
-		.nr_cpus = cpus, .cpl0 = o->cpl0 || (w && w->cpl0),
-		.uffd = w && w->uffd, .slot_granule = w && w->uffd ? 0 : granule,
+		/* blocking mode cannot run at CPL0 here (bench/vmm.h) */
+		.nr_cpus = cpus,
+		.cpl0 = (o->cpl0 || (w && w->cpl0)) &&
+			!(w && w->uffd == WPT_UFFD_BLOCK),
+		.uffd = w && w->uffd == WPT_UFFD_SIGBUS,
+		.uffd_block = w && w->uffd == WPT_UFFD_BLOCK,
+		.slot_granule = w && w->uffd ? 0 : granule,
 		.mmio = on_mmio, .phase = on_phase, .opaque = r,
 	};
 	unsigned int c;
@@ -359,6 +372,7 @@ static int one_run(const struct opts *o, const struct workload *w,
 	snprintf(row->workload, sizeof(row->workload), "%s", w->name);
 	snprintf(row->strategy, sizeof(row->strategy), "%s", sname);
 	snprintf(row->backend, sizeof(row->backend), "%s",
+		 w->uffd == WPT_UFFD_BLOCK ? "uffd-block" :
 		 w->uffd ? "uffd" : "slots");
 	ret = run_new(&r, o, w, granule, s);
 	if (ret) {
@@ -452,13 +466,14 @@ static int one_run(const struct opts *o, const struct workload *w,
 		 r.at[0][BENCH_PHASE_END].vm.steps -
 		 r.at[0][BENCH_PHASE_START].vm.exits_handled -
 		 r.at[0][BENCH_PHASE_START].vm.steps;
-	/* A stepped store costs two exits: the refusal and the step; the
-	 * library's part of it is its step_ns. */
+	/* A stepped store costs two exits, the refusal and the step; a
+	 * kicked one (uffd-block) one more, the -EINTR (its step runs to an
+	 * exit counted already).  The library's part is its step_ns. */
 	steps = r.at[0][BENCH_PHASE_END].vm.steps -
 		r.at[0][BENCH_PHASE_START].vm.steps;
 	step_ns = r.at[0][BENCH_PHASE_END].vm.step_ns -
 		  r.at[0][BENCH_PHASE_START].vm.step_ns;
-	exits += 2 * steps;
+	exits += (w->uffd == WPT_UFFD_BLOCK ? 1 : 2) * steps;
 	wp = r.at[0][BENCH_PHASE_END].vm.wp_ops -
 	     r.at[0][BENCH_PHASE_START].vm.wp_ops;
 	wp_ns = r.at[0][BENCH_PHASE_END].vm.wp_ns -
@@ -583,7 +598,8 @@ static int pick(const char *list, const char *const *names, size_t n,
 			 * "backends" the CPL0 rows of memslots against
 			 * userfaultfd, "stream4k" both invalidation policies */
 			if (!strcmp(tok, names[i]) ||
-			    (!strcmp(tok, "slots") && !strncmp(names[i], "churn-slot", 10)) ||
+			    (!strcmp(tok, "slots") && (!strncmp(names[i], "churn-slot", 10) ||
+						       !strcmp(names[i], "churn-uffd-block"))) ||
 			    (!strcmp(tok, "backends") && strstr(names[i], "-cpl0-")) ||
 			    (!strcmp(tok, "stream4k") && !strncmp(names[i], "stream4k-", 9))) {
 				want[i] = true;
@@ -608,7 +624,8 @@ static void usage(FILE *f)
 		"                 [--slot-granule BYTES] [--project exit=NS,slot=NS,map=NS]\n"
 		"                 [--json PATH] [--png PATH] [--no-chart]\n"
 		"workloads: stream4k-strict,stream4k-lazy,bulk4k,bulk2m,churn,split,mt,\n"
-		"           slots (= churn-slot1,churn-slot2m,churn-slot64m), stream4k,\n"
+		"           slots (= churn-slot1,churn-slot2m,churn-slot64m,churn-uffd-block),\n"
+		"           stream4k,\n"
 		"           backends (= churn-cpl0-slot1,churn-cpl0-slot2m,churn-cpl0-slot64m,\n"
 		"           churn-cpl0-uffd,stream4k-cpl0-slot2m,stream4k-cpl0-uffd)\n"
 		"strategies: explicit,inval,trap,hybrid\n");
