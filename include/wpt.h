@@ -251,6 +251,8 @@ struct wpt_vm_stats {
 	uint64_t uffd_lifts;      /* pages lifted for VMM threads' stores */
 	uint64_t uffd_faults;     /* WPT_UFFD_BLOCK: faults read by ..._service */
 	uint64_t uffd_kicks;      /* of those, vCPUs kicked */
+	uint64_t reserved_descs;  /* descriptors with a reserved encoding (they
+				   * map nothing) */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
@@ -502,6 +504,7 @@ struct wpt_domain_stats {
 	uint64_t out_of_ram;
 	uint64_t addr_size_faults;
 	uint64_t limit_faults;
+	uint64_t reserved_descs;  /* reserved encodings met (they map nothing) */
 };
 int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
 		     size_t size);

@@ -450,6 +450,9 @@ static void count_fault(struct wpt_domain *d, const struct wpt_desc *dd)
 	if (dd->fault == WPT_FAULT_ADDR_SIZE) {
 		d->st.addr_size_faults++;
 		d->vm->st.addr_size_faults++;
+	} else if (dd->fault == WPT_FAULT_RESERVED) {
+		d->st.reserved_descs++;
+		d->vm->st.reserved_descs++;
 	}
 }
 

@@ -941,6 +941,7 @@ START_TEST(test_reserved)
 		meter_assert(&m, &cat_limits, 1, 4, g, wpt_domain_error(d));
 		dom_stats(d, &st);
 		ck_assert_uint_eq(st.out_of_ram + st.addr_size_faults, 0);
+		ck_assert_uint_eq(st.reserved_descs, 1); /* counted, readable */
 		ck_assert_int_eq(wpt_sink_record_get(s, NULL, 0),
 				 cases[c].level == 3);
 		after_case(h, d, s, 0);
@@ -948,6 +949,8 @@ START_TEST(test_reserved)
 		if (cases[c].level == 3) {
 			hx_store64(h, tbl[3] + 16, s1_block(DATA));
 			ck_assert_int_eq(wpt_sink_record_get(s, NULL, 0), 0);
+			dom_stats(d, &st);
+			ck_assert_uint_eq(st.reserved_descs, 2);
 			after_case(h, d, s, 0);
 		}
 		wpt_domain_free(d);
