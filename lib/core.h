@@ -150,6 +150,10 @@ struct wpt_vm {
 int vm_step_open_locked(struct wpt_vm *vm, uint64_t page);
 /* Protect it again if still wanted, then diff it: 0 or -errno. */
 int vm_step_close_locked(struct wpt_vm *vm, uint64_t page);
+/* The tracked page at page_gpa, or NULL.  Under the lock the entry stays
+ * valid after the RCU read section; without it, only its presence means
+ * anything. */
+struct wpt_page *vm_page_lookup(struct wpt_vm *vm, uint64_t page_gpa);
 /* Diff [gpa, gpa + len) (inside one page) if it is tracked: 0 or the
  * first sink error. */
 int vm_page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len);

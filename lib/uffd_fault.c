@@ -166,9 +166,7 @@ int uffd_close_range(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			continue;
-		rcu_read_lock();
-		pg = tracker_page_lookup(vm, page);
-		rcu_read_unlock();
+		pg = vm_page_lookup(vm, page);
 		/* A page no table wants protected any more stays open. */
 		if (!pg || pg->nr_protecting == 0)
 			continue;
@@ -270,10 +268,8 @@ static int uffd_fault(struct wpt_vm *vm, uint64_t page, int tid)
 		if (p && p->gpa == page)
 			pending_drop(u, p);
 	}
-	rcu_read_lock();
-	pg = tracker_page_lookup(vm, page);
+	pg = vm_page_lookup(vm, page);
 	wanted = pg && pg->nr_protecting > 0;
-	rcu_read_unlock();
 	pthread_mutex_unlock(&vm->lock);
 	hva = (uintptr_t)guestmem_hva(&vm->mem, page, 1);
 	/* A page released since its fault only needs its waiter woken. */

@@ -121,14 +121,19 @@ void wpt_vm_free(struct wpt_vm *vm)
 	free(vm);
 }
 
-static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
+struct wpt_page *vm_page_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 {
-	bool tracked;
+	struct wpt_page *pg;
 
 	rcu_read_lock();
-	tracked = tracker_page_lookup(vm, gpa & WPT_PAGE_MASK) != NULL;
+	pg = tracker_page_lookup(vm, page_gpa);
 	rcu_read_unlock();
-	return tracked;
+	return pg;
+}
+
+static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
+{
+	return vm_page_lookup(vm, gpa & WPT_PAGE_MASK) != NULL;
 }
 
 /* Re-read [gpa, gpa + len) (inside one page) under the lock. */
@@ -138,9 +143,7 @@ int vm_page_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 	int ret;
 
 	tracker_op_begin(vm);
-	rcu_read_lock();
-	pg = tracker_page_lookup(vm, gpa & WPT_PAGE_MASK);
-	rcu_read_unlock();
+	pg = vm_page_lookup(vm, gpa & WPT_PAGE_MASK);
 	if (pg)
 		tracker_page_changed(vm, pg, gpa, len);
 	ret = tracker_op_end(vm);
@@ -183,6 +186,8 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static int step_reprotect_locked(struct wpt_vm *vm, uint64_t page);
+
 /*
  * The userfaultfd backend: the page may be write-protected in our own page
  * tables, where our store would raise SIGBUS.  Lift it around the store,
@@ -199,19 +204,7 @@ static int uffd_ram_store(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	ram_store(hva, data, len);
 	if (r == 0)
 		return 0; /* it was not protected */
-	r = wpt_protect_step_end(&vm->protect, page, true);
-	if (r) {
-		struct wpt_page *pg;
-
-		vm->st.errors++;
-		rcu_read_lock();
-		pg = tracker_page_lookup(vm, page);
-		rcu_read_unlock();
-		tracker_op_begin(vm);
-		vm_fault_page(vm, pg, r);
-		tracker_op_end(vm);
-	}
-	return r;
+	return step_reprotect_locked(vm, page);
 }
 
 /* One store inside one page of RAM. */
@@ -363,12 +356,9 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
  */
 int vm_step_open_locked(struct wpt_vm *vm, uint64_t page)
 {
-	struct wpt_page *pg;
+	struct wpt_page *pg = vm_page_lookup(vm, page);
 	int r;
 
-	rcu_read_lock();
-	pg = tracker_page_lookup(vm, page);
-	rcu_read_unlock();
 	if (!pg || pg->nr_protecting == 0 || !vm->protect.ops)
 		return 0;
 	r = wpt_protect_step_begin(&vm->protect, page);
@@ -427,26 +417,32 @@ void vm_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err)
 
 /* The step of page (opened by vm_step_open_locked) is over: protect it
  * again if a table there still wants it, then diff it.  Under vm->lock. */
-int vm_step_close_locked(struct wpt_vm *vm, uint64_t page)
+/* The step's end, without the diff: protect page again if a table there
+ * still wants it.  0, or the backend's errno (the domains trapping there
+ * are faulted). */
+static int step_reprotect_locked(struct wpt_vm *vm, uint64_t page)
 {
-	struct wpt_page *pg;
-	int ret;
+	struct wpt_page *pg = vm_page_lookup(vm, page);
+	int ret = wpt_protect_step_end(&vm->protect, page,
+				       pg && pg->nr_protecting > 0);
 
-	rcu_read_lock();
-	pg = tracker_page_lookup(vm, page);
-	rcu_read_unlock();
-	/* Protect first, then diff: a store by another vCPU is then in RAM
-	 * for the diff or traps after it (see wpt.h). */
-	ret = wpt_protect_step_end(&vm->protect, page,
-				   pg && pg->nr_protecting > 0);
 	if (ret) {
 		vm->st.errors++;
 		tracker_op_begin(vm);
 		vm_fault_page(vm, pg, ret);
 		tracker_op_end(vm);
-	} else if (pg) {
-		ret = vm_page_rescan(vm, page, WPT_PAGE_SIZE);
 	}
+	return ret;
+}
+
+int vm_step_close_locked(struct wpt_vm *vm, uint64_t page)
+{
+	/* Protect first, then diff: a store by another vCPU is then in RAM
+	 * for the diff or traps after it (see wpt.h). */
+	int ret = step_reprotect_locked(vm, page);
+
+	if (!ret && vm_page_lookup(vm, page))
+		ret = vm_page_rescan(vm, page, WPT_PAGE_SIZE);
 	return ret;
 }
 
