@@ -184,11 +184,13 @@ struct wpt_vm_cfg {
 	 * backend".  The VMM registers its memslots itself.  0: not. */
 	int uffd;
 	/* WPT_UFFD_BLOCK: called by wpt_vm_uffd_service() for a thread
-	 * blocked on a store to a protected page.  If tid is one of the
-	 * VMM's vCPU threads, interrupt its KVM_RUN (send it the signal the
-	 * VMM kicks vCPUs with, one with a handler, so KVM_RUN returns
-	 * -EINTR) and return 1; for any other thread return 0.  Called
-	 * without the library's lock. */
+	 * blocked on a store to a protected page.  If tid is a vCPU thread
+	 * inside KVM_RUN right now, interrupt it (send it the signal the VMM
+	 * kicks vCPUs with, one with a handler, so KVM_RUN returns -EINTR)
+	 * and return 1.  Return 0 for any other thread, and for a vCPU
+	 * thread running the VMM's own code (its device emulation storing to
+	 * guest RAM): a signal would only retry that store.  Called without
+	 * the library's lock. */
 	int (*uffd_kick)(void *opaque, int tid);
 	void *uffd_kick_opaque;
 };
@@ -378,8 +380,12 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  * thread blocks and the kick returns 0 for it.  Either way the library
  * lifts the page, the store goes on, and the page is protected again, and
  * diffed, at the next wpt_vm_host_wrote() over it, which the VMM owes for
- * such writes anyway; until then guest stores to it are not trapped but
- * are mirrored at that call.  At most WPT_UFFD_MAX_LIFTED pages wait so.
+ * such writes anyway (BLOCK: or at the next wpt_vm_uffd_service() round,
+ * whichever comes first); until then guest stores to it are not trapped
+ * but are mirrored at that point.  This also covers a vCPU that left
+ * KVM_RUN for another reason between its fault and its kick: its store,
+ * run again, is mirrored there.  At most WPT_UFFD_MAX_LIFTED pages wait
+ * so.
  *
  * wpt_a64_emulate() would fault on its own store: with this backend it
  * returns -EOPNOTSUPP (single-step instead).
