@@ -13,6 +13,9 @@
  *             guest writes SMMU_R_DONE
  *   bvm_free  the library context, vCPUs, VM, RAM
  *
+ * The x86 state the guest starts in is vmm_x86.c; single steps (and the
+ * userfaultfd kick's) are vmm_step.c; vmm_impl.h holds what they share.
+ *
  * What works on this host's kvm_pvm backend (a nested KVM without VMX),
  * found by booting raw code and the image with one field changed at a
  * time:
@@ -52,48 +55,9 @@
 #include <linux/kvm.h>
 
 #include "wpt.h"
-#include "vmm.h"
-#include "uffd_service.h"
-#include "x86_store.h"
+#include "vmm_impl.h"
 
 extern const uint8_t bench_guest_image[], bench_guest_image_end[];
-
-/* ---- the system area [BENCH_PT_GPA, BENCH_IMAGE_GPA) ---- */
-#define PML4_GPA (BENCH_PT_GPA + 0x0000)
-#define PDPT_GPA (BENCH_PT_GPA + 0x1000)
-#define PD_GPA (BENCH_PT_GPA + 0x2000)  /* 4 pages: 0..4 GiB in 2 MiB */
-#define NR_PDS 4
-#define GDT_GPA (BENCH_PT_GPA + 0x6000)
-#define TSS_GPA (BENCH_PT_GPA + 0x7000)
-#define TSS_LIMIT 0x67                  /* a 64-bit TSS is 104 bytes */
-
-#define PTE_P (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_PS (1ull << 7)              /* a 2 MiB page in a PD */
-
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-
-/* GDT selectors: kernel code/data, then user data before user code (the
- * SYSRET order, kept out of habit). */
-#define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
-#define SEL_UDATA 0x18
-#define SEL_UCODE 0x20
-#define SEL_TSS 0x28                    /* 16-byte system descriptor */
-#define GDT_ENTRIES 7
-
-#define SEG_CODE_XRA 11                 /* execute/read, accessed */
-#define SEG_DATA_RWA 3                  /* read/write, accessed */
-#define SEG_TSS64_BUSY 11
 
 /* The lowest bytes of each vCPU's stack (just above its command queue)
  * hold a pattern the run must leave alone: there is no guard page under
@@ -108,44 +72,7 @@ extern const uint8_t bench_guest_image[], bench_guest_image_end[];
  * KVM_CAP_NR_MEMSLOTS says nothing. */
 #define FALLBACK_NR_MEMSLOTS 509
 
-#define MSG_LEN 256
-
-/* One vCPU.  During bvm_run only its own thread touches it; the caller
- * reads st, err and msg after joining. */
-struct bvm_vcpu {
-	struct bvm *vm;
-	unsigned int index;
-	int fd;
-	struct kvm_run *run;
-	struct bvm_cpu_stats st;
-	/* A single step ended at another exit, still in run: the loop
-	 * handles it without entering KVM_RUN again. */
-	bool exit_pending;
-	int tid;                /* the thread running it */
-	int err;                /* 0, or what stopped this vCPU */
-	char msg[MSG_LEN];
-	pthread_t thread;
-};
-
-/* The VM.  Immutable while vCPUs run, except RAM (the guest's, the
- * library's under its lock) and the vCPUs' own state. */
-struct bvm {
-	struct bvm_cfg cfg;
-	int kvm_fd;
-	int vm_fd;
-	uint8_t *ram;
-	struct wpt_vm *wpt;
-	uint32_t spare_slot;
-	size_t run_size;
-	struct bvm_vcpu cpus[BENCH_MAX_CPUS];
-	/* cfg.uffd_block: the vCPU threads' ids while inside KVM_RUN, for
-	 * the kick, and the thread that services the userfaultfd */
-	_Atomic int tids[BENCH_MAX_CPUS];
-	struct uffd_service uffd;
-	char err[MSG_LEN + 16];
-};
-
-static uint64_t now_ns(void)
+uint64_t bvm_now_ns(void)
 {
 	struct timespec ts;
 
@@ -153,57 +80,7 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
 /* ------------------------------------------------------------- memory */
-
-/* Identity map 0..4 GiB with 2 MiB pages, every level User|RW: the driver
- * runs at CPL3 and touches its tables, the arena and its MMIO page. */
-static void build_page_tables(uint8_t *ram)
-{
-	const uint64_t flags = PTE_P | PTE_RW | PTE_US;
-	unsigned int i;
-
-	memset(ram + BENCH_PT_GPA, 0, PD_GPA + NR_PDS * 0x1000 - BENCH_PT_GPA);
-	put64(ram + PML4_GPA, PDPT_GPA | flags);
-	for (i = 0; i < NR_PDS; i++)
-		put64(ram + PDPT_GPA + 8 * i, (PD_GPA + 0x1000 * i) | flags);
-	for (i = 0; i < NR_PDS * 512; i++)
-		put64(ram + PD_GPA + 8 * i, ((uint64_t)i << 21) | flags | PTE_PS);
-}
-
-/* A code or data descriptor: flat, 4 KiB granular. */
-static uint64_t gdt_seg(unsigned int type, unsigned int dpl, bool code)
-{
-	uint64_t d = 0xffffull | 0xfull << 48; /* limit 0xfffff */
-
-	d |= (uint64_t)type << 40 | 1ull << 44 /* S */ |
-	     (uint64_t)dpl << 45 | 1ull << 47 /* P */ | 1ull << 55 /* G */;
-	d |= code ? 1ull << 53 /* L */ : 1ull << 54 /* D/B */;
-	return d;
-}
-
-static void build_gdt(uint8_t *ram)
-{
-	uint64_t tss_lo = TSS_LIMIT | (TSS_GPA & 0xffffff) << 16 |
-			  (uint64_t)SEG_TSS64_BUSY << 40 | 1ull << 47 |
-			  (TSS_GPA >> 24 & 0xff) << 56;
-
-	memset(ram + GDT_GPA, 0, GDT_ENTRIES * 8);
-	put64(ram + GDT_GPA + SEL_KCODE, gdt_seg(SEG_CODE_XRA, 0, true));
-	put64(ram + GDT_GPA + SEL_KDATA, gdt_seg(SEG_DATA_RWA, 0, false));
-	put64(ram + GDT_GPA + SEL_UDATA, gdt_seg(SEG_DATA_RWA, 3, false));
-	put64(ram + GDT_GPA + SEL_UCODE, gdt_seg(SEG_CODE_XRA, 3, true));
-	put64(ram + GDT_GPA + SEL_TSS, tss_lo);
-	put64(ram + GDT_GPA + SEL_TSS + 8, TSS_GPA >> 32);
-	/* An empty TSS: no interrupt stacks (there are no interrupts) and
-	 * the I/O bitmap offset past the limit (no port access at CPL3). */
-	memset(ram + TSS_GPA, 0, TSS_LIMIT + 1);
-	ram[TSS_GPA + 0x66] = TSS_LIMIT + 1;
-}
 
 static int load_image(struct bvm *vm)
 {
@@ -217,7 +94,7 @@ static int load_image(struct bvm *vm)
 
 /* ------------------------------------------------------------- errors */
 
-static int vcpu_fail(struct bvm_vcpu *v, int err, const char *fmt, ...)
+int vcpu_fail(struct bvm_vcpu *v, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -243,8 +120,7 @@ static const char *exit_name(uint32_t reason)
 	}
 }
 
-/* Stop on an exit the bench never expects, naming it and where. */
-static int vcpu_unexpected(struct bvm_vcpu *v)
+int vcpu_unexpected(struct bvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	struct kvm_regs regs = { 0 };
@@ -301,7 +177,7 @@ static int harness_write(struct bvm_vcpu *v, uint64_t reg, uint64_t value)
 		if (value == BENCH_PHASE_START && v->vm->cfg.phase)
 			v->vm->cfg.phase(v->vm->cfg.opaque, v->index,
 					 (unsigned int)value);
-		st->phase_ns[value] = now_ns();
+		st->phase_ns[value] = bvm_now_ns();
 		st->exits_at_phase[value] = st->mmio_exits;
 		st->lib_exits_at_phase[value] = st->lib_exits;
 		st->dev_exits_at_phase[value] = st->dev_exits;
@@ -320,261 +196,6 @@ static bool is_harness_reg(uint64_t reg)
 	return reg == SMMU_R_NOP || reg == SMMU_R_PHASE || reg == SMMU_R_DONE;
 }
 
-/* ------------------------------------------------------- single step */
-
-#define MAX_NESTED_STEPS 4
-
-/*
- * KVM_RUN, with this thread's id published for the userfaultfd kick only
- * while it is inside: a vCPU thread that blocks on a protected page while
- * running the VMM's own code (an emulated device writing guest RAM) must
- * be let through, not kicked (a signal would only retry its store).
- */
-static int vcpu_run(struct bvm_vcpu *v)
-{
-	int ret;
-
-	v->vm->tids[v->index] = v->tid;
-	ret = ioctl(v->fd, KVM_RUN, 0);
-	v->vm->tids[v->index] = 0;
-	return ret;
-}
-
-/*
- * Run one guest instruction: KVM_GUESTDBG_SINGLESTEP, KVM_RUN until
- * KVM_EXIT_DEBUG, debug off again.  A store that exits as MMIO on the way
- * (someone protected the page again meanwhile) goes to the library with
- * its data, and that completes the instruction: KVM has moved RIP past it.
- * Another MMIO exit ends the step early and is left in run for the loop
- * (exit_pending); any other exit is an error.  At CPL3 this host's KVM does not exit for a single
- * step but raises #DB in the guest (which has no IDT: a triple fault), so
- * uffd_block at CPL3 runs without KVM_GUESTDBG_SINGLESTEP: the "step" runs
- * to the vCPU's next exit.
- *
- * uffd_block: the step may block on another protected page (the stepped
- * store crossing into it, or at CPL3 any store before the next exit); the
- * kick interrupts it and that page's step begins too; all end here.
- */
-static int vcpu_single_step(struct bvm_vcpu *v)
-{
-	struct kvm_guest_debug dbg = {
-		.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP,
-	};
-	struct kvm_run *run = v->run;
-	struct wpt_step nested[MAX_NESTED_STEPS];
-	unsigned int nr_nested = 0, i;
-	bool to_exit = v->vm->cfg.uffd_block && !v->vm->cfg.cpl0;
-	int ret = 0, r;
-
-	if (!to_exit && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
-		ret = -errno;
-		return vcpu_fail(v, ret, "KVM_SET_GUEST_DEBUG: %s",
-				 strerror(-ret));
-	}
-	for (;;) {
-		if (vcpu_run(v) < 0) {
-			if (errno == EINTR && v->vm->cfg.uffd_block) {
-				v->st.kicks++;
-				/* Out of room: end the step; the store
-				 * faults again after it. */
-				if (nr_nested == MAX_NESTED_STEPS)
-					break;
-				r = wpt_vm_uffd_step_begin(v->vm->wpt,
-							   &nested[nr_nested]);
-				if (r < 0) {
-					ret = vcpu_fail(v, r, "nested step: %s",
-							strerror(-r));
-					break;
-				}
-				nr_nested += r;
-				continue;
-			}
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			ret = -errno;
-			vcpu_fail(v, ret, "KVM_RUN (step): %s", strerror(-ret));
-			break;
-		}
-		v->st.runs++;
-		if (run->exit_reason == KVM_EXIT_DEBUG)
-			break;
-		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write) {
-			v->st.mmio_exits++;
-			r = wpt_vm_handle_mmio(v->vm->wpt, run->mmio.phys_addr,
-					       run->mmio.data, run->mmio.len, 1);
-			if (r < 0)
-				ret = vcpu_fail(v, r, "step: store at 0x%llx: "
-						"%s", (unsigned long long)
-						run->mmio.phys_addr,
-						strerror(-r));
-			if (r == 0) {
-				v->st.mmio_exits--; /* counted by the loop */
-				v->exit_pending = true;
-			}
-			break;
-		}
-		/* Running to the next exit, any exit ends the step; a real
-		 * step can only be cut short by an MMIO exit. */
-		if (to_exit || run->exit_reason == KVM_EXIT_MMIO)
-			v->exit_pending = true;
-		else
-			ret = vcpu_unexpected(v);
-		break;
-	}
-	for (i = 0; i < nr_nested; i++) {
-		r = wpt_vm_step_end(v->vm->wpt, &nested[i]);
-		if (r < 0 && !ret)
-			ret = vcpu_fail(v, r, "nested step end: %s",
-					strerror(-r));
-		else if (r >= 0)
-			v->st.uffd_steps++;
-	}
-	dbg.control = 0;
-	if (!to_exit && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 && !ret) {
-		ret = -errno;
-		vcpu_fail(v, ret, "KVM_SET_GUEST_DEBUG off: %s", strerror(-ret));
-	}
-	return ret;
-}
-
-/* begin, step, end: the library's single-step protocol (wpt.h).  With
- * rip set, RIP goes back there first. */
-static int vcpu_step_store(struct bvm_vcpu *v, uint64_t gpa,
-			   struct kvm_regs *regs, uint64_t rip)
-{
-	struct wpt_step step;
-	int ret, r;
-
-	ret = wpt_vm_step_begin(v->vm->wpt, gpa, &step);
-	if (ret < 0)
-		return vcpu_fail(v, ret, "wpt_vm_step_begin 0x%llx: %s",
-				 (unsigned long long)gpa, strerror(-ret));
-	if (ret == 0)
-		return vcpu_fail(v, -EFAULT, "step of 0x%llx: not RAM",
-				 (unsigned long long)gpa);
-	ret = 0;
-	if (regs && regs->rip != rip) {
-		regs->rip = rip;
-		if (ioctl(v->fd, KVM_SET_REGS, regs) < 0) {
-			ret = -errno;
-			vcpu_fail(v, ret, "KVM_SET_REGS: %s", strerror(-ret));
-		}
-	}
-	if (!ret)
-		ret = vcpu_single_step(v);
-	/* Even when the step failed: the page must be protected again. */
-	r = wpt_vm_step_end(v->vm->wpt, &step);
-	if (r < 0 && !ret)
-		ret = vcpu_fail(v, r, "wpt_vm_step_end 0x%llx: %s",
-				(unsigned long long)gpa, strerror(-r));
-	return ret;
-}
-
-/*
- * force_step: a store to RAM came as KVM_EXIT_MMIO with its data.  Treat
- * it as one that came without (an arm64 NISV): put RIP back on it and run
- * it again through the step path.  1 done, 0 not done here (not RAM, or
- * its start not found: the usual path takes it), or -errno.
- */
-static int vcpu_force_step(struct bvm_vcpu *v, uint64_t gpa,
-			   const uint8_t *data, uint32_t len)
-{
-	struct bvm *vm = v->vm;
-	struct kvm_regs regs;
-	struct x86_store s;
-	const uint8_t *next = NULL;
-	uint64_t t0 = now_ns();
-	int ret;
-
-	if (gpa >= BENCH_RAM_SIZE || len > BENCH_RAM_SIZE - gpa)
-		return 0;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0) {
-		ret = -errno;
-		return vcpu_fail(v, ret, "KVM_GET_REGS: %s", strerror(-ret));
-	}
-	if (((gpa + len) & 4095) == 0 && gpa + len + 8 <= BENCH_RAM_SIZE)
-		next = vm->ram + gpa + len;
-	if (regs.rip < 15 || regs.rip > BENCH_RAM_SIZE ||
-	    x86_store_rewind(vm->ram + regs.rip - 15, regs.rip, &regs, gpa,
-			     data, len, next, &s)) {
-		v->st.step_fallbacks++;
-		return 0;
-	}
-	ret = vcpu_step_store(v, gpa, &regs, regs.rip - s.len);
-	if (ret)
-		return ret;
-	v->st.steps++;
-	v->st.lib_exits++;
-	v->st.step_ns += now_ns() - t0;
-	v->st.lib_ns += now_ns() - t0;
-	return 1;
-}
-
-/*
- * KVM_EXIT_INTERNAL_ERROR: KVM's emulator refused an instruction (x86:
- * cmpxchg16b, SSE and AVX stores to a read-only slot).  If it is a store
- * to guest RAM, single-step it.  1 done, 0 not ours (the caller reports
- * the exit), or -errno.
- */
-static int vcpu_refused_store(struct bvm_vcpu *v)
-{
-	struct bvm *vm = v->vm;
-	struct kvm_regs regs;
-	struct x86_store s;
-	uint64_t t0 = now_ns();
-	int ret;
-
-	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
-		return 0;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
-		return 0;
-	if (regs.rip >= BENCH_RAM_SIZE - 15 ||
-	    x86_store_decode(vm->ram + regs.rip, 15, regs.rip, &regs, &s) ||
-	    s.ea >= BENCH_RAM_SIZE || s.size > BENCH_RAM_SIZE - s.ea)
-		return 0;
-	ret = vcpu_step_store(v, s.ea, NULL, 0);
-	if (ret)
-		return ret;
-	v->st.steps++;
-	v->st.step_refused++;
-	v->st.step_ns += now_ns() - t0;
-	return 1;
-}
-
-/*
- * uffd_block: KVM_RUN returned -EINTR.  If the library kicked this vCPU
- * out of a store blocked on a protected page, single-step that store.
- */
-static int vcpu_uffd_kicked(struct bvm_vcpu *v)
-{
-	struct wpt_step step;
-	uint64_t t0 = now_ns();
-	int ret, r;
-
-	v->st.kicks++;
-	ret = wpt_vm_uffd_step_begin(v->vm->wpt, &step);
-	if (ret <= 0)
-		return ret < 0 ? vcpu_fail(v, ret, "wpt_vm_uffd_step_begin: %s",
-					   strerror(-ret)) : 0;
-	ret = vcpu_single_step(v);
-	/* Even when the step failed: the page must be protected again, and
-	 * before an exit the step ended at is handled. */
-	r = wpt_vm_step_end(v->vm->wpt, &step);
-	if (r < 0 && !ret)
-		ret = vcpu_fail(v, r, "wpt_vm_step_end 0x%llx: %s",
-				(unsigned long long)step.gpa, strerror(-r));
-	if (ret)
-		return ret;
-	/* lib_ns is left alone: from the kick to the step's end the guest
-	 * ran (to its next exit at CPL3), which is not the library's time;
-	 * wpt_vm_stats.step_ns has that. */
-	v->st.uffd_steps++;
-	v->st.steps++;
-	v->st.lib_exits++;
-	v->st.step_ns += now_ns() - t0;
-	return 0;
-}
-
 /* One KVM_EXIT_MMIO: the library first, then the harness, then the
  * device.  0 go on, 1 the guest is done, or -errno. */
 static int vcpu_mmio(struct bvm_vcpu *v)
@@ -584,7 +205,7 @@ static int vcpu_mmio(struct bvm_vcpu *v)
 	uint64_t gpa = run->mmio.phys_addr, mmio = BENCH_MMIO_GPA(v->index);
 	uint32_t len = run->mmio.len;
 	bool is_write = run->mmio.is_write;
-	uint64_t t0 = now_ns(), value = 0;
+	uint64_t t0 = bvm_now_ns(), value = 0;
 	int ret;
 
 	v->st.mmio_exits++;
@@ -596,7 +217,7 @@ static int vcpu_mmio(struct bvm_vcpu *v)
 	ret = wpt_vm_handle_mmio(vm->wpt, gpa, run->mmio.data, len, is_write);
 	if (ret == 1) {
 		v->st.lib_exits++;
-		v->st.lib_ns += now_ns() - t0;
+		v->st.lib_ns += bvm_now_ns() - t0;
 		return 0;
 	}
 	if (ret < 0)
@@ -682,58 +303,6 @@ static void *vcpu_thread(void *arg)
 }
 
 /* ------------------------------------------------------------- vCPUs */
-
-static void seg_flat(struct kvm_segment *s, uint16_t sel, unsigned int dpl,
-		     bool code)
-{
-	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel,
-		.type = code ? SEG_CODE_XRA : SEG_DATA_RWA,
-		.present = 1, .dpl = dpl, .s = 1, .g = 1,
-		.l = code, .db = !code,
-	};
-}
-
-/* Long mode at the image entry, as the file comment says. */
-static int vcpu_reset(struct bvm_vcpu *v, bool cpl0)
-{
-	unsigned int dpl = cpl0 ? 0 : 3;
-	uint16_t cs = cpl0 ? SEL_KCODE : SEL_UCODE | 3;
-	uint16_t ds = cpl0 ? SEL_KDATA : SEL_UDATA | 3;
-	uint64_t area = BENCH_CPU_GPA(v->index);
-	struct kvm_sregs sregs;
-	struct kvm_regs regs = {
-		.rip = BENCH_IMAGE_GPA,
-		.rdi = area + BENCH_OFF_PARAMS,
-		.rsp = area + BENCH_OFF_STACK_TOP,
-		.rflags = 0x2, /* bit 1 reads as one; IF clear */
-	};
-
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		return -errno;
-	seg_flat(&sregs.cs, cs, dpl, true);
-	seg_flat(&sregs.ds, ds, dpl, false);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-	sregs.tr = (struct kvm_segment){
-		.base = TSS_GPA, .limit = TSS_LIMIT, .selector = SEL_TSS,
-		.type = SEG_TSS64_BUSY, .present = 1,
-	};
-	sregs.ldt = (struct kvm_segment){ .unusable = 1, .type = 2 };
-	sregs.gdt.base = GDT_GPA;
-	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
-	sregs.idt.base = 0;
-	sregs.idt.limit = 0;
-	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	sregs.cr3 = PML4_GPA;
-	sregs.cr4 = CR4_PAE;
-	sregs.efer = EFER_LME | EFER_LMA;
-	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
-		return -errno;
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
-		return -errno;
-	return 0;
-}
 
 /* The host's supported CPUID, as is: long mode needs LM in 0x80000001. */
 static int vcpus_set_cpuid(struct bvm *vm)
@@ -909,8 +478,7 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->ram == MAP_FAILED)
 		goto err_errno;
-	build_page_tables(vm->ram);
-	build_gdt(vm->ram);
+	x86_build_system_area(vm->ram);
 	ret = load_image(vm);
 	if (ret)
 		goto err;
@@ -1015,7 +583,7 @@ int bvm_run(struct bvm *vm, const struct bench_params *params,
 		memset(&v->st, 0, sizeof(v->st));
 		v->err = 0;
 		v->msg[0] = 0;
-		ret = vcpu_reset(v, vm->cfg.cpl0);
+		ret = x86_vcpu_reset(v, vm->cfg.cpl0);
 		if (ret)
 			snprintf(vm->err, sizeof(vm->err),
 				 "cpu %u: setting registers: %s", c,
@@ -1086,7 +654,7 @@ int bvm_slot_roundtrip_ns(struct bvm *vm, uint64_t size, unsigned int n,
 		return -errno;
 	r.userspace_addr = (uintptr_t)mem;
 	for (i = 0; i < n; i++) {
-		t0 = now_ns();
+		t0 = bvm_now_ns();
 		r.memory_size = size;
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 			ret = -errno;
@@ -1097,7 +665,7 @@ int bvm_slot_roundtrip_ns(struct bvm *vm, uint64_t size, unsigned int n,
 			ret = -errno;
 			break;
 		}
-		total += now_ns() - t0;
+		total += bvm_now_ns() - t0;
 	}
 	munmap(mem, size);
 	if (ret) {
