@@ -370,7 +370,8 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  *       store's page is writable now: single-step the vCPU and call
  *       wpt_vm_step_end(), as for any step.
  * This needs a KVM that returns -EINTR from a fault a signal interrupts
- * (x86 since Linux 6.4 for natively run code) and a working single-step.
+ * (the test machines' does for natively run code) and a working
+ * single-step for that code.
  * A KVM that keeps retrying the fault instead (seen here for guest code it
  * interprets) never returns from KVM_RUN: use WPT_UFFD_SIGBUS there.
  *
