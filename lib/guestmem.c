@@ -73,3 +73,20 @@ void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len)
 
 	return x ? (char *)x->hva + (gpa - x->gpa) : NULL;
 }
+
+bool guestmem_gpa_of_hva(const struct wpt_guestmem *gm, uintptr_t hva,
+			 uint64_t *gpa)
+{
+	unsigned int i;
+
+	/* Regions are sorted by GPA, not HVA, and few: a plain scan. */
+	for (i = 0; i < gm->nr; i++) {
+		uintptr_t base = (uintptr_t)gm->regions[i].hva;
+
+		if (hva >= base && hva - base < gm->regions[i].size) {
+			*gpa = gm->regions[i].gpa + (hva - base);
+			return true;
+		}
+	}
+	return false;
+}

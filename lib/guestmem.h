@@ -36,6 +36,11 @@ const struct wpt_ram_region *guestmem_region(const struct wpt_guestmem *gm,
 /* HVA of gpa if all of [gpa, gpa + len) lies in one region, else NULL. */
 void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len);
 
+/* The GPA behind hva, if a region maps it (a faulting address the kernel
+ * reported).  No lock, no allocation: safe in a signal handler. */
+bool guestmem_gpa_of_hva(const struct wpt_guestmem *gm, uintptr_t hva,
+			 uint64_t *gpa);
+
 /* One 8-byte descriptor as a concurrent vCPU could have left it: a single
  * relaxed 64-bit load.  gpa must be 8-aligned and in RAM (caller checked). */
 static inline uint64_t guestmem_load64(const void *hva)

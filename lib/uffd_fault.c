@@ -69,23 +69,6 @@ void uffd_state_free(struct wpt_vm *vm)
 	vm->uffd = NULL;
 }
 
-/* HVA -> GPA over the regions (immutable: safe in a signal handler). */
-static int hva_gpa(const struct wpt_guestmem *gm, uintptr_t hva,
-		   uint64_t *gpa)
-{
-	unsigned int i;
-
-	for (i = 0; i < gm->nr; i++) {
-		uintptr_t base = (uintptr_t)gm->regions[i].hva;
-
-		if (hva >= base && hva - base < gm->regions[i].size) {
-			*gpa = gm->regions[i].gpa + (hva - base);
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* Lift the page at hva (a VMM thread's store faulted there) and record it
  * for its wpt_vm_host_wrote.  Lock-free.  1, or -ENOSPC, or the ioctl's
  * -errno. */
@@ -124,7 +107,7 @@ int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr)
 
 	if (!vm || !vm->uffd || vm->uffd->block)
 		return -EINVAL;
-	if (!hva_gpa(&vm->mem, (uintptr_t)addr, &gpa))
+	if (!guestmem_gpa_of_hva(&vm->mem, (uintptr_t)addr, &gpa))
 		return 0;
 	return uffd_lift(vm->uffd, gpa, (uintptr_t)addr);
 }
@@ -244,7 +227,7 @@ static int uffd_fault(struct wpt_vm *vm, uint64_t page, int tid)
 	struct wpt_page *pg;
 	uintptr_t hva;
 	bool wanted;
-	int ret, kicked = 0;
+	int ret, kicked = 0, lifted;
 
 	/* Record first, then kick: the vCPU looks for its fault as soon as
 	 * its KVM_RUN returns. */
@@ -273,9 +256,9 @@ static int uffd_fault(struct wpt_vm *vm, uint64_t page, int tid)
 	pthread_mutex_unlock(&vm->lock);
 	hva = (uintptr_t)guestmem_hva(&vm->mem, page, 1);
 	/* A page released since its fault only needs its waiter woken. */
-	kicked = wanted ? uffd_lift(u, page, hva)
+	lifted = wanted ? uffd_lift(u, page, hva)
 			: wpt_protect_uffd_lift(u->be, hva);
-	return ret ? ret : kicked < 0 ? kicked : 0;
+	return ret ? ret : lifted < 0 ? lifted : 0;
 }
 
 int wpt_vm_uffd_service(struct wpt_vm *vm)

@@ -186,25 +186,58 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static int step_reprotect_locked(struct wpt_vm *vm, uint64_t page);
+/* ---- a page made writable while the tracker counts it protected ---- */
+
+/* Make page (pg's, may be NULL) writable if a table there is protected:
+ * 1 opened, 0 nothing to open, or the backend's errno.  Under the lock. */
+static int step_open_page(struct wpt_vm *vm, struct wpt_page *pg,
+			  uint64_t page)
+{
+	int r;
+
+	if (!pg || pg->nr_protecting == 0 || !vm->protect.ops)
+		return 0;
+	r = wpt_protect_step_begin(&vm->protect, page);
+	if (r) {
+		vm->st.errors++;
+		return r;
+	}
+	return 1;
+}
+
+/* Protect an opened page again if a table there still wants it.  0, or
+ * the backend's errno: then the domains trapping there are faulted. */
+static int step_reprotect_page(struct wpt_vm *vm, struct wpt_page *pg,
+			       uint64_t page)
+{
+	int ret = wpt_protect_step_end(&vm->protect, page,
+				       pg && pg->nr_protecting > 0);
+
+	if (ret) {
+		vm->st.errors++;
+		tracker_op_begin(vm);
+		vm_fault_page(vm, pg, ret);
+		tracker_op_end(vm);
+	}
+	return ret;
+}
 
 /*
- * The userfaultfd backend: the page may be write-protected in our own page
- * tables, where our store would raise SIGBUS.  Lift it around the store,
- * as a step does.  Under the lock.  0 or -errno (nothing stored).
+ * The userfaultfd backend: pg's page may be write-protected in our own
+ * page tables, where our store would raise SIGBUS.  Lift it around the
+ * store, as a step does.  Under the lock.  0 or -errno (nothing stored).
  */
-static int uffd_ram_store(struct wpt_vm *vm, uint64_t gpa, void *hva,
-			  const void *data, uint32_t len)
+static int uffd_ram_store(struct wpt_vm *vm, struct wpt_page *pg,
+			  uint64_t gpa, void *hva, const void *data,
+			  uint32_t len)
 {
 	uint64_t page = gpa & WPT_PAGE_MASK;
-	int r = vm_step_open_locked(vm, page);
+	int r = step_open_page(vm, pg, page);
 
 	if (r < 0)
 		return r;
 	ram_store(hva, data, len);
-	if (r == 0)
-		return 0; /* it was not protected */
-	return step_reprotect_locked(vm, page);
+	return r ? step_reprotect_page(vm, pg, page) : 0;
 }
 
 /* One store inside one page of RAM. */
@@ -234,17 +267,19 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	pthread_mutex_lock(&vm->lock);
 	t0 = now_ns();
 	if (vm->uffd) {
-		ret = uffd_ram_store(vm, gpa, hva, data, len);
-		if (ret) {
-			pthread_mutex_unlock(&vm->lock);
-			return ret;
-		}
-		if (!page_tracked(vm, gpa)) {
-			/* Released since it trapped: a plain store. */
+		/* Under the lock one lookup settles it: no table here any
+		 * more (released since it trapped) is a plain store. */
+		struct wpt_page *pg = vm_page_lookup(vm, gpa & WPT_PAGE_MASK);
+
+		ret = pg ? uffd_ram_store(vm, pg, gpa, hva, data, len) : 0;
+		if (!pg) {
+			ram_store(hva, data, len);
 			__atomic_fetch_add(&vm->gap_accesses, 1,
 					   __ATOMIC_RELAXED);
+		}
+		if (ret || !pg) {
 			pthread_mutex_unlock(&vm->lock);
-			return 1;
+			return ret ? ret : 1;
 		}
 	} else {
 		ram_store(hva, data, len);
@@ -349,24 +384,11 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 
 #define STEP_F_BEGUN (1u << 0)
 
-/*
- * Make page writable for a step if it is a protected table page: 1 opened
- * (end it with vm_step_close_locked), 0 nothing to open, or the backend's
- * errno.  Under vm->lock.
- */
+/* 1 opened (end it with vm_step_close_locked), 0 nothing to open, or the
+ * backend's errno.  Under vm->lock. */
 int vm_step_open_locked(struct wpt_vm *vm, uint64_t page)
 {
-	struct wpt_page *pg = vm_page_lookup(vm, page);
-	int r;
-
-	if (!pg || pg->nr_protecting == 0 || !vm->protect.ops)
-		return 0;
-	r = wpt_protect_step_begin(&vm->protect, page);
-	if (r) {
-		vm->st.errors++;
-		return r;
-	}
-	return 1;
+	return step_open_page(vm, vm_page_lookup(vm, page), page);
 }
 
 int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
@@ -417,31 +439,14 @@ void vm_fault_page(struct wpt_vm *vm, struct wpt_page *pg, int err)
 
 /* The step of page (opened by vm_step_open_locked) is over: protect it
  * again if a table there still wants it, then diff it.  Under vm->lock. */
-/* The step's end, without the diff: protect page again if a table there
- * still wants it.  0, or the backend's errno (the domains trapping there
- * are faulted). */
-static int step_reprotect_locked(struct wpt_vm *vm, uint64_t page)
-{
-	struct wpt_page *pg = vm_page_lookup(vm, page);
-	int ret = wpt_protect_step_end(&vm->protect, page,
-				       pg && pg->nr_protecting > 0);
-
-	if (ret) {
-		vm->st.errors++;
-		tracker_op_begin(vm);
-		vm_fault_page(vm, pg, ret);
-		tracker_op_end(vm);
-	}
-	return ret;
-}
-
 int vm_step_close_locked(struct wpt_vm *vm, uint64_t page)
 {
+	struct wpt_page *pg = vm_page_lookup(vm, page);
 	/* Protect first, then diff: a store by another vCPU is then in RAM
 	 * for the diff or traps after it (see wpt.h). */
-	int ret = step_reprotect_locked(vm, page);
+	int ret = step_reprotect_page(vm, pg, page);
 
-	if (!ret && vm_page_lookup(vm, page))
+	if (!ret && pg)
 		ret = vm_page_rescan(vm, page, WPT_PAGE_SIZE);
 	return ret;
 }

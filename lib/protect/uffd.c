@@ -278,23 +278,6 @@ int wpt_protect_uffd_fd(const void *be)
 	return ((const struct uffd *)be)->fd;
 }
 
-/* Map a faulting HVA back to its GPA; regions are few. */
-static bool hva_to_gpa(const struct wpt_guestmem *gm, uint64_t hva,
-		       uint64_t *gpa)
-{
-	unsigned int i;
-
-	for (i = 0; i < gm->nr; i++) {
-		uint64_t base = (uintptr_t)gm->regions[i].hva;
-
-		if (hva >= base && hva - base < gm->regions[i].size) {
-			*gpa = gm->regions[i].gpa + (hva - base);
-			return true;
-		}
-	}
-	return false;
-}
-
 int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid)
 {
 	struct uffd *u = be;
@@ -314,7 +297,8 @@ int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid)
 		 * events); anything else is skipped. */
 		if (msg.event != UFFD_EVENT_PAGEFAULT ||
 		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ||
-		    !hva_to_gpa(u->gm, msg.arg.pagefault.address, gpa))
+		    !guestmem_gpa_of_hva(u->gm, msg.arg.pagefault.address,
+					 gpa))
 			continue;
 		*gpa &= WPT_PAGE_MASK;
 		*tid = (int)msg.arg.pagefault.feat.ptid;

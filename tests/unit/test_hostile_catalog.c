@@ -582,6 +582,14 @@ static void after_case(struct hx *h, struct wpt_domain *d, struct wpt_sink *s,
 	bystander_ok(h);
 }
 
+/* The end of a case: its domain, sink and guest go. */
+static void case_free(struct hx *h, struct wpt_domain *d, struct wpt_sink *s)
+{
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	hx_free(h);
+}
+
 static void dom_stats(struct wpt_domain *d, struct wpt_domain_stats *st)
 {
 	ck_assert_int_eq(wpt_domain_stats(d, st, sizeof(*st)), 0);
@@ -648,9 +656,7 @@ START_TEST(test_self_pointing)
 			     wpt_domain_error(d));
 		after_case(h, d, s, -E2BIG);
 	}
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -690,9 +696,7 @@ START_TEST(test_ancestor)
 	meter_stop(&m);
 	meter_assert(&m, &cat_limits, 1, 3, 4096, wpt_domain_error(d));
 	after_case(h, d, s, -E2BIG);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -741,9 +745,7 @@ START_TEST(test_one_page_every_level)
 	hx_store64(h, E(P, 0), s1_table(P) | S1_AF);
 	ck_assert_str_eq(sink_runs(h, s, buf, sizeof(buf)), want);
 	after_case(h, d, s, 0);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -807,9 +809,7 @@ START_TEST(test_fan_out_bomb)
 	meter_stop(&m);
 	meter_assert(&m, &cat_limits, 2, 4, 4096, wpt_domain_error(d));
 	after_case(h, d, s, -E2BIG);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -889,9 +889,7 @@ START_TEST(test_outside_ram)
 	ck_assert_int_eq(wpt_domain_set_root(d, 1ull << 47), -EFAULT);
 	ck_assert_int_eq(wpt_domain_set_root(d, T(0) + 8), -EINVAL);
 	after_case(h, d, s, 0);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -1032,9 +1030,7 @@ START_TEST(test_contiguous_hint)
 	hx_store64(h, E(T(3), 3), s1_page(DATA + 0x100000) | C);
 	ck_assert_int_eq(wpt_domain_verify(d), 0);
 	after_case(h, d, s, 0);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -1093,9 +1089,7 @@ START_TEST(test_root_switch_interleaved)
 	meter_stop(&m);
 	meter_assert(&m, &cat_limits, 2000, 8, 4096, wpt_domain_error(d));
 	after_case(h, d, s, 0);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -1154,9 +1148,7 @@ START_TEST(test_root_switch_threaded)
 	fprintf(stderr, "catalog: %-28s %llu stores during 400 switches\n",
 		"root switch, threaded", (unsigned long long)w.stores);
 	after_case(h, d, s, 0);
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
@@ -1248,9 +1240,7 @@ START_TEST(test_freed_table_reused)
 	}
 	meter_stop(&m);
 	meter_assert(&m, &cat_limits, 3 * 4096, 8, 4096, wpt_domain_error(d));
-	wpt_domain_free(d);
-	wpt_sink_free(s);
-	hx_free(h);
+	case_free(h, d, s);
 }
 END_TEST
 
