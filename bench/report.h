@@ -78,8 +78,10 @@ int bench_print_table(FILE *f, const struct bench_meta *m,
 		      const struct bench_row *rows, size_t n,
 		      const struct bench_units *project);
 
-/* gnuplot data and script for a PNG of ns/op by workload and strategy;
- * runs gnuplot.  0 or -errno (-ENOENT: no gnuplot). */
+/* gnuplot data and script for a PNG of each strategy's time per op as a
+ * ratio to explicit on the same workload (log scale), with the goals as
+ * dashed lines; runs gnuplot.  0 or -errno (-ENOENT: no gnuplot,
+ * -ENODATA: no workload has an explicit row to compare with). */
 int bench_write_chart(const char *png, const struct bench_row *rows, size_t n);
 
 #endif

@@ -206,11 +206,16 @@ END_TEST
 
 START_TEST(test_chart)
 {
-	struct bench_row rows[2] = {
-		row("bulk4k", "trap", 70000, 1, 1, 0),
-		row("bulk4k", "inval", 1000, 0.01, 1, 0),
+	struct bench_row rows[6] = {
+		row("bulk4k", "explicit", 100, 1, 1, 0),
+		row("bulk4k", "inval", 300, 0.01, 1, 0),
+		row("bulk4k", "trap", 25000, 1, 1, 0),
+		row("churn", "explicit", 50000, 2, 2, 0),
+		row("churn-slot1", "trap", 600000, 9, 2, 18),
+		row("churn-cpl0-slot1", "trap", 3000000, 9, 2, 18),
 	};
-	char dir[] = "/tmp/wpt-chart-XXXXXX", png[128];
+	char dir[] = "/tmp/wpt-chart-XXXXXX", png[128], dat[160], line[256];
+	char gp[160], all[8192] = "";
 	unsigned char magic[8] = { 0 };
 	bool have = !system("command -v gnuplot >/dev/null 2>&1");
 	FILE *f;
@@ -218,7 +223,31 @@ START_TEST(test_chart)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(png, sizeof(png), "%s/c.png", dir);
-	ret = bench_write_chart(png, rows, 2);
+	/* Nothing to compare with: no chart, and gnuplot is not run. */
+	ck_assert_int_eq(bench_write_chart(png, &rows[1], 2), -ENODATA);
+	ret = bench_write_chart(png, rows, 6);
+	/* Ratios to explicit; the slot sweep's to churn's explicit; the
+	 * -cpl0- rows left out; a missing strategy is "-". */
+	snprintf(dat, sizeof(dat), "%s.dat", png);
+	f = fopen(dat, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		strncat(all, line, sizeof(all) - strlen(all) - 1);
+	fclose(f);
+	ck_assert_str_eq(all, "workload explicit inval trap hybrid\n"
+			      "bulk4k 1.0000 3.0000 250.0000 -\n"
+			      "churn 1.0000 - - -\n"
+			      "churn-slot1 - - 12.0000 -\n");
+	/* The goals are lines: bulk4k's relaxed goal at 3 x inval / explicit. */
+	snprintf(gp, sizeof(gp), "%s.gp", png);
+	f = fopen(gp, "r");
+	ck_assert_ptr_nonnull(f);
+	all[0] = 0;
+	while (fgets(line, sizeof(line), f))
+		strncat(all, line, sizeof(all) - strlen(all) - 1);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(all, "set arrow from 0-0.45,9 to 0+0.45,9 nohead"));
+	ck_assert_ptr_nonnull(strstr(all, "rotate by 30 right"));
 	if (!have) {
 		ck_assert_int_eq(ret, -ENOENT);
 		return;
