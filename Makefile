@@ -160,6 +160,7 @@ $(BENCH_BIN): $(BUILD)/bench/wpt-bench.o $(BENCH_OBJS) $(LIBA)
 # make bench [QUICK=1] [BENCH_ARGS="--workloads ... --strategies ..."]
 bench: $(BENCH_BIN)
 	@scripts/deps.sh --bench
+	@$(MAKE) --no-print-directory microbench
 	$(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
 
 check: all $(TESTS)
@@ -331,5 +332,7 @@ install: all wpt.pc
 clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
 	  $(TOOLS) bench/wpt-bench wpt.pc
+
+include mk/microbench.mk
 
 -include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wpt-microbench: the engine's own CPU and memory cost, without KVM.
+ *
+ * A fake guest (sparse anonymous memory) holds Arm VMSAv8-64 stage 1
+ * tables, 4K granule, mapping N 4K pages; the library sees it through the
+ * callback protection backend (protect is a no-op: the "trapped" stores
+ * are handed to wpt_vm_handle_mmio by the bench itself) and a sink that
+ * does nothing (or the recording sink).  Each scale runs in a child
+ * process of its own, so the resident memory it measures is its own.
+ *
+ * The pure parts (options, goals, the table, the JSON, the chart's data)
+ * are in mb_report.c and unit-tested (bench/tests/test_microbench.c).
+ */
+#ifndef WPT_MICROBENCH_H
+#define WPT_MICROBENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MB_MAX_SCALES 8
+#define MB_MIN_PAGES 1024ull
+#define MB_MAX_PAGES (1ull << 26)  /* 256 GiB of IOVA, one level 1 table */
+
+/* The metrics, each a cost per unit: ns per store, ns per descriptor,
+ * bytes per mapped page. */
+enum mb_metric {
+	MB_STORE_MAP,         /* a trapped leaf store that maps, no-op sink */
+	MB_STORE_UNMAP,       /* one that unmaps, no-op sink */
+	MB_STORE_MAP_REC,     /* the same with the recording sink */
+	MB_STORE_UNMAP_REC,
+	MB_ROOT_WALK,         /* set_root's initial walk (trap mode), in a
+			       * fresh process: the heap grows (page faults) */
+	MB_ROOT_AGAIN,        /* the same walk again after clear_root: the
+			       * heap is warm, the engine's own work */
+	MB_INVAL_2M,          /* inval mode: invalidation of 2 MiB */
+	MB_INVAL_1G,          /* and of 1 GiB */
+	MB_SPLIT,             /* a 2 MiB block split into a table (trap) */
+	MB_TABLE_FREE,        /* a level 3 table freed whole (trap) */
+	MB_MEMORY,            /* resident bytes per mapped 4K page */
+	MB_NR_METRICS
+};
+
+struct mb_metric_info {
+	const char *key;      /* JSON and chart name */
+	const char *label;    /* the table's row name */
+	const char *unit;     /* "ns" or "B" */
+	double goal;          /* at most this */
+	uint64_t goal_from;   /* the goal applies at this many pages and up */
+};
+extern const struct mb_metric_info mb_metrics[MB_NR_METRICS];
+
+/* Every figure flat within this factor from the smallest scale to the
+ * largest (issue 11). */
+#define MB_FLAT_GOAL 1.2
+
+struct mb_opts {
+	uint64_t scales[MB_MAX_SCALES]; /* mapped 4K pages, ascending */
+	unsigned int nr_scales;
+	unsigned int batches;   /* store batches of 64 per kind */
+	uint64_t record_max;    /* the recording sink up to this many pages */
+	double budget_s;        /* skip a scale estimated to end past it; 0: none */
+	bool quick, chart;
+	const char *json, *png;
+};
+
+/* What one scale measured.  A metric not measured is NAN. */
+struct mb_scale {
+	uint64_t pages;
+	double value[MB_NR_METRICS];
+	uint64_t samples[MB_NR_METRICS]; /* medians of how many samples */
+	uint64_t lib_descs[MB_NR_METRICS]; /* library's descs_visited per op */
+	double root_wall_s;     /* one set_root, wall seconds */
+	double scale_wall_s;    /* the whole scale, wall seconds */
+	int defaults_err;       /* set_root under default limits: 0 or -errno */
+	bool limits_raised;     /* limits were raised for part of the run */
+	bool skipped;           /* not run: over the time budget (note says) */
+	int error;              /* 0, or the -errno that stopped the scale */
+	char note[160];
+};
+
+/* One goal, evaluated. */
+struct mb_goal {
+	enum mb_metric metric;  /* MB_NR_METRICS: the default-limits goal */
+	uint64_t pages;         /* 0: the flatness goal over every scale */
+	double value, goal;
+	bool met;
+};
+
+/* mb_report.c: pure */
+int mb_parse_scales(const char *s, struct mb_opts *o);
+int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err);
+void mb_usage(FILE *f);
+size_t mb_goals_eval(const struct mb_scale *sc, size_t n,
+		     struct mb_goal *out, size_t max);
+/* The goal of metric (MB_NR_METRICS: default limits) at pages (0: its
+ * flatness) among g[0..n), or NULL. */
+const struct mb_goal *mb_goal_find(const struct mb_goal *g, size_t n,
+				   int metric, uint64_t pages);
+int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n);
+int mb_write_json(FILE *f, const char *machine, const char *date, bool quick,
+		  const struct mb_scale *sc, size_t n);
+int mb_write_chart_data(FILE *f, const struct mb_scale *sc, size_t n);
+void mb_scale_name(uint64_t pages, char *buf, size_t len);
+/* Whether a scale of pages, started elapsed_s into the run, would end
+ * past o->budget_s, judged from the last scale run (NULL: none yet); if
+ * so, *out says it was skipped and why. */
+bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
+		    uint64_t pages, double elapsed_s, struct mb_scale *out);
+
+/* mb_measure.c: one scale, in the calling process */
+int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out);
+
+#endif

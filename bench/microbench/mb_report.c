@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The microbench's pure half: its options, the goals of issue 11 and their
+ * evaluation, the stdout table, the JSON file and the chart's data.  No
+ * library calls, no clocks: bench/tests/test_microbench.c covers it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../output.h"
+#include "mb.h"
+
+/* Goals: a trapped store at most 10% of a 1-2 us exit (100 ns); walks and
+ * invalidations 20 ns per descriptor; 24 bytes per mapped page at 1M pages
+ * and up (the table snapshot alone is 8). */
+const struct mb_metric_info mb_metrics[MB_NR_METRICS] = {
+	[MB_STORE_MAP] = { "store_map_ns", "store that maps (no-op sink)",
+			   "ns", 100, 0 },
+	[MB_STORE_UNMAP] = { "store_unmap_ns", "store that unmaps (no-op sink)",
+			     "ns", 100, 0 },
+	[MB_STORE_MAP_REC] = { "store_map_record_ns",
+			       "store that maps (record sink)", "ns", 100, 0 },
+	[MB_STORE_UNMAP_REC] = { "store_unmap_record_ns",
+				 "store that unmaps (record sink)", "ns", 100, 0 },
+	[MB_ROOT_WALK] = { "set_root_ns_per_desc", "set_root (first), per desc",
+			   "ns", 20, 0 },
+	[MB_ROOT_AGAIN] = { "set_root_again_ns_per_desc",
+			    "set_root again (warm), per desc", "ns", 20, 0 },
+	[MB_INVAL_2M] = { "inval_2m_ns_per_desc", "invalidate 2 MiB, per desc",
+			  "ns", 20, 0 },
+	[MB_INVAL_1G] = { "inval_1g_ns_per_desc", "invalidate 1 GiB, per desc",
+			  "ns", 20, 0 },
+	[MB_SPLIT] = { "split_ns_per_desc", "block split, per desc", "ns", 20, 0 },
+	[MB_TABLE_FREE] = { "table_free_ns_per_desc", "table freed, per desc",
+			    "ns", 20, 0 },
+	[MB_MEMORY] = { "memory_bytes_per_page", "resident bytes per page",
+			"B", 24, 1ull << 20 },
+};
+
+void mb_scale_name(uint64_t pages, char *buf, size_t len)
+{
+	if (pages >= (1ull << 20) && !(pages & ((1ull << 20) - 1)))
+		snprintf(buf, len, "%lluM", (unsigned long long)(pages >> 20));
+	else if (pages >= 1024 && !(pages & 1023))
+		snprintf(buf, len, "%lluK", (unsigned long long)(pages >> 10));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)pages);
+}
+
+/* "1k", "64K", "1m", "16M" or a plain number of pages. */
+static int parse_pages(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		v <<= 20, end++;
+	if (*end && *end != ',')
+		return -EINVAL;
+	*out = v;
+	return (int)(end - s);
+}
+
+/* A comma-separated list of powers of two from MB_MIN_PAGES to
+ * MB_MAX_PAGES, ascending. */
+int mb_parse_scales(const char *s, struct mb_opts *o)
+{
+	uint64_t v[MB_MAX_SCALES];
+	unsigned int n = 0;
+	int len;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (;;) {
+		len = parse_pages(s, &v[n]);
+		if (len < 0 || v[n] < MB_MIN_PAGES || v[n] > MB_MAX_PAGES ||
+		    (v[n] & (v[n] - 1)) || (n && v[n] <= v[n - 1]))
+			return -EINVAL;
+		s += len;
+		n++;
+		if (!*s)
+			break;
+		if (n == MB_MAX_SCALES || !*++s)
+			return -EINVAL;
+	}
+	memcpy(o->scales, v, n * sizeof(v[0]));
+	o->nr_scales = n;
+	return 0;
+}
+
+void mb_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wpt-microbench [--quick] [--scales LIST] [--batches N]\n"
+		"                      [--record-max PAGES] [--budget SECONDS]\n"
+		"                      [--json PATH] [--png PATH]\n"
+		"                      [--no-chart]\n"
+		"  --scales LIST      mapped 4K pages, powers of two from 1k to 64m,\n"
+		"                     ascending (default 1k,64k,1m,16m; --quick 1k,64k)\n"
+		"  --batches N        timed batches of 64 stores per kind (default 200)\n"
+		"  --record-max PAGES the recording-sink rows up to this scale (1m)\n"
+		"  --budget SECONDS   skip a scale estimated to end past this (60;\n"
+		"                     0: run every scale whatever it takes)\n"
+		"  --json PATH        default bench/results/microbench.json\n"
+		"  --png PATH         default bench/results/microbench.png\n"
+		"Exit status: 0 (goals met or not: see the table), 1 a scale failed,\n"
+		"2 a bad argument.\n");
+}
+
+static const struct option long_opts[] = {
+	{ "quick", no_argument, NULL, 'q' },
+	{ "scales", required_argument, NULL, 's' },
+	{ "batches", required_argument, NULL, 'b' },
+	{ "record-max", required_argument, NULL, 'r' },
+	{ "budget", required_argument, NULL, 'B' },
+	{ "json", required_argument, NULL, 'j' },
+	{ "png", required_argument, NULL, 'p' },
+	{ "no-chart", no_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_one(int c, const char *arg, struct mb_opts *o, bool *scales)
+{
+	uint64_t v;
+	char *end;
+
+	switch (c) {
+	case 'q': o->quick = true; return 0;
+	case 's': *scales = true; return mb_parse_scales(arg, o);
+	case 'b':
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || *end || *arg == '-' || v < 1 || v > 512)
+			return -EINVAL;
+		o->batches = (unsigned int)v;
+		return 0;
+	case 'r':
+		return parse_pages(arg, &o->record_max) == (int)strlen(arg) ?
+			       0 : -EINVAL;
+	case 'B':
+		errno = 0;
+		o->budget_s = strtod(arg, &end);
+		return errno || end == arg || *end || !(o->budget_s >= 0) ?
+			       -EINVAL : 0;
+	case 'j': o->json = arg; return 0;
+	case 'p': o->png = arg; return 0;
+	case 'n': o->chart = false; return 0;
+	default: return -EINVAL;
+	}
+}
+
+/* 0, 1 for --help (usage printed to stdout), -EINVAL (said on err). */
+int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err)
+{
+	bool scales = false;
+	int c;
+
+	*o = (struct mb_opts){ .batches = 0, .record_max = 1ull << 20,
+			       .budget_s = 60, .chart = true,
+			       .json = "bench/results/microbench.json",
+			       .png = "bench/results/microbench.png" };
+	optind = 0; /* glibc: start afresh (the tests parse many times) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			mb_usage(stdout);
+			return 1;
+		}
+		if (c == '?' || parse_one(c, optarg, o, &scales)) {
+			fprintf(err, "wpt-microbench: bad option or value: %s\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(err, "wpt-microbench: unexpected argument '%s'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	if (!scales)
+		mb_parse_scales(o->quick ? "1k,64k" : "1k,64k,1m,16m", o);
+	if (!o->batches)
+		o->batches = o->quick ? 64 : 200;
+	return 0;
+}
+
+/*
+ * Skip a scale that would end past the budget, so that the default run
+ * stays within a minute; an engine fast enough runs every scale.  The
+ * estimate: the last scale's first set_root (wall time, which grows
+ * linearly with pages) times the full walks this scale makes (the trap
+ * phase's, once more on a warm heap if a walk is short, the recording
+ * sink's, the inval phase's), plus the last scale's whole time for the
+ * parts that do not grow.
+ */
+bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
+			uint64_t pages, double elapsed_s, struct mb_scale *out)
+{
+	double walk, est;
+
+	if (!o->budget_s || !last)
+		return false;
+	walk = last->root_wall_s * (double)pages / (double)last->pages;
+	est = walk * (2 + (pages <= o->record_max) + (walk < 1.0)) +
+	      last->scale_wall_s;
+	if (elapsed_s + est <= o->budget_s)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->pages = pages;
+	out->skipped = true;
+	snprintf(out->note, sizeof(out->note), "about %.0f s (estimated from "
+		 "the last scale), past the %.0f s budget (--budget 0 runs it)",
+		 est, o->budget_s);
+	return true;
+}
+
+static bool measured(const struct mb_scale *s, enum mb_metric m)
+{
+	return !s->error && !s->skipped && !isnan(s->value[m]);
+}
+
+/*
+ * Every goal that has a figure: each metric at each scale its goal covers,
+ * each metric's flatness (largest over smallest figure, over two scales or
+ * more), and, per scale, whether the default limits let set_root map it.
+ * Returns how many there are (may exceed max: only max are written).
+ */
+size_t mb_goals_eval(const struct mb_scale *sc, size_t n, struct mb_goal *out,
+		     size_t max)
+{
+	size_t k = 0, i;
+	int m;
+
+#define PUT(...) do { if (k < max) out[k] = (struct mb_goal){ __VA_ARGS__ }; k++; } while (0)
+	for (i = 0; i < n; i++)
+		if (!sc[i].error && !sc[i].skipped)
+			PUT(.metric = MB_NR_METRICS, .pages = sc[i].pages,
+			    .value = -sc[i].defaults_err, .goal = 0,
+			    .met = !sc[i].defaults_err);
+	for (m = 0; m < MB_NR_METRICS; m++) {
+		const struct mb_metric_info *mi = &mb_metrics[m];
+		double lo = INFINITY, hi = 0;
+		unsigned int seen = 0;
+
+		for (i = 0; i < n; i++) {
+			double v = sc[i].value[m];
+
+			if (!measured(&sc[i], m))
+				continue;
+			seen++;
+			lo = v < lo ? v : lo;
+			hi = v > hi ? v : hi;
+			if (sc[i].pages >= mi->goal_from)
+				PUT(.metric = m, .pages = sc[i].pages, .value = v,
+				    .goal = mi->goal, .met = v <= mi->goal);
+		}
+		if (seen >= 2)
+			PUT(.metric = m, .pages = 0,
+			    .value = lo > 0 ? hi / lo : INFINITY,
+			    .goal = MB_FLAT_GOAL,
+			    .met = lo > 0 && hi <= MB_FLAT_GOAL * lo);
+	}
+#undef PUT
+	return k;
+}
+
+const struct mb_goal *mb_goal_find(const struct mb_goal *g, size_t n,
+				  int metric, uint64_t pages)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((int)g[i].metric == metric && g[i].pages == pages)
+			return &g[i];
+	return NULL;
+}
+
+static void print_cell(FILE *f, const struct mb_scale *s, int m,
+		       const struct mb_goal *g)
+{
+	char num[32];
+
+	if (m == MB_NR_METRICS)
+		snprintf(num, sizeof(num), "%s", s->error || s->skipped ? "-" :
+			 s->defaults_err ? strerror(-s->defaults_err) : "yes");
+	else if (s->skipped)
+		snprintf(num, sizeof(num), "skipped");
+	else if (!measured(s, m))
+		snprintf(num, sizeof(num), "-");
+	else
+		snprintf(num, sizeof(num), s->value[m] < 100 ? "%.1f" : "%.0f",
+			 s->value[m]);
+	if (strlen(num) > 8)
+		num[8] = 0; /* a long strerror: the JSON has the errno */
+	fprintf(f, " %8s %-6s", num, g ? (g->met ? "met" : "MISSED") : "");
+}
+
+static void print_row(FILE *f, const struct mb_scale *sc, size_t n, int m,
+		      const struct mb_goal *g, size_t ng)
+{
+	const struct mb_goal *flat = mb_goal_find(g, ng, m, 0);
+	char goal[24];
+	size_t i;
+
+	if (m == MB_NR_METRICS) {
+		fprintf(f, "%-32s %-9s", "default limits allow it", "yes");
+	} else {
+		snprintf(goal, sizeof(goal), "<=%g %s", mb_metrics[m].goal,
+			 mb_metrics[m].unit);
+		fprintf(f, "%-32s %-9s", mb_metrics[m].label, goal);
+	}
+	for (i = 0; i < n; i++)
+		print_cell(f, &sc[i], m, mb_goal_find(g, ng, m, sc[i].pages));
+	if (flat)
+		fprintf(f, "  %5.2fx %s", flat->value, flat->met ? "met" : "MISSED");
+	fputc('\n', f);
+}
+
+/* The table: a row per metric, a column per scale, each figure with its
+ * goal met or MISSED, the flatness last.  Returns the goals missed. */
+int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	struct mb_goal g[MB_MAX_SCALES * (MB_NR_METRICS + 2) + MB_NR_METRICS];
+	size_t ng = mb_goals_eval(sc, n, g, sizeof(g) / sizeof(g[0])), i;
+	int m, missed = 0;
+	char name[16];
+
+	fprintf(f, "%-32s %-9s", "mapped 4K pages:", "goal");
+	for (i = 0; i < n; i++) {
+		mb_scale_name(sc[i].pages, name, sizeof(name));
+		fprintf(f, " %8s %-6s", name, "");
+	}
+	fprintf(f, "  flat (max/min <= %.1fx)\n", MB_FLAT_GOAL);
+	for (m = 0; m < MB_NR_METRICS; m++)
+		print_row(f, sc, n, m, g, ng);
+	print_row(f, sc, n, MB_NR_METRICS, g, ng);
+	for (i = 0; i < ng; i++)
+		missed += !g[i].met;
+	fprintf(f, "\n%zu goals: %zu met, %d MISSED\n", ng, ng - (size_t)missed,
+		missed);
+	for (i = 0; i < n; i++) {
+		mb_scale_name(sc[i].pages, name, sizeof(name));
+		if (sc[i].error)
+			fprintf(f, "scale %s FAILED: %s\n", name, sc[i].note);
+		else if (sc[i].skipped)
+			fprintf(f, "scale %s SKIPPED: %s\n", name, sc[i].note);
+		else if (sc[i].defaults_err)
+			fprintf(f, "scale %s: the default limits refused set_root "
+				"(%s): measured with limits raised\n", name,
+				strerror(-sc[i].defaults_err));
+	}
+	return missed;
+}
+
+/* JSON has no NaN or infinity: null. */
+static void json_num(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.3f", v);
+	else
+		fprintf(f, "null");
+}
+
+static void json_scale(FILE *f, const struct mb_scale *s)
+{
+	int m;
+
+	fprintf(f, "    {\"pages\": %llu, \"error\": %d, \"skipped\": %s, "
+		"\"note\": ", (unsigned long long)s->pages, s->error,
+		s->skipped ? "true" : "false");
+	bench_json_str(f, s->note);
+	fprintf(f, ", \"defaults_err\": %d, \"limits_raised\": %s, "
+		"\"set_root_wall_s\": ", s->defaults_err,
+		s->limits_raised ? "true" : "false");
+	json_num(f, s->root_wall_s);
+	fprintf(f, ", \"scale_wall_s\": ");
+	json_num(f, s->scale_wall_s);
+	for (m = 0; m < MB_NR_METRICS; m++) {
+		fprintf(f, ",\n     \"%s\": {\"value\": ", mb_metrics[m].key);
+		json_num(f, measured(s, m) ? s->value[m] : NAN);
+		fprintf(f, ", \"samples\": %llu, \"lib_descs_visited\": %llu}",
+			(unsigned long long)s->samples[m],
+			(unsigned long long)s->lib_descs[m]);
+	}
+	fprintf(f, "}");
+}
+
+static void json_goals(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	struct mb_goal g[MB_MAX_SCALES * (MB_NR_METRICS + 2) + MB_NR_METRICS];
+	size_t ng = mb_goals_eval(sc, n, g, sizeof(g) / sizeof(g[0])), i;
+
+	for (i = 0; i < ng; i++) {
+		int m = g[i].metric;
+
+		fprintf(f, "%s\n    {\"goal\": \"%s\", \"pages\": %llu, "
+			"\"value\": ", i ? "," : "",
+			m == MB_NR_METRICS ? "default_limits" :
+			g[i].pages ? mb_metrics[m].key : "flat",
+			(unsigned long long)g[i].pages);
+		json_num(f, g[i].value);
+		fprintf(f, ", \"at_most\": ");
+		json_num(f, g[i].goal);
+		if (m != MB_NR_METRICS && !g[i].pages)
+			fprintf(f, ", \"metric\": \"%s\"", mb_metrics[m].key);
+		fprintf(f, ", \"met\": %s}", g[i].met ? "true" : "false");
+	}
+}
+
+int mb_write_json(FILE *f, const char *machine, const char *date, bool quick,
+		  const struct mb_scale *sc, size_t n)
+{
+	size_t i;
+
+	fprintf(f, "{\n  \"bench\": \"wpt-microbench\",\n  \"machine\": ");
+	bench_json_str(f, machine);
+	fprintf(f, ",\n  \"date\": ");
+	bench_json_str(f, date);
+	fprintf(f, ",\n  \"quick\": %s,\n  \"setup\": ", quick ? "true" : "false");
+	bench_json_str(f, "Arm LPAE stage 1, 4K granule, 48-bit IAS, trap mode "
+		    "(inval mode for invalidations), callback protection, "
+		    "thread CPU time, medians");
+	fprintf(f, ",\n  \"scales\": [\n");
+	for (i = 0; i < n; i++) {
+		json_scale(f, &sc[i]);
+		fprintf(f, "%s\n", i + 1 < n ? "," : "");
+	}
+	fprintf(f, "  ],\n  \"goals\": [");
+	json_goals(f, sc, n);
+	fprintf(f, "\n  ]\n}\n");
+	return ferror(f) ? -EIO : 0;
+}
+
+/* gnuplot's data: pages, then each metric ("-": not measured). */
+int mb_write_chart_data(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	size_t i;
+	int m;
+
+	fprintf(f, "pages");
+	for (m = 0; m < MB_NR_METRICS; m++)
+		fprintf(f, " %s", mb_metrics[m].key);
+	fputc('\n', f);
+	for (i = 0; i < n; i++) {
+		fprintf(f, "%llu", (unsigned long long)sc[i].pages);
+		for (m = 0; m < MB_NR_METRICS; m++)
+			if (measured(&sc[i], m))
+				fprintf(f, " %.3f", sc[i].value[m]);
+			else
+				fprintf(f, " -");
+		fputc('\n', f);
+	}
+	return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The microbench's pure half (bench/microbench/mb_report.c): its options,
+ * the goals it judges figures by, the table, the JSON and the chart data.
+ * No timing here: speed is judged by the bench, never by make check.
+ */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../microbench/mb.h"
+
+static int parse(struct mb_opts *o, const char *const *args)
+{
+	char *argv[16];
+	int argc = 0;
+	FILE *err = fopen("/dev/null", "w");
+	int ret;
+
+	argv[argc++] = (char *)"wpt-microbench";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	ret = mb_parse_args(argc, argv, o, err);
+	fclose(err);
+	return ret;
+}
+
+START_TEST(scales_parsed)
+{
+	struct mb_opts o = { 0 };
+
+	ck_assert_int_eq(mb_parse_scales("1k,64K,1m,16M", &o), 0);
+	ck_assert_uint_eq(o.nr_scales, 4);
+	ck_assert_uint_eq(o.scales[0], 1024);
+	ck_assert_uint_eq(o.scales[1], 65536);
+	ck_assert_uint_eq(o.scales[2], 1ull << 20);
+	ck_assert_uint_eq(o.scales[3], 16ull << 20);
+	ck_assert_int_eq(mb_parse_scales("4096", &o), 0);
+	ck_assert_uint_eq(o.nr_scales, 1);
+	ck_assert_uint_eq(o.scales[0], 4096);
+}
+END_TEST
+
+/* Each refused, and the earlier list left as it was. */
+static const char *const bad_scales[] = {
+	"", "1000", "512", "64k,1k", "1k,1k", "1k,", ",1k", "1k,,2k", "1x",
+	"-1k", "128m", "1k,2k,4k,8k,16k,32k,64k,128k,256k", "99999999999999999999",
+};
+
+START_TEST(bad_scales_refused)
+{
+	struct mb_opts o = { 0 };
+
+	ck_assert_int_eq(mb_parse_scales("2k", &o), 0);
+	ck_assert_int_eq(mb_parse_scales(bad_scales[_i], &o), -EINVAL);
+	ck_assert_uint_eq(o.nr_scales, 1);
+	ck_assert_uint_eq(o.scales[0], 2048);
+}
+END_TEST
+
+START_TEST(args_defaults_and_quick)
+{
+	struct mb_opts o;
+
+	ck_assert_int_eq(parse(&o, (const char *const[]){ NULL }), 0);
+	ck_assert_uint_eq(o.nr_scales, 4);
+	ck_assert_uint_eq(o.scales[3], 16ull << 20);
+	ck_assert_uint_eq(o.batches, 200);
+	ck_assert_uint_eq(o.record_max, 1ull << 20);
+	ck_assert(o.chart && !o.quick);
+	ck_assert_str_eq(o.json, "bench/results/microbench.json");
+	ck_assert_int_eq(parse(&o, (const char *const[]){ "--quick", NULL }), 0);
+	ck_assert(o.quick);
+	ck_assert_uint_eq(o.nr_scales, 2);
+	ck_assert_uint_eq(o.scales[1], 65536);
+	ck_assert_uint_eq(o.batches, 64);
+	/* Explicit values win over --quick's, in any order. */
+	ck_assert_int_eq(parse(&o, (const char *const[]){ "--batches", "9",
+		"--quick", "--scales", "8k", "--record-max", "0", "--no-chart",
+		"--json", "/tmp/x.json", "--png", "/tmp/x.png", NULL }), 0);
+	ck_assert_uint_eq(o.batches, 9);
+	ck_assert_uint_eq(o.nr_scales, 1);
+	ck_assert_uint_eq(o.scales[0], 8192);
+	ck_assert_uint_eq(o.record_max, 0);
+	ck_assert(!o.chart);
+	ck_assert_str_eq(o.png, "/tmp/x.png");
+}
+END_TEST
+
+static const char *const *const bad_args[] = {
+	(const char *const[]){ "--batches", "0", NULL },
+	(const char *const[]){ "--batches", "513", NULL },
+	(const char *const[]){ "--batches", "5x", NULL },
+	(const char *const[]){ "--batches", NULL },
+	(const char *const[]){ "--record-max", "1q", NULL },
+	(const char *const[]){ "--scales", "3k", NULL },
+	(const char *const[]){ "--frobnicate", NULL },
+	(const char *const[]){ "16m", NULL },
+	(const char *const[]){ "--budget", "-1", NULL },
+	(const char *const[]){ "--budget", "soon", NULL },
+};
+
+START_TEST(bad_args_refused)
+{
+	struct mb_opts o;
+
+	ck_assert_int_eq(parse(&o, bad_args[_i]), -EINVAL);
+}
+END_TEST
+
+static struct mb_scale scale(uint64_t pages, double store, double desc,
+			     double mem)
+{
+	struct mb_scale s;
+	int m;
+
+	memset(&s, 0, sizeof(s));
+	s.pages = pages;
+	for (m = 0; m < MB_NR_METRICS; m++)
+		s.value[m] = NAN;
+	s.value[MB_STORE_MAP] = store;
+	s.value[MB_ROOT_WALK] = desc;
+	s.value[MB_MEMORY] = mem;
+	return s;
+}
+
+START_TEST(goals_judged)
+{
+	struct mb_scale sc[3] = {
+		scale(1024, 90, 30, 400),
+		scale(1ull << 20, 100, 20, 24),
+		scale(16ull << 20, 101, 19, 24.5),
+	};
+	struct mb_goal g[64];
+	const struct mb_goal *x;
+	size_t n;
+
+	sc[2].defaults_err = -E2BIG;
+	n = mb_goals_eval(sc, 3, g, 64);
+	/* 3 default-limit goals; store 3 + flat; walk 3 + flat; memory 2
+	 * (1M and up) + flat.  Unmeasured metrics have none. */
+	ck_assert_uint_eq(n, 3 + 4 + 4 + 3);
+	ck_assert((x = mb_goal_find(g, n, MB_STORE_MAP, 1ull << 20)) && x->met);
+	ck_assert((x = mb_goal_find(g, n, MB_STORE_MAP, 16ull << 20)) && !x->met);
+	ck_assert((x = mb_goal_find(g, n, MB_STORE_MAP, 0)) && x->met);
+	ck_assert(fabs(x->value - 101.0 / 90) < 1e-9);
+	ck_assert((x = mb_goal_find(g, n, MB_ROOT_WALK, 1024)) && !x->met);
+	ck_assert((x = mb_goal_find(g, n, MB_ROOT_WALK, 0)) && !x->met);
+	ck_assert(fabs(x->value - 30.0 / 19) < 1e-9);
+	ck_assert_ptr_null(mb_goal_find(g, n, MB_MEMORY, 1024));
+	ck_assert((x = mb_goal_find(g, n, MB_MEMORY, 1ull << 20)) && x->met);
+	ck_assert((x = mb_goal_find(g, n, MB_MEMORY, 16ull << 20)) && !x->met);
+	ck_assert((x = mb_goal_find(g, n, MB_NR_METRICS, 1024)) && x->met);
+	ck_assert((x = mb_goal_find(g, n, MB_NR_METRICS, 16ull << 20)) && !x->met);
+	ck_assert_ptr_null(mb_goal_find(g, n, MB_INVAL_1G, 1024));
+	/* A failed scale judges nothing; max bounds what is written. */
+	sc[1].error = -ENOMEM;
+	ck_assert_uint_eq(mb_goals_eval(sc, 3, g, 2), 2 + 3 + 3 + 2);
+}
+END_TEST
+
+static char *capture(int (*fn)(FILE *, const struct mb_scale *, size_t),
+		     const struct mb_scale *sc, size_t n, int *ret)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	*ret = fn(f, sc, n);
+	fclose(f);
+	return buf;
+}
+
+static int json(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	return mb_write_json(f, "2 cpus, \"quoted\"\\", "2026-12-04", false, sc, n);
+}
+
+START_TEST(table_counts_missed)
+{
+	struct mb_scale sc[2] = { scale(1024, 540, 30, 170),
+				  scale(65536, 60, 10, 20) };
+	int ret;
+	char *out = capture(mb_print_table, sc, 2, &ret);
+
+	/* store 540 MISSED, flat 9x MISSED; walk 30 MISSED, flat 3x MISSED;
+	 * memory flat 8.5x MISSED (no memory goal below 1M). */
+	ck_assert_int_eq(ret, 5);
+	ck_assert_ptr_nonnull(strstr(out, "1K"));
+	ck_assert_ptr_nonnull(strstr(out, "64K"));
+	ck_assert_ptr_nonnull(strstr(out, "540 MISSED"));
+	ck_assert_ptr_nonnull(strstr(out, "60.0 met"));
+	ck_assert_ptr_nonnull(strstr(out, "<=100 ns"));
+	ck_assert_ptr_nonnull(strstr(out, "9 goals: 4 met, 5 MISSED"));
+	free(out);
+}
+END_TEST
+
+START_TEST(json_written)
+{
+	struct mb_scale sc[2] = { scale(1024, 540.25, 30, 170),
+				  scale(65536, 60, INFINITY, 20) };
+	int ret, depth = 0;
+	char *out, *p;
+
+	snprintf(sc[1].note, sizeof(sc[1].note), "a \"note\"\n");
+	out = capture(json, sc, 2, &ret);
+	ck_assert_int_eq(ret, 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"machine\": \"2 cpus, \\\"quoted\\\"\\\\\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"note\": \"a \\\"note\\\"\\u000a\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"store_map_ns\": {\"value\": 540.250"));
+	ck_assert_ptr_nonnull(strstr(out, "\"inval_1g_ns_per_desc\": {\"value\": null"));
+	ck_assert_ptr_nonnull(strstr(out, "\"goal\": \"flat\""));
+	ck_assert_ptr_null(strstr(out, "nan"));
+	ck_assert_ptr_null(strstr(out, "inf"));
+	for (p = out; *p; p++) {
+		depth += (*p == '{' || *p == '[') - (*p == '}' || *p == ']');
+		ck_assert_int_ge(depth, 0);
+	}
+	ck_assert_int_eq(depth, 0);
+	free(out);
+}
+END_TEST
+
+START_TEST(chart_data_written)
+{
+	struct mb_scale sc[2] = { scale(1024, 540, 30, 170),
+				  scale(65536, 60, 10, 20) };
+	int ret, m;
+	char *out, *p;
+
+	sc[1].error = -EIO;
+	out = capture(mb_write_chart_data, sc, 2, &ret);
+	ck_assert_int_eq(ret, 0);
+	ck_assert_ptr_nonnull(strstr(out, "pages store_map_ns store_unmap_ns"));
+	ck_assert_ptr_nonnull(strstr(out, "\n1024 540.000 - "));
+	/* a failed scale: its line, every figure missing */
+	p = strstr(out, "\n65536 ");
+	ck_assert_ptr_nonnull(p);
+	for (m = 0, p += 6; m < MB_NR_METRICS; m++, p += 2)
+		ck_assert(!strncmp(p, " -", 2));
+	ck_assert_str_eq(p, "\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(budget_skips_what_would_not_fit)
+{
+	struct mb_opts o;
+	struct mb_scale last = { .pages = 1ull << 20, .root_wall_s = 2,
+				 .scale_wall_s = 10 }, out;
+
+	ck_assert_int_eq(parse(&o, (const char *const[]){ NULL }), 0);
+	ck_assert(o.budget_s == 60);
+	/* Nothing run yet: nothing to judge by. */
+	ck_assert(!mb_over_budget(&o, NULL, 16ull << 20, 0, &out));
+	/* 2 s at 1M: 2 x 2 s walks at 2M (no recording sink, no warm
+	 * walk) plus 10 s = 18 s. */
+	ck_assert(!mb_over_budget(&o, &last, 2ull << 20, 42, &out));
+	ck_assert(mb_over_budget(&o, &last, 2ull << 20, 42.5, &out));
+	ck_assert(out.skipped && out.pages == 2ull << 20 && !out.error);
+	ck_assert_ptr_nonnull(strstr(out.note, "about 18 s"));
+	/* 16M: 32 s a walk, 2 walks: skipped; --budget 0 runs it. */
+	ck_assert(mb_over_budget(&o, &last, 16ull << 20, 0, &out));
+	ck_assert_int_eq(parse(&o, (const char *const[]){ "--budget", "0",
+							   NULL }), 0);
+	ck_assert(!mb_over_budget(&o, &last, 16ull << 20, 1e6, &out));
+}
+END_TEST
+
+START_TEST(scale_names)
+{
+	char b[16];
+
+	mb_scale_name(1024, b, sizeof(b));
+	ck_assert_str_eq(b, "1K");
+	mb_scale_name(16ull << 20, b, sizeof(b));
+	ck_assert_str_eq(b, "16M");
+	mb_scale_name(1536, b, sizeof(b));
+	ck_assert_str_eq(b, "1536");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("microbench");
+	TCase *tc = tcase_create("report");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, scales_parsed);
+	tcase_add_loop_test(tc, bad_scales_refused, 0,
+			    sizeof(bad_scales) / sizeof(bad_scales[0]));
+	tcase_add_test(tc, args_defaults_and_quick);
+	tcase_add_loop_test(tc, bad_args_refused, 0,
+			    sizeof(bad_args) / sizeof(bad_args[0]));
+	tcase_add_test(tc, goals_judged);
+	tcase_add_test(tc, table_counts_missed);
+	tcase_add_test(tc, json_written);
+	tcase_add_test(tc, chart_data_written);
+	tcase_add_test(tc, budget_skips_what_would_not_fit);
+	tcase_add_test(tc, scale_names);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
