@@ -31,7 +31,8 @@ check: $(MB_TEST)
 $(MB_TEST): bench/tests/test_microbench.c $(BUILD)/bench/microbench/mb_report.o \
     $(BUILD)/bench/output.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $^ $(LDFLAGS) $(CHECK_LIBS) -lm -o $@
+	$(CC) $(CFLAGS) -MMD -MP $(filter %.c %.o,$^) $(LDFLAGS) $(CHECK_LIBS) \
+	  -lm -o $@
 
 clean: microbench-clean
 .PHONY: microbench-clean

@@ -290,9 +290,12 @@ static void print_cell(FILE *f, const struct mb_scale *s, int m,
 {
 	char num[32];
 
-	if (m == MB_NR_METRICS)
-		snprintf(num, sizeof(num), "%s", s->error || s->skipped ? "-" :
-			 s->defaults_err ? strerror(-s->defaults_err) : "yes");
+	if (m == MB_NR_METRICS && s->defaults_err && !s->error && !s->skipped)
+		/* the errno's name fits a cell (E2BIG); the note has more */
+		snprintf(num, sizeof(num), "%s",
+			 strerrorname_np(-s->defaults_err) ?: "error");
+	else if (m == MB_NR_METRICS)
+		snprintf(num, sizeof(num), "%s", s->error || s->skipped ? "-" : "yes");
 	else if (s->skipped)
 		snprintf(num, sizeof(num), "skipped");
 	else if (!measured(s, m))
@@ -300,8 +303,6 @@ static void print_cell(FILE *f, const struct mb_scale *s, int m,
 	else
 		snprintf(num, sizeof(num), s->value[m] < 100 ? "%.1f" : "%.0f",
 			 s->value[m]);
-	if (strlen(num) > 8)
-		num[8] = 0; /* a long strerror: the JSON has the errno */
 	fprintf(f, " %8s %-6s", num, g ? (g->met ? "met" : "MISSED") : "");
 }
 
@@ -356,8 +357,8 @@ int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n)
 			fprintf(f, "scale %s SKIPPED: %s\n", name, sc[i].note);
 		else if (sc[i].defaults_err)
 			fprintf(f, "scale %s: the default limits refused set_root "
-				"(%s): measured with limits raised\n", name,
-				strerror(-sc[i].defaults_err));
+				"(%s: the domain faulted): measured with limits "
+				"raised\n", name, strerror(-sc[i].defaults_err));
 	}
 	return missed;
 }

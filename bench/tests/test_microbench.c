@@ -198,6 +198,13 @@ START_TEST(table_counts_missed)
 	ck_assert_ptr_nonnull(strstr(out, "<=100 ns"));
 	ck_assert_ptr_nonnull(strstr(out, "9 goals: 4 met, 5 MISSED"));
 	free(out);
+	/* The default limits' refusal by its errno's name. */
+	sc[1].defaults_err = -E2BIG;
+	out = capture(mb_print_table, sc, 2, &ret);
+	ck_assert_int_eq(ret, 6);
+	ck_assert_ptr_nonnull(strstr(out, "E2BIG MISSED"));
+	ck_assert_ptr_nonnull(strstr(out, "scale 64K: the default limits refused"));
+	free(out);
 }
 END_TEST
 
