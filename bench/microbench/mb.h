@@ -109,7 +109,7 @@ void mb_scale_name(uint64_t pages, char *buf, size_t len);
 bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 		    uint64_t pages, double elapsed_s, struct mb_scale *out);
 
-/* mb_measure.c: one scale, in the calling process */
+/* mb_scale.c: one scale; each phase in a child process */
 int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out);
 
 #endif

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One scale of the microbench: the fake guest's tables under one VM, then
- * in turn a TRAP domain (set_root, trapped leaf stores, a block split and
- * a table freed), the same stores through the recording sink, and an
- * INVAL domain (invalidations of 2 MiB and 1 GiB).  Only one domain exists
- * at a time, so a store is never paid twice.
+ * The microbench's measurements, phase by phase: on a TRAP domain
+ * set_root, trapped leaf stores, a block split and a table freed; the same
+ * stores through the recording sink; on an INVAL domain, invalidations of
+ * 2 MiB and 1 GiB.  mb_scale.c runs each phase in a process of its own.
  *
  * Times are the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) around
  * library calls: on a shared machine, time the thread spent descheduled
@@ -20,30 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "mb.h"
-#include "mb_guest.h"
+#include "mb_ctx.h"
 
-#define WINDOW 64                  /* hot leaves, as in the issue */
 #define SPLIT_REPS (2 * MB_NR_BLOCKS)
 #define INVAL_2M_REPS 256
-#define MAX_REPS 512
 #define REPEAT_BUDGET_NS 300000000ull  /* repeat a slow figure this long */
 #define AGAIN_MAX_NS 3000000000ull     /* walk again only if one took less */
 
-struct mb_ctx {
-	const struct mb_opts *o;
-	struct mb_scale *out;
-	struct mb_guest g;
-	struct wpt_vm *vm;
-	struct wpt_limits raised;
-	uint64_t window[WINDOW];   /* page numbers, spread over the range */
-	double samples[MAX_REPS];
-};
-
-static uint64_t clock_ns(clockid_t id)
+uint64_t mb_clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
@@ -53,7 +38,7 @@ static uint64_t clock_ns(clockid_t id)
 
 static uint64_t cpu_ns(void)
 {
-	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	return mb_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* Resident bytes of this process (/proc/self/statm, second field). */
@@ -84,7 +69,7 @@ static void put_median(struct mb_ctx *c, enum mb_metric m, size_t n)
 	c->out->samples[m] = n;
 }
 
-static int fail(struct mb_ctx *c, int err, const char *what)
+int mb_fail(struct mb_ctx *c, int err, const char *what)
 {
 	if (!c->out->error) {
 		c->out->error = err ? err : -EIO;
@@ -99,7 +84,7 @@ static int trapped_store(struct mb_ctx *c, uint64_t gpa, uint64_t val)
 {
 	int ret = wpt_vm_handle_mmio(c->vm, gpa, &val, 8, 1);
 
-	return ret == 1 ? 0 : fail(c, ret ? ret : -ENOENT, "trapped store");
+	return ret == 1 ? 0 : mb_fail(c, ret ? ret : -ENOENT, "trapped store");
 }
 
 static int noop_map(void *opaque, uint64_t iova, uint64_t gpa, void *hva,
@@ -113,7 +98,7 @@ static int noop_unmap(void *opaque, uint64_t iova, uint64_t size)
 	return 0;
 }
 
-static const struct wpt_sink_ops noop_sink = { noop_map, noop_unmap };
+const struct wpt_sink_ops mb_noop_sink = { noop_map, noop_unmap };
 
 /* The VMM owns its slots and "protects" instantly: the library's own
  * cost is what is left. */
@@ -122,7 +107,7 @@ static int noop_protect(void *opaque, uint64_t gpa, uint64_t size)
 	return 0;
 }
 
-static const struct wpt_protect_ops noop_protect_ops = { noop_protect,
+const struct wpt_protect_ops mb_noop_protect_ops = { noop_protect,
 							 noop_protect };
 
 static uint64_t domain_descs(struct wpt_domain *d)
@@ -132,7 +117,7 @@ static uint64_t domain_descs(struct wpt_domain *d)
 	return wpt_domain_stats(d, &st, sizeof(st)) ? 0 : st.descs_visited;
 }
 
-static int domain_open(struct mb_ctx *c, struct wpt_sink *sink,
+int mb_domain_open(struct mb_ctx *c, struct wpt_sink *sink,
 		       enum wpt_mode mode, struct wpt_domain **d)
 {
 	static const struct wpt_format_cfg fmt = {
@@ -145,7 +130,7 @@ static int domain_open(struct mb_ctx *c, struct wpt_sink *sink,
 	 * set_root; if they refused it, every later walk runs raised. */
 	if (!ret && c->out->defaults_err)
 		ret = wpt_domain_set_limits(*d, &c->raised);
-	return ret ? fail(c, ret, "domain") : 0;
+	return ret ? mb_fail(c, ret, "domain") : 0;
 }
 
 /* One set_root, timed; its CPU ns per descriptor of the tree. */
@@ -170,7 +155,7 @@ static int root_once(struct mb_ctx *c, struct wpt_domain *d, double *per_desc)
  */
 static int phase_root(struct mb_ctx *c, struct wpt_domain *d)
 {
-	uint64_t rss0 = rss_bytes(), w0 = clock_ns(CLOCK_MONOTONIC), spent;
+	uint64_t rss0 = rss_bytes(), w0 = mb_clock_ns(CLOCK_MONOTONIC), spent;
 	double first;
 	size_t n;
 	int ret = root_once(c, d, &first);
@@ -180,14 +165,14 @@ static int phase_root(struct mb_ctx *c, struct wpt_domain *d)
 		c->out->limits_raised = true;
 		if (wpt_domain_clear_root(d) ||
 		    wpt_domain_set_limits(d, &c->raised))
-			return fail(c, -EIO, "raising the limits");
+			return mb_fail(c, -EIO, "raising the limits");
 		rss0 = rss_bytes();
-		w0 = clock_ns(CLOCK_MONOTONIC);
+		w0 = mb_clock_ns(CLOCK_MONOTONIC);
 		ret = root_once(c, d, &first);
 		if (ret)
-			return fail(c, ret, "set_root with raised limits");
+			return mb_fail(c, ret, "set_root with raised limits");
 	}
-	c->out->root_wall_s = (double)(clock_ns(CLOCK_MONOTONIC) - w0) / 1e9;
+	c->out->root_wall_s = (double)(mb_clock_ns(CLOCK_MONOTONIC) - w0) / 1e9;
 	c->out->value[MB_MEMORY] =
 		(double)(rss_bytes() - rss0) / (double)c->g.pages;
 	c->out->samples[MB_MEMORY] = 1;
@@ -199,7 +184,7 @@ static int phase_root(struct mb_ctx *c, struct wpt_domain *d)
 	for (n = 0, spent = 0; n < 21 && spent < REPEAT_BUDGET_NS; n++) {
 		if (wpt_domain_clear_root(d) ||
 		    root_once(c, d, &c->samples[n]))
-			return fail(c, -EIO, "set_root again");
+			return mb_fail(c, -EIO, "set_root again");
 		spent += (uint64_t)(c->samples[n] * (double)mb_tree_descs(&c->g));
 	}
 	put_median(c, MB_ROOT_AGAIN, n);
@@ -216,20 +201,20 @@ static int phase_stores(struct mb_ctx *c, enum mb_metric map,
 	uint64_t t0, t1, t2;
 
 	if (!unmap_ns)
-		return fail(c, -ENOMEM, "stores");
-	for (b = 0; b < c->o->batches && b < MAX_REPS; b++) {
+		return mb_fail(c, -ENOMEM, "stores");
+	for (b = 0; b < c->o->batches && b < MB_MAX_REPS; b++) {
 		t0 = cpu_ns();
-		for (k = 0; k < WINDOW; k++)
+		for (k = 0; k < MB_WINDOW; k++)
 			if (trapped_store(c, mb_leaf_slot(&c->g, c->window[k]), 0))
 				goto out;
 		t1 = cpu_ns();
-		for (k = 0; k < WINDOW; k++)
+		for (k = 0; k < MB_WINDOW; k++)
 			if (trapped_store(c, mb_leaf_slot(&c->g, c->window[k]),
 					  mb_leaf_desc(&c->g, c->window[k])))
 				goto out;
 		t2 = cpu_ns();
-		unmap_ns[b] = (double)(t1 - t0) / WINDOW;
-		c->samples[b] = (double)(t2 - t1) / WINDOW;
+		unmap_ns[b] = (double)(t1 - t0) / MB_WINDOW;
+		c->samples[b] = (double)(t2 - t1) / MB_WINDOW;
 	}
 	put_median(c, map, b);
 	memcpy(c->samples, unmap_ns, b * sizeof(double));
@@ -272,7 +257,7 @@ static int phase_split(struct mb_ctx *c, struct wpt_domain *d)
 	/* The blocks add leaves: at 1M pages that passes the default
 	 * max_leaves, which the set_root goal alone judges. */
 	if (wpt_domain_set_limits(d, &c->raised))
-		return fail(c, -EIO, "raising the limits");
+		return mb_fail(c, -EIO, "raising the limits");
 	if (trapped_store(c, c->g.l1 + 8 * (MB_BLOCK_IOVA / MB_GIB),
 			  mb_desc_table(c->g.blk_l2)))
 		return c->out->error;
@@ -296,13 +281,13 @@ static int check_domain(struct mb_ctx *c, struct wpt_domain *d,
 	long diff;
 
 	if (wpt_domain_error(d))
-		return fail(c, wpt_domain_error(d), "domain faulted");
+		return mb_fail(c, wpt_domain_error(d), "domain faulted");
 	if (wpt_domain_stats(d, &st, sizeof(st)) || st.leaves != leaves)
-		return fail(c, -EIO, "leaves mapped differ from the tables");
+		return mb_fail(c, -EIO, "leaves mapped differ from the tables");
 	if (c->g.pages > (1ull << 16))
 		return 0;
 	diff = wpt_domain_verify(d);
-	return diff ? fail(c, diff < 0 ? (int)diff : -EIO, "verify") : 0;
+	return diff ? mb_fail(c, diff < 0 ? (int)diff : -EIO, "verify") : 0;
 }
 
 /* set_root for a phase that measures something else. */
@@ -311,17 +296,17 @@ static int root_plain(struct mb_ctx *c, struct wpt_domain *d)
 	int ret = wpt_domain_set_root(d, c->g.root);
 
 	if (ret || wpt_domain_error(d))
-		return fail(c, ret ? ret : wpt_domain_error(d), "set_root");
+		return mb_fail(c, ret ? ret : wpt_domain_error(d), "set_root");
 	return 0;
 }
 
-static int trap_phases(struct mb_ctx *c, struct wpt_domain *d)
+int mb_trap_phases(struct mb_ctx *c, struct wpt_domain *d)
 {
 	return phase_root(c, d) || phase_stores(c, MB_STORE_MAP, MB_STORE_UNMAP) ||
 	       phase_split(c, d) || check_domain(c, d, c->g.pages);
 }
 
-static int record_phases(struct mb_ctx *c, struct wpt_domain *d)
+int mb_record_phases(struct mb_ctx *c, struct wpt_domain *d)
 {
 	return root_plain(c, d) ||
 	       phase_stores(c, MB_STORE_MAP_REC, MB_STORE_UNMAP_REC) ||
@@ -349,7 +334,7 @@ static int inval_once(struct mb_ctx *c, struct wpt_domain *d, uint64_t p,
 	t0 = cpu_ns();
 	ret = wpt_domain_invalidate(d, iova, size);
 	*per_desc = (double)(cpu_ns() - t0) / (double)descs;
-	return ret ? fail(c, ret, "invalidate") : 0;
+	return ret ? mb_fail(c, ret, "invalidate") : 0;
 }
 
 static int phase_inval(struct mb_ctx *c, struct wpt_domain *d)
@@ -361,7 +346,7 @@ static int phase_inval(struct mb_ctx *c, struct wpt_domain *d)
 	/* Every window leaf toggled an even number of times: all mapped
 	 * again at the end. */
 	for (r = 0; r < INVAL_2M_REPS; r++)
-		if (inval_once(c, d, c->window[r % WINDOW], MB_BLOCK,
+		if (inval_once(c, d, c->window[r % MB_WINDOW], MB_BLOCK,
 			       3 + MB_DESCS, &c->samples[r]))
 			return c->out->error;
 	c->out->lib_descs[MB_INVAL_2M] = (domain_descs(d) - d0) / r;
@@ -389,138 +374,8 @@ static int phase_inval(struct mb_ctx *c, struct wpt_domain *d)
 	return 0;
 }
 
-static int inval_phases(struct mb_ctx *c, struct wpt_domain *d)
+int mb_inval_phases(struct mb_ctx *c, struct wpt_domain *d)
 {
 	return root_plain(c, d) || phase_inval(c, d) ||
 	       check_domain(c, d, c->g.pages);
-}
-
-struct phase {
-	const char *name;
-	enum wpt_mode mode;
-	bool record;                     /* the recording sink, else no-op */
-	int (*fn)(struct mb_ctx *c, struct wpt_domain *d);
-};
-
-static const struct phase phases[] = {
-	{ "trap", WPT_MODE_TRAP, false, trap_phases },
-	{ "record", WPT_MODE_TRAP, true, record_phases },
-	{ "inval", WPT_MODE_INVAL, false, inval_phases },
-};
-
-/*
- * In the child: a VM, one domain, the phase; the result to fd.  Nothing is
- * freed: the process exits instead (a domain of 16M pages takes seconds to
- * tear down, and that measures nothing asked for).
- */
-static void phase_child(struct mb_ctx *c, const struct phase *ph, int fd)
-{
-	struct wpt_vm_cfg cfg = { .size = sizeof(cfg), .nr_regions = 2,
-				  .regions = c->g.ram,
-				  .protect_ops = &noop_protect_ops };
-	struct wpt_domain *d;
-	struct wpt_sink *sink;
-	const char *p = (const char *)c->out;
-	size_t left = sizeof(*c->out);
-	ssize_t r;
-	int ret = wpt_vm_new(&cfg, &c->vm);
-
-	if (ret)
-		fail(c, ret, "wpt_vm_new");
-	else if ((ret = ph->record ? wpt_sink_record_new(&sink) :
-			wpt_sink_callback_new(&noop_sink, NULL, &sink)))
-		fail(c, ret, "sink");
-	else if (!domain_open(c, sink, ph->mode, &d))
-		ph->fn(c, d);
-	while (left && (r = write(fd, p, left)) > 0)
-		p += r, left -= (size_t)r;
-	_exit(left ? 1 : 0);
-}
-
-/* What a phase measured, into the scale's result. */
-static void merge(struct mb_scale *out, const struct mb_scale *ph)
-{
-	int m;
-
-	for (m = 0; m < MB_NR_METRICS; m++) {
-		if (isnan(ph->value[m]))
-			continue;
-		out->value[m] = ph->value[m];
-		out->samples[m] = ph->samples[m];
-		out->lib_descs[m] = ph->lib_descs[m];
-	}
-	out->defaults_err = out->defaults_err ?: ph->defaults_err;
-	out->limits_raised |= ph->limits_raised;
-	if (ph->root_wall_s > 0)
-		out->root_wall_s = ph->root_wall_s;
-	if (ph->error && !out->error) {
-		out->error = ph->error;
-		memcpy(out->note, ph->note, sizeof(out->note));
-	}
-}
-
-static int run_phase(struct mb_ctx *c, const struct phase *ph)
-{
-	struct mb_scale got, *out = c->out;
-	ssize_t n = 0, r;
-	int fd[2], status;
-	pid_t pid;
-
-	if (pipe(fd) || (pid = fork()) < 0)
-		return fail(c, -errno, "fork");
-	if (pid == 0) {
-		close(fd[0]);
-		c->out = &got;
-		memcpy(&got, out, sizeof(got));
-		phase_child(c, ph, fd[1]);
-	}
-	close(fd[1]);
-	while (n < (ssize_t)sizeof(got) &&
-	       (r = read(fd[0], (char *)&got + n, sizeof(got) - (size_t)n)) > 0)
-		n += r;
-	close(fd[0]);
-	waitpid(pid, &status, 0);
-	if (n == (ssize_t)sizeof(got)) {
-		merge(out, &got);
-		return out->error;
-	}
-	fail(c, -ECHILD, ph->name);
-	snprintf(out->note, sizeof(out->note), "the %s phase's process %s %d",
-		 ph->name, WIFSIGNALED(status) ? "died of signal" : "exited",
-		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-	return out->error;
-}
-
-int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out)
-{
-	static struct mb_ctx c;
-	uint64_t w0 = clock_ns(CLOCK_MONOTONIC);
-	unsigned int i;
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	for (i = 0; i < MB_NR_METRICS; i++)
-		out->value[i] = NAN;
-	out->pages = pages;
-	memset(&c, 0, sizeof(c));
-	c.o = o;
-	c.out = out;
-	ret = mb_guest_new(&c.g, pages);
-	if (ret)
-		return fail(&c, ret, "guest RAM");
-	for (i = 0; i < WINDOW; i++)
-		c.window[i] = i * (pages / WINDOW) + pages / (2 * WINDOW);
-	/* Enough for this tree and the block area: only the first set_root
-	 * runs under the defaults. */
-	c.raised = (struct wpt_limits){
-		.max_table_uses = c.g.nr_l2 + c.g.nr_l3 + 4 * MB_NR_BLOCKS + 16,
-		.max_leaves = pages + MB_NR_BLOCKS * MB_DESCS,
-		.max_walk_descs = 2 * mb_tree_descs(&c.g),
-	};
-	for (i = 0; i < sizeof(phases) / sizeof(phases[0]) && !out->error; i++)
-		if (!phases[i].record || pages <= o->record_max)
-			run_phase(&c, &phases[i]);
-	mb_guest_free(&c.g);
-	out->scale_wall_s = (double)(clock_ns(CLOCK_MONOTONIC) - w0) / 1e9;
-	return out->error;
 }
