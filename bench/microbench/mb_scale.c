@@ -7,12 +7,18 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mb_ctx.h"
+
+/* No phase may hang the bench: one that runs longer is killed and its
+ * scale reported as failed (the slowest, 16M on a loaded 2-core machine,
+ * takes about 3 minutes today). */
+#define PHASE_TIMEOUT_S 900
 
 struct phase {
 	const char *name;
@@ -42,7 +48,10 @@ static void phase_child(struct mb_ctx *c, const struct phase *ph, int fd)
 	const char *p = (const char *)c->out;
 	size_t left = sizeof(*c->out);
 	ssize_t r;
-	int ret = wpt_vm_new(&cfg, &c->vm);
+	int ret;
+
+	alarm(PHASE_TIMEOUT_S);
+	ret = wpt_vm_new(&cfg, &c->vm);
 
 	if (ret)
 		mb_fail(c, ret, "wpt_vm_new");
@@ -104,9 +113,14 @@ static int run_phase(struct mb_ctx *c, const struct phase *ph)
 		return out->error;
 	}
 	mb_fail(c, -ECHILD, ph->name);
-	snprintf(out->note, sizeof(out->note), "the %s phase's process %s %d",
-		 ph->name, WIFSIGNALED(status) ? "died of signal" : "exited",
-		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(out->note, sizeof(out->note), "the %s phase timed out "
+			 "after %d s", ph->name, PHASE_TIMEOUT_S);
+	else
+		snprintf(out->note, sizeof(out->note), "the %s phase's process "
+			 "%s %d", ph->name, WIFSIGNALED(status) ?
+			 "died of signal" : "exited", WIFSIGNALED(status) ?
+			 WTERMSIG(status) : WEXITSTATUS(status));
 	return out->error;
 }
 
