@@ -61,6 +61,8 @@ struct mb_opts {
 	unsigned int batches;   /* store batches of 64 per kind */
 	uint64_t record_max;    /* the recording sink up to this many pages */
 	double budget_s;        /* skip a scale estimated to end past it; 0: none */
+	bool contiguous;        /* GPAs contiguous (one run), else scattered */
+	bool hot;               /* the 64 stored leaves adjacent, else spread */
 	bool quick, chart;
 	const char *json, *png;
 };
@@ -99,8 +101,8 @@ size_t mb_goals_eval(const struct mb_scale *sc, size_t n,
 const struct mb_goal *mb_goal_find(const struct mb_goal *g, size_t n,
 				   int metric, uint64_t pages);
 int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n);
-int mb_write_json(FILE *f, const char *machine, const char *date, bool quick,
-		  const struct mb_scale *sc, size_t n);
+int mb_write_json(FILE *f, const char *machine, const char *date,
+		  const struct mb_opts *o, const struct mb_scale *sc, size_t n);
 int mb_write_chart_data(FILE *f, const struct mb_scale *sc, size_t n);
 void mb_scale_name(uint64_t pages, char *buf, size_t len);
 /* Whether a scale of pages, started elapsed_s into the run, would end

@@ -47,7 +47,7 @@ uint64_t mb_leaf_slot(const struct mb_guest *g, uint64_t i)
 
 uint64_t mb_leaf_desc(const struct mb_guest *g, uint64_t i)
 {
-	uint64_t page = (i * SCATTER) & (g->pages - 1);
+	uint64_t page = (i * g->scatter) & (g->pages - 1);
 
 	return mb_desc_page(g->ram[1].gpa + page * MB_PAGE);
 }
@@ -89,7 +89,7 @@ static void build_tables(struct mb_guest *g)
 			mb_desc_block(g->blocks_gpa + i * MB_BLOCK);
 }
 
-int mb_guest_new(struct mb_guest *g, uint64_t pages)
+int mb_guest_new(struct mb_guest *g, uint64_t pages, bool contiguous)
 {
 	uint64_t tables, next;
 
@@ -97,6 +97,7 @@ int mb_guest_new(struct mb_guest *g, uint64_t pages)
 		return -EINVAL;
 	memset(g, 0, sizeof(*g));
 	g->pages = pages;
+	g->scatter = contiguous ? 1 : SCATTER;
 	g->nr_l3 = pages / MB_DESCS;
 	g->nr_l2 = (g->nr_l3 + MB_DESCS - 1) / MB_DESCS;
 	tables = 2 + g->nr_l2 + g->nr_l3 + 1 + MB_NR_BLOCKS;

@@ -14,12 +14,14 @@
  *
  * IOVA i * 4K maps a scattered GPA (an odd multiplier modulo N), so no two
  * neighbours are contiguous: every page is a sink mapping of its own, the
- * worst case for the shadow (a guest's scattered DMA buffers).  The blocks
- * sit at IOVA MB_BLOCK_IOVA.
+ * worst case for the shadow (a guest's scattered DMA buffers); or, with
+ * contiguous, GPA i * 4K: one run, the best case.  The blocks sit at IOVA
+ * MB_BLOCK_IOVA.
  */
 #ifndef WPT_MICROBENCH_GUEST_H
 #define WPT_MICROBENCH_GUEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "wpt.h"
@@ -33,6 +35,7 @@
 
 struct mb_guest {
 	uint64_t pages;                  /* N, a power of two */
+	uint64_t scatter;                /* page i maps data page i * this mod N */
 	struct wpt_ram_region ram[2];    /* table RAM, data RAM */
 	uint64_t root, l1, l2, l3;       /* table GPAs */
 	uint64_t nr_l2, nr_l3;
@@ -40,7 +43,7 @@ struct mb_guest {
 	uint64_t blocks_gpa;             /* data GPA of block 0 */
 };
 
-int mb_guest_new(struct mb_guest *g, uint64_t pages);
+int mb_guest_new(struct mb_guest *g, uint64_t pages, bool contiguous);
 void mb_guest_free(struct mb_guest *g);
 
 /* Descriptor values */

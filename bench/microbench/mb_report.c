@@ -102,6 +102,7 @@ void mb_usage(FILE *f)
 	fprintf(f,
 		"usage: wpt-microbench [--quick] [--scales LIST] [--batches N]\n"
 		"                      [--record-max PAGES] [--budget SECONDS]\n"
+		"                      [--gpa scattered|contiguous] [--window spread|hot]\n"
 		"                      [--json PATH] [--png PATH]\n"
 		"                      [--no-chart]\n"
 		"  --scales LIST      mapped 4K pages, powers of two from 1k to 64m,\n"
@@ -110,6 +111,10 @@ void mb_usage(FILE *f)
 		"  --record-max PAGES the recording-sink rows up to this scale (1m)\n"
 		"  --budget SECONDS   skip a scale estimated to end past this (60;\n"
 		"                     0: run every scale whatever it takes)\n"
+		"  --gpa scattered|contiguous  what the pages map: every page a\n"
+		"                     mapping of its own (default), or one run\n"
+		"  --window spread|hot  the 64 stored leaves spread over the range\n"
+		"                     (default), or adjacent in one table\n"
 		"  --json PATH        default bench/results/microbench.json\n"
 		"  --png PATH         default bench/results/microbench.png\n"
 		"Exit status: 0 (goals met or not: see the table), 1 a scale failed,\n"
@@ -122,6 +127,8 @@ static const struct option long_opts[] = {
 	{ "batches", required_argument, NULL, 'b' },
 	{ "record-max", required_argument, NULL, 'r' },
 	{ "budget", required_argument, NULL, 'B' },
+	{ "gpa", required_argument, NULL, 'g' },
+	{ "window", required_argument, NULL, 'w' },
 	{ "json", required_argument, NULL, 'j' },
 	{ "png", required_argument, NULL, 'p' },
 	{ "no-chart", no_argument, NULL, 'n' },
@@ -152,6 +159,12 @@ static int parse_one(int c, const char *arg, struct mb_opts *o, bool *scales)
 		o->budget_s = strtod(arg, &end);
 		return errno || end == arg || *end || !(o->budget_s >= 0) ?
 			       -EINVAL : 0;
+	case 'g':
+		o->contiguous = !strcmp(arg, "contiguous");
+		return o->contiguous || !strcmp(arg, "scattered") ? 0 : -EINVAL;
+	case 'w':
+		o->hot = !strcmp(arg, "hot");
+		return o->hot || !strcmp(arg, "spread") ? 0 : -EINVAL;
 	case 'j': o->json = arg; return 0;
 	case 'p': o->png = arg; return 0;
 	case 'n': o->chart = false; return 0;
@@ -418,8 +431,8 @@ static void json_goals(FILE *f, const struct mb_scale *sc, size_t n)
 	}
 }
 
-int mb_write_json(FILE *f, const char *machine, const char *date, bool quick,
-		  const struct mb_scale *sc, size_t n)
+int mb_write_json(FILE *f, const char *machine, const char *date,
+		  const struct mb_opts *o, const struct mb_scale *sc, size_t n)
 {
 	size_t i;
 
@@ -427,7 +440,10 @@ int mb_write_json(FILE *f, const char *machine, const char *date, bool quick,
 	bench_json_str(f, machine);
 	fprintf(f, ",\n  \"date\": ");
 	bench_json_str(f, date);
-	fprintf(f, ",\n  \"quick\": %s,\n  \"setup\": ", quick ? "true" : "false");
+	fprintf(f, ",\n  \"quick\": %s,\n  \"gpa\": \"%s\",\n  \"window\": \"%s\",\n"
+		"  \"batches\": %u,\n  \"setup\": ", o->quick ? "true" : "false",
+		o->contiguous ? "contiguous" : "scattered",
+		o->hot ? "hot" : "spread", o->batches);
 	bench_json_str(f, "Arm LPAE stage 1, 4K granule, 48-bit IAS, trap mode "
 		    "(inval mode for invalidations), callback protection, "
 		    "thread CPU time, medians");

@@ -138,11 +138,12 @@ int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out)
 	memset(&c, 0, sizeof(c));
 	c.o = o;
 	c.out = out;
-	ret = mb_guest_new(&c.g, pages);
+	ret = mb_guest_new(&c.g, pages, o->contiguous);
 	if (ret)
 		return mb_fail(&c, ret, "guest RAM");
 	for (i = 0; i < MB_WINDOW; i++)
-		c.window[i] = i * (pages / MB_WINDOW) + pages / (2 * MB_WINDOW);
+		c.window[i] = o->hot ? pages / 2 + i :
+			      i * (pages / MB_WINDOW) + pages / (2 * MB_WINDOW);
 	/* Enough for this tree and the block area: only the first set_root
 	 * runs under the defaults. */
 	c.raised = (struct wpt_limits){

@@ -157,7 +157,7 @@ static int write_outputs(const struct mb_opts *o, const char *machine,
 			strerror(ret ? -ret : errno));
 		return -EIO;
 	}
-	ret = mb_write_json(f, machine, date, o->quick, sc, n);
+	ret = mb_write_json(f, machine, date, o, sc, n);
 	if (fclose(f) || ret)
 		return -EIO;
 	fprintf(stderr, "wpt-microbench: wrote %s\n", o->json);
@@ -207,8 +207,11 @@ int main(int argc, char **argv)
 	}
 	printf("wpt-microbench: %s, %s%s; the engine without KVM: Arm LPAE "
 	       "stage 1, 4K granule,\ncallback protection, CPU time of the "
-	       "calling thread, medians (%u batches of 64 stores per kind)\n\n",
-	       machine, date, o.quick ? ", QUICK" : "", o.batches);
+	       "calling thread, medians (%u batches of 64 stores per kind);\n"
+	       "GPAs %s, the 64 stored leaves %s\n\n", machine, date,
+	       o.quick ? ", QUICK" : "", o.batches,
+	       o.contiguous ? "contiguous (one run)" : "scattered (a mapping each)",
+	       o.hot ? "adjacent (one table)" : "spread over the range");
 	ret = mb_print_table(stdout, sc, o.nr_scales);
 	printf("wall time %.1f s\n", since(&t0));
 	fflush(stdout);

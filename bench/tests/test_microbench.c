@@ -71,7 +71,7 @@ START_TEST(args_defaults_and_quick)
 	ck_assert_uint_eq(o.scales[3], 16ull << 20);
 	ck_assert_uint_eq(o.batches, 200);
 	ck_assert_uint_eq(o.record_max, 1ull << 20);
-	ck_assert(o.chart && !o.quick);
+	ck_assert(o.chart && !o.quick && !o.contiguous && !o.hot);
 	ck_assert_str_eq(o.json, "bench/results/microbench.json");
 	ck_assert_int_eq(parse(&o, (const char *const[]){ "--quick", NULL }), 0);
 	ck_assert(o.quick);
@@ -81,7 +81,9 @@ START_TEST(args_defaults_and_quick)
 	/* Explicit values win over --quick's, in any order. */
 	ck_assert_int_eq(parse(&o, (const char *const[]){ "--batches", "9",
 		"--quick", "--scales", "8k", "--record-max", "0", "--no-chart",
-		"--json", "/tmp/x.json", "--png", "/tmp/x.png", NULL }), 0);
+		"--json", "/tmp/x.json", "--png", "/tmp/x.png", "--gpa",
+		"contiguous", "--window", "hot", NULL }), 0);
+	ck_assert(o.contiguous && o.hot);
 	ck_assert_uint_eq(o.batches, 9);
 	ck_assert_uint_eq(o.nr_scales, 1);
 	ck_assert_uint_eq(o.scales[0], 8192);
@@ -102,6 +104,8 @@ static const char *const *const bad_args[] = {
 	(const char *const[]){ "16m", NULL },
 	(const char *const[]){ "--budget", "-1", NULL },
 	(const char *const[]){ "--budget", "soon", NULL },
+	(const char *const[]){ "--gpa", "random", NULL },
+	(const char *const[]){ "--window", "cold", NULL },
 };
 
 START_TEST(bad_args_refused)
@@ -178,7 +182,9 @@ static char *capture(int (*fn)(FILE *, const struct mb_scale *, size_t),
 
 static int json(FILE *f, const struct mb_scale *sc, size_t n)
 {
-	return mb_write_json(f, "2 cpus, \"quoted\"\\", "2026-12-04", false, sc, n);
+	struct mb_opts o = { .batches = 7, .hot = true };
+
+	return mb_write_json(f, "2 cpus, \"quoted\"\\", "2026-12-04", &o, sc, n);
 }
 
 START_TEST(table_counts_missed)
@@ -223,6 +229,8 @@ START_TEST(json_written)
 	ck_assert_ptr_nonnull(strstr(out, "\"store_map_ns\": {\"value\": 540.250"));
 	ck_assert_ptr_nonnull(strstr(out, "\"inval_1g_ns_per_desc\": {\"value\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"goal\": \"flat\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"gpa\": \"scattered\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"window\": \"hot\""));
 	ck_assert_ptr_null(strstr(out, "nan"));
 	ck_assert_ptr_null(strstr(out, "inf"));
 	for (p = out; *p; p++) {
