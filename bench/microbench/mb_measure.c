@@ -108,7 +108,7 @@ static int noop_protect(void *opaque, uint64_t gpa, uint64_t size)
 }
 
 const struct wpt_protect_ops mb_noop_protect_ops = { noop_protect,
-							 noop_protect };
+						     noop_protect };
 
 static uint64_t domain_descs(struct wpt_domain *d)
 {
@@ -118,7 +118,7 @@ static uint64_t domain_descs(struct wpt_domain *d)
 }
 
 int mb_domain_open(struct mb_ctx *c, struct wpt_sink *sink,
-		       enum wpt_mode mode, struct wpt_domain **d)
+		   enum wpt_mode mode, struct wpt_domain **d)
 {
 	static const struct wpt_format_cfg fmt = {
 		.size = sizeof(fmt), .format = WPT_FMT_ARM_LPAE_S1,
@@ -191,8 +191,8 @@ static int phase_root(struct mb_ctx *c, struct wpt_domain *d)
 	return 0;
 }
 
-/* The hot window: store 0 to each leaf (unmap), then its descriptor back
- * (map), 64 stores a timed batch. */
+/* The 64 stored leaves: store 0 to each (unmap), then its descriptor
+ * back (map), 64 stores a timed batch. */
 static int phase_stores(struct mb_ctx *c, enum mb_metric map,
 			enum mb_metric unmap)
 {
