@@ -15,14 +15,16 @@
 
 static int parse(struct mb_opts *o, const char *const *args)
 {
-	char *argv[16];
+	char *argv[32];
 	int argc = 0;
 	FILE *err = fopen("/dev/null", "w");
 	int ret;
 
 	argv[argc++] = (char *)"wpt-microbench";
-	while (*args)
+	while (*args) {
+		ck_assert_int_lt(argc, 31);
 		argv[argc++] = (char *)*args++;
+	}
 	argv[argc] = NULL;
 	ret = mb_parse_args(argc, argv, o, err);
 	fclose(err);
