@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core.h"
+#include "ptwalk.h"
+#include "tracker.h"
 
 struct vec {
 	struct wpt_mapping *v;

@@ -446,8 +446,8 @@ int wpt_a64_emulate(struct wpt_vm *vm, const struct wpt_a64_mmu *mmu,
 
 	if (!vm || !mmu || !regs)
 		return -EINVAL;
-	/* Its stores would block on the page they emulate a store to. */
-	if (vm->uffd)
+	/* Its stores would fault on the page they emulate a store to. */
+	if (protect_lifts(&vm->protect))
 		return -EOPNOTSUPP;
 	if (res)
 		*res = (struct wpt_a64_result){ .fault = WPT_A64_FAULT_NONE };

@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Descriptor diffing: a descriptor of a tracked table changed (a trapped
- * store, the VMM's own write, or an invalidation found it), so every use of
- * the table unmaps what the old value mapped and maps what the new one maps.
- *
- * Every transition is the same two steps: invalid<->leaf, invalid<->table,
- * leaf->leaf, block->table (a split: the new table was filled while nobody
- * tracked it and is walked now), table->block and table->table.  The shadow
- * nets the two steps out, so a split that maps the same pages makes no sink
- * call.  A 4-byte store to one half of a descriptor is decoded as the
- * hardware would see the whole descriptor at that moment.
+ * Descriptor diffing (diff.h).  Every transition is the same two steps:
+ * invalid<->leaf, invalid<->table, leaf->leaf, block->table (a split: the
+ * new table was filled while nobody tracked it and is walked now),
+ * table->block and table->table.  The shadow nets the two steps out, so a
+ * split that maps the same pages makes no sink call.  A 4-byte store to
+ * one half of a descriptor is decoded as the hardware would see the whole
+ * descriptor at that moment.
  *
  * The two steps run for all uses in turn, with the snapshot holding the old
  * value during removal and the new one during addition: a table that is its
@@ -19,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "diff.h"
+#include "ptwalk.h"
+#include "tracker.h"
 
 struct use_key {
 	struct wpt_domain *d;
@@ -84,10 +83,10 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		if (!u || u->d->doomed || same_meaning(u->d, u->level, old, new))
 			continue;
 		if (add) {
-			tracker_entry_add(u, idx, new);
+			ptwalk_entry_add(u, idx, new);
 		} else {
 			u->d->st.descs_changed++;
-			tracker_entry_remove(u, idx, old);
+			ptwalk_entry_remove(u, idx, old);
 		}
 	}
 	if (keys != stack)
@@ -110,10 +109,10 @@ static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
 		return;
 	}
 	d->st.descs_changed++;
-	tracker_entry_remove(u, idx, old);
+	ptwalk_entry_remove(u, idx, old);
 	t->snap[idx] = new;
 	if (!d->doomed)
-		tracker_entry_add(u, idx, new);
+		ptwalk_entry_add(u, idx, new);
 }
 
 /* Descriptor idx of t now reads new (t is pinned by the caller or used). */
@@ -123,7 +122,7 @@ static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 	uint64_t old = t->snap[idx];
 
 	vm->st.descs_changed++;
-	t->pins++;
+	tracker_table_pin(t);
 	if (t->nr_uses == 1) {
 		sole_use_changed(RB_ROOT(&t->uses), idx, old, new);
 	} else {
@@ -131,8 +130,7 @@ static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		t->snap[idx] = new;
 		for_each_use(vm, t, idx, old, new, true);
 	}
-	t->pins--;
-	tracker_table_recheck(vm, t);
+	tracker_table_unpin(vm, t);
 }
 
 /* Diff descriptors [first, last] of t against RAM. */
@@ -149,13 +147,13 @@ static void diff_range(struct wpt_vm *vm, struct wpt_table *t, uint64_t first,
 	}
 }
 
-void tracker_table_resync(struct wpt_vm *vm, struct wpt_table *t)
+void diff_table(struct wpt_vm *vm, struct wpt_table *t)
 {
 	diff_range(vm, t, 0, t->size / 8 - 1);
 }
 
-void tracker_page_changed(struct wpt_vm *vm, struct wpt_page *pg,
-			  uint64_t gpa, uint64_t len)
+void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
+	       uint64_t len)
 {
 	struct wpt_table *stack[4], **tables = stack;
 	unsigned int n = pg->nr_tables, i;
@@ -170,7 +168,7 @@ void tracker_page_changed(struct wpt_vm *vm, struct wpt_page *pg,
 	for (i = 0; i < n; i++) {
 		struct wpt_table_use *u;
 
-		tables[i]->pins++;
+		tracker_table_pin(tables[i]);
 		/* A store to a table counts once for each domain using it. */
 		RB_FOREACH(u, wpt_use_tree, &tables[i]->uses) {
 			if (u->d->write_seq != vm->op_seq) {
@@ -189,58 +187,20 @@ void tracker_page_changed(struct wpt_vm *vm, struct wpt_page *pg,
 			diff_range(vm, t, (lo - t->gpa) / 8,
 				   (hi - 1 - t->gpa) / 8);
 	}
-	for (i = 0; i < n; i++) {
-		tables[i]->pins--;
-		tracker_table_recheck(vm, tables[i]);
-	}
+	for (i = 0; i < n; i++)
+		tracker_table_unpin(vm, tables[i]);
 	if (tables != stack)
 		free(tables);
 }
 
-/*
- * INVAL mode: the guest invalidated [lo, hi].  Walk the use at (level,
- * base) of the table at gpa over the entries translating that range,
- * diffing each against RAM, and descend into tables that did not change
- * (a changed one was walked whole when it was added).
- */
-static void resync_use(struct wpt_domain *d, int level, uint64_t base,
-		       uint64_t gpa, uint64_t lo, uint64_t hi)
+/* An entry the range walk found changed. */
+static void range_changed(void *opaque, struct wpt_table *t, uint64_t idx,
+			  uint64_t now)
 {
-	uint64_t size = geo_table_size(&d->geo, level);
-	unsigned int shift = geo_level_shift(&d->geo, level);
-	uint64_t first, last, i;
-	struct wpt_table *t = tracker_table_lookup(d->vm, gpa, size);
-
-	if (!t || !tracker_use_lookup(t, d, level, base))
-		return;
-	first = lo > base ? (lo - base) >> shift : 0;
-	last = (hi - base) >> shift;
-	if (last >= size / 8)
-		last = size / 8 - 1;
-	if (first > last || !tracker_charge(d, last - first + 1))
-		return;
-	t->pins++;
-	for (i = first; i <= last && !d->doomed; i++) {
-		uint64_t now = guestmem_load64(&t->hva[i]);
-		uint64_t iova = ptwalk_entry_iova(&d->geo, level, base, i);
-		uint64_t end = iova + ((1ull << shift) - 1);
-		struct wpt_desc dd;
-
-		if (now != t->snap[i]) {
-			desc_changed(d->vm, t, i, now);
-			continue;
-		}
-		d->fmt->decode(&d->geo, level, now, &dd);
-		if (dd.type == WPT_DESC_TABLE)
-			resync_use(d, level + 1, iova, dd.addr,
-				   lo > iova ? lo : iova, hi < end ? hi : end);
-	}
-	t->pins--;
-	tracker_table_recheck(d->vm, t);
+	desc_changed(opaque, t, idx, now);
 }
 
-void tracker_resync_range(struct wpt_domain *d, uint64_t lo, uint64_t hi)
+void diff_iova_range(struct wpt_domain *d, uint64_t lo, uint64_t hi)
 {
-	if (d->has_root && !d->fault)
-		resync_use(d, d->geo.start_level, 0, d->root_gpa, lo, hi);
+	ptwalk_range(d, lo, hi, range_changed, d->vm);
 }
