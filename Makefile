@@ -162,10 +162,18 @@ bench: $(BENCH_BIN)
 	@scripts/deps.sh --bench
 	$(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
 
-check: all $(TESTS)
+check: all $(TESTS) check-structure
 	@scripts/run-tests.sh $(BUILD) $(TESTS)
 	@scripts/run-traces.sh $(filter %wpt-replay,$(TOOL_BINS)) \
 	  $(filter %wpt-tracegen,$(TOOL_BINS))
+
+# The shape of lib/: files of at most 500 lines, functions of at most 60,
+# and calls between its files that flow one way (no cycle in the graph of
+# which object uses which one's symbols).
+.PHONY: check-structure
+check-structure: $(LIB_OBJS)
+	@CC=$(CC) tests/structure/selftest.sh
+	@scripts/check-structure.sh $(BUILD) lib 500 60
 
 # ---- make check-threads (stress helper's block) ----
 # The tests where library calls run on several threads at once: the stress

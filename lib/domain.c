@@ -208,7 +208,7 @@ int wpt_domain_stats(const struct wpt_domain *cd, struct wpt_domain_stats *st,
 	s.sink_errors = ss.errors;
 	s.table_uses = d->nr_uses;
 	s.leaves = ss.leaves;
-	s.pending_unmaps = ss.pending_bytes;
+	s.pending_unmap_bytes = ss.pending_bytes;
 	pthread_mutex_unlock(&d->vm->lock);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
 	return 0;

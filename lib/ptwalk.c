@@ -5,6 +5,7 @@
  * and leaves are kept to RAM.
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "ptwalk.h"
 #include "shadow.h"
@@ -64,7 +65,22 @@ static void leaf_add(struct wpt_domain *d, uint64_t iova,
 		tracker_fault(d, ret, "leaf overlaps another");
 }
 
-void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
+/* Entry idx of use u holding desc: where it translates and what it is. */
+static enum entry_kind use_entry(const struct wpt_table_use *u, uint64_t idx,
+				 uint64_t desc, uint64_t *iova,
+				 struct wpt_desc *dd, uint32_t *perm)
+{
+	const struct wpt_domain *d = u->d;
+
+	*iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx);
+	return entry_classify(d->fmt, &d->geo, &d->vm->mem, u->level, desc,
+			      u->perm_mask, dd, perm);
+}
+
+/* Map (add) or unmap what entry idx of use u says (desc): the removal
+ * undoes exactly what the addition of the same desc did. */
+static void entry_apply(struct wpt_table_use *u, uint64_t idx, uint64_t desc,
+			bool add)
 {
 	struct wpt_domain *d = u->d;
 	struct wpt_desc dd;
@@ -73,49 +89,42 @@ void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
 
 	if (d->doomed)
 		return;
-	iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx);
-	switch (entry_classify(d->fmt, &d->geo, &d->vm->mem, u->level, desc,
-			       u->perm_mask, &dd, &perm)) {
+	switch (use_entry(u, idx, desc, &iova, &dd, &perm)) {
 	case ENTRY_NONE:
-		if (dd.type == WPT_DESC_INVALID)
+		if (add && dd.type == WPT_DESC_INVALID)
 			tracker_count_fault(d, &dd);
 		return;
 	case ENTRY_TABLE:
-		ptwalk_use_add(d, u->level + 1, iova, dd.addr, perm);
+		if (add)
+			ptwalk_use_add(d, u->level + 1, iova, dd.addr, perm);
+		else
+			use_remove(d, u->level + 1, iova, dd.addr);
 		return;
 	case ENTRY_OUTSIDE_RAM:
-		d->st.out_of_ram++;
-		d->vm->st.out_of_ram++;
+		d->st.out_of_ram += add;
+		d->vm->st.out_of_ram += add;
 		return;
 	case ENTRY_LEAF:
-		leaf_add(d, iova, &dd, perm);
+		if (add) {
+			leaf_add(d, iova, &dd, perm);
+		} else {
+			tracker_touch(d);
+			/* -ENOENT: the add was refused (a fault tore it
+			 * down). */
+			shadow_leaf_remove(d->shadow, iova, dd.size);
+		}
 		return;
 	}
 }
 
+void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
+{
+	entry_apply(u, idx, desc, true);
+}
+
 void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
 {
-	struct wpt_domain *d = u->d;
-	struct wpt_desc dd;
-	uint64_t iova;
-	uint32_t perm;
-
-	if (d->doomed)
-		return;
-	iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx);
-	switch (entry_classify(d->fmt, &d->geo, &d->vm->mem, u->level, desc,
-			       u->perm_mask, &dd, &perm)) {
-	case ENTRY_TABLE:
-		use_remove(d, u->level + 1, iova, dd.addr);
-		return;
-	case ENTRY_LEAF:
-		tracker_touch(d);
-		/* -ENOENT: the add was refused (a fault tore it down). */
-		shadow_leaf_remove(d->shadow, iova, dd.size);
-		return;
-	default:
-		return; /* never added */
-	}
+	entry_apply(u, idx, desc, false);
 }
 
 int ptwalk_use_add(struct wpt_domain *d, int level, uint64_t iova,

@@ -56,6 +56,7 @@ struct uffd {
 	uint64_t features;
 	uint64_t wp_ops;
 	uint64_t wp_ns;
+	struct wpt_protect_backend_ops ops; /* uffd_ops, less what the mode lacks */
 	/* Pages lifted for the VMM's stores, as gpa + 1 (0: free slot). */
 	uint64_t lifted[WPT_UFFD_MAX_LIFTED];
 	uint64_t lifts; /* atomic */
@@ -342,21 +343,8 @@ static int uffd_read_fault(void *be, uint64_t *gpa, int *tid)
 	}
 }
 
-/* SIGBUS mode: faults are signals, nothing queues on the fd. */
-static const struct wpt_protect_backend_ops uffd_sigbus_ops = {
+static const struct wpt_protect_backend_ops uffd_ops = {
 	.name = "uffd",
-	.protect = uffd_protect,
-	.unprotect = uffd_unprotect,
-	.stats = uffd_stats,
-	.free = uffd_free,
-	.lift = uffd_lift,
-	.wake = uffd_wake,
-	.lifted_in = uffd_lifted_in,
-	.take_lifted = uffd_take_lifted,
-};
-
-static const struct wpt_protect_backend_ops uffd_block_ops = {
-	.name = "uffd-block",
 	.protect = uffd_protect,
 	.unprotect = uffd_unprotect,
 	.stats = uffd_stats,
@@ -405,7 +393,13 @@ int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
 			return ret;
 		}
 	}
-	out->ops = block ? &uffd_block_ops : &uffd_sigbus_ops;
+	/* SIGBUS mode: faults are signals, nothing queues on the fd. */
+	u->ops = uffd_ops;
+	if (!block) {
+		u->ops.fault_fd = NULL;
+		u->ops.read_fault = NULL;
+	}
+	out->ops = &u->ops;
 	out->be = u;
 	return 0;
 }
