@@ -83,5 +83,5 @@ check-install check-abi:
 endif
 check-man: $(TOOL_BINS) $(BENCH_BIN)
 	@scripts/pkg/check-man.sh $(TOOL_BINS) $(BENCH_BIN)
-#check: check-man
+check: check-man
 # ---- end packaging ----
