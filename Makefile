@@ -316,7 +316,7 @@ clean: fuzz-clean
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 # ---- end make fuzz ----
 
-include mk/packaging.mk
+include mk/packaging.mk mk/deb.mk
 
 clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
