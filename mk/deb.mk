@@ -2,8 +2,9 @@
 #   make deb        Debian packages (libwpt0, libwpt-dev, wptrack-tools) in
 #                   build-deb/, built by dpkg-buildpackage from a clean clone
 #                   of the committed HEAD: uncommitted changes are not in
-#                   them (a warning says so).  DEB_BUILD_OPTIONS passes
-#                   through (nocheck skips debian/rules' quick checks).
+#                   them (a warning says so).  Source and binary packages;
+#                   DEB_BUILD_OPTIONS passes through (nocheck skips
+#                   debian/rules' quick checks: ABI, man pages, installs).
 #   make check-deb  make deb, then lintian (no errors), dpkg -i on this
 #                   machine (root), programs linked against the installed
 #                   library through pkg-config, shared and static, the tools
@@ -20,11 +21,14 @@ deb:
 	git -C $(DEB_DIR)/wptrack checkout -q $$(git rev-parse HEAD)
 	cd $(DEB_DIR)/wptrack && \
 	  DEB_BUILD_OPTIONS="parallel=$$(nproc) $(DEB_BUILD_OPTIONS)" \
-	  dpkg-buildpackage -b -us -uc > ../dpkg-buildpackage.log 2>&1 || \
+	  dpkg-buildpackage -us -uc > ../dpkg-buildpackage.log 2>&1 || \
 	  { tail -n 40 ../dpkg-buildpackage.log; exit 1; }
 	@ls $(DEB_DIR)/*.deb
 
-check-deb: deb
+# The build's own quick checks (debian/rules' dh_auto_test) are make
+# check's: skipped here, where make check runs beside it.
+check-deb:
+	@$(MAKE) --no-print-directory deb DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)"
 	@scripts/pkg/check-deb.sh $(DEB_DIR)
 
 deb-clean:
