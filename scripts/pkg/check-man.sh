@@ -5,7 +5,8 @@
 #   - every page's NAME (as lexgrog, man-db's whatis parser, reads it,
 #     following .so links) lists the name of its own file, and every name a
 #     NAME section lists has a page file (so each function has its link);
-#   - every function include/wpt.h declares has a section 3 page;
+#   - every function include/wpt.h declares has a section 3 page, and
+#     every section 3 page is of a function or struct it declares;
 #   - every --option a tool's --help prints appears in its section 1 page.
 # Arguments: the tool binaries (their page is man1/<basename>.1).
 set -u
@@ -47,6 +48,14 @@ done > "$tmp/unlinked"
 missing=$(while read -r f; do [ -f "man3/$f.3" ] || printf '%s ' "$f"; done < "$tmp/api")
 if [ -z "$missing" ]; then pass "every function of wpt.h has a page ($(wc -l < "$tmp/api"))"
 else fail "functions of wpt.h without a man3 page: $missing"; fi
+
+# And no page outlives its function: a man3 page names a function or a
+# struct of wpt.h, or is the overview.
+sed -n 's/^struct \(wpt_[a-z0-9_]*\) {.*/\1/p' "$root/include/wpt.h" >> "$tmp/api"
+stale=$(for p in man3/*.3; do n=$(basename "$p" .3)
+	[ "$n" = libwpt ] || grep -qx "$n" "$tmp/api" || printf '%s ' "$p"; done)
+if [ -z "$stale" ]; then pass "every man3 page is of a function or struct in wpt.h"
+else fail "man3 pages of nothing wpt.h declares (remove them, and their name from NAME): $stale"; fi
 
 for t in $tools; do
 	page=man1/$(basename "$t").1
