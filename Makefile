@@ -3,7 +3,7 @@
 #   make check            build and run every test (installs deps if root)
 #   make check SAN=1      the same under ASan + UBSan, in build-san/
 #   make check TSAN=1     the same under ThreadSanitizer, in build-tsan/
-#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make install PREFIX=/usr/local [DESTDIR=...], make uninstall
 #   make clean
 
 CC      ?= gcc
@@ -324,17 +324,7 @@ clean: fuzz-clean
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 # ---- end make fuzz ----
 
-wpt.pc: wpt.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: all wpt.pc
-	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 644 include/wpt.h $(DESTDIR)$(INCDIR)/
-	install -m 644 lib/libwpt.a $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libwpt.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libwpt.so
-	install -m 644 wpt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+include mk/packaging.mk mk/deb.mk
 
 clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
