@@ -35,8 +35,8 @@
 
 #include "abi.h"
 #include "report.h"
-#include "smmu.h"
-#include "vmm.h"
+#include "smmu/smmu.h"
+#include "vmm/vmm.h"
 #include "wpt.h"
 #include "sink/sink.h"
 

@@ -38,8 +38,8 @@
 
 #include "wpt.h"
 #include "wpt_internal.h"
-#include "../../bench/smmu.h"
-#include "../../bench/vmm.h"
+#include "../../bench/smmu/smmu.h"
+#include "../../bench/vmm/vmm.h"
 #include "kvm/skip.h"
 
 #define MIB (1ull << 20)

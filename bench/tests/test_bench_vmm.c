@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "wpt.h"
-#include "../../bench/vmm.h"
+#include "../vmm/vmm.h"
 #include "kvm/skip.h"
 
 /* Few exits: each costs ~65 us at CPL3 on the nested test machines. */

@@ -34,8 +34,8 @@
 
 #include "wpt.h"
 #include "wpt_internal.h"
-#include "../../bench/smmu.h"
-#include "../../bench/vmm.h"
+#include "../smmu/smmu.h"
+#include "../vmm/vmm.h"
 #include "kvm/skip.h"
 
 #define PAGE 4096ull

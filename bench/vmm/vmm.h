@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "abi.h"
+#include "../abi.h"
 
 struct bvm;
 struct wpt_vm;
