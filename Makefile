@@ -44,7 +44,7 @@ BUILD   := build
 LIBA    := lib/libwpt.a
 endif
 
-# ---- TSAN=1: ThreadSanitizer (stress helper's block) ----
+# ---- TSAN=1: ThreadSanitizer ----
 # Objects, library, tests and tools in build-tsan/, like SAN=1.  liburcu
 # is not instrumented, so TSan cannot see its grace periods: the
 # suppressions in tests/tsan.supp say which of its internals are excused
@@ -129,7 +129,7 @@ check: all $(TESTS)
 	@scripts/run-traces.sh $(filter %wpt-replay,$(TOOL_BINS)) \
 	  $(filter %wpt-tracegen,$(TOOL_BINS))
 
-# ---- make check-threads (stress helper's block) ----
+# ---- make check-threads: the tests where threads meet ----
 # The tests where library calls run on several threads at once: the stress
 # tests (threads; two real vCPUs with a verifying thread), the exit path,
 # the tracker, the single-step path on KVM and the bench guest (two vCPUs
@@ -172,7 +172,7 @@ check-vfio: vfio-deps $(VFIO_BIN)
 	  build/vfio $(VFIO_BIN)
 endif
 
-# ---- tests/vfio/sim: the VFIO test on the host (its own block) ----
+# ---- tests/vfio/sim: the VFIO test on the host ----
 # The in-guest test program (tests/vfio/*.c, its main included) linked with
 # a fake kernel (VFIO type1, iommufd, the device cdev, edu's DMA behind an
 # IOMMU) that takes its system calls through -Wl,--wrap, so `make check`
@@ -192,7 +192,7 @@ $(VFIO_SIM): $(VFIO_SIM_OBJS) $(LIBA)
 	  $(foreach f,$(VFIO_SIM_WRAP),-Wl,--wrap=$(f)) $(LIBS) -o $@
 # ---- end tests/vfio/sim ----
 
-# ---- make fuzz: the libFuzzer harness (fuzz helper's block) ----
+# ---- make fuzz: the libFuzzer harness ----
 # make fuzz [FUZZ_TIME=600] [FUZZ_ARGS=...]: tests/fuzz/fuzz_replay.c (every
 # input a trace, replayed with every --verify invariant checked after each
 # command) under clang's libFuzzer with ASan + UBSan, built in build-fuzz/,

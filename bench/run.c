@@ -72,7 +72,7 @@ static int run_new(struct run *r, const struct bench_opts *o,
 {
 	unsigned int cpus = w ? w->cpus : 1;
 	struct bvm_cfg vc = {
-		/* blocking mode cannot run at CPL0 here (bench/vmm.h) */
+		/* blocking mode cannot run at CPL0 here (bench/vmm/vmm.h) */
 		.nr_cpus = cpus,
 		.cpl0 = (o->cpl0 || (w && w->cpl0)) &&
 			!(w && w->uffd == WPT_UFFD_BLOCK),

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The bench guest's IOMMU driver (bench/guest/drv.c, cmdq.c, work.c) run
- * hosted, without KVM: its platform layer is defined here over a RAM
- * buffer at GPA 0, a wpt_vm with callback protection write-protects table
+ * The bench guest's IOMMU driver (bench/guest/drv.c, pgtable.c, cmdq.c,
+ * work.c) run hosted, without KVM: its platform layer is defined here over
+ * a RAM buffer at GPA 0, a wpt_vm with callback protection write-protects table
  * pages, a guest store to a protected page goes through
  * wpt_vm_handle_mmio exactly as a trapped KVM store would, and register
  * accesses to the SMMU page go to the bench's SMMU emulation
- * (bench/smmu.c) after passing the library first, as the bench VMM wires
+ * (bench/smmu/) after passing the library first, as the bench VMM wires
  * them.  Every workload and strategy must run, leave a shadow that
  * verifies, and cost exactly the exits the design says.
  */
@@ -284,7 +284,7 @@ void plat_fence(void)
 {
 }
 
-/* ---- helpers ---- */
+/* ---- parameters, runs and the shadow's verification ---- */
 
 static struct bench_params params(enum bench_workload w,
 				  enum bench_strategy s)
@@ -322,7 +322,7 @@ static void run_ok(const struct bench_params *p, struct bench_result *r)
 
 	memset(r, 0, sizeof(*r));
 	ret = work_main(p, r);
-	ck_assert_msg(ret == 0, "drv_run: %d (%s)", ret, smmu_last_error(E.s));
+	ck_assert_msg(ret == 0, "work_main: %d (%s)", ret, smmu_last_error(E.s));
 	ck_assert(E.phases & (1u << BENCH_PHASE_START));
 	ck_assert(E.phases & (1u << BENCH_PHASE_END));
 	ck_assert_uint_eq(E.zero_trapped, 0);
