@@ -13,8 +13,10 @@
  *             guest writes SMMU_R_DONE
  *   bvm_free  the library context, vCPUs, VM, RAM
  *
- * The x86 state the guest starts in is vmm_x86.c; single steps (and the
- * userfaultfd kick's) are vmm_step.c; vmm_impl.h holds what they share.
+ * This file makes and frees the VM; loop.c runs it (bvm_run and each
+ * vCPU's exit loop), step.c single-steps stores, vcpu.c holds what the
+ * loop and the steps share (KVM_RUN, a vCPU's failure), x86.c the x86
+ * state the guest starts in; vmm_impl.h declares what they share.
  *
  * What works on this host's kvm_pvm backend (a nested KVM without VMX),
  * found by booting raw code and the image with one field changed at a
@@ -42,29 +44,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
 
 #include "wpt.h"
 #include "vmm_impl.h"
+#include "../clock.h"
 
 extern const uint8_t bench_guest_image[], bench_guest_image_end[];
-
-/* The lowest bytes of each vCPU's stack (just above its command queue)
- * hold a pattern the run must leave alone: there is no guard page under
- * 2 MiB mappings, so this is how an overflow shows. */
-#define STACK_BOTTOM (BENCH_OFF_CMDQ + (16ull << BENCH_CMDQ_LOG2))
-#define CANARY_LEN 256
-#define CANARY_BYTE 0xc5
 
 /* The spare slot for bvm_slot_roundtrip_ns, above the guest's 4 GiB. */
 #define SPARE_SLOT_GPA (1ull << 32)
@@ -72,17 +65,9 @@ extern const uint8_t bench_guest_image[], bench_guest_image_end[];
  * KVM_CAP_NR_MEMSLOTS says nothing. */
 #define FALLBACK_NR_MEMSLOTS 509
 
-uint64_t bvm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------- memory */
 
-static int load_image(struct bvm *vm)
+int bvm_load_image(struct bvm *vm)
 {
 	size_t size = bench_guest_image_end - bench_guest_image;
 
@@ -90,216 +75,6 @@ static int load_image(struct bvm *vm)
 		return -E2BIG;
 	memcpy(vm->ram + BENCH_IMAGE_GPA, bench_guest_image, size);
 	return 0;
-}
-
-/* ------------------------------------------------------------- errors */
-
-int vcpu_fail(struct bvm_vcpu *v, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
-	va_end(ap);
-	v->err = err;
-	return err;
-}
-
-static const char *exit_name(uint32_t reason)
-{
-	switch (reason) {
-	case KVM_EXIT_SHUTDOWN: return "SHUTDOWN (triple fault)";
-	case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
-	case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
-	case KVM_EXIT_HLT: return "HLT";
-	case KVM_EXIT_IO: return "IO";
-	case KVM_EXIT_EXCEPTION: return "EXCEPTION";
-	case KVM_EXIT_DEBUG: return "DEBUG";
-	case KVM_EXIT_UNKNOWN: return "UNKNOWN";
-	default: return "unexpected";
-	}
-}
-
-int vcpu_unexpected(struct bvm_vcpu *v)
-{
-	struct kvm_run *run = v->run;
-	struct kvm_regs regs = { 0 };
-	struct kvm_sregs sregs = { 0 };
-	char detail[96] = "";
-
-	ioctl(v->fd, KVM_GET_REGS, &regs);
-	ioctl(v->fd, KVM_GET_SREGS, &sregs);
-	switch (run->exit_reason) {
-	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(detail, sizeof(detail), " suberror %u",
-			 run->internal.suberror);
-		break;
-	case KVM_EXIT_FAIL_ENTRY:
-		snprintf(detail, sizeof(detail), " reason 0x%llx",
-			 (unsigned long long)
-			 run->fail_entry.hardware_entry_failure_reason);
-		break;
-	case KVM_EXIT_IO:
-		snprintf(detail, sizeof(detail), " %s port 0x%x",
-			 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
-			 run->io.port);
-		break;
-	case KVM_EXIT_UNKNOWN:
-		snprintf(detail, sizeof(detail), " hw reason 0x%llx",
-			 (unsigned long long)run->hw.hardware_exit_reason);
-		break;
-	}
-	return vcpu_fail(v, -EIO,
-			 "exit %u %s%s at rip 0x%llx (rsp 0x%llx cr2 0x%llx)",
-			 run->exit_reason, exit_name(run->exit_reason), detail,
-			 (unsigned long long)regs.rip,
-			 (unsigned long long)regs.rsp,
-			 (unsigned long long)sregs.cr2);
-}
-
-/* ------------------------------------------------------------- exits */
-
-/* A write to one of the vCPU's harness registers.  1 when it was DONE. */
-static int harness_write(struct bvm_vcpu *v, uint64_t reg, uint64_t value)
-{
-	struct bvm_cpu_stats *st = &v->st;
-
-	v->st.harness_exits++;
-	switch (reg) {
-	case SMMU_R_NOP:
-		return 0;
-	case SMMU_R_PHASE:
-		if (value < BENCH_PHASE_START || value > BENCH_PHASE_END)
-			return vcpu_fail(v, -EINVAL, "bad phase %llu",
-					 (unsigned long long)value);
-		/* The hook's own time stays outside the timed part: before
-		 * the START stamp, after the others. */
-		if (value == BENCH_PHASE_START && v->vm->cfg.phase)
-			v->vm->cfg.phase(v->vm->cfg.opaque, v->index,
-					 (unsigned int)value);
-		st->phase_ns[value] = bvm_now_ns();
-		st->exits_at_phase[value] = st->mmio_exits;
-		st->lib_exits_at_phase[value] = st->lib_exits;
-		st->dev_exits_at_phase[value] = st->dev_exits;
-		if (value != BENCH_PHASE_START && v->vm->cfg.phase)
-			v->vm->cfg.phase(v->vm->cfg.opaque, v->index,
-					 (unsigned int)value);
-		return 0;
-	default: /* SMMU_R_DONE */
-		st->done_status = value;
-		return 1;
-	}
-}
-
-static bool is_harness_reg(uint64_t reg)
-{
-	return reg == SMMU_R_NOP || reg == SMMU_R_PHASE || reg == SMMU_R_DONE;
-}
-
-/* One KVM_EXIT_MMIO: the library first, then the harness, then the
- * device.  0 go on, 1 the guest is done, or -errno. */
-static int vcpu_mmio(struct bvm_vcpu *v)
-{
-	struct bvm *vm = v->vm;
-	struct kvm_run *run = v->run;
-	uint64_t gpa = run->mmio.phys_addr, mmio = BENCH_MMIO_GPA(v->index);
-	uint32_t len = run->mmio.len;
-	bool is_write = run->mmio.is_write;
-	uint64_t t0 = bvm_now_ns(), value = 0;
-	int ret;
-
-	v->st.mmio_exits++;
-	if (vm->cfg.force_step && is_write) {
-		ret = vcpu_force_step(v, gpa, run->mmio.data, len);
-		if (ret)
-			return ret < 0 ? ret : 0;
-	}
-	ret = wpt_vm_handle_mmio(vm->wpt, gpa, run->mmio.data, len, is_write);
-	if (ret == 1) {
-		v->st.lib_exits++;
-		v->st.lib_ns += bvm_now_ns() - t0;
-		return 0;
-	}
-	if (ret < 0)
-		return vcpu_fail(v, ret, "library: %s of %u bytes at 0x%llx: %s",
-				 is_write ? "write" : "read", len,
-				 (unsigned long long)gpa, strerror(-ret));
-	if (gpa >= mmio && gpa - mmio < BENCH_MMIO_SIZE &&
-	    is_harness_reg(gpa - mmio)) {
-		if (!is_write) {
-			memset(run->mmio.data, 0, sizeof(run->mmio.data));
-			v->st.harness_exits++;
-			return 0;
-		}
-		memcpy(&value, run->mmio.data,
-		       len < sizeof(value) ? len : sizeof(value));
-		return harness_write(v, gpa - mmio, value);
-	}
-	if (!vm->cfg.mmio)
-		return vcpu_fail(v, -EFAULT, "%s of %u bytes at 0x%llx: no device",
-				 is_write ? "write" : "read", len,
-				 (unsigned long long)gpa);
-	v->st.dev_exits++;
-	ret = vm->cfg.mmio(vm->cfg.opaque, v->index, gpa, run->mmio.data, len,
-			   is_write);
-	if (ret < 0)
-		return vcpu_fail(v, ret, "device: %s of %u bytes at 0x%llx: %s",
-				 is_write ? "write" : "read", len,
-				 (unsigned long long)gpa, strerror(-ret));
-	return 0;
-}
-
-static int vcpu_loop(struct bvm_vcpu *v)
-{
-	int ret;
-
-	v->exit_pending = false;
-	for (;;) {
-		if (v->exit_pending) {
-			v->exit_pending = false; /* a step ended at it */
-		} else if (vcpu_run(v) < 0) {
-			if (errno == EINTR && v->vm->cfg.uffd_block) {
-				ret = vcpu_uffd_kicked(v);
-				if (ret)
-					return ret;
-				continue;
-			}
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			ret = -errno;
-			return vcpu_fail(v, ret, "KVM_RUN: %s", strerror(-ret));
-		} else {
-			v->st.runs++;
-		}
-		if (v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
-			ret = vcpu_refused_store(v);
-			if (ret < 0)
-				return ret;
-			if (ret)
-				continue;
-		}
-		if (v->run->exit_reason != KVM_EXIT_MMIO)
-			return vcpu_unexpected(v);
-		ret = vcpu_mmio(v);
-		if (ret)
-			return ret < 0 ? ret : 0;
-	}
-}
-
-/* The loop on this thread. */
-static int vcpu_loop_here(struct bvm_vcpu *v)
-{
-	int ret;
-
-	v->tid = (int)gettid();
-	ret = vcpu_loop(v);
-	return ret;
-}
-
-static void *vcpu_thread(void *arg)
-{
-	vcpu_loop_here(arg);
-	return NULL;
 }
 
 /* ------------------------------------------------------------- vCPUs */
@@ -479,7 +254,7 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	if (vm->ram == MAP_FAILED)
 		goto err_errno;
 	x86_build_system_area(vm->ram);
-	ret = load_image(vm);
+	ret = bvm_load_image(vm);
 	if (ret)
 		goto err;
 	ret = wpt_attach(vm);
@@ -543,97 +318,6 @@ const char *bvm_last_error(const struct bvm *vm)
 	return vm->err;
 }
 
-/* ------------------------------------------------------------- running */
-
-static void *area_of(struct bvm *vm, unsigned int c, uint64_t off)
-{
-	return vm->ram + BENCH_CPU_GPA(c) + off;
-}
-
-static bool canary_intact(struct bvm *vm, unsigned int c)
-{
-	const uint8_t *p = area_of(vm, c, STACK_BOTTOM);
-	unsigned int i;
-
-	for (i = 0; i < CANARY_LEN; i++)
-		if (p[i] != CANARY_BYTE)
-			return false;
-	return true;
-}
-
-int bvm_run(struct bvm *vm, const struct bench_params *params,
-	    struct bench_result *res, struct bvm_cpu_stats *st)
-{
-	unsigned int n = vm->cfg.nr_cpus, c, started = 0;
-	int ret = 0;
-
-	vm->err[0] = 0;
-	if (!params)
-		return -EINVAL;
-	/* A fresh image each run: its data and bss start as linked. */
-	ret = load_image(vm);
-	for (c = 0; c < n && !ret; c++) {
-		struct bvm_vcpu *v = &vm->cpus[c];
-
-		memcpy(area_of(vm, c, BENCH_OFF_PARAMS), &params[c],
-		       sizeof(params[c]));
-		memset(area_of(vm, c, BENCH_OFF_RESULT), 0,
-		       sizeof(struct bench_result));
-		memset(area_of(vm, c, STACK_BOTTOM), CANARY_BYTE, CANARY_LEN);
-		memset(&v->st, 0, sizeof(v->st));
-		v->err = 0;
-		v->msg[0] = 0;
-		ret = x86_vcpu_reset(v, vm->cfg.cpl0);
-		if (ret)
-			snprintf(vm->err, sizeof(vm->err),
-				 "cpu %u: setting registers: %s", c,
-				 strerror(-ret));
-	}
-	if (ret)
-		return ret;
-
-	if (n == 1) {
-		vcpu_loop_here(&vm->cpus[0]);
-	} else {
-		for (c = 0; c < n; c++, started++) {
-			ret = -pthread_create(&vm->cpus[c].thread, NULL,
-					      vcpu_thread, &vm->cpus[c]);
-			if (ret) {
-				vcpu_fail(&vm->cpus[c], ret,
-					  "pthread_create: %s", strerror(-ret));
-				break;
-			}
-		}
-		/* A vCPU that cannot start leaves the other one running to
-		 * its DONE: there is no way to kick it that the guest would
-		 * not see, and the guest ends on its own. */
-		for (c = 0; c < started; c++)
-			pthread_join(vm->cpus[c].thread, NULL);
-	}
-
-	ret = 0;
-	for (c = 0; c < n; c++) {
-		struct bvm_vcpu *v = &vm->cpus[c];
-
-		if (st)
-			st[c] = v->st;
-		if (res)
-			memcpy(&res[c], area_of(vm, c, BENCH_OFF_RESULT),
-			       sizeof(res[c]));
-		if (!v->err && !canary_intact(vm, c))
-			vcpu_fail(v, -EOVERFLOW, "stack overflow: the stack "
-				  "reached 0x%llx (the command queue's end)",
-				  (unsigned long long)(BENCH_CPU_GPA(c) +
-						       STACK_BOTTOM));
-		if (v->err && !ret) {
-			ret = v->err;
-			snprintf(vm->err, sizeof(vm->err), "cpu %u: %s", c,
-				 v->msg);
-		}
-	}
-	return ret;
-}
-
 int bvm_slot_roundtrip_ns(struct bvm *vm, uint64_t size, unsigned int n,
 			  uint64_t *ns)
 {
@@ -654,7 +338,7 @@ int bvm_slot_roundtrip_ns(struct bvm *vm, uint64_t size, unsigned int n,
 		return -errno;
 	r.userspace_addr = (uintptr_t)mem;
 	for (i = 0; i < n; i++) {
-		t0 = bvm_now_ns();
+		t0 = bench_now_ns();
 		r.memory_size = size;
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 			ret = -errno;
@@ -665,7 +349,7 @@ int bvm_slot_roundtrip_ns(struct bvm *vm, uint64_t size, unsigned int n,
 			ret = -errno;
 			break;
 		}
-		total += bvm_now_ns() - t0;
+		total += bench_now_ns() - t0;
 	}
 	munmap(mem, size);
 	if (ret) {

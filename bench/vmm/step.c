@@ -3,8 +3,7 @@
  * The bench VMM's single steps: the library's step protocol
  * (wpt_vm_step_begin, one KVM_GUESTDBG_SINGLESTEP, wpt_vm_step_end) for
  * force_step, for stores KVM's emulator refuses, and for stores the
- * userfaultfd backend's kick brings back (uffd_block); and KVM_RUN itself,
- * which publishes the vCPU's thread id to the kick while inside.
+ * userfaultfd backend's kick brings back (uffd_block).
  */
 #include <errno.h>
 #include <string.h>
@@ -13,22 +12,25 @@
 #include "wpt.h"
 #include "vmm_impl.h"
 #include "x86_store.h"
+#include "../clock.h"
 
 #define MAX_NESTED_STEPS 4
 
-/*
- * KVM_RUN, with this thread's id published for the userfaultfd kick only
- * while it is inside: a vCPU thread that blocks on a protected page while
- * running the VMM's own code (an emulated device writing guest RAM) must
- * be let through, not kicked (a signal would only retry its store).
- */
-int vcpu_run(struct bvm_vcpu *v)
+/* End the steps a kick began inside a step; ret, or the first failure. */
+static int nested_steps_end(struct bvm_vcpu *v, struct wpt_step *nested,
+			    unsigned int nr_nested, int ret)
 {
-	int ret;
+	unsigned int i;
+	int r;
 
-	v->vm->tids[v->index] = v->tid;
-	ret = ioctl(v->fd, KVM_RUN, 0);
-	v->vm->tids[v->index] = 0;
+	for (i = 0; i < nr_nested; i++) {
+		r = wpt_vm_step_end(v->vm->wpt, &nested[i]);
+		if (r < 0 && !ret)
+			ret = vcpu_fail(v, r, "nested step end: %s",
+					strerror(-r));
+		else if (r >= 0)
+			v->st.uffd_steps++;
+	}
 	return ret;
 }
 
@@ -54,7 +56,7 @@ static int vcpu_single_step(struct bvm_vcpu *v)
 	};
 	struct kvm_run *run = v->run;
 	struct wpt_step nested[MAX_NESTED_STEPS];
-	unsigned int nr_nested = 0, i;
+	unsigned int nr_nested = 0;
 	bool to_exit = v->vm->cfg.uffd_block && !v->vm->cfg.cpl0;
 	int ret = 0, r;
 
@@ -113,14 +115,7 @@ static int vcpu_single_step(struct bvm_vcpu *v)
 			ret = vcpu_unexpected(v);
 		break;
 	}
-	for (i = 0; i < nr_nested; i++) {
-		r = wpt_vm_step_end(v->vm->wpt, &nested[i]);
-		if (r < 0 && !ret)
-			ret = vcpu_fail(v, r, "nested step end: %s",
-					strerror(-r));
-		else if (r >= 0)
-			v->st.uffd_steps++;
-	}
+	ret = nested_steps_end(v, nested, nr_nested, ret);
 	dbg.control = 0;
 	if (!to_exit && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 && !ret) {
 		ret = -errno;
@@ -175,7 +170,7 @@ int vcpu_force_step(struct bvm_vcpu *v, uint64_t gpa,
 	struct kvm_regs regs;
 	struct x86_store s;
 	const uint8_t *next = NULL;
-	uint64_t t0 = bvm_now_ns();
+	uint64_t t0 = bench_now_ns();
 	int ret;
 
 	if (gpa >= BENCH_RAM_SIZE || len > BENCH_RAM_SIZE - gpa)
@@ -197,8 +192,8 @@ int vcpu_force_step(struct bvm_vcpu *v, uint64_t gpa,
 		return ret;
 	v->st.steps++;
 	v->st.lib_exits++;
-	v->st.step_ns += bvm_now_ns() - t0;
-	v->st.lib_ns += bvm_now_ns() - t0;
+	v->st.step_ns += bench_now_ns() - t0;
+	v->st.lib_ns += bench_now_ns() - t0;
 	return 1;
 }
 
@@ -213,7 +208,7 @@ int vcpu_refused_store(struct bvm_vcpu *v)
 	struct bvm *vm = v->vm;
 	struct kvm_regs regs;
 	struct x86_store s;
-	uint64_t t0 = bvm_now_ns();
+	uint64_t t0 = bench_now_ns();
 	int ret;
 
 	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
@@ -229,7 +224,7 @@ int vcpu_refused_store(struct bvm_vcpu *v)
 		return ret;
 	v->st.steps++;
 	v->st.step_refused++;
-	v->st.step_ns += bvm_now_ns() - t0;
+	v->st.step_ns += bench_now_ns() - t0;
 	return 1;
 }
 
@@ -240,7 +235,7 @@ int vcpu_refused_store(struct bvm_vcpu *v)
 int vcpu_uffd_kicked(struct bvm_vcpu *v)
 {
 	struct wpt_step step;
-	uint64_t t0 = bvm_now_ns();
+	uint64_t t0 = bench_now_ns();
 	int ret, r;
 
 	v->st.kicks++;
@@ -263,6 +258,6 @@ int vcpu_uffd_kicked(struct bvm_vcpu *v)
 	v->st.uffd_steps++;
 	v->st.steps++;
 	v->st.lib_exits++;
-	v->st.step_ns += bvm_now_ns() - t0;
+	v->st.step_ns += bench_now_ns() - t0;
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "wpt.h"
-#include "../../bench/vmm.h"
+#include "../vmm/vmm.h"
 #include "kvm/skip.h"
 
 /* Few exits: each costs ~65 us at CPL3 on the nested test machines. */
@@ -366,10 +366,10 @@ static int dev_mmio(void *opaque, unsigned int cpu, uint64_t gpa,
 	return log->fail;
 }
 
-/* A workload main.c does not run itself goes to drv_run: the weak
- * stand-in or the real driver, which may talk to its device first (here
- * one that reads as zeros) but must refuse the workload; either way the
- * guest reports a non-zero status and stops. */
+/* A workload main.c does not run itself goes to the driver (work_main),
+ * which may talk to its device first (here one that reads as zeros) but
+ * must refuse the workload: the guest reports a non-zero status and
+ * stops. */
 START_TEST(unknown_workload_reports)
 {
 	struct dev_log log = { 0 };

@@ -3,7 +3,7 @@
  * The bench VMM's side of the library's WPT_UFFD_BLOCK mode (wpt.h, "the
  * userfaultfd backend"): a thread that polls the library's userfaultfd and
  * services it, and the kick that interrupts a vCPU thread's KVM_RUN with a
- * signal.  What a VMM wires once; bench/vmm.c uses it when
+ * signal.  What a VMM wires once; vmm.c and loop.c use it when
  * bvm_cfg.uffd_block is set.
  */
 #ifndef WPT_BENCH_UFFD_SERVICE_H

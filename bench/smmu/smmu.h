@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "wpt.h"
-#include "abi.h"
+#include "../abi.h"
 
 /* SMMU_CMDQ_CONS.ERR, bits [30:24]. */
 #define SMMU_CONS_ERR_SHIFT 24

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The bench VMM's insides, shared by its three files: vmm.c (the VM, its
- * memslots and the run loop), vmm_step.c (single steps and the
- * userfaultfd kick) and vmm_x86.c (the x86 machine state the guest starts
- * in).  The rest of the bench uses vmm.h.
+ * The bench VMM's insides, shared by its files.  Calls go one way:
+ * loop.c (bvm_run, the exit loop) -> step.c (single steps) -> vcpu.c
+ * (KVM_RUN, failures); loop.c -> vmm.c (the VM, its memslots, the image)
+ * and x86.c (the x86 machine state the guest starts in).  The rest of the
+ * bench uses vmm.h.
  */
 #ifndef WPT_BENCH_VMM_IMPL_H
 #define WPT_BENCH_VMM_IMPL_H
@@ -54,16 +55,20 @@ struct bvm {
 	char err[MSG_LEN + 16];
 };
 
-/* vmm.c */
-uint64_t bvm_now_ns(void);
+/* vmm.c: copy the guest image into RAM (a fresh one each run: its data
+ * and bss start as linked).  0 or -errno. */
+int bvm_load_image(struct bvm *vm);
+
+/* vcpu.c */
+/* KVM_RUN, with the thread id published for the kick while inside. */
+int vcpu_run(struct bvm_vcpu *v);
 /* Stop v with err and a message (bvm_last_error); returns err. */
 int vcpu_fail(struct bvm_vcpu *v, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Stop on an exit the bench never expects, naming it and where. */
 int vcpu_unexpected(struct bvm_vcpu *v);
 
-/* vmm_step.c */
-int vcpu_run(struct bvm_vcpu *v);
+/* step.c */
 /* force_step: run a store that came as KVM_EXIT_MMIO again through the
  * step path.  1 done, 0 not done here (the usual path takes it), -errno. */
 int vcpu_force_step(struct bvm_vcpu *v, uint64_t gpa, const uint8_t *data,
@@ -74,7 +79,7 @@ int vcpu_refused_store(struct bvm_vcpu *v);
 /* uffd_block: KVM_RUN returned -EINTR; step a kicked store.  0 or -errno. */
 int vcpu_uffd_kicked(struct bvm_vcpu *v);
 
-/* vmm_x86.c */
+/* x86.c */
 /* Page tables (0..4 GiB identity, 2 MiB pages), GDT and TSS in the system
  * area of guest RAM. */
 void x86_build_system_area(uint8_t *ram);

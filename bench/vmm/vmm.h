@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "abi.h"
+#include "../abi.h"
 
 struct bvm;
 struct wpt_vm;
@@ -37,7 +37,7 @@ struct bvm_cfg {
 	/* Test aid for the single-step path (wpt_vm_step_begin/end): every
 	 * store to guest RAM that exits as KVM_EXIT_MMIO is not handed to
 	 * wpt_vm_handle_mmio with its data but run again for real: RIP goes
-	 * back to the store (bench/x86_store.c finds it), the library makes
+	 * back to the store (x86_store.c finds it), the library makes
 	 * the page writable, the vCPU single-steps it, the library protects
 	 * and diffs the page.  Single-step works at CPL0 only on the nested
 	 * test machines, so this wants cpl0.  A store whose start cannot be
@@ -53,7 +53,7 @@ struct bvm_cfg {
 	 * Excludes slot_granule, and force_step. */
 	bool uffd;
 	/* The same backend in WPT_UFFD_BLOCK mode: a store to a protected
-	 * page blocks the vCPU; a service thread (bench/uffd_service.c)
+	 * page blocks the vCPU; a service thread (uffd_service.c)
 	 * kicks it with a signal, its KVM_RUN returns -EINTR and it
 	 * single-steps the store (wpt_vm_uffd_step_begin).  Wants CPL3: at
 	 * CPL0 this host's KVM retries the interrupted fault forever.  At

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The bench guest's IOMMU driver (bench/guest/drv.c, cmdq.c, work.c) run
- * hosted, without KVM: its platform layer is defined here over a RAM
- * buffer at GPA 0, a wpt_vm with callback protection write-protects table
+ * The bench guest's IOMMU driver (bench/guest/drv.c, pgtable.c, cmdq.c,
+ * work.c) run hosted, without KVM: its platform layer is defined here over
+ * a RAM buffer at GPA 0, a wpt_vm with callback protection write-protects table
  * pages, a guest store to a protected page goes through
  * wpt_vm_handle_mmio exactly as a trapped KVM store would, and register
  * accesses to the SMMU page go to the bench's SMMU emulation
- * (bench/smmu.c) after passing the library first, as the bench VMM wires
+ * (bench/smmu/) after passing the library first, as the bench VMM wires
  * them.  Every workload and strategy must run, leave a shadow that
  * verifies, and cost exactly the exits the design says.
  */
@@ -18,12 +18,12 @@
 #include <sys/mman.h>
 
 #include "wpt.h"
-#include "../../bench/smmu.h"
+#include "../smmu/smmu.h"
 
-/* The driver, compiled into this program with the plat_* below. */
-#include "../../bench/guest/drv.c"
-#include "../../bench/guest/cmdq.c"
-#include "../../bench/guest/work.c"
+/* The driver, linked into this program with the plat_* below. */
+#include "../guest/drv.h"
+#include "../guest/pgtable.h"
+#include "../guest/plat.h"
 
 #define T_PAGES (BENCH_RAM_SIZE >> 12)
 #define T_MMIO BENCH_MMIO_GPA(0)
@@ -284,7 +284,7 @@ void plat_fence(void)
 {
 }
 
-/* ---- helpers ---- */
+/* ---- parameters, runs and the shadow's verification ---- */
 
 static struct bench_params params(enum bench_workload w,
 				  enum bench_strategy s)
@@ -321,8 +321,8 @@ static void run_ok(const struct bench_params *p, struct bench_result *r)
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = drv_run(p, r);
-	ck_assert_msg(ret == 0, "drv_run: %d (%s)", ret, smmu_last_error(E.s));
+	ret = work_main(p, r);
+	ck_assert_msg(ret == 0, "work_main: %d (%s)", ret, smmu_last_error(E.s));
 	ck_assert(E.phases & (1u << BENCH_PHASE_START));
 	ck_assert(E.phases & (1u << BENCH_PHASE_END));
 	ck_assert_uint_eq(E.zero_trapped, 0);
@@ -619,7 +619,7 @@ START_TEST(arena_exhausted)
 
 	p.arena_size = 6 * 4096; /* root, L1, L2 and three L3 of four */
 	env_new(s);
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_ARENA);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_ARENA);
 	ck_assert_uint_eq(r.maps, 3 * 512);
 	verify();
 	/* Under explicit the VMM holds what was requested, which a new root
@@ -695,7 +695,7 @@ START_TEST(split_without_tables)
 	/* A whole block still goes (no table needed); a split still fails. */
 	ck_assert_int_eq(drv_unmap(&d, T_IOVA, 2 << 20), 0);
 	ck_assert_int_eq(drv_unmap(&d, T_IOVA + (2 << 20), 4096), BENCH_E_ARENA);
-	ck_assert_int_eq(edge_split_tables(&d, T_IOVA + (2 << 20) + 4096), 1);
+	ck_assert_int_eq(pgt_edge_split_tables(&d, T_IOVA + (2 << 20) + 4096), 1);
 	verify();
 	env_free();
 }
@@ -730,20 +730,20 @@ START_TEST(bad_params)
 
 	env_new(BENCH_S_TRAP);
 	p.magic = 0;
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_PARAMS);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_PARAMS);
 	p = params(BENCH_W_STREAM4K, BENCH_S_TRAP);
 	p.arena_gpa = BENCH_DATA_GPA; /* tables over the data pages */
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_PARAMS);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_PARAMS);
 	p = params(BENCH_W_STREAM4K, 9);
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_PARAMS);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_PARAMS);
 	p = params(77, BENCH_S_TRAP);
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_PARAMS);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_PARAMS);
 	p = params(BENCH_W_SPLIT, BENCH_S_TRAP);
 	p.iova_base += 4096; /* blocks need 2 MiB alignment */
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_PARAMS);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_PARAMS);
 	p = params(BENCH_W_STREAM4K, BENCH_S_TRAP);
 	p.iova_base = (1ull << 48) - 4096; /* window past the IAS */
-	ck_assert_int_eq(drv_run(&p, &r), BENCH_E_PARAMS);
+	ck_assert_int_eq(work_main(&p, &r), BENCH_E_PARAMS);
 	env_free();
 }
 END_TEST
@@ -767,7 +767,7 @@ START_TEST(tlbi_range_encoding)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t sum = 0;
-		uint32_t n = range_split(cases[i].pages, num, scale, 8);
+		uint32_t n = cmdq_range_split(cases[i].pages, num, scale, 8);
 
 		ck_assert_uint_eq(n, cases[i].cmds);
 		for (k = 0; k < n; k++) {
@@ -801,7 +801,7 @@ START_TEST(tlbi_commands_sent)
 	ck_assert_int_eq(cmdq_inv_range(&d.q, d.asid, 0, 1ull << 48, false),
 			 0);
 	/* The driver's own rule: all of the input space goes by ASID. */
-	ck_assert_int_eq(invalidate(&d, 0, 1ull << 48, false), 0);
+	ck_assert_int_eq(drv_invalidate(&d, 0, 1ull << 48, false), 0);
 	smmu_stats(E.s, &st);
 	ck_assert_uint_eq(st.tlbi_va - st0.tlbi_va, 1 + 2 + 1);
 	ck_assert_uint_eq(st.tlbi_asid - st0.tlbi_asid, 2);
@@ -956,17 +956,17 @@ START_TEST(split_nested)
 	static struct drv d;
 	struct unmap_gather g;
 	uint64_t gb = 1ull << 30, done, l1, l2, l3, hole = 0x345000;
-	uint64_t attrs = leaf_attrs(BENCH_PERM_R | BENCH_PERM_W);
+	uint64_t attrs = pgt_leaf_attrs(BENCH_PERM_R | BENCH_PERM_W);
 	uint32_t i;
 
 	env_new(BENCH_S_INVAL);
 	ck_assert_int_eq(drv_init(&d, &p), 0);
-	ck_assert_int_eq(map_leaves(&d, 4 * gb, 8 * gb, gb, 1, attrs, &done), 0);
+	ck_assert_int_eq(pgt_map_leaves(&d, 4 * gb, 8 * gb, gb, 1, attrs, &done), 0);
 	ck_assert_uint_eq(done, gb);
 	l1 = pte_addr(plat_read64(d.root + 8 * 0));
 	ck_assert_uint_eq(plat_read64(l1 + 8 * 4), 8 * gb | attrs | 1);
-	gather_init(&g);
-	ck_assert_int_eq(unmap_table(&d, &g, d.root, 0, 4 * gb + hole,
+	pgt_gather_init(&g);
+	ck_assert_int_eq(pgt_unmap_table(&d, &g, d.root, 0, 4 * gb + hole,
 				     4 * gb + hole + 4096),
 			 0);
 	ck_assert_uint_eq(g.nsplit, 1);

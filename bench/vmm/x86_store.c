@@ -89,6 +89,113 @@ static void put_value(struct x86_store *out, uint64_t v)
 	memcpy(out->value, &v, sizeof(v));
 }
 
+/* Legacy prefixes, then a REX byte: b[*i] past them. */
+static void decode_prefixes(const uint8_t *b, size_t n, size_t *i,
+			    struct prefixes *p)
+{
+	for (; *i < n; (*i)++) {
+		if (b[*i] == 0x66)
+			p->opsize16 = 1;
+		else if (b[*i] == 0xf0)
+			p->lock = 1;
+		else if (b[*i] == 0xf3)
+			p->rep = 1;
+		else if (b[*i] == 0xf2)
+			p->repne = 1;
+		else if (b[*i] == 0x2e || b[*i] == 0x3e || b[*i] == 0x26 ||
+			 b[*i] == 0x36)
+			continue; /* no segment base in 64-bit mode */
+		else
+			break;
+	}
+	if (*i < n && (b[*i] & 0xf0) == 0x40)
+		p->rex = b[(*i)++];
+}
+
+/* An 8-bit register operand: without REX, regs 4-7 are ah ch dh bh. */
+static uint64_t gpr8(const struct kvm_regs *regs, const struct prefixes *p,
+		     unsigned int reg)
+{
+	return !p->rex && reg >= 4 ? gpr(regs, reg - 4) >> 8 : gpr(regs, reg);
+}
+
+/* The one-byte opcode map's stores: size, value or immediate length. */
+static int decode_one_byte(unsigned int op, const struct prefixes *p,
+			   unsigned int reg, unsigned int osize,
+			   const struct kvm_regs *regs, struct x86_store *out,
+			   unsigned int *imm_len)
+{
+	switch (op) {
+	case 0x88: case 0x86:            /* mov, xchg r/m8, r8 */
+		out->size = 1;
+		put_value(out, gpr8(regs, p, reg));
+		return 0;
+	case 0x89: case 0x87:            /* mov, xchg r/m, r */
+		out->size = osize;
+		put_value(out, gpr(regs, reg));
+		return 0;
+	case 0xc6:                        /* mov r/m8, imm8 */
+		if (reg & 7)
+			return -EINVAL;
+		out->size = 1;
+		*imm_len = 1;
+		return 0;
+	case 0xc7:                        /* mov r/m, imm16/32 */
+		if (reg & 7)
+			return -EINVAL;
+		out->size = osize;
+		*imm_len = osize == 2 ? 2 : 4;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The 0F map's stores: size, and the value where a plain store has one. */
+static int decode_two_byte(unsigned int op, const struct prefixes *p,
+			   unsigned int reg, unsigned int osize,
+			   const struct kvm_regs *regs, struct x86_store *out)
+{
+	switch (op) {
+	case 0xb0:                        /* cmpxchg r/m8, r8 */
+		out->size = 1;
+		put_value(out, gpr8(regs, p, reg));
+		return 0;
+	case 0xb1:                        /* cmpxchg r/m, r */
+	case 0xc3:                        /* movnti */
+		out->size = osize;
+		put_value(out, gpr(regs, reg));
+		return 0;
+	case 0xc7:                        /* cmpxchg8b/16b */
+		if ((reg & 7) != 1)
+			return -EINVAL;
+		out->size = p->rex & 8 ? 16 : 8;
+		return 0;
+	case 0x11:      /* movups/movupd/movss/movsd xmm -> m */
+		out->size = p->rep ? 4 : p->repne ? 8 : 16;
+		return 0;
+	case 0x29: case 0x2b: case 0xe7: /* movaps/pd, movntps, movntdq */
+		out->size = 16;
+		return 0;
+	case 0x7f:                        /* movdqa/movdqu, movq mm */
+		out->size = p->opsize16 || p->rep ? 16 : 8;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* A sign-extended immediate of imm_len bytes at b. */
+static uint64_t immediate(const uint8_t *b, unsigned int imm_len)
+{
+	int64_t imm = imm_len == 1 ? (int8_t)b[0] :
+		      imm_len == 2 ? (int16_t)(b[0] | b[1] << 8) :
+				     (int32_t)(b[0] | b[1] << 8 | b[2] << 16 |
+					       (uint32_t)b[3] << 24);
+
+	return (uint64_t)imm;
+}
+
 int x86_store_decode(const uint8_t *b, size_t n, uint64_t rip,
 		     const struct kvm_regs *regs, struct x86_store *out)
 {
@@ -99,23 +206,7 @@ int x86_store_decode(const uint8_t *b, size_t n, uint64_t rip,
 	int rip_rel, two = 0;
 
 	memset(out, 0, sizeof(*out));
-	for (; i < n; i++) {
-		if (b[i] == 0x66)
-			p.opsize16 = 1;
-		else if (b[i] == 0xf0)
-			p.lock = 1;
-		else if (b[i] == 0xf3)
-			p.rep = 1;
-		else if (b[i] == 0xf2)
-			p.repne = 1;
-		else if (b[i] == 0x2e || b[i] == 0x3e || b[i] == 0x26 ||
-			 b[i] == 0x36)
-			continue; /* no segment base in 64-bit mode */
-		else
-			break;
-	}
-	if (i < n && (b[i] & 0xf0) == 0x40)
-		p.rex = b[i++];
+	decode_prefixes(b, n, &i, &p);
 	if (i >= n)
 		return -EINVAL;
 	op = b[i++];
@@ -128,75 +219,13 @@ int x86_store_decode(const uint8_t *b, size_t n, uint64_t rip,
 	osize = p.rex & 8 ? 8 : p.opsize16 ? 2 : 4;
 	if (modrm_ea(b, n, &i, p.rex, regs, &ea, &rip_rel, &reg))
 		return -EINVAL;
-	if (!two) {
-		switch (op) {
-		case 0x88: case 0x86:            /* mov, xchg r/m8, r8 */
-			out->size = 1;
-			/* without REX, regs 4-7 are ah ch dh bh */
-			put_value(out, !p.rex && reg >= 4 ?
-					       gpr(regs, reg - 4) >> 8 :
-					       gpr(regs, reg));
-			break;
-		case 0x89: case 0x87:            /* mov, xchg r/m, r */
-			out->size = osize;
-			put_value(out, gpr(regs, reg));
-			break;
-		case 0xc6:                        /* mov r/m8, imm8 */
-			if (reg & 7)
-				return -EINVAL;
-			out->size = 1;
-			imm_len = 1;
-			break;
-		case 0xc7:                        /* mov r/m, imm16/32 */
-			if (reg & 7)
-				return -EINVAL;
-			out->size = osize;
-			imm_len = osize == 2 ? 2 : 4;
-			break;
-		default:
-			return -EINVAL;
-		}
-	} else {
-		switch (op) {
-		case 0xb0:                        /* cmpxchg r/m8, r8 */
-			out->size = 1;
-			put_value(out, !p.rex && reg >= 4 ?
-					       gpr(regs, reg - 4) >> 8 :
-					       gpr(regs, reg));
-			break;
-		case 0xb1:                        /* cmpxchg r/m, r */
-		case 0xc3:                        /* movnti */
-			out->size = osize;
-			put_value(out, gpr(regs, reg));
-			break;
-		case 0xc7:                        /* cmpxchg8b/16b */
-			if ((reg & 7) != 1)
-				return -EINVAL;
-			out->size = p.rex & 8 ? 16 : 8;
-			break;
-		case 0x11:      /* movups/movupd/movss/movsd xmm -> m */
-			out->size = p.rep ? 4 : p.repne ? 8 : 16;
-			break;
-		case 0x29: case 0x2b: case 0xe7: /* movaps/pd, movntps, movntdq */
-			out->size = 16;
-			break;
-		case 0x7f:                        /* movdqa/movdqu, movq mm */
-			out->size = p.opsize16 || p.rep ? 16 : 8;
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
+	if (two ? decode_two_byte(op, &p, reg, osize, regs, out)
+		: decode_one_byte(op, &p, reg, osize, regs, out, &imm_len))
+		return -EINVAL;
 	if (i + imm_len > n)
 		return -EINVAL;
 	if (imm_len) {
-		int64_t imm = imm_len == 1 ? (int8_t)b[i] :
-			      imm_len == 2 ? (int16_t)(b[i] | b[i + 1] << 8) :
-					     (int32_t)(b[i] | b[i + 1] << 8 |
-						       b[i + 2] << 16 |
-						       (uint32_t)b[i + 3] << 24);
-
-		put_value(out, (uint64_t)imm);
+		put_value(out, immediate(b + i, imm_len));
 		i += imm_len;
 	}
 	out->len = (unsigned int)i;

@@ -5,8 +5,8 @@
  * written into a queue in RAM with the real SMMUv3 encodings and rung
  * through smmu_mmio, as the guest driver and the bench VMM will.
  */
-#include "fixture.h"
-#include "../../bench/smmu.h"
+#include "unit/fixture.h"
+#include "../smmu/smmu.h"
 
 #define B FX_RAM_GPA
 #define CD (B + 0x1000)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bench/report.h"
+#include "../report.h"
 
 START_TEST(test_units_parse)
 {

@@ -34,8 +34,8 @@
 
 #include "wpt.h"
 #include "wpt_internal.h"
-#include "../../bench/smmu.h"
-#include "../../bench/vmm.h"
+#include "../smmu/smmu.h"
+#include "../vmm/vmm.h"
 #include "kvm/skip.h"
 
 #define PAGE 4096ull
@@ -643,12 +643,49 @@ END_TEST
 
 /* ---- the edge cases ---- */
 
+/* Step 3 of the edge cases: a store that crosses from a protected table
+ * page into an unprotected one. */
+static void check_edge_crossing(const struct run *r, uint64_t attrs)
+{
+	const struct edge_cp *cp = r->cp;
+	bool trap = r->s != BENCH_S_INVAL;
+	uint64_t base = r->at[0][BENCH_PHASE_START].exits_handled;
+	uint64_t data = BENCH_DATA_GPA, last;
+
+	/* 3: the store from the last descriptor's high half into the next
+	 * page: RAM holds all 8 bytes, the library saw one store (the
+	 * protected part; KVM wrote the rest itself), the next page was
+	 * never protected, and the leaf maps what it did. */
+	last = (data + 3 * PAGE) | attrs | EDGE_XN_HIGH << 32;
+	ck_assert_uint_eq(cp[3].desc[3], last);
+	ck_assert_uint_eq(cp[3].next_word, EDGE_MARK);
+	ck_assert_int_eq(cp[3].next_prot, 0);
+	ck_assert_int_eq(cp[3].prot[3], trap);
+	ck_assert_uint_eq(cp[3].exits_handled - base, trap ? 10 : 0);
+	ck_assert(cp[3].mapped[3]);
+	ck_assert_uint_eq(cp[3].gpa[3], data + 3 * PAGE);
+	ck_assert_uint_eq(cp[3].perm[3], WPT_PERM_READ | WPT_PERM_WRITE);
+	ck_assert(cp[3].mapped[0] && cp[3].mapped[1] && cp[3].mapped[2]);
+	/* Who wrote the unprotected part: KVM splits the store at the page
+	 * boundary and writes what falls in a writable slot itself, so the
+	 * library sees the first 4 bytes only; had it been handed all 8, it
+	 * would have stored the rest as an access outside any table (a
+	 * "gap" access).  Either is correct; say which happened. */
+	ck_assert_uint_le(cp[3].gap_accesses - cp[2].gap_accesses, 1);
+	if (trap)
+		printf("edges %s: the crossing store reached the library as "
+		       "%s\n", r->sname,
+		       cp[3].gap_accesses == cp[2].gap_accesses ?
+			       "its 4 protected bytes (KVM wrote the rest)" :
+			       "all 8 bytes (the library wrote the rest)");
+}
+
 static void check_edges(const struct run *r)
 {
 	const struct edge_cp *cp = r->cp;
 	bool trap = r->s != BENCH_S_INVAL;
 	uint64_t base = r->at[0][BENCH_PHASE_START].exits_handled;
-	uint64_t data = BENCH_DATA_GPA, attrs, a, b, last;
+	uint64_t data = BENCH_DATA_GPA, attrs, a, b;
 	unsigned int i, k;
 
 	/* 1: three tables installed by lock cmpxchg, each into a parent the
@@ -694,32 +731,7 @@ static void check_edges(const struct run *r)
 				  WPT_PERM_READ | WPT_PERM_WRITE);
 	}
 
-	/* 3: the store from the last descriptor's high half into the next
-	 * page: RAM holds all 8 bytes, the library saw one store (the
-	 * protected part; KVM wrote the rest itself), the next page was
-	 * never protected, and the leaf maps what it did. */
-	last = (data + 3 * PAGE) | attrs | EDGE_XN_HIGH << 32;
-	ck_assert_uint_eq(cp[3].desc[3], last);
-	ck_assert_uint_eq(cp[3].next_word, EDGE_MARK);
-	ck_assert_int_eq(cp[3].next_prot, 0);
-	ck_assert_int_eq(cp[3].prot[3], trap);
-	ck_assert_uint_eq(cp[3].exits_handled - base, trap ? 10 : 0);
-	ck_assert(cp[3].mapped[3]);
-	ck_assert_uint_eq(cp[3].gpa[3], data + 3 * PAGE);
-	ck_assert_uint_eq(cp[3].perm[3], WPT_PERM_READ | WPT_PERM_WRITE);
-	ck_assert(cp[3].mapped[0] && cp[3].mapped[1] && cp[3].mapped[2]);
-	/* Who wrote the unprotected part: KVM splits the store at the page
-	 * boundary and writes what falls in a writable slot itself, so the
-	 * library sees the first 4 bytes only; had it been handed all 8, it
-	 * would have stored the rest as an access outside any table (a
-	 * "gap" access).  Either is correct; say which happened. */
-	ck_assert_uint_le(cp[3].gap_accesses - cp[2].gap_accesses, 1);
-	if (trap)
-		printf("edges %s: the crossing store reached the library as "
-		       "%s\n", r->sname,
-		       cp[3].gap_accesses == cp[2].gap_accesses ?
-			       "its 4 protected bytes (KVM wrote the rest)" :
-			       "all 8 bytes (the library wrote the rest)");
+	check_edge_crossing(r, attrs);
 
 	/* The tables stayed where they were, and at every checkpoint the
 	 * shadow verified. */
