@@ -20,17 +20,17 @@ say() { echo "apt($arch): $*" >&2; }
 
 mkdir -p "$cache/apt"
 a=$(cd "$cache/apt" && pwd)/$arch
-mkdir -p "$a/state/lists/partial" "$a/cache/archives/partial" "$a/sources.list.d" \
-	"$a/none.pref.d"
+mkdir -p "$a/state/lists/partial" "$a/cache/archives/partial" "$a/sources" \
+	"$a/none-pref-parts"
 [ -f "$a/state/status" ] || : > "$a/state/status"
 
 # Only the Debian archive's binary entries: a deb-src or third-party
 # repository (amd64 only, say) has nothing for another architecture.
-if [ ! -s "$a/sources.list.d/debian.sources" ] && [ ! -s "$a/sources.list.d/debian.list" ]; then
+if [ ! -s "$a/sources/debian.sources" ] && [ ! -s "$a/sources/debian.list" ]; then
 	if [ -n "${APT_SOURCES:-}" ]; then
 		case $APT_SOURCES in
-		*.sources) cp "$APT_SOURCES" "$a/sources.list.d/debian.sources" ;;
-		*) cp "$APT_SOURCES" "$a/sources.list.d/debian.list" ;;
+		*.sources) cp "$APT_SOURCES" "$a/sources/debian.sources" ;;
+		*) cp "$APT_SOURCES" "$a/sources/debian.list" ;;
 		esac
 	else
 		for f in /etc/apt/sources.list.d/*.sources; do
@@ -39,13 +39,13 @@ if [ ! -s "$a/sources.list.d/debian.sources" ] && [ ! -s "$a/sources.list.d/debi
 			awk 'BEGIN { RS = ""; ORS = "\n\n" }
 			     /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ &&
 			     /URIs:[^\n]*debian/' "$f"
-		done > "$a/sources.list.d/debian.sources"
+		done > "$a/sources/debian.sources"
 		cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-			grep -E '^deb[[:space:]].*debian' > "$a/sources.list.d/debian.list" || true
+			grep -E '^deb[[:space:]].*debian' > "$a/sources/debian.list" || true
 	fi
-	[ -s "$a/sources.list.d/debian.sources" ] || rm -f "$a/sources.list.d/debian.sources"
-	[ -s "$a/sources.list.d/debian.list" ] || rm -f "$a/sources.list.d/debian.list"
-	ls "$a/sources.list.d/"* >/dev/null 2>&1 ||
+	[ -s "$a/sources/debian.sources" ] || rm -f "$a/sources/debian.sources"
+	[ -s "$a/sources/debian.list" ] || rm -f "$a/sources/debian.list"
+	ls "$a/sources/"* >/dev/null 2>&1 ||
 		{ say "no Debian 'deb' source in /etc/apt (set APT_SOURCES)"; exit 1; }
 fi
 
@@ -56,9 +56,9 @@ Dir::State "$a/state";
 Dir::State::status "$a/state/status";
 Dir::Cache "$a/cache";
 Dir::Etc::SourceList "$a/none.list";
-Dir::Etc::SourceParts "$a/sources.list.d";
+Dir::Etc::SourceParts "$a/sources";
 Dir::Etc::Preferences "$a/none.pref";
-Dir::Etc::PreferencesParts "$a/none.pref.d";
+Dir::Etc::PreferencesParts "$a/none-pref-parts";
 Acquire::Languages "none";
 APT::Sandbox::User "$(id -un)";
 Debug::NoLocking "true";

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM memslot backend on arm64 KVM: the slots the io-pgtable run left
+ * (read-only pieces for the table pages, the rest re-cut back whole when
+ * the domain goes), and the gap path: vCPU 1 hammers a page of the slot
+ * that a second domain's root keeps being protected and released in, so
+ * its accesses fall into re-cuts and come back as MMIO exits in RAM.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+
+/* The page after vCPU 1's: slots stay cut while they are plentiful, so
+ * only the piece holding the root is re-cut, and it must hold vCPU 1's
+ * page too. */
+#define GAP_ROOT_GPA (A64T_GAP_GPA + 4096ull)
+#define GAP_SECONDS  4
+#define GAP_WANT     16 /* gap accesses that end the churn early */
+
+static void readonly_slots(struct a64t_guest *g)
+{
+	const struct wpt_vm_stats *s = &g->after_casal;
+
+	if (!g->casal_seen)
+		a64t_report(A64T_SKIP, "memslot-readonly", "the first phase did not end");
+	else if (s->protected_pages != 3 || s->tracked_tables != 3 ||
+		 s->slots_in_use <= A64T_RAM_SIZE / A64T_SLOT_GRANULE)
+		a64t_report(A64T_FAIL, "memslot-readonly", "after the first "
+			    "map: %llu pages protected, %llu tables, %llu slots; "
+			    "want 3, 3 and more than %llu",
+			    (unsigned long long)s->protected_pages,
+			    (unsigned long long)s->tracked_tables,
+			    (unsigned long long)s->slots_in_use,
+			    (unsigned long long)(A64T_RAM_SIZE / A64T_SLOT_GRANULE));
+	else if (!g->t.n.mmio || g->t.n.mmio_reads)
+		a64t_report(A64T_FAIL, "memslot-readonly", "%llu store exits, "
+			    "%llu load exits: want stores to exit, loads not",
+			    (unsigned long long)g->t.n.mmio,
+			    (unsigned long long)g->t.n.mmio_reads);
+	else
+		a64t_report(A64T_PASS, "memslot-readonly", "3 table pages in "
+			    "read-only slots (%llu slots); %llu store exits, no load "
+			    "exits", (unsigned long long)s->slots_in_use,
+			    (unsigned long long)g->t.n.mmio);
+}
+
+/* SIGALRM (the run loop's bound) is this thread's alone: the main
+ * thread blocks it while vCPU 1 runs. */
+static void *gap_vcpu(void *arg)
+{
+	sigset_t alrm;
+
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+	a64t_run(arg, 30);
+	return NULL;
+}
+
+static void gap_call(struct a64t *t, uint64_t call)
+{
+	if (call == A64T_CALL_DONE)
+		t->done = true;
+	else
+		a64t_error(t, "vCPU 1: hypercall %llu (%llu %llu %llu)",
+			   (unsigned long long)call, (unsigned long long)t->arg[0],
+			   (unsigned long long)t->arg[1], (unsigned long long)t->arg[2]);
+}
+
+/* Protect and release GAP_ROOT_GPA until enough gap accesses are seen. */
+static int churn(struct a64t_guest *g, struct wpt_domain *d, uint64_t *rounds)
+{
+	time_t end = time(NULL) + GAP_SECONDS;
+	struct wpt_vm_stats st;
+	int r = 0;
+
+	do {
+		if ((r = wpt_domain_set_root(d, GAP_ROOT_GPA)) ||
+		    (r = wpt_domain_clear_root(d)))
+			break;
+		++*rounds;
+		wpt_vm_stats(g->t.wvm, &st, sizeof(st));
+	} while (st.gap_accesses < GAP_WANT && time(NULL) < end);
+	return r;
+}
+
+static void gap_path(struct a64t_guest *g)
+{
+	static struct a64t t1;
+	struct wpt_format_cfg fmt = { .size = sizeof(fmt),
+				      .format = WPT_FMT_ARM_LPAE_S1,
+				      .granule = 4096, .ias = 39, .oas = 40 };
+	struct wpt_vm_stats before, after;
+	struct wpt_domain *d = NULL;
+	uint64_t rounds = 0;
+	pthread_t th;
+	sigset_t alrm;
+	int r;
+
+	t1 = g->t;
+	memset(&t1.n, 0, sizeof(t1.n));
+	t1.call = gap_call;
+	t1.done = false;
+	if ((r = a64vm_vcpu(&t1.vm, 1, &t1.cpu)) ||
+	    (r = a64_boot(&t1.cpu, A64T_IMAGE_GPA, A64T_STACK1_TOP, A64T_GAP_GPA)) ||
+	    (r = wpt_domain_new(g->t.wvm, &fmt, g->t.sink, WPT_MODE_TRAP, &d))) {
+		a64t_report(A64T_FAIL, "memslot-gap", "setup: %s", strerror(-r));
+		return;
+	}
+	t1.vm.ram[A64T_GAP_STOP - A64T_RAM_GPA] = 0;
+	wpt_vm_stats(g->t.wvm, &before, sizeof(before));
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+	pthread_create(&th, NULL, gap_vcpu, &t1);
+	r = churn(g, d, &rounds);
+	*(volatile uint64_t *)(t1.vm.ram + (A64T_GAP_STOP - A64T_RAM_GPA)) = 1;
+	pthread_join(th, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+	wpt_vm_stats(g->t.wvm, &after, sizeof(after));
+	wpt_domain_free(d);
+	g->t1 = &t1;
+	if (r || t1.error[0] || !t1.done)
+		a64t_report(A64T_FAIL, "memslot-gap", "%s%s", r ? "churn failed: " : "",
+			    r ? strerror(-r) : t1.error[0] ? t1.error : "vCPU 1 did not finish");
+	else if (after.gap_accesses == before.gap_accesses)
+		a64t_report(A64T_FAIL, "memslot-gap", "no access fell into a "
+			    "re-cut in %llu rounds (%llu slot ops; vCPU 1 exits: "
+			    "%llu stores, %llu loads): the gap path did not run",
+			    (unsigned long long)rounds,
+			    (unsigned long long)(after.slot_ops - before.slot_ops),
+			    (unsigned long long)t1.n.mmio,
+			    (unsigned long long)t1.n.mmio_reads);
+	else
+		a64t_report(A64T_PASS, "memslot-gap", "%llu accesses served from "
+			    "RAM during %llu re-cuts (%llu stores, %llu loads by vCPU 1)",
+			    (unsigned long long)(after.gap_accesses - before.gap_accesses),
+			    (unsigned long long)(2 * rounds),
+			    (unsigned long long)t1.n.mmio, (unsigned long long)t1.n.mmio_reads);
+	g->t.n.mmio += t1.n.mmio;
+}
+
+/* Freeing the domain releases every page: vCPU 1, run again on the
+ * root table's page, stores straight to RAM. */
+static void recut_back(struct a64t_guest *g)
+{
+	struct a64t *t1 = g->t1;
+	struct wpt_vm_stats st;
+	uint64_t *root = (uint64_t *)(g->t.vm.ram + (A64T_POOL_GPA - A64T_RAM_GPA));
+	int r;
+
+	wpt_domain_free(g->t.dom);
+	g->t.dom = NULL;
+	wpt_vm_stats(g->t.wvm, &st, sizeof(st));
+	if (st.protected_pages || st.tracked_tables) {
+		a64t_report(A64T_FAIL, "memslot-recut", "after the domain's free: "
+			    "%llu pages protected, %llu tables tracked; want none",
+			    (unsigned long long)st.protected_pages,
+			    (unsigned long long)st.tracked_tables);
+		return;
+	}
+	if (!t1) {
+		a64t_report(A64T_SKIP, "memslot-recut", "no vCPU 1 (the gap test failed to set up)");
+		return;
+	}
+	memset(&t1->n, 0, sizeof(t1->n));
+	t1->done = false;
+	*(volatile uint64_t *)(g->t.vm.ram + (A64T_GAP_STOP - A64T_RAM_GPA)) = 1;
+	if ((r = a64_boot(&t1->cpu, A64T_IMAGE_GPA, A64T_STACK1_TOP, A64T_POOL_GPA)) ||
+	    a64t_run(t1, 30) || !t1->done)
+		a64t_report(A64T_FAIL, "memslot-recut", "vCPU 1 on the released "
+			    "root page: %s", r ? strerror(-r) : t1->error);
+	else if (t1->n.mmio || t1->n.mmio_reads || root[1000 & 255] != 1000)
+		a64t_report(A64T_FAIL, "memslot-recut", "stores to the released "
+			    "root page exited %llu times (loads %llu), RAM holds %llu",
+			    (unsigned long long)t1->n.mmio,
+			    (unsigned long long)t1->n.mmio_reads,
+			    (unsigned long long)root[1000 & 255]);
+	else
+		a64t_report(A64T_PASS, "memslot-recut", "%llu slot ops in all; "
+			    "every page released, %llu slots, stores to the old "
+			    "root go straight to RAM", (unsigned long long)st.slot_ops,
+			    (unsigned long long)st.slots_in_use);
+}
+
+void a64t_memslot_checks(struct a64t_guest *g)
+{
+	readonly_slots(g);
+	if (g->t.done && !g->t.error[0])
+		gap_path(g);
+	else
+		a64t_report(A64T_SKIP, "memslot-gap", "the guest run failed");
+	recut_back(g);
+}
