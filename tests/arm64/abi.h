@@ -24,7 +24,6 @@
 #define A64T_KONLY_GPA    (A64T_RAM_GPA + 0x31000) /* EL1-only, after it */
 #define A64T_GAP_GPA     (A64T_RAM_GPA + 0x32000) /* vCPU 1's page */
 #define A64T_GAP_STOP    (A64T_GAP_GPA + 0x800)   /* the VMM sets it */
-/* A64T_GAP_GPA + 0x1000: the gap test's second domain's root. */
 #define A64T_STACK_TOP    (A64T_RAM_GPA + 0x40000)
 #define A64T_STACK1_TOP   (A64T_RAM_GPA + 0x3c000) /* vCPU 1's */
 #define A64T_POOL_GPA     (A64T_RAM_GPA + 0x100000) /* IO table pages */
