@@ -141,6 +141,12 @@ int main(void)
 	       (unsigned long long)t->n.mon_ldxr);
 	printf("tests: %u passed, %u failed, %u skipped\n", total.pass,
 	       total.fail, total.skip);
+	if (t->dom)
+		wpt_domain_free(t->dom);
+	wpt_vm_free(t->wvm);
+	wpt_sink_free(t->sink);
+	if (g.t1)
+		a64vcpu_close(&g.t1->cpu);
 	a64vcpu_close(&t->cpu);
 	a64vm_close(&t->vm);
 	return total.fail ? 1 : 0;

@@ -180,6 +180,7 @@ static void gap_path(struct a64t_guest *g)
 			    (unsigned long long)(2 * rounds),
 			    (unsigned long long)t1.n.mmio, (unsigned long long)t1.n.mmio_reads);
 	g->t.n.mmio += t1.n.mmio;
+	g->t.n.mmio_reads += t1.n.mmio_reads;
 }
 
 /* Freeing the domain releases every page: vCPU 1, run again on the
