@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # guest-lib.sh: sourced by a busybox guest's /init (init.sh here, the
 # check-vfio guest's init): mounts what a test needs, takes the console,
 # and defines say, off (power off, never returns) and fail (say why, show

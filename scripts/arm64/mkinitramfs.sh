@@ -62,15 +62,20 @@ cp "$here/guest-lib.sh" "$root/wpt/guest-lib.sh"
 chmod 755 "$root/init"
 cp "$run" "$root/wpt/run"
 chmod 755 "$root/wpt/run"
-echo "$files" | while IFS= read -r spec; do
+# Loops read from redirections, not pipes: a die inside must end the script.
+while IFS= read -r spec; do
 	[ -n "$spec" ] || continue
 	src=${spec%%:*} dst=${spec#*:}
 	[ "$dst" != "$spec" ] || dst=/wpt/$(basename "$src")
-	[ -x "$src" ] && head -c 4 "$src" | grep -q ELF && check_static "$src"
 	[ -e "$src" ] || die "no file $src"
+	if [ -x "$src" ] && head -c 4 "$src" | grep -q ELF; then
+		check_static "$src"
+	fi
 	mkdir -p "$root$(dirname "$dst")"
 	cp -L "$src" "$root$dst"
-done
+done <<EOF
+$files
+EOF
 
 # Modules: the order comes from the host's modprobe on a depmod'ed copy
 # of the package's tree (a kernel package ships no modules.dep).
@@ -80,16 +85,18 @@ if [ -n "$mods" ]; then
 	[ -n "$moddir" ] && [ -d "$moddir" ] || die "-k needs -m MODDIR (a kernel's lib/modules/<version>)"
 	kver=$(basename "$moddir")
 	base=${moddir%/lib/modules/*}
-	[ "$base/lib/modules/$kver" -ef "$moddir" ] || die "$moddir is not BASE/lib/modules/<version>"
+	[ -d "$base/lib/modules/$kver" ] || die "$moddir is not BASE/lib/modules/<version>"
 	depmod=$(command -v depmod || echo /sbin/depmod)
 	modprobe=$(command -v modprobe || echo /sbin/modprobe)
 	[ -x "$depmod" ] && [ -x "$modprobe" ] || die "no depmod/modprobe (apt-get install kmod)"
-	[ "$moddir/modules.dep" -nt "$moddir/modules.order" ] ||
+	[ -s "$moddir/modules.dep" ] ||
 		"$depmod" -b "$base" "$kver" || die "depmod -b $base $kver failed"
 	for m in $mods; do
 		"$modprobe" -d "$base" -S "$kver" --show-depends "$m" ||
 			die "no module $m in $moddir"
-	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' |
+	done > "$out/modules.deps"
+	awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$out/modules.deps" \
+		> "$out/modules.files"
 	while IFS= read -r ko; do
 		name=$(basename "$ko" | sed 's/\.ko.*//')
 		case $ko in
@@ -99,7 +106,7 @@ if [ -n "$mods" ]; then
 		*)        cat "$ko" ;;
 		esac > "$root/lib/modules/wpt/$name.ko" || die "cannot decompress $ko"
 		echo "$name.ko" >> "$order"
-	done
+	done < "$out/modules.files"
 	say "modules in load order: $(tr '\n' ' ' < "$order")"
 fi
 
