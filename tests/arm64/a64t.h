@@ -43,8 +43,12 @@ struct a64t {
 	char error[256];      /* the VMM's own failure: stops the run */
 };
 
+/* Seconds a single step may take before it is a failure. */
+#define A64T_STEP_TICKS 5
+
 /* Run until the guest's DONE, an error or timeout_s seconds: 0, or -1
- * with t->error saying what it waited for or what went wrong. */
+ * with t->error saying what it waited for or what went wrong.  Any
+ * thread; a vCPU runs on one thread at a time. */
 int a64t_run(struct a64t *t, unsigned int timeout_s);
 /* The VMM's failure: stop the run with this message (first one kept). */
 void a64t_error(struct a64t *t, const char *fmt, ...)

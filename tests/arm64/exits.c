@@ -74,34 +74,35 @@ int a64t_mmio(struct a64t *t)
 static int step(struct a64t *t, uint64_t gpa)
 {
 	struct wpt_step st;
-	int r = wpt_vm_step_begin(t->wvm, gpa, &st), exit, ret = 0;
+	int r = wpt_vm_step_begin(t->wvm, gpa, &st), exit, ret = 0, ticks = 0;
 
 	if (r != 1) {
 		a64t_error(t, "wpt_vm_step_begin(0x%llx): %d",
 			   (unsigned long long)gpa, r);
 		return -1;
 	}
-	/* A step that never ends (a KVM that cannot step this code) must
-	 * not hang the test. */
-	alarm(5);
 	if (a64_single_step(&t->cpu, 1) < 0) {
 		a64t_error(t, "KVM_SET_GUEST_DEBUG single-step: %s", strerror(errno));
 		ret = -1;
 	}
+	/* A step that never ends (a KVM that cannot step this code) must
+	 * not hang the test: the run loop's tick interrupts it. */
 	while (!ret) {
 		exit = a64_run(&t->cpu);
 		if (exit == KVM_EXIT_DEBUG)
 			break;
 		if (exit == KVM_EXIT_MMIO)
 			ret = a64t_mmio(t);
+		else if (exit == -EINTR && ++ticks < A64T_STEP_TICKS)
+			continue;
 		else {
 			a64t_error(t, exit == -EINTR ?
-				   "single step: no KVM_EXIT_DEBUG within 5 s" :
-				   "single step ended in exit %d", exit);
+				   "single step: no KVM_EXIT_DEBUG within %d s" :
+				   "single step ended in exit %d",
+				   exit == -EINTR ? A64T_STEP_TICKS : exit);
 			ret = -1;
 		}
 	}
-	alarm(0);
 	if (a64_single_step(&t->cpu, 0) < 0 && !ret) {
 		a64t_error(t, "KVM_SET_GUEST_DEBUG off: %s", strerror(errno));
 		ret = -1;
@@ -215,9 +216,25 @@ int a64t_nisv(struct a64t *t)
 	return -1;
 }
 
-static void on_alarm(int sig)
+static void on_tick(int sig)
 {
 	(void)sig; /* only interrupts KVM_RUN */
+}
+
+/* A one-second tick for the calling thread alone (each vCPU thread has
+ * its own), so KVM_RUN returns -EINTR and the loop can see its bound. */
+static int tick_start(timer_t *timer)
+{
+	struct sigaction sa = { .sa_handler = on_tick }; /* no SA_RESTART */
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID,
+			       .sigev_signo = SIGALRM };
+	struct itimerspec its = { .it_value = { 1, 0 }, .it_interval = { 1, 0 } };
+
+	sigaction(SIGALRM, &sa, NULL);
+	ev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &ev, timer))
+		return -errno;
+	return timer_settime(*timer, 0, &its, NULL) ? -errno : 0;
 }
 
 static void unexpected(struct a64t *t, int exit)
@@ -232,20 +249,21 @@ static void unexpected(struct a64t *t, int exit)
 
 int a64t_run(struct a64t *t, unsigned int timeout_s)
 {
-	struct sigaction sa = { .sa_handler = on_alarm };
 	time_t end = time(NULL) + timeout_s;
-	int exit, r = 0;
+	timer_t timer;
+	int exit, r = tick_start(&timer);
 
-	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: KVM_RUN ends */
+	if (r) {
+		a64t_error(t, "timer_create: %s", strerror(-r));
+		return -1;
+	}
 	while (!r && !t->done && !t->error[0]) {
 		if (time(NULL) >= end) {
 			a64t_error(t, "timed out after %u s waiting for the guest's DONE",
 				   timeout_s);
 			break;
 		}
-		alarm(1);
 		exit = a64_run(&t->cpu);
-		alarm(0);
 		if (exit == -EINTR)
 			continue;
 		if (exit == KVM_EXIT_MMIO)
@@ -255,5 +273,6 @@ int a64t_run(struct a64t *t, unsigned int timeout_s)
 		else
 			unexpected(t, exit);
 	}
+	timer_delete(timer);
 	return t->error[0] ? -1 : 0;
 }

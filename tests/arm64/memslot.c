@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -64,16 +63,9 @@ static void pin(int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
-/* SIGALRM (the run loop's bound) is this thread's alone: the main
- * thread blocks it while vCPU 1 runs. */
 static void *gap_vcpu(void *arg)
 {
-	sigset_t alrm;
-
 	pin(1);
-	sigemptyset(&alrm);
-	sigaddset(&alrm, SIGALRM);
-	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
 	a64t_run(arg, 30);
 	return NULL;
 }
@@ -133,7 +125,6 @@ static void gap_path(struct a64t_guest *g)
 	struct wpt_domain *d = NULL;
 	uint64_t rounds = 0;
 	pthread_t th;
-	sigset_t alrm;
 	int r;
 
 	t1 = g->t;
@@ -148,14 +139,10 @@ static void gap_path(struct a64t_guest *g)
 	}
 	t1.vm.ram[A64T_GAP_STOP - A64T_RAM_GPA] = 0;
 	wpt_vm_stats(g->t.wvm, &before, sizeof(before));
-	sigemptyset(&alrm);
-	sigaddset(&alrm, SIGALRM);
-	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
 	pthread_create(&th, NULL, gap_vcpu, &t1);
 	r = churn(g, d, &rounds);
 	*(volatile uint64_t *)(t1.vm.ram + (A64T_GAP_STOP - A64T_RAM_GPA)) = 1;
 	pthread_join(th, NULL);
-	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
 	wpt_vm_stats(g->t.wvm, &after, sizeof(after));
 	wpt_domain_free(d);
 	g->t1 = &t1;
