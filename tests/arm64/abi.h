@@ -52,6 +52,7 @@
 #define A64T_CALL_FAIL      8 /* arg0: line, arg1/arg2: values */
 #define A64T_CALL_STATUS    9 /* arg0: a store-exclusive's status, arg1:
 				 what memory holds there */
+#define A64T_CALL_RACE     10 /* start vCPU 1 at race_main */
 
 /* Phases of the io-pgtable guest; each ends with A64T_CALL_PHASE. */
 #define A64T_PH_CASAL      1 /* tables installed by CASAL (LSE) */
@@ -63,7 +64,17 @@
 #define A64T_PH_SPLIT      7 /* a block split by a table swapped in */
 #define A64T_PH_UNMAP      8 /* leaves and tables cleared */
 #define A64T_PH_FAULTS     9 /* the fault paths */
-#define A64T_PH_MAX        9
+#define A64T_PH_RACE      10 /* two vCPUs' cmpxchg64 on one table page */
+#define A64T_PH_MAX       10
+
+/* The race: vCPU 1 starts with x0 = A64T_RACE_ENTRY; each vCPU adds 4
+ * (the values stay invalid descriptors) A64T_RACE_N times to each of two
+ * slots of the root table (A64T_RACE_GPA: CASAL, then + 8: LDXR/STLXR);
+ * vCPU 1 sets A64T_RACE_DONE when it is through. */
+#define A64T_RACE_ENTRY    2
+#define A64T_RACE_N        150
+#define A64T_RACE_GPA      (A64T_POOL_GPA + 496 * 8)
+#define A64T_RACE_DONE     (A64T_GAP_GPA + 0x810)
 
 /* Fault tests (A64T_CALL_MARK's arg0). */
 #define A64T_F_NOWHERE     1 /* STP outside RAM: external abort */

@@ -130,6 +130,7 @@ int main(void)
 		return 1;
 	}
 	a64t_guest_run(&g);
+	a64t_vcpu1_join(&g); /* a run that stopped mid-race */
 	a64t_memslot_checks(&g);
 	printf("counts: nisv=%llu emulated=%llu stepped=%llu faulted=%llu "
 	       "mmio=%llu mmio_reads=%llu ext_dabt=%llu delivered=%llu "

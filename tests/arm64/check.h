@@ -3,6 +3,8 @@
 #ifndef ARM64_CHECK_H
 #define ARM64_CHECK_H
 
+#include <pthread.h>
+
 #include "a64t.h"
 
 #define A64T_PASS 0
@@ -31,10 +33,23 @@ struct a64t_guest {
 	uint64_t status, word;
 	struct wpt_a64_result verdict; /* the emulator's, for F_UNALIGNED_X */
 	int verdict_ret;
-	struct a64t *t1;             /* vCPU 1, once the gap test made it */
+	/* vCPU 1 (vcpu1.c): t1 is &vcpu1 once it exists */
+	struct a64t vcpu1;
+	struct a64t *t1;
+	pthread_t vcpu1_thread;
+	bool vcpu1_running;
 };
+
+/* Seconds one run of vCPU 1 may take. */
+#define A64T_VCPU1_SECONDS 60
 
 void a64t_guest_run(struct a64t_guest *g);
 void a64t_memslot_checks(struct a64t_guest *g);
+void a64t_pin(int cpu);
+/* Boot vCPU 1 (made on first use) with x0 and run it on its own thread;
+ * its hypercalls go to call.  0 or -errno. */
+int a64t_vcpu1_start(struct a64t_guest *g, uint64_t x0, a64t_call_fn call);
+void a64t_vcpu1_join(struct a64t_guest *g);
+void a64t_vcpu1_call(struct a64t *t, uint64_t call);
 
 #endif

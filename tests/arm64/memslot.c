@@ -7,8 +7,6 @@
  * and direct stores to the pages once the domain is freed.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,36 +48,6 @@ static void readonly_slots(struct a64t_guest *g)
 			    (unsigned long long)g->t.n.mmio);
 }
 
-/* Each thread on a CPU of its own where there are two, so vCPU 1 runs
- * while the main thread is inside a re-cut. */
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-static void *gap_vcpu(void *arg)
-{
-	pin(1);
-	a64t_run(arg, 30);
-	return NULL;
-}
-
-static void gap_call(struct a64t *t, uint64_t call)
-{
-	if (call == A64T_CALL_DONE)
-		t->done = true;
-	else
-		a64t_error(t, "vCPU 1: hypercall %llu (%llu %llu %llu)",
-			   (unsigned long long)call, (unsigned long long)t->arg[0],
-			   (unsigned long long)t->arg[1], (unsigned long long)t->arg[2]);
-}
-
 /* Has vCPU 1's loop stored anything yet?  Booting it costs a while
  * under TCG; churning before would only re-cut an idle slot. */
 static bool vcpu1_running(struct a64t_guest *g)
@@ -96,13 +64,14 @@ static bool vcpu1_running(struct a64t_guest *g)
 }
 
 /* Protect and release GAP_ROOT_GPA until enough gap accesses are seen. */
-static int churn(struct a64t_guest *g, struct wpt_domain *d, uint64_t *rounds)
+static int churn(struct a64t_guest *g, struct wpt_domain *d,
+		 const struct wpt_vm_stats *before, uint64_t *rounds)
 {
 	time_t end = time(NULL) + GAP_SECONDS;
 	struct wpt_vm_stats st;
 	int r = 0;
 
-	pin(0);
+	a64t_pin(0);
 	if (!vcpu1_running(g))
 		return -ETIMEDOUT;
 	do {
@@ -111,72 +80,76 @@ static int churn(struct a64t_guest *g, struct wpt_domain *d, uint64_t *rounds)
 			break;
 		++*rounds;
 		wpt_vm_stats(g->t.wvm, &st, sizeof(st));
-	} while (st.gap_accesses < GAP_WANT && time(NULL) < end);
+	} while (st.gap_accesses - before->gap_accesses < GAP_WANT &&
+		 time(NULL) < end);
 	return r;
 }
 
-static void gap_path(struct a64t_guest *g)
+static void gap_report(struct a64t_guest *g, int r, uint64_t rounds,
+		       const struct wpt_vm_stats *before,
+		       const struct wpt_vm_stats *after)
 {
-	static struct a64t t1;
-	struct wpt_format_cfg fmt = { .size = sizeof(fmt),
-				      .format = WPT_FMT_ARM_LPAE_S1,
-				      .granule = 4096, .ias = 39, .oas = 40 };
-	struct wpt_vm_stats before, after;
-	struct wpt_domain *d = NULL;
-	uint64_t rounds = 0;
-	pthread_t th;
-	int r;
+	const struct a64t *t1 = &g->vcpu1;
 
-	t1 = g->t;
-	memset(&t1.n, 0, sizeof(t1.n));
-	t1.call = gap_call;
-	t1.done = false;
-	if ((r = a64vm_vcpu(&t1.vm, 1, &t1.cpu)) ||
-	    (r = a64_boot(&t1.cpu, A64T_IMAGE_GPA, A64T_STACK1_TOP, GAP_ROOT_GPA)) ||
-	    (r = wpt_domain_new(g->t.wvm, &fmt, g->t.sink, WPT_MODE_TRAP, &d))) {
-		a64t_report(A64T_FAIL, "memslot-gap", "setup: %s", strerror(-r));
-		return;
-	}
-	t1.vm.ram[A64T_GAP_STOP - A64T_RAM_GPA] = 0;
-	wpt_vm_stats(g->t.wvm, &before, sizeof(before));
-	pthread_create(&th, NULL, gap_vcpu, &t1);
-	r = churn(g, d, &rounds);
-	*(volatile uint64_t *)(t1.vm.ram + (A64T_GAP_STOP - A64T_RAM_GPA)) = 1;
-	pthread_join(th, NULL);
-	wpt_vm_stats(g->t.wvm, &after, sizeof(after));
-	wpt_domain_free(d);
-	g->t1 = &t1;
 	if (r == -ETIMEDOUT)
 		a64t_report(A64T_FAIL, "memslot-gap", "vCPU 1 stored nothing "
 			    "within %d s of its start", GAP_SECONDS);
-	else if (r || t1.error[0] || !t1.done)
+	else if (r || t1->error[0] || !t1->done)
 		a64t_report(A64T_FAIL, "memslot-gap", "%s%s", r ? "churn failed: " : "",
-			    r ? strerror(-r) : t1.error[0] ? t1.error : "vCPU 1 did not finish");
-	else if (after.gap_accesses == before.gap_accesses)
+			    r ? strerror(-r) : t1->error[0] ? t1->error : "vCPU 1 did not finish");
+	else if (after->gap_accesses == before->gap_accesses)
 		a64t_report(A64T_FAIL, "memslot-gap", "no access fell into a "
 			    "re-cut in %llu rounds (%llu slot ops; vCPU 1 exits: "
 			    "%llu stores, %llu loads): the gap path did not run",
 			    (unsigned long long)rounds,
-			    (unsigned long long)(after.slot_ops - before.slot_ops),
-			    (unsigned long long)t1.n.mmio,
-			    (unsigned long long)t1.n.mmio_reads);
+			    (unsigned long long)(after->slot_ops - before->slot_ops),
+			    (unsigned long long)t1->n.mmio,
+			    (unsigned long long)t1->n.mmio_reads);
 	else
 		a64t_report(A64T_PASS, "memslot-gap", "%llu accesses served from "
 			    "RAM during %llu re-cuts (%llu stores, %llu loads by vCPU 1)",
-			    (unsigned long long)(after.gap_accesses - before.gap_accesses),
+			    (unsigned long long)(after->gap_accesses - before->gap_accesses),
 			    (unsigned long long)(2 * rounds),
-			    (unsigned long long)t1.n.mmio, (unsigned long long)t1.n.mmio_reads);
-	g->t.n.mmio += t1.n.mmio;
-	g->t.n.mmio_reads += t1.n.mmio_reads;
+			    (unsigned long long)t1->n.mmio,
+			    (unsigned long long)t1->n.mmio_reads);
+}
+
+static void gap_path(struct a64t_guest *g)
+{
+	struct wpt_format_cfg fmt = { .size = sizeof(fmt),
+				      .format = WPT_FMT_ARM_LPAE_S1,
+				      .granule = 4096, .ias = 39, .oas = 40 };
+	volatile uint64_t *stop =
+		(volatile uint64_t *)(g->t.vm.ram + (A64T_GAP_STOP - A64T_RAM_GPA));
+	struct wpt_vm_stats before, after;
+	struct wpt_domain *d = NULL;
+	uint64_t rounds = 0;
+	int r;
+
+	*stop = 0;
+	wpt_vm_stats(g->t.wvm, &before, sizeof(before));
+	if ((r = wpt_domain_new(g->t.wvm, &fmt, g->t.sink, WPT_MODE_TRAP, &d)) ||
+	    (r = a64t_vcpu1_start(g, GAP_ROOT_GPA, a64t_vcpu1_call))) {
+		a64t_report(A64T_FAIL, "memslot-gap", "setup: %s", strerror(-r));
+		if (d)
+			wpt_domain_free(d);
+		return;
+	}
+	r = churn(g, d, &before, &rounds);
+	*stop = 1;
+	a64t_vcpu1_join(g);
+	wpt_vm_stats(g->t.wvm, &after, sizeof(after));
+	wpt_domain_free(d);
+	gap_report(g, r, rounds, &before, &after);
 }
 
 /* Freeing the domain releases every page: vCPU 1, run again on the
  * root table's page, stores straight to RAM. */
 static void recut_back(struct a64t_guest *g)
 {
-	struct a64t *t1 = g->t1;
+	const struct a64t *t1 = &g->vcpu1;
+	const uint64_t *root = (const uint64_t *)(g->t.vm.ram + (A64T_POOL_GPA - A64T_RAM_GPA));
 	struct wpt_vm_stats st;
-	uint64_t *root = (uint64_t *)(g->t.vm.ram + (A64T_POOL_GPA - A64T_RAM_GPA));
 	int r;
 
 	wpt_domain_free(g->t.dom);
@@ -189,17 +162,14 @@ static void recut_back(struct a64t_guest *g)
 			    (unsigned long long)st.tracked_tables);
 		return;
 	}
-	if (!t1) {
-		a64t_report(A64T_SKIP, "memslot-recut", "no vCPU 1 (the gap test failed to set up)");
-		return;
-	}
-	memset(&t1->n, 0, sizeof(t1->n));
-	t1->done = false;
+	/* GAP_STOP is still set: vCPU 1 makes its 1000 stores and stops. */
 	*(volatile uint64_t *)(g->t.vm.ram + (A64T_GAP_STOP - A64T_RAM_GPA)) = 1;
-	if ((r = a64_boot(&t1->cpu, A64T_IMAGE_GPA, A64T_STACK1_TOP, A64T_POOL_GPA)) ||
-	    a64t_run(t1, 30) || !t1->done)
+	if (!(r = a64t_vcpu1_start(g, A64T_POOL_GPA, a64t_vcpu1_call)))
+		a64t_vcpu1_join(g);
+	if (r || t1->error[0] || !t1->done)
 		a64t_report(A64T_FAIL, "memslot-recut", "vCPU 1 on the released "
-			    "root page: %s", r ? strerror(-r) : t1->error);
+			    "root page: %s", r ? strerror(-r) :
+			    t1->error[0] ? t1->error : "did not finish");
 	else if (t1->n.mmio || t1->n.mmio_reads || root[1000 & 255] != 1000 << 2)
 		a64t_report(A64T_FAIL, "memslot-recut", "stores to the released "
 			    "root page exited %llu times (loads %llu), RAM holds %llu",
@@ -216,7 +186,7 @@ static void recut_back(struct a64t_guest *g)
 void a64t_memslot_checks(struct a64t_guest *g)
 {
 	readonly_slots(g);
-	if (g->t.done && !g->t.error[0])
+	if (g->t.done && !g->t.error[0] && !g->vcpu1_running)
 		gap_path(g);
 	else
 		a64t_report(A64T_SKIP, "memslot-gap", "the guest run failed");

@@ -20,6 +20,7 @@ static const char *const phase_name[A64T_PH_MAX + 1] = {
 	[A64T_PH_SPLIT] = "pgtable-block-split",
 	[A64T_PH_UNMAP] = "pgtable-unmap",
 	[A64T_PH_FAULTS] = "pgtable-after-faults",
+	[A64T_PH_RACE] = "pgtable-two-vcpus-cmpxchg",
 };
 
 /* The first failure of the phase running is the one reported. */
@@ -99,6 +100,15 @@ static void phase_end(struct a64t_guest *g, uint64_t ph)
 	g->phase++;
 }
 
+/* vCPU 1 is through (it set A64T_RACE_DONE before vCPU 0 went on). */
+static void race_end(struct a64t_guest *g)
+{
+	a64t_vcpu1_join(g);
+	if (g->vcpu1.error[0] || !g->vcpu1.done)
+		phase_fail(g, "%s", g->vcpu1.error[0] ? g->vcpu1.error :
+			   "vCPU 1 did not finish");
+}
+
 void a64t_faults_call(struct a64t_guest *g, uint64_t call);
 void a64t_faults_end(struct a64t_guest *g);
 
@@ -114,9 +124,15 @@ static void on_call(struct a64t *t, uint64_t call)
 			phase_fail(g, "wpt_domain_set_root(0x%llx): %d",
 				   (unsigned long long)a[0], r);
 		break;
+	case A64T_CALL_RACE:
+		if ((r = a64t_vcpu1_start(g, A64T_RACE_ENTRY, a64t_vcpu1_call)))
+			phase_fail(g, "starting vCPU 1: %d", r);
+		break;
 	case A64T_CALL_PHASE:
 		if (a[0] == A64T_PH_FAULTS)
 			a64t_faults_end(g);
+		if (a[0] == A64T_PH_RACE)
+			race_end(g);
 		phase_end(g, a[0]);
 		break;
 	case A64T_CALL_EXPECT:

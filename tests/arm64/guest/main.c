@@ -145,6 +145,7 @@ static void unmap(uint64_t *root)
 }
 
 void guest_faults(uint64_t *root);
+void guest_race(void);
 
 int guest_main(void)
 {
@@ -169,5 +170,7 @@ int guest_main(void)
 	phase(A64T_PH_UNMAP);
 	guest_faults(root);
 	phase(A64T_PH_FAULTS);
+	guest_race();
+	phase(A64T_PH_RACE);
 	return 0;
 }
