@@ -56,10 +56,15 @@ void a64t_error(struct a64t *t, const char *fmt, ...)
 /* The exit loop's pieces, public for tests that drive the CPU directly. */
 int a64t_mmio(struct a64t *t);
 int a64t_nisv(struct a64t *t);
-/* The VMM's model of the exclusive monitor for the store-exclusive at
- * regs->pc: armed with the value its LDXR loaded, if that LDXR (same
- * base register and size) is among the 8 instructions before it and its
- * destination register is untouched since.  1 if mon was filled. */
+/* The VMM's model of the exclusive monitor for the store-exclusive
+ * (STXR or STXP) at regs->pc: armed with the value its LDXR or LDXP
+ * loaded, if that load (same base register and size) is among the 8
+ * instructions before it; its destination registers must be untouched
+ * since, as in Linux's cmpxchg loops.  1 if mon was filled.  A loop that
+ * changes the loaded register before storing it (an LL/SC atomic_add:
+ * ldxr w0; add w0, w0, #1; stxr) defeats it: the value is wrong, every
+ * store-exclusive fails and the guest spins (seen here; the run's bound
+ * turns it into a FAIL). */
 int a64t_monitor_from_ldxr(struct a64t *t, const struct wpt_a64_regs *regs,
 			   struct wpt_a64_monitor *mon);
 

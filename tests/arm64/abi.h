@@ -65,7 +65,11 @@
 #define A64T_PH_UNMAP      8 /* leaves and tables cleared */
 #define A64T_PH_FAULTS     9 /* the fault paths */
 #define A64T_PH_RACE      10 /* two vCPUs' cmpxchg64 on one table page */
-#define A64T_PH_MAX       10
+#define A64T_PH_ATOMICS   11 /* the other stores without syndrome */
+#define A64T_PH_MAX       11
+
+/* Root table slots the atomics phase works on (16-byte aligned). */
+#define A64T_ATOM_GPA      (A64T_POOL_GPA + 480 * 8)
 
 /* The race: vCPU 1 starts with x0 = A64T_RACE_ENTRY; each vCPU adds 4
  * (the values stay invalid descriptors) A64T_RACE_N times to each of two

@@ -125,38 +125,57 @@ static const uint32_t *insn_at(struct a64t *t, uint64_t va)
 	return (const uint32_t *)(t->vm.ram + (va - A64T_RAM_GPA));
 }
 
+/* The load-exclusive among the 8 instructions before pc that matches
+ * (its bits under mask equal val, same base register rn), or 0. */
+static uint32_t find_ldx(struct a64t *t, uint64_t pc, uint32_t mask,
+			 uint32_t val, uint32_t rn)
+{
+	for (unsigned int k = 1; k <= 8; k++) {
+		const uint32_t *q = insn_at(t, pc - 4 * k);
+
+		if (!q)
+			return 0;
+		if ((*q & mask) == val && ((*q >> 5) & 31) == rn)
+			return *q;
+	}
+	return 0;
+}
+
 int a64t_monitor_from_ldxr(struct a64t *t, const struct wpt_a64_regs *regs,
 			   struct wpt_a64_monitor *mon)
 {
-	const uint32_t *p = insn_at(t, regs->pc), *q;
-	uint32_t stxr, rn;
+	const uint32_t *p = insn_at(t, regs->pc);
+	uint32_t st, ld, rn, rt, rt2;
+	bool pair;
 
-	/* STXR/STLXR: size 001000 0 0 0 Rs o0 11111 Rn Rt. */
-	if (!p || ((stxr = *p) & 0x3fe07c00) != 0x08007c00)
+	if (!p)
 		return 0;
-	rn = (stxr >> 5) & 31;
-	for (unsigned int k = 1; k <= 8; k++) {
-		uint32_t in, rt;
-
-		q = insn_at(t, regs->pc - 4 * k);
-		if (!q)
-			return 0;
-		in = *q;
-		/* LDXR/LDAXR: size 001000 0 1 0 11111 o0 11111 Rn Rt. */
-		if ((in & 0x3fff7c00) != 0x085f7c00)
-			continue;
-		rt = in & 31;
-		if (((in >> 5) & 31) != rn || (in >> 30) != (stxr >> 30) || rt == 31)
-			return 0;
-		*mon = (struct wpt_a64_monitor){
-			.va = rn == 31 ? regs->sp : regs->x[rn],
-			.value = { regs->x[rt], 0 },
-			.size = 1u << (stxr >> 30),
-			.flags = WPT_A64_MON_VALID | WPT_A64_MON_VALUE,
-		};
-		return 1;
+	st = *p;
+	rn = (st >> 5) & 31;
+	/* STXR/STLXR: size 001000 0 0 0 Rs o0 11111 Rn Rt, its LDXR/LDAXR
+	 * size 001000 0 1 0 11111 o0 11111 Rn Rt; STXP/STLXP: 1 sz 001000
+	 * 0 0 1 Rs o0 Rt2 Rn Rt, its LDXP/LDAXP 1 sz 001000 0 1 1 11111 o0
+	 * Rt2 Rn Rt. */
+	if ((st & 0x3fe07c00) == 0x08007c00) {
+		pair = false;
+		ld = find_ldx(t, regs->pc, 0xffff7c00, 0x085f7c00 | (st & 0xc0000000), rn);
+	} else if ((st & 0xbfe00000) == 0x88200000) {
+		pair = true;
+		ld = find_ldx(t, regs->pc, 0xffff0000, 0x887f0000 | (st & 0x40000000), rn);
+	} else {
+		return 0;
 	}
-	return 0;
+	rt = ld & 31;
+	rt2 = (ld >> 10) & 31;
+	if (!ld || rt == 31 || (pair && rt2 == 31))
+		return 0;
+	*mon = (struct wpt_a64_monitor){
+		.va = rn == 31 ? regs->sp : regs->x[rn],
+		.value = { regs->x[rt], pair ? regs->x[rt2] : 0 },
+		.size = pair ? 8u << ((st >> 30) & 1) : 1u << (st >> 30),
+		.flags = WPT_A64_MON_VALID | WPT_A64_MON_VALUE,
+	};
+	return 1;
 }
 
 static int deliver(struct a64t *t, const struct wpt_a64_result *res,

@@ -21,6 +21,7 @@ static const char *const phase_name[A64T_PH_MAX + 1] = {
 	[A64T_PH_UNMAP] = "pgtable-unmap",
 	[A64T_PH_FAULTS] = "pgtable-after-faults",
 	[A64T_PH_RACE] = "pgtable-two-vcpus-cmpxchg",
+	[A64T_PH_ATOMICS] = "pgtable-other-atomics",
 };
 
 /* The first failure of the phase running is the one reported. */

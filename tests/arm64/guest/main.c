@@ -146,6 +146,7 @@ static void unmap(uint64_t *root)
 
 void guest_faults(uint64_t *root);
 void guest_race(void);
+void guest_atomics(void);
 
 int guest_main(void)
 {
@@ -172,5 +173,7 @@ int guest_main(void)
 	phase(A64T_PH_FAULTS);
 	guest_race();
 	phase(A64T_PH_RACE);
+	guest_atomics();
+	phase(A64T_PH_ATOMICS);
 	return 0;
 }
