@@ -180,6 +180,8 @@ check-vfio: vfio-deps $(VFIO_BIN)
 	  build/vfio $(VFIO_BIN)
 endif
 
+include mk/arm64.mk
+
 # ---- tests/vfio/sim: the VFIO test on the host ----
 # The in-guest test program (tests/vfio/*.c, its main included) linked with
 # a fake kernel (VFIO type1, iommufd, the device cdev, edu's DMA behind an
@@ -292,4 +294,4 @@ clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
--include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-tsan -name '*.d' -type f 2>/dev/null)
