@@ -3,7 +3,7 @@
 #   make check            build and run every test (installs deps if root)
 #   make check SAN=1      the same under ASan + UBSan, in build-san/
 #   make check TSAN=1     the same under ThreadSanitizer, in build-tsan/
-#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make install PREFIX=/usr/local [DESTDIR=...], make uninstall
 #   make clean
 
 CC      ?= gcc
@@ -44,7 +44,7 @@ BUILD   := build
 LIBA    := lib/libwpt.a
 endif
 
-# ---- TSAN=1: ThreadSanitizer (stress helper's block) ----
+# ---- TSAN=1: ThreadSanitizer ----
 # Objects, library, tests and tools in build-tsan/, like SAN=1.  liburcu
 # is not instrumented, so TSan cannot see its grace periods: the
 # suppressions in tests/tsan.supp say which of its internals are excused
@@ -71,23 +71,6 @@ LIBSO   := lib/libwpt.so.$(SOMAJOR)
 
 LIB_SRCS  := $(wildcard lib/*.c lib/*/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-SIM_SRCS  := $(wildcard tests/sim/*.c)
-SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
-# The bench: the VMM pieces (linked into the bench and the tests that boot
-# the guest), the freestanding guest (its own flags: no sanitizers, no SSE
-# since KVM cannot emulate vector stores to a read-only slot) embedded as
-# a flat image.
-BENCH_SRCS := $(filter-out bench/wpt-bench.c,$(wildcard bench/*.c))
-BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o) \
-  $(if $(wildcard bench/guest/guest.ld),$(BUILD)/bench/guest_image.o)
-GUEST_SRCS := $(wildcard bench/guest/*.c bench/guest/*.S)
-GUEST_OBJS := $(patsubst %,$(BUILD)/%.o,$(GUEST_SRCS))
-GUEST_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-  -ffreestanding -fno-builtin -fno-pic -fno-pie -fno-stack-protector \
-  -fno-asynchronous-unwind-tables -mno-red-zone -mcmodel=small \
-  -mno-mmx -mno-sse -mno-sse2 -mno-avx -fcf-protection=none -Ibench
-TEST_SRCS := $(wildcard tests/unit/test_*.c)
-TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS     := tools/wpt-replay tools/wpt-tracegen
 ifneq ($(SANITIZED),)
 TOOL_BINS := $(TOOLS:tools/%=$(BUILD)/tools/%)
@@ -95,7 +78,10 @@ else
 TOOL_BINS := $(TOOLS)
 endif
 
-BENCH_BIN := $(if $(wildcard bench/wpt-bench.c),$(if $(SANITIZED),$(BUILD)/bench/wpt-bench,bench/wpt-bench))
+.DEFAULT_GOAL := all
+include mk/sim.mk
+include mk/bench.mk
+include mk/tests.mk
 
 .PHONY: all deps check clean install bench check-vfio vfio-deps
 all: $(BENCH_BIN) $(LIBA) $(if $(SANITIZED),,$(LIBSO)) $(TOOL_BINS)
@@ -116,36 +102,16 @@ $(LIBSO): $(LIB_OBJS) lib/libwpt.map
 	  -Wl,--version-script=lib/libwpt.map $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
 	ln -sf libwpt.so.$(SOMAJOR) lib/libwpt.so
 
-$(BUILD)/tests/%: tests/unit/%.c $(SIM_OBJS) $(BENCH_OBJS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP $< $(SIM_OBJS) $(BENCH_OBJS) \
-	  $(LIBA) $(LDFLAGS) $(CHECK_LIBS) $(LIBS) -o $@
-
-$(BUILD)/bench/guest/%.c.o: bench/guest/%.c bench/abi.h
-	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/bench/guest/%.S.o: bench/guest/%.S
-	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/bench/guest.elf: $(GUEST_OBJS) bench/guest/guest.ld
-	$(CC) -nostdlib -static -Wl,-T,bench/guest/guest.ld \
-	  -Wl,--build-id=none $(GUEST_OBJS) -o $@
-$(BUILD)/bench/guest.bin: $(BUILD)/bench/guest.elf
-	objcopy -O binary $< $@
-# The image goes into the host programs, so they run from anywhere.
-$(BUILD)/bench/guest_image.o: $(BUILD)/bench/guest.bin
-	printf '\t.section .rodata\n\t.balign 64\n\t.globl bench_guest_image, bench_guest_image_end\nbench_guest_image:\n\t.incbin "%s"\nbench_guest_image_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/bench/guest_image.S
-	$(CC) -c $(BUILD)/bench/guest_image.S -o $@
-
-# Tools link their own objects, the simulator (the tracegen's guest model)
-# and the static library.
+# Tools link their own objects, the simulator archive (the tracegen's guest
+# model) and the static library.
 REPLAY_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/wpt-replay.c tools/replay_commands.c \
                  tools/replay_syntax.c tools/replay_verify.c)
 TRACEGEN_OBJS := $(BUILD)/tools/wpt-tracegen.o
 TOOLDIR := $(if $(SANITIZED),$(BUILD)/tools,tools)
 
 $(TOOLDIR)/wpt-replay: $(REPLAY_OBJS) $(LIBA)
-$(TOOLDIR)/wpt-tracegen: $(TRACEGEN_OBJS) $(SIM_OBJS) $(LIBA)
+$(TOOLDIR)/wpt-tracegen: $(TRACEGEN_OBJS) $(SIM_LIB) $(LIBA)
+$(TRACEGEN_OBJS): CFLAGS += -I.
 $(TOOL_BINS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) $(LIBS) -o $@
@@ -153,22 +119,26 @@ $(TOOL_BINS):
 # Keep objects make would otherwise treat as intermediate.
 .SECONDARY:
 
-$(BENCH_BIN): $(BUILD)/bench/wpt-bench.o $(BENCH_OBJS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
-
 # make bench [QUICK=1] [BENCH_ARGS="--workloads ... --strategies ..."]
 bench: $(BENCH_BIN)
 	@scripts/deps.sh --bench
 	@$(MAKE) --no-print-directory microbench
 	$(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
 
-check: all $(TESTS)
+check: all $(TESTS) check-structure
 	@scripts/run-tests.sh $(BUILD) $(TESTS)
 	@scripts/run-traces.sh $(filter %wpt-replay,$(TOOL_BINS)) \
 	  $(filter %wpt-tracegen,$(TOOL_BINS))
 
-# ---- make check-threads (stress helper's block) ----
+# The shape of lib/: files of at most 500 lines, functions of at most 60
+# (bench/: 600 and 80), and calls between its files that flow one way (no
+# cycle in the graph of which object uses which one's symbols).
+.PHONY: check-structure
+check-structure: $(LIB_OBJS)
+	@CC=$(CC) tests/structure/selftest.sh
+	@scripts/check-structure.sh $(BUILD) lib 500 60 bench 600 80
+
+# ---- make check-threads: the tests where threads meet ----
 # The tests where library calls run on several threads at once: the stress
 # tests (threads; two real vCPUs with a verifying thread), the exit path,
 # the tracker, the single-step path on KVM and the bench guest (two vCPUs
@@ -211,7 +181,9 @@ check-vfio: vfio-deps $(VFIO_BIN)
 	  build/vfio $(VFIO_BIN)
 endif
 
-# ---- tests/vfio/sim: the VFIO test on the host (its own block) ----
+include mk/arm64.mk
+
+# ---- tests/vfio/sim: the VFIO test on the host ----
 # The in-guest test program (tests/vfio/*.c, its main included) linked with
 # a fake kernel (VFIO type1, iommufd, the device cdev, edu's DMA behind an
 # IOMMU) that takes its system calls through -Wl,--wrap, so `make check`
@@ -231,7 +203,7 @@ $(VFIO_SIM): $(VFIO_SIM_OBJS) $(LIBA)
 	  $(foreach f,$(VFIO_SIM_WRAP),-Wl,--wrap=$(f)) $(LIBS) -o $@
 # ---- end tests/vfio/sim ----
 
-# ---- make fuzz: the libFuzzer harness (fuzz helper's block) ----
+# ---- make fuzz: the libFuzzer harness ----
 # make fuzz [FUZZ_TIME=600] [FUZZ_ARGS=...]: tests/fuzz/fuzz_replay.c (every
 # input a trace, replayed with every --verify invariant checked after each
 # command) under clang's libFuzzer with ASan + UBSan, built in build-fuzz/,
@@ -317,17 +289,7 @@ clean: fuzz-clean
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 # ---- end make fuzz ----
 
-wpt.pc: wpt.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: all wpt.pc
-	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 644 include/wpt.h $(DESTDIR)$(INCDIR)/
-	install -m 644 lib/libwpt.a $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libwpt.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libwpt.so
-	install -m 644 wpt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+include mk/packaging.mk mk/deb.mk
 
 clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
@@ -335,4 +297,4 @@ clean:
 
 include mk/microbench.mk
 
--include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-tsan -name '*.d' -type f 2>/dev/null)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contract between the bench guest (bench/guest/, freestanding x86-64)
- * and its VMM (bench/vmm.c, bench/smmu.c, bench/wpt-bench.c): the guest
+ * and its VMM (bench/vmm/, bench/smmu/, bench/wpt-bench.c): the guest
  * physical layout, the SMMUv3-style device's registers, the real SMMUv3
  * command and context-descriptor encodings the guest uses, and the
  * parameter and result blocks.  Types only from <stdint.h>, so both sides
@@ -98,7 +98,7 @@ enum bench_workload {
 	BENCH_W_CHURN,        /* random maps/unmaps over a 48-bit IOVA space */
 	BENCH_W_SPLIT,        /* map 2 MiB blocks, unmap one 4K page in each */
 	BENCH_W_CAL_EXIT,     /* ops writes to SMMU_R_NOP: exit calibration */
-	/* Test aid (tests/unit/test_bench_guest.c): the stores a guest can
+	/* Test aid (bench/tests/test_bench_guest.c): the stores a guest can
 	 * make to a table that are not one aligned 8-byte store (4-byte
 	 * halves, a store crossing out of a table page), with PHASE_MID
 	 * checkpoints between the steps; ops, window and bulk are unused.

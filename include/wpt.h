@@ -85,12 +85,6 @@ struct wpt_mapping {
 long wpt_sink_record_get(const struct wpt_sink *sink, struct wpt_mapping *out,
 			 size_t max);
 
-/*
- * Make the recording sink fail its call number nth (1 = the next one) with
- * err (a negative errno), once; nth = 0 cancels.  For testing error paths.
- */
-int wpt_sink_record_fail_at(struct wpt_sink *sink, uint64_t nth, int err);
-
 /* A VFIO type1 sink on an open container fd (VFIO_IOMMU_MAP_DMA/UNMAP_DMA,
  * vaddr = the HVA of the GPA).  The fd stays the caller's. */
 int wpt_sink_vfio_new(int container_fd, struct wpt_sink **out);
@@ -284,8 +278,8 @@ int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
  * begin makes the page holding gpa writable if it is a protected table page;
  * end protects it again, then diffs the whole page against its snapshot
  * and updates every domain's shadow and sink, so when the vCPU runs on the
- * sink holds what its store mapped (invariant 5), whatever the instruction
- * was.  Call end exactly once for every begin that returned 1, also when
+ * sink holds what its store mapped (the trap path is synchronous),
+ * whatever the instruction was.  Call end exactly once for every begin that returned 1, also when
  * the step itself failed.  Neither holds a lock across the VMM's KVM_RUN:
  * a page being stepped is counted (several vCPUs may step one page; it is
  * protected again when the last one ends), and every other call may run
@@ -295,7 +289,8 @@ int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
  * to it does not exit.  end protects the page BEFORE it diffs, so such a
  * store is either in RAM when the diff reads it, or exits after it as a
  * trapped store: none is lost.  But that vCPU may run on before the step's
- * end mirrors its store: for it, invariant 5 holds only at the step's end.
+ * end mirrors its store: for it, the sink is current only at the step's
+ * end.
  *
  * Tables that change meanwhile: a table on the page that is freed during
  * the step leaves nothing to diff (the page stays writable if nothing else
@@ -307,8 +302,9 @@ int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
  *
  * Costs: with the KVM memslot backend both protect changes re-cut a slot;
  * the step is one more KVM_RUN round trip.  Single-step needs a CPU that
- * can trap after one guest instruction: on the nested x86 test machines
- * that holds only for guest code at CPL0.
+ * can trap after one guest instruction (KVM_GUESTDBG_SINGLESTEP): a KVM
+ * that runs some guest code natively without that trap (kvm_pvm for code
+ * at CPL3) cannot step it.
  */
 struct wpt_step {
 	uint64_t page_gpa; /* the page made writable, or WPT_STEP_NO_PAGE */
@@ -353,8 +349,8 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  * modes; README says what was measured where.
  *
  * WPT_UFFD_SIGBUS.  KVM's write to the page fails at once.  Where KVM
- * emulates the instruction anyway (all guest code it interprets, as CPL0
- * code on the nested test machines), it exits with KVM_EXIT_MMIO and the
+ * emulates the instruction anyway (all guest code it interprets, as
+ * kvm_pvm does for code at CPL0), it exits with KVM_EXIT_MMIO and the
  * data as for a read-only slot: pass it to wpt_vm_handle_mmio(), which
  * lifts the page around its own store (two more ioctls).  A locked
  * read-modify-write it cannot emulate there ends in KVM_EXIT_INTERNAL_ERROR:
@@ -370,8 +366,8 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  *       store's page is writable now: single-step the vCPU and call
  *       wpt_vm_step_end(), as for any step.
  * This needs a KVM that returns -EINTR from a fault a signal interrupts
- * (the test machines' does for natively run code) and a working
- * single-step for that code.
+ * (kvm_pvm does for natively run code) and a working single-step for that
+ * code.
  * A KVM that keeps retrying the fault instead (seen here for guest code it
  * interprets) never returns from KVM_RUN: use WPT_UFFD_SIGBUS there.
  *
@@ -506,7 +502,8 @@ struct wpt_domain_stats {
 	uint64_t sink_errors;
 	uint64_t table_uses;      /* tracked now */
 	uint64_t leaves;          /* mapped now */
-	uint64_t pending_unmaps;  /* HYBRID: removals waiting for invalidation */
+	uint64_t pending_unmap_bytes; /* HYBRID: IOVA bytes whose removal waits
+				       * for an invalidation */
 	uint64_t invalidations;
 	uint64_t out_of_ram;
 	uint64_t addr_size_faults;

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "diff.h"
+#include "op.h"
+#include "ptwalk.h"
+#include "shadow.h"
+#include "tracker.h"
 
 static bool mode_valid(enum wpt_mode mode)
 {
@@ -66,9 +70,9 @@ void wpt_domain_free(struct wpt_domain *d)
 		return;
 	vm = d->vm;
 	pthread_mutex_lock(&vm->lock);
-	tracker_op_begin(vm);
-	tracker_drop_domain(d);
-	tracker_op_end(vm);
+	op_begin(vm);
+	op_drop_domain(d);
+	op_end(vm);
 	LIST_REMOVE(d, link);
 	pthread_mutex_unlock(&vm->lock);
 	shadow_free(d->shadow);
@@ -82,7 +86,7 @@ int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim)
 	if (!d || !lim)
 		return -EINVAL;
 	l = *lim;
-	wpt_limits_fill(&l, &d->vm->limits);
+	limits_fill(&l, &d->vm->limits);
 	pthread_mutex_lock(&d->vm->lock);
 	d->limits = l;
 	pthread_mutex_unlock(&d->vm->lock);
@@ -97,23 +101,23 @@ static int domain_switch_root(struct wpt_domain *d, bool has_root, uint64_t gpa)
 	int ret, err = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	tracker_op_begin(vm);
+	op_begin(vm);
 	if (d->fault) {
 		/* Torn down when it faulted; start afresh. */
-		tracker_drop_domain(d);
+		op_drop_domain(d);
 		/* Atomic: wpt_domain_error() reads it without the lock. */
 		__atomic_store_n(&d->fault, 0, __ATOMIC_RELAXED);
 	}
-	tracker_root_remove(d);
+	ptwalk_root_remove(d);
 	d->has_root = has_root;
 	d->root_gpa = gpa;
 	if (has_root) {
 		if (!guestmem_region(&vm->mem, gpa, d->geo.root_size))
 			err = -EFAULT;
-		tracker_use_add(d, d->geo.start_level, 0, gpa,
+		ptwalk_use_add(d, d->geo.start_level, 0, gpa,
 				WPT_PERM_READ | WPT_PERM_WRITE);
 	}
-	ret = tracker_op_end(vm);
+	ret = op_end(vm);
 	/* A new context: TLB entries of the old one are gone too, so
 	 * removals waiting for an invalidation need not wait longer. */
 	if (!ret && d->mode == WPT_MODE_HYBRID)
@@ -156,10 +160,10 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 	pthread_mutex_lock(&vm->lock);
 	d->st.invalidations++;
 	if (iova <= top) {
-		tracker_op_begin(vm);
+		op_begin(vm);
 		if (d->mode == WPT_MODE_INVAL)
-			tracker_resync_range(d, iova, last);
-		ret = tracker_op_end(vm);
+			diff_iova_range(d, iova, last);
+		ret = op_end(vm);
 		/* HYBRID: what the guest removed there may go now.  Every
 		 * mode: what an earlier sink failure left owed is tried
 		 * again (nothing owed: no sink call), so an invalidation is
@@ -204,7 +208,7 @@ int wpt_domain_stats(const struct wpt_domain *cd, struct wpt_domain_stats *st,
 	s.sink_errors = ss.errors;
 	s.table_uses = d->nr_uses;
 	s.leaves = ss.leaves;
-	s.pending_unmaps = ss.pending_bytes;
+	s.pending_unmap_bytes = ss.pending_bytes;
 	pthread_mutex_unlock(&d->vm->lock);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
 	return 0;

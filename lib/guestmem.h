@@ -2,7 +2,7 @@
 /*
  * Guest RAM: GPA -> HVA over the VM's registered regions, with bounds checks.
  * Everything the library maps or reads goes through here, which is how it
- * keeps invariant 3 (nothing outside registered RAM is ever mapped).
+ * keeps the rule that nothing outside registered RAM is ever mapped.
  *
  * Immutable after guestmem_init(): safe to read from any thread without a lock.
  */

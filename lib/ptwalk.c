@@ -1,14 +1,253 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Read-only walks over guest RAM through a format's ops: what a full walk
- * from the root finds now, without touching the tracker.  The oracle for
- * wpt_domain_verify(); bounded like every walk.
+ * The walker (ptwalk.h).  Every walk classifies an entry the same way
+ * (entry_classify): that is the one place where permissions are combined
+ * and leaves are kept to RAM.
  */
 #include <errno.h>
+#include <stdbool.h>
 
-#include "core.h"
+#include "ptwalk.h"
+#include "shadow.h"
+#include "tracker.h"
 
-struct walk {
+enum entry_kind {
+	ENTRY_NONE,       /* invalid, or a leaf that grants nothing */
+	ENTRY_TABLE,      /* the next level's table at dd.addr */
+	ENTRY_LEAF,       /* maps [dd.addr, + dd.size) of RAM with perm */
+	ENTRY_OUTSIDE_RAM /* a leaf a device must never reach */
+};
+
+/* Decode desc at level under the ancestors' mask.  *perm: a leaf's
+ * permissions, or the mask a table hands down to its own entries. */
+static enum entry_kind entry_classify(const struct wpt_format_ops *fmt,
+				      const struct wpt_pgtable_geo *geo,
+				      const struct wpt_guestmem *mem,
+				      int level, uint64_t desc, uint32_t mask,
+				      struct wpt_desc *dd, uint32_t *perm)
+{
+	fmt->decode(geo, level, desc, dd);
+	*perm = dd->perm & mask;
+	if (dd->type == WPT_DESC_TABLE)
+		return ENTRY_TABLE;
+	if (dd->type != WPT_DESC_LEAF || !*perm)
+		return ENTRY_NONE;
+	/* Invariant: only registered guest RAM reaches a device. */
+	return guestmem_region(mem, dd->addr, dd->size) ? ENTRY_LEAF
+							: ENTRY_OUTSIDE_RAM;
+}
+
+/* Where a table at gpa can be read, or NULL: outside RAM (or in MMIO),
+ * or misaligned, it maps nothing. */
+static uint64_t *table_hva(const struct wpt_guestmem *mem, uint64_t gpa,
+			   uint64_t size)
+{
+	return gpa % 8 ? NULL : guestmem_hva(mem, gpa, size);
+}
+
+/* ------------------------------------------------- the tracker's walks */
+
+static void use_remove(struct wpt_domain *d, int level, uint64_t iova,
+		       uint64_t gpa);
+
+static void leaf_add(struct wpt_domain *d, uint64_t iova,
+		     const struct wpt_desc *dd, uint32_t perm)
+{
+	int ret;
+
+	if (shadow_nr_leaves(d->shadow) >= d->limits.max_leaves) {
+		tracker_fault(d, -E2BIG, "too many leaves mapped");
+		return;
+	}
+	tracker_touch(d);
+	ret = shadow_leaf_add(d->shadow, iova, dd->size, dd->addr, perm);
+	if (ret)
+		tracker_fault(d, ret, "leaf overlaps another");
+}
+
+/* Entry idx of use u holding desc: where it translates and what it is. */
+static enum entry_kind use_entry(const struct wpt_table_use *u, uint64_t idx,
+				 uint64_t desc, uint64_t *iova,
+				 struct wpt_desc *dd, uint32_t *perm)
+{
+	const struct wpt_domain *d = u->d;
+
+	*iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx);
+	return entry_classify(d->fmt, &d->geo, &d->vm->mem, u->level, desc,
+			      u->perm_mask, dd, perm);
+}
+
+/* Map (add) or unmap what entry idx of use u says (desc): the removal
+ * undoes exactly what the addition of the same desc did. */
+static void entry_apply(struct wpt_table_use *u, uint64_t idx, uint64_t desc,
+			bool add)
+{
+	struct wpt_domain *d = u->d;
+	struct wpt_desc dd;
+	uint64_t iova;
+	uint32_t perm;
+
+	if (d->doomed)
+		return;
+	switch (use_entry(u, idx, desc, &iova, &dd, &perm)) {
+	case ENTRY_NONE:
+		if (add && dd.type == WPT_DESC_INVALID)
+			tracker_count_fault(d, &dd);
+		return;
+	case ENTRY_TABLE:
+		if (add)
+			ptwalk_use_add(d, u->level + 1, iova, dd.addr, perm);
+		else
+			use_remove(d, u->level + 1, iova, dd.addr);
+		return;
+	case ENTRY_OUTSIDE_RAM:
+		d->st.out_of_ram += add;
+		d->vm->st.out_of_ram += add;
+		return;
+	case ENTRY_LEAF:
+		if (add) {
+			leaf_add(d, iova, &dd, perm);
+		} else {
+			tracker_touch(d);
+			/* -ENOENT: the add was refused (a fault tore it
+			 * down). */
+			shadow_leaf_remove(d->shadow, iova, dd.size);
+		}
+		return;
+	}
+}
+
+void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
+{
+	entry_apply(u, idx, desc, true);
+}
+
+void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
+{
+	entry_apply(u, idx, desc, false);
+}
+
+int ptwalk_use_add(struct wpt_domain *d, int level, uint64_t iova,
+		   uint64_t gpa, uint32_t perm_mask)
+{
+	struct wpt_vm *vm = d->vm;
+	uint64_t size = geo_table_size(&d->geo, level), i, n = size / 8;
+	struct wpt_table_use *u;
+	struct wpt_table *t;
+	uint64_t *hva;
+
+	if (d->doomed)
+		return d->fault;
+	hva = table_hva(&vm->mem, gpa, size);
+	if (!hva) {
+		d->st.out_of_ram++;
+		vm->st.out_of_ram++;
+		return 0;
+	}
+	if (d->nr_uses >= d->limits.max_table_uses) {
+		tracker_fault(d, -E2BIG, "too many table uses");
+		return d->fault;
+	}
+	t = tracker_table_get(d, gpa, size, hva);
+	if (!t)
+		return d->fault;
+	if (tracker_use_lookup(t, d, level, iova)) {
+		/* One position of one tree cannot hold two tables. */
+		tracker_fault(d, -EEXIST, "table used twice at one place");
+		goto out;
+	}
+	u = tracker_use_link(t, d, level, iova, perm_mask);
+	if (u && tracker_charge(d, n))
+		for (i = 0; i < n && !d->doomed; i++)
+			if (t->snap[i])
+				ptwalk_entry_add(u, i, t->snap[i]);
+out:
+	tracker_table_unpin(vm, t);
+	return d->fault;
+}
+
+static void use_remove(struct wpt_domain *d, int level, uint64_t iova,
+		       uint64_t gpa)
+{
+	uint64_t size = geo_table_size(&d->geo, level), i;
+	struct wpt_table_use *u;
+	struct wpt_table *t;
+
+	t = tracker_table_lookup(d->vm, gpa, size);
+	u = t ? tracker_use_lookup(t, d, level, iova) : NULL;
+	if (!u)
+		return; /* never added: outside RAM, or refused */
+	tracker_table_pin(t);
+	for (i = 0; i < size / 8 && !d->doomed; i++)
+		if (t->snap[i])
+			ptwalk_entry_remove(u, i, t->snap[i]);
+	tracker_use_unlink(u);
+	tracker_table_unpin(d->vm, t);
+}
+
+void ptwalk_root_remove(struct wpt_domain *d)
+{
+	if (d->has_root && !d->doomed)
+		use_remove(d, d->geo.start_level, 0, d->root_gpa);
+}
+
+/* ------------------------------------------------------- IOVA ranges */
+
+struct range_walk {
+	struct wpt_domain *d;
+	ptwalk_changed_fn changed;
+	void *opaque;
+};
+
+static void range_table(struct range_walk *w, int level, uint64_t base,
+			uint64_t gpa, uint64_t lo, uint64_t hi)
+{
+	struct wpt_domain *d = w->d;
+	uint64_t size = geo_table_size(&d->geo, level);
+	unsigned int shift = geo_level_shift(&d->geo, level);
+	struct wpt_table *t = tracker_table_lookup(d->vm, gpa, size);
+	uint64_t first, last, i;
+
+	if (!t || !tracker_use_lookup(t, d, level, base))
+		return;
+	first = lo > base ? (lo - base) >> shift : 0;
+	last = (hi - base) >> shift;
+	if (last >= size / 8)
+		last = size / 8 - 1;
+	if (first > last || !tracker_charge(d, last - first + 1))
+		return;
+	tracker_table_pin(t);
+	for (i = first; i <= last && !d->doomed; i++) {
+		uint64_t now = guestmem_load64(&t->hva[i]);
+		uint64_t iova = ptwalk_entry_iova(&d->geo, level, base, i);
+		uint64_t end = iova + ((1ull << shift) - 1);
+		struct wpt_desc dd;
+
+		if (now != t->snap[i]) {
+			/* A changed table was walked whole when added. */
+			w->changed(w->opaque, t, i, now);
+			continue;
+		}
+		d->fmt->decode(&d->geo, level, now, &dd);
+		if (dd.type == WPT_DESC_TABLE)
+			range_table(w, level + 1, iova, dd.addr,
+				    lo > iova ? lo : iova, hi < end ? hi : end);
+	}
+	tracker_table_unpin(d->vm, t);
+}
+
+void ptwalk_range(struct wpt_domain *d, uint64_t lo, uint64_t hi,
+		  ptwalk_changed_fn changed, void *opaque)
+{
+	struct range_walk w = { d, changed, opaque };
+
+	if (d->has_root && !d->fault)
+		range_table(&w, d->geo.start_level, 0, d->root_gpa, lo, hi);
+}
+
+/* ----------------------------------------------- read-only tree walks */
+
+struct tree_walk {
 	const struct wpt_format_ops *fmt;
 	const struct wpt_pgtable_geo *geo;
 	const struct wpt_guestmem *mem;
@@ -16,45 +255,43 @@ struct walk {
 	uint64_t left; /* descriptors it may still visit */
 };
 
-static int walk_table(struct walk *w, int level, uint64_t base, uint64_t gpa,
-		      uint32_t mask)
+static int tree_table(struct tree_walk *w, int level, uint64_t base,
+		      uint64_t gpa, uint32_t mask)
 {
 	uint64_t size = geo_table_size(w->geo, level), n = size / 8, i;
-	const uint64_t *hva = guestmem_hva(w->mem, gpa, size);
-	int ret;
+	const uint64_t *hva = table_hva(w->mem, gpa, size);
+	int ret = 0;
 
-	if (!hva || gpa % 8)
-		return 0; /* outside RAM: maps nothing */
-	if (w->cb->table) {
+	if (!hva)
+		return 0;
+	if (w->cb->table)
 		ret = w->cb->table(w->cb->opaque, level, base, gpa, size, mask);
-		if (ret)
-			return ret;
-	}
+	if (ret)
+		return ret;
 	if (n > w->left)
 		return -E2BIG;
 	w->left -= n;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !ret; i++) {
 		uint64_t iova = ptwalk_entry_iova(w->geo, level, base, i);
 		struct wpt_desc dd;
 		uint32_t perm;
 
-		w->fmt->decode(w->geo, level, guestmem_load64(&hva[i]), &dd);
-		if (dd.type == WPT_DESC_TABLE) {
-			ret = walk_table(w, level + 1, iova, dd.addr,
-					 mask & dd.perm);
-			if (ret)
-				return ret;
-			continue;
+		switch (entry_classify(w->fmt, w->geo, w->mem, level,
+				       guestmem_load64(&hva[i]), mask, &dd,
+				       &perm)) {
+		case ENTRY_TABLE:
+			ret = tree_table(w, level + 1, iova, dd.addr, perm);
+			break;
+		case ENTRY_LEAF:
+			if (w->cb->leaf)
+				ret = w->cb->leaf(w->cb->opaque, iova, dd.addr,
+						  dd.size, perm);
+			break;
+		default:
+			break;
 		}
-		perm = dd.perm & mask;
-		if (dd.type != WPT_DESC_LEAF || !perm ||
-		    !tracker_leaf_in_ram(w->mem, dd.addr, dd.size) || !w->cb->leaf)
-			continue;
-		ret = w->cb->leaf(w->cb->opaque, iova, dd.addr, dd.size, perm);
-		if (ret)
-			return ret;
 	}
-	return 0;
+	return ret;
 }
 
 int ptwalk_tree(const struct wpt_format_ops *fmt,
@@ -62,8 +299,8 @@ int ptwalk_tree(const struct wpt_format_ops *fmt,
 		const struct wpt_guestmem *mem, uint64_t root_gpa,
 		uint64_t max_descs, const struct ptwalk_cb *cb)
 {
-	struct walk w = { fmt, geo, mem, cb, max_descs };
+	struct tree_walk w = { fmt, geo, mem, cb, max_descs };
 
-	return walk_table(&w, geo->start_level, 0, root_gpa,
+	return tree_table(&w, geo->start_level, 0, root_gpa,
 			  WPT_PERM_READ | WPT_PERM_WRITE);
 }

@@ -2,15 +2,16 @@
 /*
  * wpt_domain_verify: the oracle.  A full read-only walk of the guest tables
  * from the root, compared with what the tracker built incrementally:
- *  - the leaves the shadow holds (invariant 1),
- *  - the table uses the tracker holds (invariant 2),
+ *  - the leaves the shadow holds (the shadow equals a full walk),
+ *  - the table uses the tracker holds (tracked = reachable from the roots),
  *  - what the shadow says the sink holds, page for page (in HYBRID mode
  *    extra pages are allowed where a removal waits for its invalidation).
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core.h"
+#include "ptwalk.h"
+#include "tracker.h"
 
 struct vec {
 	struct wpt_mapping *v;

@@ -25,4 +25,10 @@ typedef int (*wpt_mapping_fn)(void *opaque, const struct wpt_mapping *m);
 int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
 			       void *opaque);
 
+/*
+ * Make the recording sink fail its call number nth (1 = the next one) with
+ * err (a negative errno), once; nth = 0 cancels.  For testing error paths.
+ */
+int wpt_sink_record_fail_at(struct wpt_sink *sink, uint64_t nth, int err);
+
 #endif

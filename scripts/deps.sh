@@ -7,16 +7,28 @@
 #   edu), busybox-static and cpio for the initramfs, kmod's modinfo for the
 #   module order, the decompressors for the kernel image and its modules,
 #   and the static C and liburcu libraries for the in-guest test binary.
+# --arm64: also what `make check-arm64` needs: QEMU for arm64 (TCG, virt
+#   with EL2), the arm64 cross compiler and C library (static test
+#   programs), cpio and kmod (depmod, modprobe) for the initramfs.  The
+#   guest's kernel, busybox and liburcu are arm64 .debs scripts/arm64/
+#   downloads and unpacks, never installs.
 # --fuzz: also what `make fuzz` needs: clang and its fuzzer runtime
 #   (libclang-rt-N-dev, which clang-N only recommends).
+# --man: also what `make check-man` needs: man-db (man, lexgrog) and groff.
+# --deb: also what `make deb` and `make check-deb` need: debhelper, dpkg-dev,
+#   fakeroot, lintian, git (the clean clone) and the static libc for the
+#   static link test.
 # --check: name what is missing but never install it, even as root.
-quiet=0 bench=0 vfio=0 fuzz=0 install=1
+quiet=0 bench=0 vfio=0 fuzz=0 man=0 deb=0 arm64=0 install=1
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--bench) bench=1 ;;
 	--vfio) vfio=1 ;;
 	--fuzz) fuzz=1 ;;
+	--man) man=1 ;;
+	--deb) deb=1 ;;
+	--arm64) arm64=1 ;;
 	--check) install=0 ;;
 	esac
 done
@@ -41,6 +53,26 @@ if [ $vfio = 1 ]; then
 	need zstd            command -v zstd
 	need libc6-dev       test -f /usr/lib/x86_64-linux-gnu/libc.a
 	need liburcu-dev     test -f /usr/lib/x86_64-linux-gnu/liburcu-bp.a
+fi
+if [ $man = 1 ] || [ $deb = 1 ]; then
+	need man-db     command -v lexgrog
+	need groff-base command -v groff
+	need bsdextrautils command -v col
+fi
+if [ $deb = 1 ]; then
+	need debhelper  command -v dh
+	need dpkg-dev   command -v dpkg-buildpackage
+	need fakeroot   command -v fakeroot
+	need lintian    command -v lintian
+	need git        command -v git
+	need libc6-dev  test -f /usr/lib/x86_64-linux-gnu/libc.a
+fi
+if [ $arm64 = 1 ]; then
+	need qemu-system-arm       command -v qemu-system-aarch64
+	need gcc-aarch64-linux-gnu command -v aarch64-linux-gnu-gcc
+	need libc6-dev-arm64-cross test -f /usr/aarch64-linux-gnu/lib/libc.a
+	need cpio                  command -v cpio
+	need kmod                  sh -c 'command -v depmod || test -x /sbin/depmod'
 fi
 if [ $fuzz = 1 ]; then
 	# Debian's clang is clang-N; its runtime package carries the same N.

@@ -8,6 +8,7 @@
  * any other store is written straight to RAM, as the guest's own would be.
  *
  *   wpt-replay [--verify] TRACE      (TRACE "-" reads stdin)
+ *   wpt-replay --help
  *
  * Exit status: 0, 1 when --verify finds a broken invariant, 2 when the
  * trace is malformed (the message names the line).  Failures of library
@@ -28,6 +29,10 @@ int main(int argc, char **argv)
 	int ret;
 
 	replay_init(&r);
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		printf("usage: %s [--verify] TRACE\n", argv[0]);
+		return EXIT_OK;
+	}
 	if (argc == 3 && !strcmp(argv[1], "--verify"))
 		r.verify = true;
 	if (argc != 2 + r.verify) {

@@ -9,7 +9,7 @@
  *   wpt-tracegen [--seed N] [--ops N] [--fmt s1|s2] [--granule 4k|16k|64k]
  *                [--ias N] [--oas N] [--hpd 0|1] [--sl N] [--concat N]
  *                [--mode trap|inval|hybrid[,...]] [--domains N]
- *                [--ram-size BYTES] [--dump-every N]
+ *                [--ram-size BYTES] [--dump-every N] [--help]
  *
  * The same options and seed always give the same trace.
  */
@@ -93,14 +93,16 @@ static int parse_modes(struct gen *g, const char *arg, enum wpt_mode *list,
 	return *n ? 0 : -EINVAL;
 }
 
+#define USAGE \
+	"usage: wpt-tracegen [--seed N] [--ops N] [--fmt s1|s2] " \
+	"[--granule 4k|16k|64k] [--ias N] [--oas N]\n" \
+	"  [--hpd 0|1] [--sl N] [--concat N] " \
+	"[--mode trap|inval|hybrid[,...]] [--domains N]\n" \
+	"  [--ram-size BYTES] [--dump-every N] [--help]\n"
+
 static void usage(const char *why)
 {
-	fprintf(stderr,
-		"wpt-tracegen: %s\nusage: wpt-tracegen [--seed N] [--ops N] "
-		"[--fmt s1|s2] [--granule 4k|16k|64k] [--ias N] [--oas N]\n"
-		"  [--hpd 0|1] [--sl N] [--concat N] "
-		"[--mode trap|inval|hybrid[,...]] [--domains N]\n"
-		"  [--ram-size BYTES] [--dump-every N]\n", why);
+	fprintf(stderr, "wpt-tracegen: %s\n" USAGE, why);
 	exit(2);
 }
 
@@ -125,7 +127,8 @@ static void parse(struct gen *g, int argc, char **argv)
 		{ "hpd", 1, 0, 'h' },     { "sl", 1, 0, 'l' },
 		{ "concat", 1, 0, 'c' },  { "mode", 1, 0, 'm' },
 		{ "domains", 1, 0, 'd' }, { "ram-size", 1, 0, 'r' },
-		{ "dump-every", 1, 0, 'D' }, { 0, 0, 0, 0 },
+		{ "dump-every", 1, 0, 'D' }, { "help", 0, 0, 'H' },
+		{ 0, 0, 0, 0 },
 	};
 	struct wpt_format_cfg *f = &g->cfg.fmt;
 	enum wpt_mode modes[GM_MAX_DOMAINS] = { WPT_MODE_TRAP };
@@ -143,6 +146,7 @@ static void parse(struct gen *g, int argc, char **argv)
 		case 'c': f->concat = (uint32_t)num(optarg, "bad --concat"); break;
 		case 'r': g->cfg.ram_size = num(optarg, "bad --ram-size"); break;
 		case 'D': g->dump_every = num(optarg, "bad --dump-every"); break;
+		case 'H': fputs(USAGE, stdout); exit(0);
 		case 'd':
 			g->cfg.nr_domains = (unsigned int)num(optarg, "bad --domains");
 			break;

@@ -168,8 +168,8 @@ void cmd_tlbi_va(uint64_t *w, uint16_t asid, uint64_t iova, uint32_t num,
  * to 32 (2^36 pages, all of a 48-bit space, in one command).  Returns how
  * many commands; fills the first max of them.
  */
-static uint32_t range_split(uint64_t pages, uint32_t *num, uint32_t *scale,
-			    uint32_t max)
+uint32_t cmdq_range_split(uint64_t pages, uint32_t *num, uint32_t *scale,
+			  uint32_t max)
 {
 	uint32_t n = 0;
 
@@ -200,7 +200,7 @@ int cmdq_inv_range(struct cmdq *q, uint16_t asid, uint64_t iova,
 	uint32_t n, i;
 	int ret;
 
-	n = range_split(size >> DRV_PAGE_SHIFT, num, scale, DRV_TLBI_MAX_CMDS);
+	n = cmdq_range_split(size >> DRV_PAGE_SHIFT, num, scale, DRV_TLBI_MAX_CMDS);
 	if (!n || n > DRV_TLBI_MAX_CMDS)
 		return cmdq_inv_asid(q, asid);
 	for (i = 0; i < n; i++) {

@@ -90,6 +90,10 @@ void cmd_tlbi_va(uint64_t *w, uint16_t asid, uint64_t iova, uint32_t num,
 #define DRV_TLBI_MAX_CMDS 4
 int cmdq_inv_range(struct cmdq *q, uint16_t asid, uint64_t iova,
 		   uint64_t size, bool leaf);
+/* The range commands (NUM, SCALE) that cover pages exactly: how many,
+ * the first max of them filled in. */
+uint32_t cmdq_range_split(uint64_t pages, uint32_t *num, uint32_t *scale,
+			  uint32_t max);
 int cmdq_inv_asid(struct cmdq *q, uint16_t asid);
 
 /* ---- the driver (drv.c) ---- */
@@ -148,12 +152,16 @@ void drv_phase(struct drv *d, uint64_t phase);
 /* Copy the counters into r (status excepted). */
 void drv_result(const struct drv *d, struct bench_result *r);
 
-/* The guest's entry point (main.c calls it; main.c writes r->status). */
-int drv_run(const struct bench_params *p, struct bench_result *r);
+/* Invalidate [iova, iova + size) of the driver's ASID on the command
+ * queue: by range, or by ASID when it is all the input space. */
+int drv_invalidate(struct drv *d, uint64_t iova, uint64_t size, bool leaf);
 
 /* ---- the workloads (work.c) ---- */
 
 /* Run p->workload on an initialised driver. */
 int work_run(struct drv *d, const struct bench_params *p);
+/* The guest's entry to the driver (main.c calls it; main.c writes
+ * r->status): initialise a driver, run p->workload, fill r. */
+int work_main(const struct bench_params *p, struct bench_result *r);
 
 #endif

@@ -19,15 +19,15 @@
  *                     protects without the IOMMU driver, to a device
  *                     register, or (past 4 GiB, unmapped) take a fault.
  *   BENCH_W_CAL_CX16  done here: one lock cmpxchg16b (abi.h says how).
- *   everything else   drv_run() (bench/guest/drv.c).
+ *   everything else   work_main() (bench/guest/work.c).
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "abi.h"
+#include "drv.h"
 
 void bench_main(struct bench_params *p);
-int drv_run(const struct bench_params *p, struct bench_result *r);
 void *memset(void *dst, int c, size_t n);
 
 /* One 8-byte store, one instruction (what KVM decodes on the exit), and a
@@ -37,17 +37,6 @@ static inline void write64(uint64_t gpa, uint64_t value)
 {
 	__asm__ volatile("movq %1, (%0)"
 			 : : "r"(gpa), "r"(value) : "memory");
-}
-
-/*
- * The IOMMU driver's entry: run p->workload and fill r; returns 0 or a
- * BENCH_E_* status.  This weak stand-in lets the image link before
- * bench/guest/drv.c exists; the driver's strong definition replaces it.
- */
-__attribute__((weak)) int drv_run(const struct bench_params *p,
-				  struct bench_result *r)
-{
-	return BENCH_E_PARAMS;
 }
 
 static int cal_exit(const struct bench_params *p)
@@ -112,7 +101,7 @@ void bench_main(struct bench_params *p)
 	else if (p->workload == BENCH_W_CAL_CX16)
 		status = cal_cx16(p);
 	else
-		status = drv_run(p, r);
+		status = work_main(p, r);
 	r->status = status;
 	/* The last act: the VMM stops running this vCPU on it. */
 	write64(BENCH_MMIO_GPA(cpu) + SMMU_R_DONE, status);

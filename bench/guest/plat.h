@@ -4,7 +4,7 @@
  * driver makes to guest memory or to its SMMU register page goes through
  * these functions, so the same driver sources build freestanding for the
  * KVM guest (plat_guest.c: GPA = pointer under the guest's identity map,
- * volatile accesses) and hosted in tests/unit/test_bench_driver.c (which
+ * volatile accesses) and hosted in bench/tests/test_bench_driver.c (which
  * defines them over a RAM buffer and routes stores to protected pages and
  * register writes through the library, as a VMM would after an exit).
  *

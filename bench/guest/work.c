@@ -94,6 +94,27 @@ static int bulk_params(const struct drv *d, const struct bench_params *p)
 	return 0;
 }
 
+/* Map bulk_bytes from iova_base, one 2 MiB call at a time with leaves of
+ * pgsize, over the data pages again and again. */
+static int bulk_map(struct drv *d, const struct bench_params *p,
+		    uint64_t pgsize)
+{
+	uint64_t off, gpa_off = 0;
+	int ret;
+
+	for (off = 0; off < p->bulk_bytes; off += BLOCK) {
+		ret = drv_map(d, p->iova_base + off, p->data_gpa + gpa_off,
+			      BLOCK, pgsize, RW);
+		if (ret)
+			return ret;
+		d->maps += BLOCK / pgsize;
+		gpa_off += BLOCK;
+		if (gpa_off == p->data_size)
+			gpa_off = 0;
+	}
+	return 0;
+}
+
 /*
  * Map bulk_bytes in 2 MiB calls (as pages or as blocks), then unmap it in
  * 2 MiB calls: with pages each unmap clears one level-2 entry and frees
@@ -103,22 +124,15 @@ static int w_bulk(struct drv *d, const struct bench_params *p,
 		  uint64_t pgsize)
 {
 	uint64_t per_call = BLOCK / pgsize;
-	uint64_t off, gpa_off = 0;
+	uint64_t off;
 	int ret = bulk_params(d, p);
 
 	if (ret)
 		return ret;
 	drv_phase(d, BENCH_PHASE_START);
-	for (off = 0; off < p->bulk_bytes; off += BLOCK) {
-		ret = drv_map(d, p->iova_base + off, p->data_gpa + gpa_off,
-			      BLOCK, pgsize, RW);
-		if (ret)
-			return ret;
-		d->maps += per_call;
-		gpa_off += BLOCK;
-		if (gpa_off == p->data_size)
-			gpa_off = 0;
-	}
+	ret = bulk_map(d, p, pgsize);
+	if (ret)
+		return ret;
 	drv_phase(d, BENCH_PHASE_MID);
 	for (off = 0; off < p->bulk_bytes; off += BLOCK) {
 		ret = drv_unmap(d, p->iova_base + off, BLOCK);
@@ -137,22 +151,15 @@ static int w_bulk(struct drv *d, const struct bench_params *p,
  * unmap splits its block (a table of 511 pages swapped in). */
 static int w_split(struct drv *d, const struct bench_params *p)
 {
-	uint64_t off, gpa_off = 0, k = 0;
+	uint64_t off, k = 0;
 	int ret = bulk_params(d, p);
 
 	if (ret)
 		return ret;
 	drv_phase(d, BENCH_PHASE_START);
-	for (off = 0; off < p->bulk_bytes; off += BLOCK) {
-		ret = drv_map(d, p->iova_base + off, p->data_gpa + gpa_off,
-			      BLOCK, BLOCK, RW);
-		if (ret)
-			return ret;
-		d->maps++;
-		gpa_off += BLOCK;
-		if (gpa_off == p->data_size)
-			gpa_off = 0;
-	}
+	ret = bulk_map(d, p, BLOCK);
+	if (ret)
+		return ret;
 	drv_phase(d, BENCH_PHASE_MID);
 	for (off = 0; off < p->bulk_bytes; off += BLOCK, k++) {
 		/* A different page in each block: first, middle, last... */
@@ -477,4 +484,17 @@ int work_run(struct drv *d, const struct bench_params *p)
 	default:
 		return BENCH_E_PARAMS;
 	}
+}
+
+int work_main(const struct bench_params *p, struct bench_result *r)
+{
+	/* About 90 KiB: the guest stack has room (see BENCH_OFF_STACK_TOP). */
+	struct drv d;
+	int ret;
+
+	ret = drv_init(&d, p);
+	if (!ret)
+		ret = work_run(&d, p);
+	drv_result(&d, r);
+	return ret;
 }

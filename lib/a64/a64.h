@@ -95,11 +95,14 @@ struct a64_xlate {
  * Translate va through the guest's stage-1 tables as the EL1&0 regime
  * would (TTBR0/TTBR1 by va bit 55, TCR.TnSZ/TGn/IPS/TBIn/EPDn/HPDn/HA/HD),
  * reading descriptors from guest RAM.  fetch: an instruction fetch (TBID
- * applies); write: the access must be writable at stage 1.  Returns 0, or
- * -EFAULT with out->fault and out->level saying why.
+ * applies); write: the access must be writable at stage 1.  pstate: the
+ * accessing state; a data access from EL0 needs EL0 access (AP[1], and no
+ * APTable[0] above), one from EL1 with PSTATE.PAN must not reach a page
+ * EL0 may access.  Returns 0, or -EFAULT with out->fault and out->level
+ * saying why.
  */
 int a64_translate(const struct wpt_guestmem *mem,
-		  const struct wpt_a64_mmu *mmu, uint64_t va, bool fetch,
-		  bool write, struct a64_xlate *out);
+		  const struct wpt_a64_mmu *mmu, uint64_t pstate, uint64_t va,
+		  bool fetch, bool write, struct a64_xlate *out);
 
 #endif

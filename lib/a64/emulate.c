@@ -101,7 +101,8 @@ static int fetch_insn(struct emu *e, uint32_t *insn)
 	/* PC alignment fault: taken on the fetch of a misaligned PC. */
 	if (pc & (A64_INSN_BYTES - 1))
 		return fault(e, WPT_A64_FAULT_ALIGNMENT, 0, pc, true);
-	if (a64_translate(&e->vm->mem, e->mmu, pc, true, false, &x))
+	if (a64_translate(&e->vm->mem, e->mmu, e->regs.pstate, pc, true, false,
+			  &x))
 		return fault(e, x.fault, x.level, pc, true);
 	hva = guestmem_hva(&e->vm->mem, x.ipa, A64_INSN_BYTES);
 	if (!hva || ((uintptr_t)hva & (A64_INSN_BYTES - 1)))
@@ -128,7 +129,8 @@ static int translate_piece(struct emu *e, uint64_t va, unsigned int len,
 		*ipa = (e->fault_ipa & ~(uint64_t)(A64_PAGE - 1)) | lo;
 		return 0;
 	}
-	if (a64_translate(&e->vm->mem, e->mmu, va, false, true, &x))
+	if (a64_translate(&e->vm->mem, e->mmu, e->regs.pstate, va, false, true,
+			  &x))
 		return fault(e, x.fault, x.level, va, false);
 	*ipa = x.ipa;
 	return 0;
@@ -446,8 +448,8 @@ int wpt_a64_emulate(struct wpt_vm *vm, const struct wpt_a64_mmu *mmu,
 
 	if (!vm || !mmu || !regs)
 		return -EINVAL;
-	/* Its stores would block on the page they emulate a store to. */
-	if (vm->uffd)
+	/* Its stores would fault on the page they emulate a store to. */
+	if (protect_lifts(&vm->protect))
 		return -EOPNOTSUPP;
 	if (res)
 		*res = (struct wpt_a64_result){ .fault = WPT_A64_FAULT_NONE };

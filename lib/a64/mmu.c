@@ -38,8 +38,13 @@
 /* TTBRn_EL1.BADDR without FEAT_LPA: bits [47:1] (bit 0 is CnP). */
 #define TTBR_BADDR    0x0000fffffffffffeull
 
+#define DESC_AP_EL0   (1ull << 6)  /* AP[1]: EL0 may access */
 #define DESC_AF       (1ull << 10)
 #define DESC_DBM      (1ull << 51)
+#define DESC_APTABLE_NO_EL0 (1ull << 61) /* APTable[0] */
+
+#define PSTATE_EL(p)  (((p) >> 2) & 3)
+#define PSTATE_PAN    (1ull << 22)
 
 /* The PA size without FEAT_LPA: an IPA with stage 1 off must fit. */
 #define A64_PA_BITS   48
@@ -104,14 +109,24 @@ static int read_desc(const struct wpt_guestmem *mem, uint64_t gpa, bool be,
 	return 0;
 }
 
+/* Does the privilege of a data access allow it?  VMSAv8-64: EL0 needs
+ * AP[1] and no APTable[0] on the way (unless HPD); PSTATE.PAN makes EL1
+ * data accesses to pages EL0 may access fault. */
+static bool priv_allows(uint64_t pstate, bool el0_page)
+{
+	if (PSTATE_EL(pstate) == 0)
+		return el0_page;
+	return !((pstate & PSTATE_PAN) && el0_page);
+}
+
 /* Walk from the table at base; geo from the TCR half va selects. */
 static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 		const struct wpt_pgtable_geo *geo, uint64_t base, uint64_t va,
-		bool write, struct a64_xlate *out)
+		uint64_t pstate, bool fetch, bool write, struct a64_xlate *out)
 {
 	const struct wpt_format_ops *fmt = &wpt_arm_lpae_s1_ops;
 	bool be = mmu->sctlr & A64_SCTLR_EE;
-	bool table_writable = true;
+	bool table_writable = true, table_el0 = true;
 	uint64_t table = base;
 	int level;
 
@@ -132,6 +147,8 @@ static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 			return fail(out, desc_fault(d.fault), level);
 		if (d.type == WPT_DESC_TABLE) {
 			table_writable &= !!(d.perm & WPT_PERM_WRITE);
+			if (!(geo->flags & WPT_FMT_F_HPD))
+				table_el0 &= !(desc & DESC_APTABLE_NO_EL0);
 			table = d.addr;
 			continue;
 		}
@@ -141,6 +158,8 @@ static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 			      (!(d.perm & WPT_PERM_WRITE) &&
 			       !((mmu->tcr & TCR_HD) && (desc & DESC_DBM)))))
 			return fail(out, WPT_A64_FAULT_PERMISSION, level);
+		if (!fetch && !priv_allows(pstate, table_el0 && (desc & DESC_AP_EL0)))
+			return fail(out, WPT_A64_FAULT_PERMISSION, level);
 		out->ipa = d.addr | (va & (d.size - 1));
 		return 0;
 	}
@@ -149,8 +168,8 @@ static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 }
 
 int a64_translate(const struct wpt_guestmem *mem,
-		  const struct wpt_a64_mmu *mmu, uint64_t va, bool fetch,
-		  bool write, struct a64_xlate *out)
+		  const struct wpt_a64_mmu *mmu, uint64_t pstate, uint64_t va,
+		  bool fetch, bool write, struct a64_xlate *out)
 {
 	uint64_t tcr = mmu->tcr;
 	struct wpt_pgtable_geo geo;
@@ -203,5 +222,5 @@ int a64_translate(const struct wpt_guestmem *mem,
 	base = ttbr & TTBR_BADDR & ~(geo.root_size - 1);
 	if (base >> geo.oas)
 		return fail(out, WPT_A64_FAULT_ADDR_SIZE, geo.start_level);
-	return walk(mem, mmu, &geo, base, va, write, out);
+	return walk(mem, mmu, &geo, base, va, pstate, fetch, write, out);
 }

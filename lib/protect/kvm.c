@@ -38,14 +38,6 @@
 /* KVM_SET_USER_MEMORY_REGION's slot field: address space in bits 16..31. */
 #define KVM_SLOT_ID_LIMIT 0x10000u
 
-struct kvm_chunk {
-	uint64_t gpa;
-	uint64_t size;
-	uint8_t *hva;
-	struct kvm_piece *pieces; /* tile [gpa, gpa + size), sorted */
-	unsigned int nr;
-};
-
 struct kvm_backend {
 	int vm_fd;
 	uint32_t as_id;
@@ -421,60 +413,6 @@ static int kvm_zap_quirk_disable(int vm_fd)
 #endif
 }
 
-/*
- * Chunk boundaries sit at multiples of the granule in GPA, not at offsets
- * from the region start: KVM maps a huge page only where the slot's GPA
- * and HVA agree modulo its size, and a VMM aligns its RAM that way.
- */
-static uint64_t chunk_end(uint64_t gpa, uint64_t region_end, uint64_t granule)
-{
-	uint64_t end;
-
-	if (!granule)
-		return region_end;
-	end = (gpa / granule + 1) * granule;
-	return end < region_end && end > gpa ? end : region_end;
-}
-
-/* How many chunks gm's regions make (without walking them: a small
- * granule over a large region is many chunks, and the budget is 64 Ki). */
-static uint64_t chunks_count(const struct wpt_guestmem *gm, uint64_t granule)
-{
-	uint64_t n = 0;
-	unsigned int i;
-
-	for (i = 0; i < gm->nr; i++) {
-		const struct wpt_ram_region *r = &gm->regions[i];
-
-		n += granule ? (r->gpa + r->size - 1) / granule -
-				       r->gpa / granule + 1
-			     : 1;
-	}
-	return n;
-}
-
-/* Cut gm's regions into chunks[] (room for chunks_count()): bounds and
- * HVA only; chunks_create() gives each its first piece. */
-static void chunks_cut(const struct wpt_guestmem *gm, uint64_t granule,
-		       struct kvm_chunk *chunks)
-{
-	size_t n = 0;
-	unsigned int i;
-
-	for (i = 0; i < gm->nr; i++) {
-		const struct wpt_ram_region *r = &gm->regions[i];
-		uint64_t gpa, end, region_end = r->gpa + r->size;
-
-		for (gpa = r->gpa; gpa < region_end; gpa = end, n++) {
-			end = chunk_end(gpa, region_end, granule);
-			chunks[n] = (struct kvm_chunk){
-				.gpa = gpa, .size = end - gpa,
-				.hva = (uint8_t *)r->hva + (gpa - r->gpa),
-			};
-		}
-	}
-}
-
 /* The backend's chunks, each registered as one read-write slot. */
 static int chunks_create(struct kvm_backend *be, uint64_t granule)
 {
@@ -484,7 +422,7 @@ static int chunks_create(struct kvm_backend *be, uint64_t granule)
 	be->chunks = calloc(be->nr_chunks, sizeof(*be->chunks));
 	if (!be->chunks)
 		return -ENOMEM;
-	chunks_cut(be->gm, granule, be->chunks);
+	kvm_chunks_cut(be->gm, granule, be->chunks);
 	for (i = 0; i < be->nr_chunks; i++) {
 		struct kvm_chunk *c = &be->chunks[i];
 
@@ -528,7 +466,7 @@ int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
 	ret = kvm_cfg_check(cfg);
 	if (ret)
 		return ret;
-	if (chunks_count(gm, cfg->slot_granule) > cfg->slot_budget)
+	if (kvm_chunks_count(gm, cfg->slot_granule) > cfg->slot_budget)
 		return -ENOSPC;
 	be = calloc(1, sizeof(*be));
 	if (!be)
@@ -536,7 +474,7 @@ int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
 	be->vm_fd = cfg->vm_fd;
 	be->as_id = cfg->as_id;
 	be->gm = gm;
-	be->nr_chunks = chunks_count(gm, cfg->slot_granule);
+	be->nr_chunks = kvm_chunks_count(gm, cfg->slot_granule);
 	ret = kvm_slot_ids_init(&be->ids, cfg->slot_base, cfg->slot_budget);
 	if (ret)
 		goto err_free;

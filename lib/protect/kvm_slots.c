@@ -156,3 +156,57 @@ void kvm_slot_id_put(struct kvm_slot_ids *ids, uint32_t id)
 {
 	ids->free[ids->nr_free++] = id;
 }
+
+/*
+ * Chunk boundaries sit at multiples of the granule in GPA, not at offsets
+ * from the region start: KVM maps a huge page only where the slot's GPA
+ * and HVA agree modulo its size, and a VMM aligns its RAM that way.
+ */
+static uint64_t chunk_end(uint64_t gpa, uint64_t region_end, uint64_t granule)
+{
+	uint64_t end;
+
+	if (!granule)
+		return region_end;
+	end = (gpa / granule + 1) * granule;
+	return end < region_end && end > gpa ? end : region_end;
+}
+
+/* How many chunks gm's regions make (without walking them: a small
+ * granule over a large region is many chunks, and the budget is 64 Ki). */
+uint64_t kvm_chunks_count(const struct wpt_guestmem *gm, uint64_t granule)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		const struct wpt_ram_region *r = &gm->regions[i];
+
+		n += granule ? (r->gpa + r->size - 1) / granule -
+				       r->gpa / granule + 1
+			     : 1;
+	}
+	return n;
+}
+
+/* Cut gm's regions into chunks[] (room for kvm_chunks_count()): bounds and
+ * HVA only; chunks_create() gives each its first piece. */
+void kvm_chunks_cut(const struct wpt_guestmem *gm, uint64_t granule,
+		    struct kvm_chunk *chunks)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < gm->nr; i++) {
+		const struct wpt_ram_region *r = &gm->regions[i];
+		uint64_t gpa, end, region_end = r->gpa + r->size;
+
+		for (gpa = r->gpa; gpa < region_end; gpa = end, n++) {
+			end = chunk_end(gpa, region_end, granule);
+			chunks[n] = (struct kvm_chunk){
+				.gpa = gpa, .size = end - gpa,
+				.hva = (uint8_t *)r->hva + (gpa - r->gpa),
+			};
+		}
+	}
+}

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../guestmem.h"
+
 /* A piece with no slot: KVM has no memslot there (a creation failed and
  * could not be undone), so the guest's accesses to it exit as MMIO and
  * wpt_vm_handle_mmio serves them from RAM. */
@@ -23,6 +25,25 @@ struct kvm_piece {
 	uint32_t slot;  /* slot id (without the address space), or KVM_SLOT_NONE */
 	bool readonly;  /* KVM_MEM_READONLY: guest stores exit to the VMM */
 };
+
+/* A chunk of guest RAM: slot_granule bytes (at most) that one re-cut
+ * touches, tiled by pieces. */
+struct kvm_chunk {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	struct kvm_piece *pieces; /* tile [gpa, gpa + size), sorted */
+	unsigned int nr;
+};
+
+/* How many chunks gm's regions make at granule (0: one per region),
+ * without walking them: a small granule over a large region is many
+ * chunks, and the budget is 64 Ki. */
+uint64_t kvm_chunks_count(const struct wpt_guestmem *gm, uint64_t granule);
+/* Cut gm's regions into chunks[] (room for kvm_chunks_count()): bounds and
+ * HVA only, no pieces. */
+void kvm_chunks_cut(const struct wpt_guestmem *gm, uint64_t granule,
+		    struct kvm_chunk *chunks);
 
 /*
  * The tiling of cur[0..n) after [lo, hi) becomes readonly (or read-write),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Protection backends: make 4 KiB guest pages trap on store.  Each kind fills
- * one wpt_protect_backend_ops.  Called only under the VM lock.
+ * one wpt_protect_backend_ops.  Called only under the VM lock, but for the
+ * ops that say otherwise.
  *
  * Contract: protect() returns only once a guest store to the range exits to
  * the VMM; on failure nothing in the range changed protection.  Ranges are
@@ -26,6 +27,7 @@ struct wpt_protect_stats {
 	uint64_t zap_quirk_off; /* KVM_X86_QUIRK_SLOT_ZAP_ALL disabled */
 	uint64_t wp_ops;        /* UFFDIO_WRITEPROTECT calls */
 	uint64_t wp_ns;         /* time inside those calls */
+	uint64_t lifts;         /* pages lifted for the VMM's own stores */
 };
 
 struct wpt_protect_backend_ops {
@@ -34,12 +36,55 @@ struct wpt_protect_backend_ops {
 	int (*unprotect)(void *be, uint64_t gpa, uint64_t size);
 	void (*stats)(void *be, struct wpt_protect_stats *st);
 	void (*free)(void *be);
+
+	/*
+	 * Optional: a backend that protects the VMM's own mapping of guest
+	 * RAM too (userfaultfd), so that the VMM's stores to a protected page
+	 * fault.  Its presence is what tells the library to lift a page
+	 * around its own stores (apply.c) and what the A64 emulator refuses.
+	 */
+	/* Lift the page at gpa for a VMM thread whose store faulted there
+	 * and record it until take_lifted; wakes a thread blocked on it.
+	 * Async-signal-safe: no lock, errno kept.  1, -ENOSPC (too many
+	 * lifted), or -errno. */
+	int (*lift)(void *be, uint64_t gpa);
+	/* Only wake what waits on the page (it is no longer protected for
+	 * the tracker): 0 or -errno. */
+	int (*wake)(void *be, uint64_t gpa);
+	/* Lock-free: does a lifted page lie inside [gpa, gpa + len)? */
+	bool (*lifted_in)(void *be, uint64_t gpa, uint64_t len);
+	/* Under the VM lock: forget one lifted page inside [gpa, gpa + len)
+	 * (true, with it in *page), for the caller to protect again. */
+	bool (*take_lifted)(void *be, uint64_t gpa, uint64_t len,
+			    uint64_t *page);
+
+	/* Optional: a backend whose faults block the faulting thread and
+	 * queue on a file descriptor (userfaultfd, WPT_UFFD_BLOCK). */
+	int (*fault_fd)(void *be);
+	/* Read one fault: 1 with the page's gpa and the blocked thread's id,
+	 * 0 if none is queued, or -errno.  Any thread, no lock. */
+	int (*read_fault)(void *be, uint64_t *gpa, int *tid);
 };
 
+struct protect_steps;
+
+/*
+ * A VM's protection: its backend, and the pages a single step or a
+ * store holds writable while the tracker still counts them protected
+ * (protect.c).  Every call goes through protect_set and the step calls
+ * below; the backend then sees each page protected at most once and
+ * unprotected only when protected.
+ */
 struct wpt_protect {
-	const struct wpt_protect_backend_ops *ops;
+	const struct wpt_protect_backend_ops *ops; /* NULL: no backend */
 	void *be;
+	struct protect_steps *steps;
 };
+
+static inline bool protect_lifts(const struct wpt_protect *p)
+{
+	return p->ops && p->ops->lift;
+}
 
 /* The KVM memslot backend over gm's regions (gm must outlive it).  Creates
  * the slots at once.  -ENOSPC if the budget cannot hold the initial layout,
@@ -54,43 +99,26 @@ int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
 /*
  * The userfaultfd write-protect backend over gm's regions (gm must outlive
  * it): registers them all with UFFDIO_REGISTER_MODE_WP, faults delivered
- * as SIGBUS or (block) queued on the fd with the thread's id.  *be_out is the backend's own handle for
- * wpt_protect_uffd_lift(), valid while out's owner lives.  -EPERM/-EACCES
- * no right to catch faults raised in the kernel, -EOPNOTSUPP a kernel
- * without write-protect or SIGBUS faults, -EINVAL memory it cannot
+ * as SIGBUS or (block) queued on the fd with the thread's id.  -EPERM/
+ * -EACCES no right to catch faults raised in the kernel, -EOPNOTSUPP a
+ * kernel without write-protect or SIGBUS faults, -EINVAL memory it cannot
  * protect, or the failing call's -errno.
  */
 int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
-			 struct wpt_protect *out, void **be_out);
+			 struct wpt_protect *out);
 
-/* Lift the protection of the page holding hva behind the tracker's back
- * (a VMM thread's store faulted there), waking a thread blocked on it.
- * Async-signal-safe: no lock, errno kept.  0 or -errno. */
-int wpt_protect_uffd_lift(const void *be, uint64_t hva);
+/* After a backend filled p: set up the step bookkeeping.  0 or -ENOMEM
+ * (then p is freed). */
+int protect_init(struct wpt_protect *p);
+void protect_free(struct wpt_protect *p);
+void protect_stats(struct wpt_protect *p, struct wpt_protect_stats *st);
 
-/* block: the userfaultfd (non-blocking) to poll. */
-int wpt_protect_uffd_fd(const void *be);
-
-/* block: read one write-protect fault in guest RAM: 1 with the faulting
- * page's gpa and the blocked thread's id, 0 if none is queued, or -errno.
- * Any thread, without the VM lock. */
-int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid);
-
-/* Protect page again if p's single-step layer does not hold it writable
- * (a page lifted by wpt_protect_uffd_lift whose table still wants
- * protection).  Under the VM lock.  0 or the backend's -errno. */
-int wpt_protect_step_reassert(struct wpt_protect *p, uint64_t page_gpa);
-
-/*
- * The single-step layer (step.c): wrap p's backend so single steps
- * (wpt_vm_step_begin/end) can make one page writable while the tracker
- * still counts it protected.  On success p holds the layer, which owns the
- * old backend.  Pages are page aligned; called under the VM lock.
- */
-int wpt_protect_step_wrap(struct wpt_protect *p);
+/* Protect or unprotect [gpa, gpa + size), around the pages a step holds.
+ * All or nothing. */
+int protect_set(struct wpt_protect *p, uint64_t gpa, uint64_t size, bool on);
 
 /* A step of page_gpa begins: make it writable (the first step of it). */
-int wpt_protect_step_begin(struct wpt_protect *p, uint64_t page_gpa);
+int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa);
 
 /*
  * A step of page_gpa ended.  When it was the last one and want_protected
@@ -98,7 +126,11 @@ int wpt_protect_step_begin(struct wpt_protect *p, uint64_t page_gpa);
  * backend's errno: then the page stays writable, held here as failed, until
  * the tracker unprotects it (dropped) or protects it (tried again).
  */
-int wpt_protect_step_end(struct wpt_protect *p, uint64_t page_gpa,
-			 bool want_protected);
+int protect_step_end(struct wpt_protect *p, uint64_t page_gpa,
+		     bool want_protected);
+
+/* Protect page again unless a step holds it writable (a page lifted for
+ * a VMM thread whose table still wants protection).  0 or -errno. */
+int protect_reassert(struct wpt_protect *p, uint64_t page_gpa);
 
 #endif

@@ -12,13 +12,22 @@
  * KVM_EXIT_MMIO and the data; a VMM thread gets a real SIGBUS.
  * WPT_UFFD_BLOCK: the faulting thread blocks and the fault is queued on
  * the fd with the thread's id (UFFD_FEATURE_THREAD_ID), for
- * wpt_vm_uffd_service() (lib/uffd_fault.c) to read.
+ * wpt_vm_uffd_service() (lib/trap_uffd.c) to read.
+ *
+ * The VMM's own stores to a protected page fault too: the backend lifts
+ * the page for them (uffd_lift, from a SIGBUS handler or the fault
+ * service) and remembers it until the VMM's wpt_vm_host_wrote, which
+ * protects it again and diffs it.  Lifted pages sit in a fixed array, a
+ * slot claimed lock-free by compare-and-swap from 0 to page + 1 and freed
+ * under the VM lock.  Freeing before protecting again is what keeps it
+ * safe: a writer that faults in between claims a fresh slot and lifts the
+ * page again, and the protect that follows makes it fault once more.
  *
  * Every RAM region is registered with UFFDIO_REGISTER_MODE_WP once, at
  * creation: that needs anonymous, memfd/shmem or hugetlbfs memory (and
  * CAP_SYS_PTRACE, or /dev/userfaultfd, for faults raised inside KVM).
- * Called only under the VM lock, like every backend, except
- * wpt_protect_uffd_lift() (a signal handler's) and wpt_protect_uffd_read().
+ * Called only under the VM lock, like every backend, except the ops
+ * protect.h says otherwise of (lift, wake, lifted_in, read_fault).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +56,10 @@ struct uffd {
 	uint64_t features;
 	uint64_t wp_ops;
 	uint64_t wp_ns;
+	struct wpt_protect_backend_ops ops; /* uffd_ops, less what the mode lacks */
+	/* Pages lifted for the VMM's stores, as gpa + 1 (0: free slot). */
+	uint64_t lifted[WPT_UFFD_MAX_LIFTED];
+	uint64_t lifts; /* atomic */
 };
 
 static uint64_t now_ns(void)
@@ -187,6 +200,7 @@ static void uffd_stats(void *be, struct wpt_protect_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->wp_ops = u->wp_ops;
 	st->wp_ns = u->wp_ns;
+	st->lifts = __atomic_load_n(&u->lifts, __ATOMIC_RELAXED);
 }
 
 /* Closing the fd unregisters the ranges and drops every protection, so
@@ -199,22 +213,158 @@ static void uffd_free(void *be)
 	free(u);
 }
 
+/* Make the page at gpa writable (and wake what waits there).  Only
+ * syscalls and no lock: a SIGBUS handler calls this.  errno is the
+ * interrupted code's: keep it. */
+static int uffd_wake(void *be, uint64_t gpa)
+{
+	const struct uffd *u = be;
+	void *hva = guestmem_hva(u->gm, gpa & WPT_PAGE_MASK, WPT_PAGE_SIZE);
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)hva, .len = WPT_PAGE_SIZE },
+		.mode = 0, /* and wake a thread blocked there */
+	};
+	int saved = errno, ret = 0;
+
+	if (!hva)
+		return -EINVAL;
+	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		if (errno != EAGAIN) {
+			ret = -errno;
+			break;
+		}
+	}
+	errno = saved;
+	return ret;
+}
+
+static int uffd_lift(void *be, uint64_t gpa)
+{
+	struct uffd *u = be;
+	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1;
+	unsigned int i, slot = WPT_UFFD_MAX_LIFTED;
+	int ret;
+
+	for (i = 0; i < WPT_UFFD_MAX_LIFTED && slot == WPT_UFFD_MAX_LIFTED;
+	     i++) {
+		uint64_t free_slot = 0;
+
+		/* Lifted already (and protected again by a trapped store
+		 * since): lift once more, the slot stands. */
+		if (__atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE) == tag ||
+		    __atomic_compare_exchange_n(&u->lifted[i], &free_slot, tag,
+						false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			slot = i;
+	}
+	if (slot == WPT_UFFD_MAX_LIFTED)
+		return -ENOSPC;
+	ret = uffd_wake(be, gpa);
+	if (ret) {
+		__atomic_store_n(&u->lifted[slot], 0, __ATOMIC_RELEASE);
+		return ret;
+	}
+	__atomic_fetch_add(&u->lifts, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/* The lifted page of slot i when it lies inside [gpa, gpa + len): its
+ * tag, else 0. */
+static uint64_t lifted_tag_in(struct uffd *u, unsigned int i, uint64_t gpa,
+			      uint64_t len)
+{
+	uint64_t tag = __atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE);
+
+	if (tag && tag - 1 + WPT_PAGE_SIZE > gpa && tag - 1 < gpa + len)
+		return tag;
+	return 0;
+}
+
+static bool uffd_lifted_in(void *be, uint64_t gpa, uint64_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++)
+		if (lifted_tag_in(be, i, gpa, len))
+			return true;
+	return false;
+}
+
+static bool uffd_take_lifted(void *be, uint64_t gpa, uint64_t len,
+			     uint64_t *page)
+{
+	struct uffd *u = be;
+	unsigned int i;
+
+	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++) {
+		uint64_t tag = lifted_tag_in(u, i, gpa, len);
+
+		/* Free first (see the top of the file). */
+		if (tag && __atomic_compare_exchange_n(&u->lifted[i], &tag, 0,
+						       false, __ATOMIC_ACQ_REL,
+						       __ATOMIC_ACQUIRE)) {
+			*page = tag - 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int uffd_fault_fd(void *be)
+{
+	return ((const struct uffd *)be)->fd;
+}
+
+static int uffd_read_fault(void *be, uint64_t *gpa, int *tid)
+{
+	struct uffd *u = be;
+	struct uffd_msg msg;
+
+	for (;;) {
+		ssize_t n = read(u->fd, &msg, sizeof(msg));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		if (n != sizeof(msg))
+			return -EIO;
+		/* Only write-protect faults are asked for (no MISSING, no
+		 * events); anything else is skipped. */
+		if (msg.event != UFFD_EVENT_PAGEFAULT ||
+		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ||
+		    !guestmem_gpa_of_hva(u->gm, msg.arg.pagefault.address,
+					 gpa))
+			continue;
+		*gpa &= WPT_PAGE_MASK;
+		*tid = (int)msg.arg.pagefault.feat.ptid;
+		return 1;
+	}
+}
+
 static const struct wpt_protect_backend_ops uffd_ops = {
 	.name = "uffd",
 	.protect = uffd_protect,
 	.unprotect = uffd_unprotect,
 	.stats = uffd_stats,
 	.free = uffd_free,
+	.lift = uffd_lift,
+	.wake = uffd_wake,
+	.lifted_in = uffd_lifted_in,
+	.take_lifted = uffd_take_lifted,
+	.fault_fd = uffd_fault_fd,
+	.read_fault = uffd_read_fault,
 };
 
 int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
-			 struct wpt_protect *out, void **be_out)
+			 struct wpt_protect *out)
 {
 	struct uffd *u;
 	unsigned int i;
 	int ret;
 
-	if (!gm || !out || !be_out || !gm->nr)
+	if (!gm || !out || !gm->nr)
 		return -EINVAL;
 	u = calloc(1, sizeof(*u));
 	if (!u)
@@ -243,65 +393,13 @@ int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
 			return ret;
 		}
 	}
-	out->ops = &uffd_ops;
+	/* SIGBUS mode: faults are signals, nothing queues on the fd. */
+	u->ops = uffd_ops;
+	if (!block) {
+		u->ops.fault_fd = NULL;
+		u->ops.read_fault = NULL;
+	}
+	out->ops = &u->ops;
 	out->be = u;
-	*be_out = u;
 	return 0;
-}
-
-int wpt_protect_uffd_lift(const void *be, uint64_t hva)
-{
-	const struct uffd *u = be;
-	struct uffdio_writeprotect wp = {
-		.range = { .start = hva & WPT_PAGE_MASK, .len = WPT_PAGE_SIZE },
-		.mode = 0, /* and wake a thread blocked there */
-	};
-	int ret;
-
-	/* Only syscalls and no lock: a SIGBUS handler calls this.  errno is
-	 * the interrupted code's: keep it. */
-	ret = errno;
-	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
-		if (errno != EAGAIN) {
-			int err = -errno;
-
-			errno = ret;
-			return err;
-		}
-	}
-	errno = ret;
-	return 0;
-}
-
-int wpt_protect_uffd_fd(const void *be)
-{
-	return ((const struct uffd *)be)->fd;
-}
-
-int wpt_protect_uffd_read(void *be, uint64_t *gpa, int *tid)
-{
-	struct uffd *u = be;
-	struct uffd_msg msg;
-
-	for (;;) {
-		ssize_t n = read(u->fd, &msg, sizeof(msg));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -errno;
-		}
-		if (n != sizeof(msg))
-			return -EIO;
-		/* Only write-protect faults are asked for (no MISSING, no
-		 * events); anything else is skipped. */
-		if (msg.event != UFFD_EVENT_PAGEFAULT ||
-		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ||
-		    !guestmem_gpa_of_hva(u->gm, msg.arg.pagefault.address,
-					 gpa))
-			continue;
-		*gpa &= WPT_PAGE_MASK;
-		*tid = (int)msg.arg.pagefault.feat.ptid;
-		return 1;
-	}
 }

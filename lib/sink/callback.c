@@ -29,33 +29,19 @@ static int callback_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 	return c->ops.unmap(c->opaque, iova, size);
 }
 
-static void callback_free(struct wpt_sink *s)
-{
-	free(s->priv);
-}
-
 static const struct wpt_sink_backend_ops callback_ops = {
 	.name = "callback",
 	.map = callback_map,
 	.unmap = callback_unmap,
-	.free = callback_free,
 };
 
 int wpt_sink_callback_new(const struct wpt_sink_ops *ops, void *opaque,
 			  struct wpt_sink **out)
 {
-	struct callback *c;
-	int ret;
+	struct callback c = { .opaque = opaque };
 
 	if (!ops || !ops->map || !ops->unmap || !out)
 		return -EINVAL;
-	c = malloc(sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->ops = *ops;
-	c->opaque = opaque;
-	ret = wpt_sink_alloc(&callback_ops, c, out);
-	if (ret)
-		free(c);
-	return ret;
+	c.ops = *ops;
+	return wpt_sink_alloc_priv(&callback_ops, &c, sizeof(c), out);
 }

@@ -64,34 +64,20 @@ static int iommufd_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 	return 0;
 }
 
-static void iommufd_free(struct wpt_sink *s)
-{
-	free(s->priv);
-}
-
 static const struct wpt_sink_backend_ops iommufd_ops = {
 	.name = "iommufd",
 	.map = iommufd_map,
 	.unmap = iommufd_unmap,
-	.free = iommufd_free,
 };
 
 int wpt_sink_iommufd_new_ioctl(int iommufd, uint32_t ioas_id, wpt_ioctl_fn fn,
 			       struct wpt_sink **out)
 {
-	struct iommufd *f;
-	int ret;
+	struct iommufd f = { .fd = iommufd, .ioas_id = ioas_id, .ioctl = fn };
 
 	if (iommufd < 0 || !fn || !out)
 		return -EINVAL;
-	f = malloc(sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	*f = (struct iommufd){ .fd = iommufd, .ioas_id = ioas_id, .ioctl = fn };
-	ret = wpt_sink_alloc(&iommufd_ops, f, out);
-	if (ret)
-		free(f);
-	return ret;
+	return wpt_sink_alloc_priv(&iommufd_ops, &f, sizeof(f), out);
 }
 
 int wpt_sink_iommufd_new(int iommufd, uint32_t ioas_id, struct wpt_sink **out)

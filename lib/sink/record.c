@@ -20,6 +20,7 @@
 #include <bsd/sys/tree.h>
 
 #include "sink.h"
+#include "wpt_internal.h"
 
 struct record_node {
 	RB_ENTRY(record_node) link;

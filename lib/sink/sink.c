@@ -2,6 +2,7 @@
 /* The sink handle common to every kind: allocation, counting, freeing. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sink.h"
 
@@ -17,6 +18,25 @@ int wpt_sink_alloc(const struct wpt_sink_backend_ops *ops, void *priv,
 		return -ENOMEM;
 	s->ops = ops;
 	s->priv = priv;
+	*out = s;
+	return 0;
+}
+
+int wpt_sink_alloc_priv(const struct wpt_sink_backend_ops *ops,
+			const void *priv, size_t size, struct wpt_sink **out)
+{
+	struct wpt_sink *s;
+
+	if (!ops || !out)
+		return -EINVAL;
+	/* One block: the backend's state lives right after the handle and
+	 * goes with it in wpt_sink_free. */
+	s = calloc(1, sizeof(*s) + size);
+	if (!s)
+		return -ENOMEM;
+	s->ops = ops;
+	s->priv = s + 1;
+	memcpy(s->priv, priv, size);
 	*out = s;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #ifndef WPT_SINK_H
 #define WPT_SINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wpt.h"
@@ -19,7 +20,7 @@ struct wpt_sink_backend_ops {
 	int (*map)(struct wpt_sink *s, uint64_t iova, uint64_t gpa, void *hva,
 		   uint64_t size, uint32_t perm);
 	int (*unmap)(struct wpt_sink *s, uint64_t iova, uint64_t size);
-	void (*free)(struct wpt_sink *s);
+	void (*free)(struct wpt_sink *s); /* optional */
 };
 
 struct wpt_sink {
@@ -28,9 +29,14 @@ struct wpt_sink {
 	void *priv; /* the backend's */
 };
 
-/* Allocate a sink of a kind; priv is the backend's.  -ENOMEM. */
+/* Allocate a sink of a kind; priv is the backend's (its free op frees it).
+ * -ENOMEM. */
 int wpt_sink_alloc(const struct wpt_sink_backend_ops *ops, void *priv,
 		   struct wpt_sink **out);
+/* The same with a copy of size bytes of priv kept inside the sink's own
+ * allocation (s->priv): nothing for the backend to free. */
+int wpt_sink_alloc_priv(const struct wpt_sink_backend_ops *ops,
+			const void *priv, size_t size, struct wpt_sink **out);
 
 /* Call the backend and count.  size > 0, perm != 0. */
 int wpt_sink_map(struct wpt_sink *s, uint64_t iova, uint64_t gpa, void *hva,

@@ -63,35 +63,20 @@ static int vfio_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 	return 0;
 }
 
-static void vfio_free(struct wpt_sink *s)
-{
-	free(s->priv);
-}
-
 static const struct wpt_sink_backend_ops vfio_ops = {
 	.name = "vfio",
 	.map = vfio_map,
 	.unmap = vfio_unmap,
-	.free = vfio_free,
 };
 
 int wpt_sink_vfio_new_ioctl(int container_fd, wpt_ioctl_fn fn,
 			    struct wpt_sink **out)
 {
-	struct vfio *v;
-	int ret;
+	struct vfio v = { .container_fd = container_fd, .ioctl = fn };
 
 	if (container_fd < 0 || !fn || !out)
 		return -EINVAL;
-	v = malloc(sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v->container_fd = container_fd;
-	v->ioctl = fn;
-	ret = wpt_sink_alloc(&vfio_ops, v, out);
-	if (ret)
-		free(v);
-	return ret;
+	return wpt_sink_alloc_priv(&vfio_ops, &v, sizeof(v), out);
 }
 
 int wpt_sink_vfio_new(int container_fd, struct wpt_sink **out)

@@ -4,27 +4,9 @@
 # /wpt-vfio-test <edu PCI address> <IOMMU group>, then prints
 #   WPT-VFIO-EXIT <status>
 # and powers off.  A step that fails prints "wpt-init: FAIL: <why>" and
-# powers off without an exit line; the host reports the log.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-# The initramfs has no /dev/console node, so the kernel could not give
-# init one: take it now that devtmpfs is there.
-exec </dev/console >/dev/console 2>&1
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mkdir -p /dev/pts /dev/shm
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
-
-say() { echo "wpt-init: $*"; }
-off() { sync; poweroff -f; sleep 5; echo o > /proc/sysrq-trigger; }
-fail() {
-	echo "wpt-init: FAIL: $*"
-	echo "wpt-init: last kernel messages:"
-	dmesg | tail -n 20
-	off
-}
+# powers off without an exit line; the host reports the log.  The mounts,
+# say, fail and off come from scripts/arm64/guest-lib.sh.
+. /guest-lib.sh
 
 say "kernel $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s"
 

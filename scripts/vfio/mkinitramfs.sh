@@ -2,7 +2,8 @@
 # mkinitramfs.sh OUT TESTBIN [MODDIR]
 # The check-vfio guest's whole root: busybox-static with its applet links,
 # the vfio modules from MODDIR (a kernel's lib/modules/<version>) with what
-# they depend on, /init (init.sh beside this script) and TESTBIN as
+# they depend on, /init (init.sh beside this script, with
+# ../arm64/guest-lib.sh as /guest-lib.sh) and TESTBIN as
 # /wpt-vfio-test.  Writes OUT/root/ and the uncompressed OUT/initramfs.cpio
 # (the kernel unpacks it at once; no decompressor to run under TCG).
 #
@@ -39,6 +40,7 @@ for applet in $("$busybox" --list-full); do
 	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
 cp "$here/init.sh" "$root/init"
+cp "$here/../arm64/guest-lib.sh" "$root/guest-lib.sh"
 chmod 755 "$root/init"
 cp "$testbin" "$root/wpt-vfio-test"
 chmod 755 "$root/wpt-vfio-test"

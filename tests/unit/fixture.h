@@ -138,6 +138,8 @@ static inline int fx_prot(struct fx *f, uint64_t gpa)
 #define S1_AF (1ull << 10)
 #define S1_RO (1ull << 7)
 #define S1_APTABLE_RO (1ull << 62)
+#define S1_APTABLE_NO_EL0 (1ull << 61)
+#define S1_AP_EL0 (1ull << 6)
 /* Macros, not functions: the transition tables use them in static
  * initializers. */
 #define s1_table(gpa) ((uint64_t)(gpa) | 3)

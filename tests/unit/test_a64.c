@@ -549,6 +549,45 @@ START_TEST(data_translation)
 }
 END_TEST
 
+/* The stage-1 privilege checks a CPU makes before the store exits: an EL0
+ * store to an EL1-only page (AP[1] clear, or APTable[0] above it) and an
+ * EL1 store under PSTATE.PAN to a page EL0 may access must fault, not be
+ * performed by the VMM on the guest's behalf. */
+START_TEST(el0_and_pan_permissions)
+{
+	regs.x[1] = 3;
+	regs.x[3] = SPLIT_VA;
+	regs.pstate = 0; /* EL0t */
+	ck_assert_int_eq(run(0xf8210062), -EFAULT); /* ldadd x1, x2, [x3] */
+	ck_assert_int_eq(res.fault, WPT_A64_FAULT_PERMISSION);
+	ck_assert_int_eq(res.fault_level, 3);
+	ck_assert_uint_eq(*ram64(DATA_P0), 0);
+	*ram64(L3) |= S1_AP_EL0;
+	regs.pc = CODE;
+	ck_assert_int_eq(run(0xf8210062), 1);
+	ck_assert_uint_eq(*ram64(DATA_P0), 3);
+	/* APTable[0] on the level-2 table descriptor: no EL0 access below,
+	 * unless TCR.HPD0 turns the hierarchical permissions off. */
+	*ram64(L2) |= S1_APTABLE_NO_EL0;
+	regs.pc = CODE;
+	ck_assert_int_eq(run(0xf8210062), -EFAULT);
+	ck_assert_int_eq(res.fault, WPT_A64_FAULT_PERMISSION);
+	mmu.tcr |= 1ull << 41;
+	regs.pc = CODE;
+	ck_assert_int_eq(run(0xf8210062), 1);
+	ck_assert_uint_eq(*ram64(DATA_P0), 6);
+	/* EL1 with PAN: the EL0-accessible page faults; without PAN not. */
+	regs.pstate = PSTATE_EL1H | 1ull << 22;
+	regs.pc = CODE;
+	ck_assert_int_eq(run(0xf8210062), -EFAULT);
+	ck_assert_int_eq(res.fault, WPT_A64_FAULT_PERMISSION);
+	regs.pstate = PSTATE_EL1H;
+	regs.pc = CODE;
+	ck_assert_int_eq(run(0xf8210062), 1);
+	ck_assert_uint_eq(*ram64(DATA_P0), 9);
+}
+END_TEST
+
 START_TEST(aarch32_and_big_endian)
 {
 	regs.pstate |= 1u << 4;
@@ -635,6 +674,7 @@ static Suite *a64_suite(void)
 	tcase_add_test(tc, unknown_instructions);
 	tcase_add_test(tc, fetch_faults);
 	tcase_add_test(tc, data_translation);
+	tcase_add_test(tc, el0_and_pan_permissions);
 	tcase_add_test(tc, aarch32_and_big_endian);
 	tcase_add_test(tc, store_to_protected_table_updates_shadow);
 	suite_add_tcase(s, tc);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hostile-guest catalog (issue 5): each case builds one kind of broken
+ * The hostile-guest catalog: each case builds one kind of broken
  * or malicious table, runs the operation that meets it, and MEASURES what
  * it cost: descriptors visited (the domain's counter), CPU time
  * (CLOCK_PROCESS_CPUTIME_ID, so a loaded machine does not count) and the
@@ -1247,7 +1247,7 @@ END_TEST
 /* ------------------------------------------- faults around the engine */
 
 /*
- * A guest-like sequence from tests/sim/guest_model over one RAM region,
+ * A guest-like sequence from sim/guest_model over one RAM region,
  * two domains, with failures injected around the engine: the recording
  * sinks' (VFIO's ENOMEM, EEXIST, ENOSPC), the protection backend's, and
  * the VMM writing table pages itself.

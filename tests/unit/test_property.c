@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The randomized property test: a simulated SMMUv3 guest driver
- * (tests/sim/guest_model) drives the real library through guest-like
+ * (sim/guest_model) drives the real library through guest-like
  * operation sequences, and after EVERY operation the library is held to
- * the design's invariants against a naive full walk (tests/sim/oracle):
+ * the design's invariants against a naive full walk (sim/oracle):
  *  - the sink holds what the tables map (HYBRID: plus removals the guest
  *    has not invalidated yet, and nothing else);
  *  - the shadow's view is exactly the sink's list;

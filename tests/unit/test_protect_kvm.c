@@ -20,10 +20,8 @@
 #include <unistd.h>
 
 #include "protect/protect.h"
+#include "kvm/minivm.h"
 #include "kvm/skip.h"
-/* tests/kvm/ is not linked into unit tests by the Makefile (yet): take the
- * helper in whole. */
-#include "kvm/minivm.c"
 
 #define RAM_SIZE (4ull << 20)
 #define CODE_GPA 0x1000ull

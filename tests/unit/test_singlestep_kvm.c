@@ -2,7 +2,7 @@
 /*
  * The single-step path (wpt_vm_step_begin/end) on the real /dev/kvm.
  *
- * force_step (bench/vmm.h): every trapped store of the guest workloads is
+ * force_step (bench/vmm/vmm.h): every trapped store of the guest workloads is
  * not handed to wpt_vm_handle_mmio with its data but run again for real
  * (RIP put back, page made writable, one KVM_GUESTDBG_SINGLESTEP, page
  * protected and diffed), as an arm64 VMM must for a KVM_EXIT_ARM_NISV.
@@ -38,8 +38,8 @@
 
 #include "wpt.h"
 #include "wpt_internal.h"
-#include "../../bench/smmu.h"
-#include "../../bench/vmm.h"
+#include "../../bench/smmu/smmu.h"
+#include "../../bench/vmm/vmm.h"
 #include "kvm/skip.h"
 
 #define MIB (1ull << 20)
@@ -349,7 +349,7 @@ END_TEST
  * WPT_UFFD_BLOCK at CPL3: every store to a table page blocks the vCPU in
  * KVM, the service thread reads the fault and kicks the vCPU, KVM_RUN
  * returns -EINTR and the vCPU steps the store.  At CPL3 this host cannot
- * single-step, so the step runs to the next exit (bench/vmm.h): the
+ * single-step, so the step runs to the next exit (bench/vmm/vmm.h): the
  * shadow is checked at every MID exit and at the end.
  */
 START_TEST(workload_uffd_block)

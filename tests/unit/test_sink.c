@@ -15,6 +15,7 @@
 #include <linux/vfio.h>
 
 #include "wpt.h"
+#include "wpt_internal.h"
 #include "sink/sink.h"
 
 #define RW (WPT_PERM_READ | WPT_PERM_WRITE)

@@ -40,7 +40,8 @@
 #include "wpt.h"
 #include "wpt_internal.h"
 #include "sink/sink.h"
-#include "core.h" /* tracker_page_lookup, struct wpt_page; urcu-bp */
+#include "core.h" /* struct wpt_page; urcu-bp */
+#include "pageindex.h"
 
 #define RAM_GPA 0x40000000ull
 #define RAM_SIZE (16ull << 20)
@@ -977,18 +978,18 @@ START_TEST(freed_page_waits_for_readers)
 	ck_assert_int_eq(wpt_domain_set_root(d->d, m->root), 0);
 
 	rcu_read_lock();
-	pg = tracker_page_lookup(s->vm, m->l2);
+	pg = pageindex_lookup(s->vm, m->l2);
 	ck_assert_ptr_nonnull(pg);
 	/* Another thread drops the table (as a vCPU's store could). */
 	ck_assert_int_eq(wpt_domain_clear_root(d->d), 0);
-	ck_assert_ptr_null(tracker_page_lookup(s->vm, m->l2));
+	ck_assert_ptr_null(pageindex_lookup(s->vm, m->l2));
 	ck_assert_int_eq(pthread_create(&t, NULL, barrier_thread, &done), 0);
 	usleep(200000);
 	ck_assert_msg(!__atomic_load_n(&done, __ATOMIC_SEQ_CST),
 		      "the free did not wait for a reader");
 #ifndef STRESS_TSAN
 	/* Still ours to read (ASan: not freed).  Not under TSan: its model
-	 * of the grace period (lib/wp_tracker.c) ends a reader's section at
+	 * of the grace period (lib/pageindex.c) ends a reader's section at
 	 * the end of the lookup, as the library's lock-free reader does. */
 	ck_assert_uint_eq(__atomic_load_n(&pg->gpa, __ATOMIC_RELAXED), m->l2);
 #endif

@@ -24,8 +24,8 @@
 
 #include "wpt.h"
 #include "wpt_internal.h"
-#include "../../bench/smmu.h"
-#include "../../bench/vmm.h"
+#include "../../bench/smmu/smmu.h"
+#include "../../bench/vmm/vmm.h"
 #include "kvm/skip.h"
 
 #define NR_CPUS 2

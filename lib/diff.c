@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Descriptor diffing (diff.h).  Every transition is the same two steps:
+ * invalid<->leaf, invalid<->table, leaf->leaf, block->table (a split: the
+ * new table was filled while nobody tracked it and is walked now),
+ * table->block and table->table.  The shadow nets the two steps out, so a
+ * split that maps the same pages makes no sink call.  A 4-byte store to
+ * one half of a descriptor is decoded as the hardware would see the whole
+ * descriptor at that moment.
+ *
+ * The two steps run for all uses in turn, with the snapshot holding the old
+ * value during removal and the new one during addition: a table that is its
+ * own descendant (a hostile guest) then still removes exactly what it added.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "ptwalk.h"
+#include "tracker.h"
+
+struct use_key {
+	struct wpt_domain *d;
+	int level;
+	uint64_t iova;
+};
+
+/* The uses of t at this moment, as keys: the uses themselves may go while
+ * earlier ones are processed. */
+static size_t collect_uses(struct wpt_table *t, struct use_key *stack,
+			   size_t stack_n, struct use_key **out)
+{
+	struct wpt_table_use *u;
+	struct use_key *keys = stack;
+	size_t n = 0;
+
+	if (t->nr_uses > stack_n) {
+		keys = malloc(t->nr_uses * sizeof(*keys));
+		if (!keys)
+			return SIZE_MAX;
+	}
+	RB_FOREACH(u, wpt_use_tree, &t->uses)
+		keys[n++] = (struct use_key){ u->d, u->level, u->iova };
+	*out = keys;
+	return n;
+}
+
+static bool same_meaning(const struct wpt_domain *d, int level, uint64_t a,
+			 uint64_t b)
+{
+	struct wpt_desc x, y;
+
+	d->fmt->decode(&d->geo, level, a, &x);
+	d->fmt->decode(&d->geo, level, b, &y);
+	if (x.type != y.type)
+		return false;
+	if (x.type == WPT_DESC_INVALID)
+		return x.fault == y.fault;
+	return x.addr == y.addr && x.perm == y.perm && x.size == y.size;
+}
+
+/* Apply to every use of t (remove if !add, else add) entry idx = desc,
+ * where old and new differ in meaning. */
+static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
+			 uint64_t old, uint64_t new, bool add)
+{
+	struct use_key stack[8], *keys;
+	size_t n = collect_uses(t, stack, 8, &keys), i;
+
+	if (n == SIZE_MAX) {
+		struct wpt_table_use *u;
+
+		RB_FOREACH(u, wpt_use_tree, &t->uses)
+			tracker_fault(u->d, -ENOMEM, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct wpt_table_use *u =
+			tracker_use_lookup(t, keys[i].d, keys[i].level,
+					   keys[i].iova);
+
+		if (!u || u->d->doomed || same_meaning(u->d, u->level, old, new))
+			continue;
+		if (add) {
+			ptwalk_entry_add(u, idx, new);
+		} else {
+			u->d->st.descs_changed++;
+			ptwalk_entry_remove(u, idx, old);
+		}
+	}
+	if (keys != stack)
+		free(keys);
+}
+
+/*
+ * One use, the usual case: no key list and one pair of decodes.  Removing
+ * an entry drops only uses at deeper levels than the entry's table (a
+ * child's level is its parent's + 1), so u outlives its own removal.
+ */
+static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
+			     uint64_t old, uint64_t new)
+{
+	struct wpt_domain *d = u->d;
+	struct wpt_table *t = u->table;
+
+	if (d->doomed || same_meaning(d, u->level, old, new)) {
+		t->snap[idx] = new;
+		return;
+	}
+	d->st.descs_changed++;
+	ptwalk_entry_remove(u, idx, old);
+	t->snap[idx] = new;
+	if (!d->doomed)
+		ptwalk_entry_add(u, idx, new);
+}
+
+/* Descriptor idx of t now reads new (t is pinned by the caller or used). */
+static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
+			 uint64_t new)
+{
+	uint64_t old = t->snap[idx];
+
+	vm->st.descs_changed++;
+	tracker_table_pin(t);
+	if (t->nr_uses == 1) {
+		sole_use_changed(RB_ROOT(&t->uses), idx, old, new);
+	} else {
+		for_each_use(vm, t, idx, old, new, false);
+		t->snap[idx] = new;
+		for_each_use(vm, t, idx, old, new, true);
+	}
+	tracker_table_unpin(vm, t);
+}
+
+/* Diff descriptors [first, last] of t against RAM. */
+static void diff_range(struct wpt_vm *vm, struct wpt_table *t, uint64_t first,
+		       uint64_t last)
+{
+	uint64_t i;
+
+	for (i = first; i <= last; i++) {
+		uint64_t now = guestmem_load64(&t->hva[i]);
+
+		if (now != t->snap[i])
+			desc_changed(vm, t, i, now);
+	}
+}
+
+void diff_table(struct wpt_vm *vm, struct wpt_table *t)
+{
+	diff_range(vm, t, 0, t->size / 8 - 1);
+}
+
+void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
+	       uint64_t len)
+{
+	struct wpt_table *stack[4], **tables = stack;
+	unsigned int n = pg->nr_tables, i;
+
+	/* Copy and pin: diffing may track or free tables on this page. */
+	if (n > 4) {
+		tables = malloc(n * sizeof(*tables));
+		if (!tables)
+			n = 4, tables = stack;
+	}
+	memcpy(tables, pg->tables, n * sizeof(*tables));
+	for (i = 0; i < n; i++) {
+		struct wpt_table_use *u;
+
+		tracker_table_pin(tables[i]);
+		/* A store to a table counts once for each domain using it. */
+		RB_FOREACH(u, wpt_use_tree, &tables[i]->uses) {
+			if (u->d->write_seq != vm->op_seq) {
+				u->d->write_seq = vm->op_seq;
+				u->d->st.writes++;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct wpt_table *t = tables[i];
+		uint64_t lo = gpa > t->gpa ? gpa : t->gpa;
+		uint64_t hi = gpa + len < t->gpa + t->size ? gpa + len
+							  : t->gpa + t->size;
+
+		if (lo < hi)
+			diff_range(vm, t, (lo - t->gpa) / 8,
+				   (hi - 1 - t->gpa) / 8);
+	}
+	for (i = 0; i < n; i++)
+		tracker_table_unpin(vm, tables[i]);
+	if (tables != stack)
+		free(tables);
+}
+
+/* An entry the range walk found changed. */
+static void range_changed(void *opaque, struct wpt_table *t, uint64_t idx,
+			  uint64_t now)
+{
+	desc_changed(opaque, t, idx, now);
+}
+
+void diff_iova_range(struct wpt_domain *d, uint64_t lo, uint64_t hi)
+{
+	ptwalk_range(d, lo, hi, range_changed, d->vm);
+}

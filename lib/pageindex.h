@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The page index: guest page GPA -> the tracked tables on that page.  The
+ * one place the exit path asks "is this store ours?", so it is an RCU hash
+ * table (urcu-bp flavour: VMM threads need not register) read without the
+ * VM lock; every change happens under the lock, and entries are freed
+ * through call_rcu.
+ */
+#ifndef WPT_PAGEINDEX_H
+#define WPT_PAGEINDEX_H
+
+#include <stdint.h>
+
+struct wpt_vm;
+struct wpt_page;
+struct wpt_table;
+
+int pageindex_init(struct wpt_vm *vm);
+/* The index must be empty (every table went with its domain). */
+void pageindex_fini(struct wpt_vm *vm);
+
+/*
+ * The tracked page at page_gpa, or NULL.  Takes its own RCU read section:
+ * under the VM lock the entry stays valid afterwards; without the lock
+ * only its presence means anything.
+ */
+struct wpt_page *pageindex_lookup(struct wpt_vm *vm, uint64_t page_gpa);
+
+/* Add table t to the page at gpa (creating and publishing the entry) or
+ * take it off (freeing the entry after a grace period when it empties).
+ * Under the VM lock.  attach: 0 or -ENOMEM. */
+int pageindex_attach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t);
+void pageindex_detach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t);
+
+/* Call fn for every tracked page until it returns nonzero (returned). */
+int pageindex_foreach(struct wpt_vm *vm,
+		      int (*fn)(void *opaque, struct wpt_page *pg),
+		      void *opaque);
+
+#endif

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trap stage: the exits and steps a VMM hands the library.
+ * wpt_vm_handle_mmio() sees every MMIO exit of the VMM, so "not ours"
+ * costs one binary search over the RAM regions; an access inside RAM that
+ * is not a tracked table (a vCPU that fell into a memslot being re-cut) is
+ * served from RAM without the lock; only a store to a tracked table takes
+ * the VM lock and goes on to apply -> diff -> walk -> shadow -> sink.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply.h"
+#include "core.h"
+#include "pageindex.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
+{
+	return pageindex_lookup(vm, gpa & WPT_PAGE_MASK) != NULL;
+}
+
+static void count_gap(struct wpt_vm *vm)
+{
+	__atomic_fetch_add(&vm->gap_accesses, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * A store to a page no table holds fell into a memslot being re-cut: KVM
+ * would have written it to RAM, so do that, without the lock.  If the page
+ * became a table meanwhile, its snapshot may predate this store: diff it.
+ */
+static int store_in_gap(struct wpt_vm *vm, uint64_t gpa, void *hva,
+			const void *data, uint32_t len)
+{
+	int ret;
+
+	apply_ram_store(hva, data, len);
+	count_gap(vm);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!page_tracked(vm, gpa))
+		return 1;
+	pthread_mutex_lock(&vm->lock);
+	ret = apply_rescan(vm, gpa, len);
+	pthread_mutex_unlock(&vm->lock);
+	return ret ? ret : 1;
+}
+
+/* One store inside one page of RAM: 1 or -errno. */
+static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
+		       const void *data, uint32_t len)
+{
+	struct wpt_page *pg = NULL;
+	uint64_t t0;
+	int ret;
+
+	/* Where the backend protects our own mapping too, whether a page
+	 * is protected is only stable under the lock: no lock-free path. */
+	if (!protect_lifts(&vm->protect) && !page_tracked(vm, gpa))
+		return store_in_gap(vm, gpa, hva, data, len);
+	pthread_mutex_lock(&vm->lock);
+	t0 = now_ns();
+	if (protect_lifts(&vm->protect)) {
+		/* Under the lock one lookup settles it: no table here any
+		 * more (released since it trapped) is a plain store. */
+		pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
+		if (!pg) {
+			apply_ram_store(hva, data, len);
+			count_gap(vm);
+			pthread_mutex_unlock(&vm->lock);
+			return 1;
+		}
+	}
+	ret = apply_store_locked(vm, pg, gpa, hva, data, len);
+	if (ret) {
+		pthread_mutex_unlock(&vm->lock);
+		return ret;
+	}
+	ret = apply_rescan(vm, gpa, len);
+	vm->st.exits_handled++;
+	vm->st.lib_ns += now_ns() - t0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret ? ret : 1;
+}
+
+int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
+		       uint32_t len, int is_write)
+{
+	const struct wpt_ram_region *region;
+	uint32_t done = 0;
+	int ret = 1;
+
+	if (!vm || !data || (len != 1 && len != 2 && len != 4 && len != 8 &&
+			     len != 16))
+		return -EINVAL;
+	region = guestmem_region(&vm->mem, gpa, 1);
+	if (!region)
+		return 0; /* device MMIO: the VMM's */
+	while (done < len) {
+		uint64_t g = gpa + done;
+		uint32_t n = len - done;
+		void *hva;
+
+		/* A store crossing a page boundary is two stores. */
+		if ((g & ~WPT_PAGE_MASK) + n > WPT_PAGE_SIZE)
+			n = WPT_PAGE_SIZE - (g & ~WPT_PAGE_MASK);
+		/* The region found above serves every piece inside it: one
+		 * search per exit, not one more per piece. */
+		if (g + n > region->gpa + region->size)
+			region = guestmem_region(&vm->mem, g, n);
+		if (!region)
+			return -EFAULT; /* runs off the end of RAM */
+		hva = (char *)region->hva + (g - region->gpa);
+		if (!is_write) {
+			/* Reads only exit inside a slot gap: serve them. */
+			memcpy((char *)data + done, hva, n);
+			count_gap(vm);
+		} else {
+			int r = store_piece(vm, g, hva, (char *)data + done, n);
+
+			if (r < 0 && ret == 1)
+				ret = r;
+		}
+		done += n;
+	}
+	return ret;
+}
+
+/* Whether [gpa, gpa + len) touches a tracked or lifted page; -EINVAL if it
+ * leaves RAM. */
+static int host_write_matters(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
+{
+	const struct wpt_protect_backend_ops *ops = vm->protect.ops;
+	bool any = false;
+	uint64_t g;
+
+	for (g = gpa; g < gpa + len; g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
+		if (!guestmem_region(&vm->mem, g, 1))
+			return -EINVAL;
+		any = any || page_tracked(vm, g);
+	}
+	if (!any && protect_lifts(&vm->protect))
+		any = ops->lifted_in(vm->protect.be, gpa, len);
+	return any;
+}
+
+int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
+{
+	uint64_t g;
+	int ret;
+
+	if (!vm || !len || gpa + len < gpa)
+		return -EINVAL;
+	/* Order the caller's stores before the lookups below; the tracker
+	 * publishes a page (a full-barrier cmpxchg in cds_lfht_add) before
+	 * it snapshots it, so one side always sees the other. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* Nothing tracked (the usual case: the VMM's emulated DMA hits
+	 * data): no lock, so vCPUs writing completion and status words do
+	 * not serialize on it.  A page tracked after this look is
+	 * snapshotted from RAM that already holds the write. */
+	ret = host_write_matters(vm, gpa, len);
+	if (ret <= 0)
+		return ret;
+	pthread_mutex_lock(&vm->lock);
+	/* Pages lifted for this write (the userfaultfd backend) are
+	 * protected again before the diff. */
+	ret = apply_close_lifted(vm, gpa, len);
+	for (g = gpa; g < gpa + len && g >= gpa;
+	     g = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE) {
+		uint64_t end = (g & WPT_PAGE_MASK) + WPT_PAGE_SIZE;
+		int r;
+
+		if (end > gpa + len || end < g)
+			end = gpa + len;
+		if (!page_tracked(vm, g))
+			continue;
+		r = apply_rescan(vm, g, end - g);
+		if (r && !ret)
+			ret = r;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/* ---------------------------------------------------- single step */
+
+#define STEP_F_BEGUN (1u << 0)
+
+int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
+{
+	uint64_t t0, page = gpa & WPT_PAGE_MASK;
+	int ret = 1, r;
+
+	if (!vm || !st)
+		return -EINVAL;
+	if (!guestmem_region(&vm->mem, gpa, 1))
+		return 0; /* device MMIO: the VMM's */
+	t0 = now_ns();
+	/* The lock also waits out a memslot re-cut in progress: a vCPU that
+	 * fell into its gap finds RAM in place when it steps. */
+	pthread_mutex_lock(&vm->lock);
+	st->gpa = gpa;
+	st->page_gpa = WPT_STEP_NO_PAGE;
+	st->flags = STEP_F_BEGUN;
+	r = apply_page_open(vm, pageindex_lookup(vm, page), page);
+	if (r < 0) {
+		st->flags = 0;
+		ret = r;
+	} else if (r == 1) {
+		st->page_gpa = page;
+	}
+	st->t0 = t0;
+	vm->st.step_ns += now_ns() - t0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
+{
+	struct wpt_page *pg;
+	uint64_t t0;
+	int ret;
+
+	if (!vm || !st || !(st->flags & STEP_F_BEGUN))
+		return -EINVAL;
+	st->flags = 0;
+	if (st->page_gpa == WPT_STEP_NO_PAGE)
+		return 0; /* nothing was made writable */
+	t0 = now_ns();
+	pthread_mutex_lock(&vm->lock);
+	pg = pageindex_lookup(vm, st->page_gpa);
+	/* Protect first, then diff: a store by another vCPU is then in RAM
+	 * for the diff or traps after it (see wpt.h). */
+	ret = apply_page_close(vm, pg, st->page_gpa);
+	if (!ret && pg)
+		ret = apply_rescan(vm, st->page_gpa, WPT_PAGE_SIZE);
+	vm->st.steps++;
+	vm->st.step_ns += now_ns() - t0;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
