@@ -25,4 +25,12 @@ $(KT_TESTS): $(BUILD)/tests/%: $(KT_DIR)/tests/%.c $(KT_OBJS) $(LIBA)
 check-kvmtool: $(KT_TESTS)
 	@KVMTOOL_SRC='$(KVMTOOL_SRC)' BUILD='$(BUILD)' \
 	  scripts/kvmtool/check.sh $(KT_TESTS)
+
+# The three-level run's downloads and arm64 builds live outside build/:
+# the Makefile includes every *.d below build/, and kvmtool's dependency
+# files (and APT's sources.list.d) would be read as rules.
+clean: kvmtool-clean
+.PHONY: kvmtool-clean
+kvmtool-clean:
+	rm -rf build-kvmtool
 # ---- end vmm-glue/kvmtool ----

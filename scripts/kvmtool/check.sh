@@ -29,7 +29,7 @@ SKIP  kvmtool-three-levels  <<< NOT RUN: no kvmtool tree given.
         make check-kvmtool KVMTOOL_SRC=/path/to/kvmtool   (commit b48735e5)
 MSG
 else
-	if scripts/kvmtool/run.sh "$KVMTOOL_SRC" "$build/kvmtool"; then
+	if scripts/kvmtool/run.sh "$KVMTOOL_SRC" build-kvmtool; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))
