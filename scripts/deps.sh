@@ -9,14 +9,18 @@
 #   and the static C and liburcu libraries for the in-guest test binary.
 # --fuzz: also what `make fuzz` needs: clang and its fuzzer runtime
 #   (libclang-rt-N-dev, which clang-N only recommends).
+# --kvmtool: also what `make check-kvmtool KVMTOOL_SRC=...` needs: QEMU
+#   for arm64 (TCG, virt, SMMUv3, edu), the arm64 cross compiler and C
+#   library, cpio, kmod and the module decompressors for the initramfs.
 # --check: name what is missing but never install it, even as root.
-quiet=0 bench=0 vfio=0 fuzz=0 install=1
+quiet=0 bench=0 vfio=0 fuzz=0 kvmtool=0 install=1
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--bench) bench=1 ;;
 	--vfio) vfio=1 ;;
 	--fuzz) fuzz=1 ;;
+	--kvmtool) kvmtool=1 ;;
 	--check) install=0 ;;
 	esac
 done
@@ -41,6 +45,15 @@ if [ $vfio = 1 ]; then
 	need zstd            command -v zstd
 	need libc6-dev       test -f /usr/lib/x86_64-linux-gnu/libc.a
 	need liburcu-dev     test -f /usr/lib/x86_64-linux-gnu/liburcu-bp.a
+fi
+if [ $kvmtool = 1 ]; then
+	need qemu-system-arm       command -v qemu-system-aarch64
+	need gcc-aarch64-linux-gnu command -v aarch64-linux-gnu-gcc
+	need libc6-dev-arm64-cross test -f /usr/aarch64-linux-gnu/lib/libc.a
+	need cpio                  command -v cpio
+	need kmod                  sh -c 'command -v depmod || test -x /sbin/depmod'
+	need xz-utils              command -v xz
+	need zstd                  command -v zstd
 fi
 if [ $fuzz = 1 ]; then
 	# Debian's clang is clang-N; its runtime package carries the same N.

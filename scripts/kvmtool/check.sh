@@ -7,15 +7,16 @@ build=${BUILD:-build}
 pass=0 fail=0 skip=0
 for t in "$@"; do
 	name=$(basename "$t")
-	start=$(date +%s.%N)
+	start=$(date +%s%N)
 	if "$t" > "$build/$name.log" 2>&1; then
 		pass=$((pass + 1)); r=PASS
 	else
 		fail=$((fail + 1)); r=FAIL
 	fi
-	printf '%s  %s (%s; %.1f s)\n' "$r" "$name" \
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	printf '%s  %s (%s; %d ms)\n' "$r" "$name" \
 	  "$(grep -m1 -o '[0-9]*%: Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*' \
-	     "$build/$name.log")" "$(echo "$(date +%s.%N) - $start" | bc)"
+	     "$build/$name.log")" "$ms"
 	[ $r = FAIL ] && tail -n 30 "$build/$name.log"
 done
 if [ -z "${KVMTOOL_SRC:-}" ]; then

@@ -23,11 +23,7 @@ stage() { say "[$(( $(date +%s) - t0 )) s] $*"; }
 
 [ -f "$src/kvm.c" ] && [ -f "$src/vfio/core.c" ] || die "$src is not a kvmtool tree"
 [ -d "$top/scripts/arm64" ] || die "scripts/arm64/ (the arm64 fetch and boot scripts) is missing"
-for p in qemu-system-arm:qemu-system-aarch64 gcc-aarch64-linux-gnu:aarch64-linux-gnu-gcc \
-	 cpio:cpio kmod:depmod xz-utils:xz; do
-	command -v "${p#*:}" >/dev/null || command -v "/sbin/${p#*:}" >/dev/null ||
-		die "missing ${p#*:}: apt-get install ${p%%:*} (or scripts/deps.sh --kvmtool)"
-done
+"$top/scripts/deps.sh" --kvmtool || die "missing Debian packages (see above)"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 

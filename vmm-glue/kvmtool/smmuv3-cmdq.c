@@ -17,7 +17,7 @@ static void smmuv3__cfgi_range(struct smmuv3 *s, const uint64_t cmd[2])
 	uint64_t n = 2ull << range;
 	uint64_t first = CMD_SID(cmd[0]) & ~(n - 1);
 
-	smmuv3__reload_range(s, first, first + n - 1);
+	smmuv3__reload_range(s, first, first + n - 1, true);
 }
 
 /* CMD_SYNC: everything before it is done already.  CS = IRQ with an
@@ -55,14 +55,14 @@ static int smmuv3__cmd(struct smmuv3 *s, const uint64_t cmd[2])
 	case CMD_CFGI_STE:
 	case CMD_CFGI_CD_ALL:
 		s->st.cfgi++;
-		smmuv3__reload_range(s, CMD_SID(cmd[0]), CMD_SID(cmd[0]));
+		smmuv3__reload_range(s, CMD_SID(cmd[0]), CMD_SID(cmd[0]), true);
 		return 0;
 	case CMD_CFGI_CD:
 		/* SSIDSIZE is 0: substream 0 is the only one (4.3.3). */
 		if (CMD_SSID(cmd[0]))
 			return CERROR_ILL;
 		s->st.cfgi++;
-		smmuv3__reload_range(s, CMD_SID(cmd[0]), CMD_SID(cmd[0]));
+		smmuv3__reload_range(s, CMD_SID(cmd[0]), CMD_SID(cmd[0]), true);
 		return 0;
 	case CMD_CFGI_STE_RANGE:
 		s->st.cfgi++;

@@ -280,7 +280,16 @@ static void smmuv3__attach_bypass(struct smmuv3 *s, struct smmuv3_stream *st)
 	st->state = STREAM_BYPASS;
 }
 
-void smmuv3__stream_reload(struct smmuv3 *s, struct smmuv3_stream *st)
+/*
+ * Re-read a stream's configuration.  A real SMMU reports a configuration
+ * error when a transaction meets it; the model never sees the device's
+ * transactions, so it reports at the configuration command (report), the
+ * point where the guest says the configuration is ready, and stays silent
+ * when SMMUEN or GBPA change (Linux enables the SMMU before it has filled
+ * in the stream table: events then would be noise no hardware makes).
+ */
+void smmuv3__stream_reload(struct smmuv3 *s, struct smmuv3_stream *st,
+			   bool report)
 {
 	enum smmuv3_stream_state state = STREAM_ABORT;
 	struct smmuv3_s1cfg c;
@@ -289,7 +298,8 @@ void smmuv3__stream_reload(struct smmuv3 *s, struct smmuv3_stream *st)
 
 	if (evt) {
 		smmuv3__stream_detach(s, st);
-		smmuv3__event(s, evt, st->sid, addr);
+		if (report)
+			smmuv3__event(s, evt, st->sid, addr);
 		return;
 	}
 	if (state == STREAM_S1)
@@ -302,13 +312,14 @@ void smmuv3__stream_reload(struct smmuv3 *s, struct smmuv3_stream *st)
 
 /* Only streams the host registered have DMA to keep: a CFGI for another
  * stream ID changes nothing the host holds. */
-void smmuv3__reload_range(struct smmuv3 *s, uint64_t first, uint64_t last)
+void smmuv3__reload_range(struct smmuv3 *s, uint64_t first, uint64_t last,
+			  bool report)
 {
 	unsigned int i;
 
 	for (i = 0; i < s->nr_streams; i++)
 		if (s->streams[i].sid >= first && s->streams[i].sid <= last)
-			smmuv3__stream_reload(s, &s->streams[i]);
+			smmuv3__stream_reload(s, &s->streams[i], report);
 }
 
 int smmuv3__add_stream(struct smmuv3 *s, uint32_t sid, struct wpt_sink *sink)

@@ -248,8 +248,10 @@ void smmuv3__event(struct smmuv3 *s, enum smmuv3_event id, uint32_t sid,
 		   uint64_t addr);
 
 /* Stream configuration (smmuv3-config.c). */
-void smmuv3__stream_reload(struct smmuv3 *s, struct smmuv3_stream *st);
-void smmuv3__reload_range(struct smmuv3 *s, uint64_t first, uint64_t last);
+void smmuv3__stream_reload(struct smmuv3 *s, struct smmuv3_stream *st,
+			   bool report);
+void smmuv3__reload_range(struct smmuv3 *s, uint64_t first, uint64_t last,
+			  bool report);
 struct smmuv3_stream *smmuv3__stream_find(struct smmuv3 *s, uint32_t sid);
 void smmuv3__stream_detach(struct smmuv3 *s, struct smmuv3_stream *st);
 

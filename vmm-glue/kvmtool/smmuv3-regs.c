@@ -131,7 +131,7 @@ static uint64_t smmuv3__reg_read(struct smmuv3 *s, uint64_t off)
 /* Reconfigure every stream: SMMUEN, or GBPA while SMMUEN is 0, changed. */
 static void smmuv3__reload_all(struct smmuv3 *s)
 {
-	smmuv3__reload_range(s, 0, UINT32_MAX);
+	smmuv3__reload_range(s, 0, UINT32_MAX, false);
 }
 
 static void smmuv3__write_cr0(struct smmuv3 *s, uint32_t v)

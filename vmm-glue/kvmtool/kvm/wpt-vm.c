@@ -151,7 +151,7 @@ static void wpt_glue__print_stats(void)
 		return;
 	fprintf(stderr, "  # wpt: trapped stores %llu, NISV exits %llu "
 		"(emulated %llu, stepped %llu, aborts injected %llu), "
-		"descriptors changed %llu, tables tracked %llu, "
+		"descriptors changed %llu, pages protected %llu, "
 		"slot ops %llu, errors %llu\n",
 		(unsigned long long)st.exits_handled,
 		(unsigned long long)wpt_glue.nisv_exits,
@@ -159,7 +159,7 @@ static void wpt_glue__print_stats(void)
 		(unsigned long long)wpt_glue.nisv_stepped,
 		(unsigned long long)wpt_glue.nisv_aborts,
 		(unsigned long long)st.descs_changed,
-		(unsigned long long)st.tracked_tables,
+		(unsigned long long)st.protects,
 		(unsigned long long)st.slot_ops,
 		(unsigned long long)st.errors);
 }

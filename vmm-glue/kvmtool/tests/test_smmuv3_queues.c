@@ -202,7 +202,9 @@ START_TEST(test_event_queue)
 	unsigned int i;
 
 	ck_assert_int_eq(smmuv3__add_stream(t->s, SID, t->sink[0]), 0);
-	t_enable(t, 6); /* STE 3 is zero: C_BAD_STE at SMMUEN */
+	t_enable(t, 6); /* STE 3 is zero: C_BAD_STE at each CFGI */
+	ck_assert_uint_eq(t->irqs[SMMUV3_IRQ_EVTQ], 0);
+	cfgi_ste(t, SID);
 	ck_assert_uint_eq(t->irqs[SMMUV3_IRQ_EVTQ], 1);
 	/* Fill the queue (8 entries, one taken), then one more overflows. */
 	for (i = 0; i < 8; i++)
@@ -235,7 +237,9 @@ START_TEST(test_event_write_abort)
 
 	ck_assert_int_eq(smmuv3__add_stream(t->s, SID, t->sink[0]), 0);
 	wr64(t, SMMU_EVENTQ_BASE, 0x1000); /* not RAM */
-	wr32(t, SMMU_CR0, CR0_EVTQEN | CR0_SMMUEN);
+	wr64(t, SMMU_CMDQ_BASE, CMDQ | CMDQ_LOG2);
+	wr32(t, SMMU_CR0, CR0_EVTQEN | CR0_SMMUEN | CR0_CMDQEN);
+	cfgi_ste(t, SID); /* STE 3 is zero: C_BAD_STE, not writable */
 	ck_assert_uint_eq(rd32(t, SMMU_GERROR) ^ rd32(t, SMMU_GERRORN),
 			  GERROR_EVTQ_ABT);
 	t_free(t);
