@@ -57,7 +57,7 @@ for mode in ${KT_MODES:-trap hybrid}; do
 		-- -device edu,dma_mask=0xffffffffffffffff
 	rc=$?
 	set -e
-	grep -a -E '# (wpt|smmuv3):|l2-dma:|translation faults' "$log" |
+	grep -a -E '# (wpt|smmuv3)|l2-dma:|translation faults|policy:' "$log" |
 		sed "s/^/check-kvmtool: [$mode] /" || true
 	if [ $rc = 0 ]; then
 		pass=$((pass + 1)); say "PASS  three levels, $mode"

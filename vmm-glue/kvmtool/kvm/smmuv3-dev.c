@@ -225,9 +225,10 @@ static int smmuv3_kvm__exit(struct kvm *kvm)
 	smmuv3__stats(wpt_glue.smmu, &st);
 	if (wpt_glue.sink)
 		wpt_sink_stats(wpt_glue.sink, &ss);
-	fprintf(stderr, "  # smmuv3: commands %llu (CFGI %llu, TLBI %llu, "
+	fprintf(stderr, "  # smmuv3 (%s): commands %llu (CFGI %llu, TLBI %llu, "
 		"SYNC %llu), errors %llu, events %llu, domains %llu, "
 		"VFIO maps %llu, unmaps %llu, sink errors %llu\n",
+		wpt_glue.mode == WPT_MODE_HYBRID ? "hybrid" : "trap",
 		(unsigned long long)st.cmds, (unsigned long long)st.cfgi,
 		(unsigned long long)st.tlbi, (unsigned long long)st.syncs,
 		(unsigned long long)st.cmd_errors,
