@@ -5,12 +5,12 @@
 # init.sh has mounted everything and runs this as /wpt/run.
 say() { echo "wpt-run: $*"; }
 fail() { echo "wpt-run: FAIL: $*"; dmesg | tail -n 15; exit 1; }
-mode=${1:-trap}
+mode=$(echo "${1:-trap}" | tr + ,) # wpt.args splits at commas
 # The level-2 kernel's DMA domains strict with trap, lazy with hybrid, so
 # both of Linux's unmap paths meet the SMMU (edu's own VFIO domain is
 # strict either way).
 strict=1
-[ "$mode" = hybrid ] && strict=0
+case $mode in hybrid*) strict=0 ;; esac
 [ -c /dev/kvm ] || fail "no /dev/kvm at level 1"
 dmesg | grep -i -E 'smmu|kvm \[' | head -n 5 | sed 's/^/l1-dmesg: /'
 . /wpt/bind-edu.sh

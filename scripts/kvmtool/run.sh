@@ -9,7 +9,8 @@
 # patched with vmm-glue/kvmtool/patches, the glue copied in), l2-dma, both
 # initramfs.  Debian's arm64 packages come through scripts/arm64/ (a
 # private APT setup; nothing is installed for arm64).
-# Environment: KT_MODES (default "trap hybrid"), KT_BUFFERS (16),
+# Environment: KT_MODES (default "trap hybrid trap,step": trap,step sends
+# every NISV exit down the single-step path), KT_BUFFERS (16),
 # KT_ROUNDS (2), KT_TIMEOUT (QEMU's bound per mode, 900 s).
 # Exit 0 if every mode passed.
 set -eu
@@ -46,13 +47,13 @@ mods="-k vfio-pci -k vfio_iommu_type1"
 	-f "$top/scripts/kvmtool/bind-edu.sh" -m "$KMODDIR" $mods "$out/l1" >/dev/null
 
 pass=0 fail=0
-for mode in ${KT_MODES:-trap hybrid}; do
+for mode in ${KT_MODES:-trap hybrid trap,step}; do
 	stage "three levels, --smmuv3=$mode"
-	log=$out/console-$mode.log
+	log=$out/console-$(echo "$mode" | tr , -).log
 	set +e
 	"$top/scripts/arm64/run.sh" -t "${KT_TIMEOUT:-900}" -l "$log" -m 2G \
 		-M iommu=smmuv3 \
-		-a "wpt.args=$mode,${KT_BUFFERS:-16},${KT_ROUNDS:-2},$(( ${KT_TIMEOUT:-900} - 60 ))" \
+		-a "wpt.args=$(echo "$mode" | tr , +),${KT_BUFFERS:-16},${KT_ROUNDS:-2},$(( ${KT_TIMEOUT:-900} - 60 ))" \
 		"$KIMAGE" "$out/l1/initramfs.cpio" \
 		-- -device edu,dma_mask=0xffffffffffffffff
 	rc=$?

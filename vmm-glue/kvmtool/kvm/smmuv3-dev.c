@@ -228,7 +228,9 @@ static int smmuv3_kvm__exit(struct kvm *kvm)
 	fprintf(stderr, "  # smmuv3 (%s): commands %llu (CFGI %llu, TLBI %llu, "
 		"SYNC %llu), errors %llu, events %llu, domains %llu, "
 		"VFIO maps %llu, unmaps %llu, sink errors %llu\n",
-		wpt_glue.mode == WPT_MODE_HYBRID ? "hybrid" : "trap",
+		wpt_glue.mode == WPT_MODE_HYBRID ? (wpt_glue.force_step ?
+			"hybrid,step" : "hybrid") :
+		wpt_glue.force_step ? "trap,step" : "trap",
 		(unsigned long long)st.cmds, (unsigned long long)st.cfgi,
 		(unsigned long long)st.tlbi, (unsigned long long)st.syncs,
 		(unsigned long long)st.cmd_errors,

@@ -17,6 +17,7 @@
 struct wpt_glue {
 	bool enabled;               /* --smmuv3 given */
 	enum wpt_mode mode;         /* trap (default) or hybrid */
+	bool force_step;            /* NISV: skip the emulator, single-step */
 	struct wpt_vm *vm;          /* from base_init on */
 	struct smmuv3 *smmu;        /* from dev_init on */
 	struct wpt_sink *sink;      /* the VFIO container's: one domain */

@@ -163,7 +163,8 @@ int wpt_glue__nisv(struct kvm_cpu *vcpu)
 		return r;
 	/* No exclusive monitor: a store-exclusive is stepped (Linux uses
 	 * CAS wherever the CPU has LSE, as every v8.1+ CPU does). */
-	r = wpt_a64_emulate(wpt_glue.vm, &mmu, &regs, NULL, ipa, &res);
+	r = wpt_glue.force_step ? 0 :
+		wpt_a64_emulate(wpt_glue.vm, &mmu, &regs, NULL, ipa, &res);
 	if (r == 1) {
 		__atomic_fetch_add(&wpt_glue.nisv_emulated, 1,
 				   __ATOMIC_RELAXED);

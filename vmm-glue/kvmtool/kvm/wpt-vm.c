@@ -29,18 +29,26 @@ struct wpt_glue wpt_glue;
 #define WPT_GLUE_SLOT_BASE 512
 #define WPT_GLUE_SLOT_GRANULE (2ull << 20)
 
+/* --smmuv3[=WORD[,WORD]]: trap (the default) or hybrid; step sends
+ * every NISV exit down the single-step path (to test it). */
 static bool wpt_glue__parse(struct kvm *kvm)
 {
 	const char *opt = kvm->cfg.arch.smmuv3;
+	char words[64], *w, *save;
 
 	if (!opt || wpt_glue.enabled)
 		return wpt_glue.enabled;
 	wpt_glue.enabled = true;
 	wpt_glue.mode = WPT_MODE_TRAP;
-	if (!strcmp(opt, "hybrid"))
-		wpt_glue.mode = WPT_MODE_HYBRID;
-	else if (*opt && strcmp(opt, "trap") && strcmp(opt, "1"))
-		die("--smmuv3=%s: expected trap or hybrid", opt);
+	snprintf(words, sizeof(words), "%s", opt);
+	for (w = strtok_r(words, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "hybrid"))
+			wpt_glue.mode = WPT_MODE_HYBRID;
+		else if (!strcmp(w, "step"))
+			wpt_glue.force_step = true;
+		else if (strcmp(w, "trap") && strcmp(w, "1"))
+			die("--smmuv3=%s: expected trap or hybrid, and step", opt);
+	}
 	return true;
 }
 
