@@ -33,7 +33,7 @@ eval "$("$top/scripts/arm64/fetch.sh" "$top/build-kvmtool/arm64" libfdt-dev libf
 	libbsd-dev libmd-dev)"
 lib=$SYSROOT/usr/lib/aarch64-linux-gnu
 
-stage "cross-building libwpt for arm64"
+stage "cross-building libwpt, lkvm-static (patched) and l2-dma for arm64"
 "$top/scripts/kvmtool/build-arm64.sh" "$src" "$out" "$SYSROOT"
 
 stage "initramfs for level 2, then level 1"
