@@ -231,6 +231,36 @@ START_TEST(test_event_queue)
 }
 END_TEST
 
+/* Interrupts follow IRQ_CTRL, and an active GERROR bit raised again
+ * changes nothing: one interrupt per error until GERRORN acknowledges. */
+START_TEST(test_irq_gating)
+{
+	struct t *t = attached(WPT_MODE_TRAP);
+	uint32_t gerror;
+
+	wr32(t, SMMU_IRQ_CTRL, 0);
+	ste_cfg(t, STRTAB + 64 * SID, 2); /* reserved: C_BAD_STE */
+	cfgi_ste(t, SID);
+	ck_assert_uint_eq(t->irqs[SMMUV3_IRQ_EVTQ], 0);
+	evt_expect(t, EVT_C_BAD_STE, SID);
+	wr32(t, SMMU_IRQ_CTRL, IRQ_CTRL_GERROR);
+	cmd(t, 0x2a, 0);
+	gerror = rd32(t, SMMU_GERROR);
+	/* The driver rewrites the entry before acknowledging; a second
+	 * doorbell meanwhile neither moves CONS nor raises GERROR again. */
+	wr32(t, SMMU_CMDQ_PROD, t->cmd_prod);
+	ck_assert_uint_eq(rd32(t, SMMU_GERROR), gerror);
+	ck_assert_uint_eq(t->irqs[SMMUV3_IRQ_GERROR], 1);
+	put64(t, CMDQ + 16 * ((t->cmd_prod - 1) & 0xff), CMD_SYNC);
+	wr32(t, SMMU_GERRORN, gerror);
+	cmd(t, 0x2a, 0);
+	ck_assert_uint_eq(t->irqs[SMMUV3_IRQ_GERROR], 2);
+	ck_assert_uint_eq(rd32(t, SMMU_GERROR) ^ rd32(t, SMMU_GERRORN),
+			  GERROR_CMDQ_ERR);
+	t_free(t);
+}
+END_TEST
+
 START_TEST(test_event_write_abort)
 {
 	struct t *t = t_new_mode(WPT_MODE_TRAP, 0);
@@ -285,6 +315,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_tlbi_hybrid, 0,
 			    sizeof(tlbi_cases) / sizeof(tlbi_cases[0]));
 	tcase_add_test(tc, test_event_queue);
+	tcase_add_test(tc, test_irq_gating);
 	tcase_add_test(tc, test_event_write_abort);
 	tcase_add_test(tc, test_new_rejects);
 	suite_add_tcase(s, tc);
