@@ -29,4 +29,11 @@ dmesg | grep 'event 0x10' | head -n 2 | sed 's/^/l1-dmesg: /'
 say "lkvm done, up $(cut -d' ' -f1 /proc/uptime) s"
 rc=$(sed -n 's/^WPT-EXIT //p' /tmp/l2.log | head -n 1)
 [ -n "$rc" ] || { say "level 2 ended without a WPT-EXIT line"; exit 125; }
+# Level 2 judged each refused DMA by its target page; the host's SMMU
+# must also have faulted them (Linux rate-limits the log: at least one).
+if [ "$rc" = 0 ] && [ $((after - before)) -eq 0 ] &&
+   grep -q 'l2-dma: .* [1-9][0-9]* refused' /tmp/l2.log; then
+	say "FAIL: DMAs to unmapped IOVAs left no fault at level 0's SMMU"
+	exit 1
+fi
 exit "$rc"
