@@ -4,7 +4,7 @@
  * include/kvm/wpt-glue.h by scripts/kvmtool/run.sh).  kvmtool's own files
  * call only these; without CONFIG_HAS_WPT they are empty inlines, so the
  * hooks cost a patched kvmtool nothing when the glue is not built in.
- * Enabled at run time by `lkvm run --smmuv3[=trap|hybrid]`.
+ * Enabled at run time by `lkvm run --smmuv3=trap|hybrid[,step]`.
  */
 #ifndef KVM__WPT_GLUE_H
 #define KVM__WPT_GLUE_H

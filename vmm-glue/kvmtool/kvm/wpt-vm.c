@@ -3,7 +3,7 @@
  * libwpt inside kvmtool: the library owns guest RAM's memslots (so it can
  * make table pages read-only), every MMIO exit asks it first, and
  * KVM_CAP_ARM_NISV_TO_USER brings it the stores KVM cannot decode.
- * Enabled by `lkvm run --smmuv3[=trap|hybrid]`.
+ * Enabled by `lkvm run --smmuv3=trap|hybrid[,step]`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@ struct wpt_glue wpt_glue;
 #define WPT_GLUE_SLOT_BASE 512
 #define WPT_GLUE_SLOT_GRANULE (2ull << 20)
 
-/* --smmuv3[=WORD[,WORD]]: trap (the default) or hybrid; step sends
+/* --smmuv3=WORD[,WORD]: trap (also "1") or hybrid; step sends
  * every NISV exit down the single-step path (to test it). */
 static bool wpt_glue__parse(struct kvm *kvm)
 {
