@@ -12,11 +12,13 @@ set -eu
 src=$1 out=$2 sysroot=$3
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cc=aarch64-linux-gnu-gcc
-lib=$sysroot/usr/lib/aarch64-linux-gnu
 glue=$top/vmm-glue/kvmtool
 die() { echo "build-arm64: $*" >&2; exit 1; }
 
 mkdir -p "$out/wpt-arm64"
+# Absolute: kvmtool's make runs in another directory.
+out=$(cd "$out" && pwd) sysroot=$(cd "$sysroot" && pwd)
+lib=$sysroot/usr/lib/aarch64-linux-gnu
 objs=""
 for f in "$top"/lib/*.c "$top"/lib/*/*.c; do
 	o=$out/wpt-arm64/$(echo "${f#"$top"/}" | tr / _).o
