@@ -290,6 +290,7 @@ clean: fuzz-clean
 # ---- end make fuzz ----
 
 include mk/packaging.mk mk/deb.mk
+include mk/kvmtool.mk
 
 clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \

@@ -18,8 +18,10 @@
 # --deb: also what `make deb` and `make check-deb` need: debhelper, dpkg-dev,
 #   fakeroot, lintian, git (the clean clone) and the static libc for the
 #   static link test.
+# --kvmtool: also what `make check-kvmtool KVMTOOL_SRC=...` needs: what
+#   --arm64 needs, and the module decompressors for the initramfs.
 # --check: name what is missing but never install it, even as root.
-quiet=0 bench=0 vfio=0 fuzz=0 man=0 deb=0 arm64=0 install=1
+quiet=0 bench=0 vfio=0 fuzz=0 man=0 deb=0 arm64=0 kvmtool=0 install=1
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
@@ -29,6 +31,7 @@ for a in "$@"; do
 	--man) man=1 ;;
 	--deb) deb=1 ;;
 	--arm64) arm64=1 ;;
+	--kvmtool) arm64=1 kvmtool=1 ;;
 	--check) install=0 ;;
 	esac
 done
@@ -73,6 +76,10 @@ if [ $arm64 = 1 ]; then
 	need libc6-dev-arm64-cross test -f /usr/aarch64-linux-gnu/lib/libc.a
 	need cpio                  command -v cpio
 	need kmod                  sh -c 'command -v depmod || test -x /sbin/depmod'
+fi
+if [ $kvmtool = 1 ]; then
+	need xz-utils command -v xz
+	need zstd     command -v zstd
 fi
 if [ $fuzz = 1 ]; then
 	# Debian's clang is clang-N; its runtime package carries the same N.
