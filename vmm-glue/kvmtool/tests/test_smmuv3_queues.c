@@ -182,7 +182,7 @@ START_TEST(test_tlbi_hybrid)
 
 	fx_store64(t->f, L3T + 8 * 2, 0); /* unmap IOVA 0x2000 */
 	wpt_domain_stats(smmuv3__stream_domain(t->s, SID), &ds, sizeof(ds));
-	ck_assert_uint_eq(ds.pending_unmaps, 4096); /* bytes */
+	ck_assert_uint_eq(ds.pending_unmap_bytes, 4096);
 	cmd(t, c->w0, c->w1);
 	fx_sink_str(t->sink[0], buf, sizeof(buf));
 	ck_assert_msg(!strcmp(buf, c->hits ?
