@@ -332,4 +332,7 @@ clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
--include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
+# build/qemu-*: QEMU's trees (vmm-glue/qemu), with directories named *.d.
+-include $(shell find build build-san build-tsan -path 'build/qemu-*' -prune \
+  -o -name '*.d' -type f -print 2>/dev/null)
+include mk/qemu.mk

@@ -9,14 +9,19 @@
 #   and the static C and liburcu libraries for the in-guest test binary.
 # --fuzz: also what `make fuzz` needs: clang and its fuzzer runtime
 #   (libclang-rt-N-dev, which clang-N only recommends).
+# --qemu: also what `make qemu` and `make check-qemu` need: QEMU's build
+#   tools and libraries for its aarch64 target (its source comes from
+#   scripts/qemu/source.sh), dpkg-dev for apt-get source, and the arm64
+#   cross compiler and initramfs tools for the check's guest.
 # --check: name what is missing but never install it, even as root.
-quiet=0 bench=0 vfio=0 fuzz=0 install=1
+quiet=0 bench=0 vfio=0 fuzz=0 qemu=0 install=1
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--bench) bench=1 ;;
 	--vfio) vfio=1 ;;
 	--fuzz) fuzz=1 ;;
+	--qemu) qemu=1 ;;
 	--check) install=0 ;;
 	esac
 done
@@ -49,6 +54,23 @@ if [ $fuzz = 1 ]; then
 	need "libclang-rt-${clang_major:-14}-dev" sh -c \
 	  'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n" |
 	   clang -fsanitize=fuzzer -x c - -o /dev/null'
+fi
+if [ $qemu = 1 ]; then
+	need dpkg-dev        command -v dpkg-source
+	need meson           test -x /usr/bin/meson
+	need ninja-build     command -v ninja
+	need libglib2.0-dev  pkg-config --exists glib-2.0
+	need libpixman-1-dev pkg-config --exists pixman-1
+	need libfdt-dev      test -f /usr/include/libfdt.h
+	need flex            command -v flex
+	need bison           command -v bison
+	need python3-venv    /usr/bin/python3 -c 'import ensurepip'
+	need gcc-aarch64-linux-gnu command -v aarch64-linux-gnu-gcc
+	need libc6-dev-arm64-cross test -f /usr/aarch64-linux-gnu/lib/libc.a
+	need cpio            command -v cpio
+	need kmod            sh -c 'command -v depmod || test -x /sbin/depmod'
+	need xz-utils        command -v xz
+	need zstd            command -v zstd
 fi
 
 [ -z "$missing" ] && exit 0
