@@ -13,6 +13,7 @@ if [ ! -f "$tree/VERSION" ]; then
 	rm -rf "$tree" && cp -a "$src" "$tree"
 fi
 scripts/qemu/apply.sh "$src" "$tree" "$series"
+wpt=$(cd "$wpt" && pwd)
 export PKG_CONFIG_PATH="$wpt${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 # A pyenv python ahead on PATH breaks a system meson: keep to /usr/bin.
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin

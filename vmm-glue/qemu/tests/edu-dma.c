@@ -4,7 +4,7 @@
  * guest's own SMMUv3 driver maps and unmaps IOVAs (and never invalidates on
  * map).  For buffers of several sizes: map two, DMA a page from the first
  * into edu and back into the second at several offsets, and check that
- * each page landed where it should and nowhere else; then unmap.  Prints
+ * each landed where it should and nowhere else; then unmap.  Prints
  * "edu-dma: ok N" (N DMAs) or "edu-dma: FAIL why" (exit 1).  Static, for
  * a busybox guest; every wait is bounded.
  */
@@ -29,6 +29,10 @@
 #define EDU_DMA_TO_RAM 0x2     /* direction bit: edu's buffer -> RAM */
 #define EDU_BUF       0x40000  /* edu's 4 KiB DMA buffer, in its space */
 #define PAGE          4096ul
+/* edu 7.2 refuses a DMA that ends at its buffer's end (an off-by-one in
+ * edu_check_range): move half a page, from the middle of one. */
+#define DMA_LEN       2048ul
+#define DMA_AT        1024ul
 #define DMA_WAIT_MS   5000     /* edu runs a DMA 100 ms after its command */
 
 static volatile uint8_t *bar;
@@ -50,7 +54,7 @@ static void edu_dma(uint64_t src, uint64_t dst, int to_ram)
 
 	wr64(EDU_DMA_SRC, src);
 	wr64(EDU_DMA_DST, dst);
-	wr64(EDU_DMA_CNT, PAGE);
+	wr64(EDU_DMA_CNT, DMA_LEN);
 	wr64(EDU_DMA_CMD, EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0));
 	for (waited = 0; rd64(EDU_DMA_CMD) & EDU_DMA_RUN; waited++) {
 		if (waited >= DMA_WAIT_MS) {
@@ -100,21 +104,22 @@ static void run_size(uint64_t size, uint64_t iova_a, uint64_t iova_b, unsigned s
 	map(a, iova_a, size);
 	map(b, iova_b, size);
 	for (k = 0; k < 3; k++) {
-		edu_dma(iova_a + offs[k], EDU_BUF, 0);
-		edu_dma(EDU_BUF, iova_b + offs[k], 1);
+		edu_dma(iova_a + offs[k] + DMA_AT, EDU_BUF, 0);
+		edu_dma(EDU_BUF, iova_b + offs[k] + DMA_AT, 1);
 	}
 	for (i = 0; i < size; i += PAGE) {
 		int copied = i == offs[0] || i == offs[1] || i == offs[2];
-		const uint8_t *want = copied ? a + i : NULL;
 		uint64_t j;
 
 		for (j = 0; j < PAGE; j++) {
-			if (want ? b[i + j] != want[j] : b[i + j] != 0x5a) {
+			int in = copied && j >= DMA_AT && j < DMA_AT + DMA_LEN;
+
+			if (in ? b[i + j] != a[i + j] : b[i + j] != 0x5a) {
 				errno = EIO;
 				printf("edu-dma: size 0x%llx page 0x%llx byte %llu: 0x%02x\n",
 				       (unsigned long long)size, (unsigned long long)i,
 				       (unsigned long long)j, b[i + j]);
-				fail(copied ? "a DMA did not land" : "a DMA landed in the wrong page");
+				fail(in ? "a DMA did not land" : "a DMA landed where none was sent");
 			}
 		}
 	}

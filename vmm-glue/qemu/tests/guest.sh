@@ -4,7 +4,7 @@
 # written, read back, compared), edu's DMA through vfio-pci (/wpt/edu-dma),
 # each device unbound and rebound and used again.  Prints "GUEST ok" or
 # "GUEST FAIL <why>" lines; exits non-zero on the first failure.
-. /wpt/guest-lib.sh
+say() { echo "wpt-guest: $*"; }
 
 failed=0
 bad() { echo "GUEST FAIL $*"; failed=1; }
@@ -56,7 +56,7 @@ edu=$(bdf_of 0x1234:0x11e8)
 	{ bad "devices: virtio-blk '$vblk' nvme '$nvme' edu '$edu'"; exit 1; }
 grep -q . "/sys/bus/pci/devices/$edu/iommu_group/type" 2>/dev/null &&
 	say "edu's group: $(cat /sys/bus/pci/devices/$edu/iommu_group/type)"
-say "iommu: $(cat /sys/bus/pci/devices/$vblk/iommu_group/type 2>/dev/null) strict=$(cat /sys/module/iommu/parameters/* 2>/dev/null | tr '\n' ' ')"
+say "iommu domain type: $(cat /sys/bus/pci/devices/$vblk/iommu_group/type 2>/dev/null); cmdline: $(cat /proc/cmdline)"
 
 nvdev=$(ls /sys/bus/pci/devices/$nvme/nvme/ 2>/dev/null | head -n 1)
 blk /dev/vda
