@@ -297,5 +297,8 @@ clean:
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
 include mk/microbench.mk
+include mk/qemu.mk
 
--include $(shell find build build-san build-tsan -name '*.d' -type f 2>/dev/null)
+# build/qemu-*: QEMU's trees (vmm-glue/qemu), with directories named *.d.
+-include $(shell find build build-san build-tsan -path 'build/qemu-*' -prune \
+  -o -name '*.d' -type f -print 2>/dev/null)

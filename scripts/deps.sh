@@ -20,8 +20,12 @@
 #   static link test.
 # --kvmtool: also what `make check-kvmtool KVMTOOL_SRC=...` needs: what
 #   --arm64 needs, and the module decompressors for the initramfs.
+# --qemu: also what `make qemu` and `make check-qemu` need: QEMU's build
+#   tools and libraries for its aarch64 target (its source comes from
+#   scripts/qemu/source.sh), dpkg-dev for apt-get source, and what --arm64
+#   and --kvmtool need for the check's guest.
 # --check: name what is missing but never install it, even as root.
-quiet=0 bench=0 vfio=0 fuzz=0 man=0 deb=0 arm64=0 kvmtool=0 install=1
+quiet=0 bench=0 vfio=0 fuzz=0 man=0 deb=0 arm64=0 kvmtool=0 qemu=0 install=1
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
@@ -32,6 +36,7 @@ for a in "$@"; do
 	--deb) deb=1 ;;
 	--arm64) arm64=1 ;;
 	--kvmtool) arm64=1 kvmtool=1 ;;
+	--qemu) arm64=1 kvmtool=1 qemu=1 ;;
 	--check) install=0 ;;
 	esac
 done
@@ -80,6 +85,17 @@ fi
 if [ $kvmtool = 1 ]; then
 	need xz-utils command -v xz
 	need zstd     command -v zstd
+fi
+if [ $qemu = 1 ]; then
+	need dpkg-dev        command -v dpkg-source
+	need meson           test -x /usr/bin/meson
+	need ninja-build     command -v ninja
+	need libglib2.0-dev  pkg-config --exists glib-2.0
+	need libpixman-1-dev pkg-config --exists pixman-1
+	need libfdt-dev      test -f /usr/include/libfdt.h
+	need flex            command -v flex
+	need bison           command -v bison
+	need python3-venv    /usr/bin/python3 -c 'import ensurepip'
 fi
 if [ $fuzz = 1 ]; then
 	# Debian's clang is clang-N; its runtime package carries the same N.
