@@ -91,7 +91,7 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBA): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -294,4 +294,8 @@ clean:
 	rm -rf build build-san build-tsan lib/libwpt.a lib/libwpt.so lib/libwpt.so.* \
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
--include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
+# Tests were once compiled and linked in one step, leaving their
+# dependencies in $(BUILD)/tests/test_*.d, which name sources that have
+# moved since: skip those, so a tree built before still builds.
+-include $(shell find build build-san build-tsan -name '*.d' \
+  ! -regex '[^/]*/tests/test_[^/]*\.d' 2>/dev/null)
