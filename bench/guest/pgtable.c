@@ -6,6 +6,9 @@
 #include "pgtable.h"
 #include "plat.h"
 
+/* A deferred table: its arena index | its level << DEFER_LEVEL_SHIFT. */
+#define DEFER_LEVEL_SHIFT 16
+
 uint64_t pgt_leaf_attrs(uint32_t perm)
 {
 	uint64_t a = PTE_AF | PTE_SH_IS | PTE_NG | PTE_AP_UNPRIV |

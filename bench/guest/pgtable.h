@@ -39,8 +39,6 @@
 #define LEVEL_SPAN(l) (1ull << LEVEL_SHIFT(l))
 #define PTE_INDEX(iova, l) (((iova) >> LEVEL_SHIFT(l)) & (PTES_PER_TABLE - 1))
 
-#define DEFER_LEVEL_SHIFT 16
-
 static inline bool pte_valid(uint64_t pte)
 {
 	return pte & PTE_VALID;
