@@ -157,10 +157,18 @@ $(BENCH_BIN): $(BUILD)/bench/wpt-bench.o $(BENCH_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
 
-# make bench [QUICK=1] [BENCH_ARGS="--workloads ... --strategies ..."]
-bench: $(BENCH_BIN)
+# make check-kvm, and the nested guest the bench uses without /dev/kvm
+include mk/kvm.mk
+
+# make bench [QUICK=1] [NESTED=1] [BENCH_ARGS="--workloads ... --strategies ..."]
+# Without a usable /dev/kvm (or with NESTED=1) it runs in check-kvm's
+# nested guest: bench-nested in mk/kvm.mk.
+bench: $(BENCH_BIN) $(KVM_PROBE)
 	@scripts/deps.sh --bench
-	$(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
+	@if NESTED='$(NESTED)' scripts/kvm/where.sh $(KVM_PROBE) >/dev/null; then \
+	  echo $(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS); \
+	  $(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS); \
+	else $(MAKE) --no-print-directory bench-nested; fi
 
 check: all $(TESTS)
 	@scripts/run-tests.sh $(BUILD) $(TESTS)

@@ -149,6 +149,14 @@ int vcpu_unexpected(struct bvm_vcpu *v)
 			 (unsigned long long)run->hw.hardware_exit_reason);
 		break;
 	}
+	/* AMD SVM: KVM reinitialises the VMCB on a shutdown intercept (its
+	 * state is undefined after one), so the vCPU reads back as at reset
+	 * (CS base 0xffff0000, RIP 0xfff0): the faulting RIP is lost.  VMX
+	 * and kvm_pvm keep it.  Say so rather than report a false RIP. */
+	if (run->exit_reason == KVM_EXIT_SHUTDOWN && regs.rip == 0xfff0 &&
+	    sregs.cs.base == 0xffff0000)
+		snprintf(detail, sizeof(detail), "; vCPU state reset by KVM "
+			 "(SVM), faulting rip unknown");
 	return vcpu_fail(v, -EIO,
 			 "exit %u %s%s at rip 0x%llx (rsp 0x%llx cr2 0x%llx)",
 			 run->exit_reason, exit_name(run->exit_reason), detail,
@@ -419,7 +427,8 @@ static int wpt_attach(struct bvm *vm)
 
 	if (vm->cfg.uffd_block) {
 		cfg.uffd = WPT_UFFD_BLOCK;
-		ret = uffd_service_init(&vm->uffd, vm->tids, BENCH_MAX_CPUS) ?:
+		ret = uffd_service_init(&vm->uffd, vm->tids, vm->kvm_returns,
+					BENCH_MAX_CPUS) ?:
 		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt);
 		if (ret)
 			return ret;

@@ -38,9 +38,13 @@
 #include "smmu.h"
 #include "vmm.h"
 #include "wpt.h"
+#include "probe.h"
 #include "sink/sink.h"
 
 #define MAX_ROWS 64
+/* A userfaultfd mode's trial: seconds on a host KVM, about a minute in
+ * make bench's nested guest. */
+#define UFFD_TRIAL_MS 120000
 
 struct workload {
 	const char *name;
@@ -755,6 +759,48 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* One trial of a userfaultfd row's mode: a few operations in a child
+ * process (bench/probe.h), so a KVM that cannot serve the mode answers
+ * instead of hanging the bench (see test_singlestep_kvm's mode_trial). */
+static int uffd_trial(void *arg, char *why, size_t len)
+{
+	const struct workload *w = ((const void **)arg)[0];
+	struct opts o = *(const struct opts *)((const void **)arg)[1];
+	struct bench_units u = { 0 };
+	struct bench_row row;
+	int ret;
+
+	o.ops = o.churn_ops = 8;
+	ret = one_run(&o, w, BENCH_S_TRAP, "trap", &u, &row);
+	snprintf(why, len, "%s", row.note);
+	return ret ? ret : row.verified ? 0 : -EIO;
+}
+
+/* Whether w can run on this KVM: every row of a userfaultfd mode shares
+ * its mode's one trial.  Else a line on stderr and why in not_run. */
+static bool row_can_run(const struct opts *o, const struct workload *w,
+			char *not_run, size_t len)
+{
+	static int verdict[3] = { 1, 0, 0 }; /* by WPT_UFFD_*; 1 unknown */
+	static char why[3][200];
+	const void *arg[2] = { w, o };
+	size_t used = strlen(not_run);
+
+	if (!w->uffd || w->uffd > WPT_UFFD_BLOCK)
+		return true;
+	if (!verdict[w->uffd])
+		verdict[w->uffd] = bench_probe(uffd_trial, arg, UFFD_TRIAL_MS,
+					       why[w->uffd],
+					       sizeof(why[0])) ?: 1;
+	if (verdict[w->uffd] == 1)
+		return true;
+	fprintf(stderr, "wpt-bench: %s NOT RUN: this KVM cannot serve its "
+		"userfaultfd mode: %s\n", w->name, why[w->uffd]);
+	snprintf(not_run + used, len - used, "%s%s (%s)", used ? "; " : "",
+		 w->name, why[w->uffd]);
+	return false;
+}
+
 static int row_cmp_ns(const void *a, const void *b)
 {
 	const struct bench_row *x = a, *y = b;
@@ -766,6 +812,8 @@ static void meta_fill(struct bench_meta *m, const struct opts *o,
 		      char *machine, size_t mlen, char *kernel, size_t klen,
 		      char *date, size_t dlen)
 {
+	static char kvm[128];
+
 	struct utsname un;
 	time_t t = time(NULL);
 	char line[256];
@@ -791,6 +839,7 @@ static void meta_fill(struct bench_meta *m, const struct opts *o,
 	m->kernel = kernel;
 	m->date = date;
 	m->cpl = o->cpl0 ? "cpl0" : "cpl3";
+	m->kvm = bench_kvm_where(kvm, sizeof(kvm));
 	m->quick = o->quick;
 }
 
@@ -813,7 +862,8 @@ int main(int argc, char **argv)
 {
 	static struct bench_row rows[MAX_ROWS], reps[100];
 	char machine[256], kernel[128], date[64];
-	struct bench_meta meta = { 0 };
+	static char not_run[1024];
+	struct bench_meta meta = { .not_run = not_run };
 	size_t nrows = 0, wi, si;
 	unsigned int k, failed = 0;
 	struct opts o;
@@ -837,7 +887,8 @@ int main(int argc, char **argv)
 	for (wi = 0; wi < NR_WORKLOADS; wi++) {
 		const struct workload *w = &workloads[wi];
 
-		if (!o.want_w[wi])
+		if (!o.want_w[wi] ||
+		    !row_can_run(&o, w, not_run, sizeof(not_run)))
 			continue;
 		for (si = 0; si < NR_STRATEGIES; si++) {
 			if (!o.want_s[si] ||

@@ -1,11 +1,13 @@
 #!/bin/sh
 # fetch-kernel.sh OUT
-# Debian's own kernel for the check-vfio guest: download the package that
+# Debian's own kernel for the guests of check-vfio and check-kvm (one cache
+# for both: OUT is build/kernel-amd64): download the package that
 # linux-image-amd64 depends on with `apt-get download`, unpack it with
 # dpkg-deb -x under OUT/kernel/ (it is never installed on this host) and
 # extract an uncompressed vmlinux from its vmlinuz, so QEMU can enter it by
 # PVH and skip the decompressor (seconds under TCG).  Everything is kept in
-# OUT, so a second run downloads and unpacks nothing.
+# OUT, so a second run downloads and unpacks nothing; a lock on OUT keeps
+# two checks started at once from unpacking into each other.
 # Prints shell assignments on stdout: KIMAGE (the image to boot), KMODDIR
 # (lib/modules/<version> of the unpacked package) and KVER.
 set -eu
@@ -13,8 +15,10 @@ out=$1
 here=$(dirname "$0")
 mkdir -p "$out/debs" "$out/kernel"
 out=$(cd "$out" && pwd)
+exec 8> "$out/.lock"
+flock -w 600 8 || { echo "${NESTED_TAG:-nested}: $out/.lock stayed taken for 10 minutes" >&2; exit 1; }
 
-say() { echo "check-vfio: $*" >&2; }
+say() { echo "${NESTED_TAG:-nested}: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 # The versioned package the metapackage points at.  apt-cache is local;
