@@ -19,6 +19,27 @@ say "/dev/kvm ready (kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev
 cd /tmp
 # Kernel messages would land in the middle of the tests' output.
 dmesg -n 1
+# WPT_KVM_TRACE=1 in the job's words: KVM's exception injections and
+# emulated instructions, MMIO and shutdown exits are traced, and the
+# events before the first shutdown printed after the programs (what a
+# guest's triple fault came from).
+trace_on() {
+	[ "${WPT_KVM_TRACE:-0}" = 1 ] || return 0
+	mount -t tracefs nodev /sys/kernel/tracing || return 0
+	echo 8192 > /sys/kernel/tracing/buffer_size_kb
+	for e in kvm_inj_exception kvm_emulate_insn kvm_mmio kvm_exit; do
+		echo 1 > "/sys/kernel/tracing/events/kvm/$e/enable"
+	done
+	# Of the exits only SVM's shutdown (a triple fault): the rest would
+	# overwrite the ring.
+	echo 'exit_reason == 0x7f' > /sys/kernel/tracing/events/kvm/kvm_exit/filter
+}
+trace_out() {
+	[ "${WPT_KVM_TRACE:-0}" = 1 ] || return 0
+	echo 0 > /sys/kernel/tracing/tracing_on
+	say "KVM trace: the 40 events before the first shutdown exit (emulated instructions, MMIO, injected exceptions):"
+	grep -v '^#' /sys/kernel/tracing/trace | grep -m1 -B 40 kvm_exit
+}
 set -- $(cat /wpt/job)
 case $1 in
 tests)
@@ -26,7 +47,9 @@ tests)
 	timeout_s=$2
 	shift 2
 	[ $# = 0 ] || export "$@"
-	/lib/wpt/run.sh "$timeout_s" /wpt/tests/* ;;
+	trace_on
+	/lib/wpt/run.sh "$timeout_s" /wpt/tests/*
+	trace_out ;;
 bench)
 	mkdir -p /tmp/bench/results
 	/lib/wpt/run.sh "$2" /wpt/wpt-bench-run

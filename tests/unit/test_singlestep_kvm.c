@@ -454,6 +454,10 @@ static uint64_t get64(const uint8_t *ram, uint64_t gpa)
  *    the VMM could take, and single-step does not trap at CPL3: not run.)
  * On a host whose CPU runs CPL0 code natively the second case completes
  * through the step; here it shows the protocol's error path for real.
+ * Seen on SVM (make check-kvm's nested guest): KVM's emulator fails on
+ * the protected page and exits; without KVM_CAP_EXIT_ON_EMULATION_FAILURE
+ * (bench/vmm.c enables it) it also queued #UD, which the step delivered:
+ * a triple fault.  With it, the step completes the store.
  */
 static struct bvm *cx_vm(bool cpl0, bool protect, struct wpt_domain **d,
 			 struct wpt_sink **sink)
