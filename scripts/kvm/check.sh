@@ -65,7 +65,7 @@ else
 		set -- $share
 		gtimeout=${KVM_TIMEOUT:-$(( $# * ptimeout + 120 ))}
 		set -- $(for p in "$@"; do echo "$p=/wpt/tests/${p##*/}"; done)
-		NESTED_CACHE=$out/../kernel-amd64 "$here/guest.sh" "$gout" \
+		"$here/guest.sh" "$gout" \
 			"tests $ptimeout $genv" "$gtimeout" "$@" \
 			> "$gout/guest.log" 2>&1 &
 	done < "$out/shares"

@@ -17,8 +17,9 @@ nested=$(cd "$here/../nested" && pwd)
 
 mkdir -p "$out/initramfs"
 echo "$job" > "$out/job"
-# The kernel cache (NESTED_CACHE, else beside OUT) is check-vfio's too.
-env=$("$nested/kernel.sh" "${NESTED_CACHE:-$out/../kernel-amd64}" "$out") || exit 1
+# The kernel cache (NESTED_CACHE, else the tree's build/kernel-amd64) is
+# check-vfio's too.
+env=$("$nested/kernel.sh" "${NESTED_CACHE:-$here/../../build/kernel-amd64}" "$out") || exit 1
 eval "$env"
 echo "$NESTED_TAG: kernel $KDESC" >&2
 "$nested/mkinitramfs.sh" "$out/initramfs" "$here/init.sh" "$KMODDIR" \
