@@ -63,13 +63,14 @@ struct bench_meta {
 	const char *kernel;
 	const char *date;
 	const char *cpl;          /* "cpl3" or "cpl0" */
-	/* Which KVM ran it: "host kvm_pvm", "nested SVM under TCG", ... */
-	const char *kvm;
-	/* Rows left out because this KVM cannot serve them, with why
-	 * ("" when none) */
-	const char *not_run;
 	bool quick;
 	struct bench_units units; /* measured this run */
+	/* Which KVM ran it: "host kvm_pvm", "nested SVM under TCG", ...
+	 * (NULL: "unknown") */
+	const char *kvm;
+	/* Rows left out because this KVM cannot serve them, with why
+	 * (NULL or "": none) */
+	const char *not_run;
 };
 
 /* The JSON file: meta, units, and one object per row. */
