@@ -46,7 +46,7 @@ end=$(grep -m1 '^WPT-KVM-END ' "$out/console.log" || true)
 set -- $end
 status=${3:-none}
 sed -n '/^WPT-KVM-JSON-BEGIN/,/^WPT-KVM-JSON-END/p' "$out/console.log" |
-	sed '1d; $d' > "$out/latest.json"
+	sed '1d; $d' > "$out/latest.json" || true
 if [ -s "$out/latest.json" ]; then
 	mkdir -p bench/results
 	cp "$out/latest.json" bench/results/latest.json

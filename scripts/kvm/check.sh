@@ -11,7 +11,7 @@
 # Environment:
 #   NESTED=1          the nested guest even where the host has KVM
 #   KERNEL, MODULES   another kernel for the guest (scripts/nested/kernel.sh)
-#   KVM_PROG_TIMEOUT  seconds one program may run (default 150 on the
+#   KVM_PROG_TIMEOUT  seconds one program may run (default 600 on the
 #                     host, 300 nested); reached, it is killed and FAILs
 #   KVM_TIMEOUT       seconds each guest may run (default: its programs'
 #                     bounds plus 120 s to boot)
@@ -40,7 +40,7 @@ onhost=$?
 set -e
 if [ $onhost = 0 ]; then
 	where=$why
-	ptimeout=${KVM_PROG_TIMEOUT:-150}
+	ptimeout=${KVM_PROG_TIMEOUT:-600}
 	say "running on the $where /dev/kvm (each program bounded by $ptimeout s)"
 	"$here/run.sh" "$ptimeout" "$@" > "$log" 2>&1 || true
 	guest_trouble=""
@@ -57,6 +57,8 @@ else
 	# One vCPU per guest (two under TCG lock the guest kernel up), and
 	# as many guests as host cores: each takes a share of the programs.
 	"$here/share.sh" "$out" "$jobs" "$@" > "$out/shares"
+	# Nothing of an earlier run may pass for this one's.
+	rm -rf "$out"/guest*
 	i=0
 	while read -r share; do
 		i=$((i + 1))
@@ -70,8 +72,10 @@ else
 			> "$gout/guest.log" 2>&1 &
 	done < "$out/shares"
 	wait
-	for gout in "$out"/guest*/; do
-		gout=${gout%/}
+	n=$i i=0
+	while [ $i -lt "$n" ]; do
+		i=$((i + 1))
+		gout=$out/guest$i
 		sed 's/^/  /' "$gout/guest.log" | head -n 5
 		[ -s "$gout/console.log" ] || : > "$gout/console.log"
 		# The runner's lines, and nothing of the boot around them.

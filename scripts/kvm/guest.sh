@@ -16,6 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 nested=$(cd "$here/../nested" && pwd)
 
 mkdir -p "$out/initramfs"
+# Until the guest has run, that is what went wrong; and no console of an
+# earlier run may pass for this one's.
+rm -f "$out/console.log"
+echo "the guest could not be built (kernel or initramfs: see above)" > "$out/trouble"
 echo "$job" > "$out/job"
 # The kernel cache (NESTED_CACHE, else the tree's build/kernel-amd64) is
 # check-vfio's too.

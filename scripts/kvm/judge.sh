@@ -49,9 +49,12 @@ if [ -n "$trouble" ] && [ $fail = 0 ]; then
 	fail=1
 	echo "FAIL  the nested guest: $trouble"
 fi
-if [ -n "$trouble" ] && [ -f "$out/console.log" ]; then
-	echo "---- last 20 lines of the guest's console, $out/console.log ----"
-	tail -n 20 "$out/console.log"
+if [ -n "$trouble" ]; then
+	for c in "$out"/guest*/console.log; do
+		[ -s "$c" ] || continue
+		echo "---- last 20 lines of the guest's console, $c ----"
+		tail -n 20 "$c"
+	done
 fi
 echo "check-kvm: $pass passed, $fail failed, $skip skipped (where: $where)"
 [ $fail = 0 ]
