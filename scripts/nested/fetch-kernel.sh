@@ -74,6 +74,7 @@ if [ ! -e "$out/kernel/$pkg.unpacked" ]; then
 	           "$out"/debs/linux-image-*; do
 		case $old in
 		"$root"|"$root.unpacked"|"$deb") ;;
+		*\*) ;;   # a pattern that matched nothing
 		*) say "removing the older $(basename "$old")"; rm -rf "$old" ;;
 		esac
 	done
