@@ -119,11 +119,20 @@ $(TOOL_BINS):
 # Keep objects make would otherwise treat as intermediate.
 .SECONDARY:
 
-# make bench [QUICK=1] [BENCH_ARGS="--workloads ... --strategies ..."]
-bench: $(BENCH_BIN)
+# make check-kvm, and the nested guest the bench uses without /dev/kvm
+include mk/kvm.mk
+
+# make bench [QUICK=1] [NESTED=1] [BENCH_ARGS="--workloads ... --strategies ..."]
+# The microbench (no KVM) first; then the strategy bench on the host's
+# KVM, or without a usable /dev/kvm (or with NESTED=1) in check-kvm's
+# nested guest: bench-nested in mk/kvm.mk.
+bench: $(BENCH_BIN) $(KVM_PROBE)
 	@scripts/deps.sh --bench
 	@$(MAKE) --no-print-directory microbench
-	$(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)
+	@if NESTED='$(NESTED)' scripts/kvm/where.sh $(KVM_PROBE) >/dev/null; then \
+	  echo $(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS); \
+	  $(BENCH_BIN) $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS); \
+	else $(MAKE) --no-print-directory bench-nested; fi
 
 check: all $(TESTS) check-structure
 	@scripts/run-tests.sh $(BUILD) $(TESTS)

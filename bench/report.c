@@ -84,6 +84,10 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 	bench_json_str(f, m->date);
 	fprintf(f, ",\n  \"guest_cpl\": ");
 	bench_json_str(f, m->cpl);
+	fprintf(f, ",\n  \"kvm\": ");
+	bench_json_str(f, m->kvm ? m->kvm : "unknown");
+	fprintf(f, ",\n  \"not_run\": ");
+	bench_json_str(f, m->not_run ? m->not_run : "");
 	fprintf(f, ",\n  \"quick\": %s,\n", m->quick ? "true" : "false");
 	fprintf(f, "  \"units\": {\"exit_ns\": %.1f, \"slot_ioctl_ns\": %.1f, "
 		"\"sink_call_ns\": %.1f},\n  \"results\": [",
@@ -215,9 +219,11 @@ int bench_print_table(FILE *f, const struct bench_meta *m,
 {
 	size_t i;
 
-	fprintf(f, "wptrack bench: %s, kernel %s, %s, guest at %s%s\n",
-		m->machine, m->kernel, m->date, m->cpl,
-		m->quick ? ", QUICK" : "");
+	fprintf(f, "wptrack bench: %s, kernel %s, %s, KVM: %s, guest at %s%s\n",
+		m->machine, m->kernel, m->date, m->kvm ? m->kvm : "unknown",
+		m->cpl, m->quick ? ", QUICK" : "");
+	if (m->not_run && *m->not_run)
+		fprintf(f, "not run on this KVM: %s\n", m->not_run);
 	fprintf(f, "unit costs measured: exit %.0f ns, slot ioctl %.0f ns, "
 		"sink call %.0f ns\n\n", m->units.exit_ns, m->units.slot_ns,
 		m->units.sink_ns);

@@ -65,6 +65,12 @@ struct bench_meta {
 	const char *cpl;          /* "cpl3" or "cpl0" */
 	bool quick;
 	struct bench_units units; /* measured this run */
+	/* Which KVM ran it: "host kvm_pvm", "nested SVM under TCG", ...
+	 * (NULL: "unknown") */
+	const char *kvm;
+	/* Rows left out because this KVM cannot serve them, with why
+	 * (NULL or "": none) */
+	const char *not_run;
 };
 
 /* The JSON file: meta, units, and one object per row. */

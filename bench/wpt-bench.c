@@ -35,9 +35,14 @@
 #include "options.h"
 #include "report.h"
 #include "run.h"
+#include "vmm/probe.h"
+#include "wpt.h"
 
 #define MAX_ROWS 64
 #define MAX_REPS 100
+/* A userfaultfd mode's trial: seconds on a host KVM, about a minute in
+ * make bench's nested guest. */
+#define UFFD_TRIAL_MS 120000
 
 static int row_cmp_ns(const void *a, const void *b)
 {
@@ -50,6 +55,7 @@ static void meta_fill(struct bench_meta *m, const struct bench_opts *o,
 		      char *machine, size_t mlen, char *kernel, size_t klen,
 		      char *date, size_t dlen)
 {
+	static char kvm[128];
 	struct utsname un;
 	time_t t = time(NULL);
 	char line[256];
@@ -75,6 +81,7 @@ static void meta_fill(struct bench_meta *m, const struct bench_opts *o,
 	m->kernel = kernel;
 	m->date = date;
 	m->cpl = o->cpl0 ? "cpl0" : "cpl3";
+	m->kvm = bench_kvm_where(kvm, sizeof(kvm));
 	m->quick = o->quick;
 }
 
@@ -121,16 +128,65 @@ static int run_set(const struct bench_opts *o, const struct bench_case *w,
 	return 0;
 }
 
-/* Every case and strategy chosen: the rows, and how many failed. */
+/* One trial of a userfaultfd case's mode: a few operations in a child
+ * process (bench/vmm/probe.h), so a KVM that cannot serve the mode
+ * answers instead of hanging the bench (see test_singlestep_kvm's
+ * mode_trial). */
+static int uffd_trial(void *arg, char *why, size_t len)
+{
+	struct bench_case w = *(const struct bench_case *)((const void **)arg)[0];
+	struct bench_opts o = *(const struct bench_opts *)((const void **)arg)[1];
+	struct bench_units u = { 0 };
+	struct bench_row row;
+	int ret;
+
+	/* The case's backend and CPL, the smallest workload: a few stream
+	 * pairs (as test_singlestep_kvm's trial). */
+	w.w = BENCH_W_STREAM4K;
+	o.ops = 8;
+	o.quick = true;
+	ret = bench_run_one(&o, &w, BENCH_S_TRAP, "trap", &u, &row);
+	snprintf(why, len, "%s", row.note);
+	return ret ? ret : row.verified ? 0 : -EIO;
+}
+
+/* Whether w can run on this KVM: every case of a userfaultfd mode shares
+ * its mode's one trial.  Else a line on stderr and why in not_run. */
+static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
+			 char *not_run, size_t len)
+{
+	static int verdict[3] = { 1, 0, 0 }; /* by WPT_UFFD_*; 1 can run */
+	static char why[3][200];
+	const void *arg[2] = { w, o };
+	size_t used = strlen(not_run);
+
+	if (!w->uffd || w->uffd > WPT_UFFD_BLOCK)
+		return true;
+	if (!verdict[w->uffd])
+		verdict[w->uffd] = bench_probe(uffd_trial, arg, UFFD_TRIAL_MS,
+					       why[w->uffd],
+					       sizeof(why[0])) ?: 1;
+	if (verdict[w->uffd] == 1)
+		return true;
+	fprintf(stderr, "wpt-bench: %s NOT RUN: this KVM cannot serve its "
+		"userfaultfd mode: %s\n", w->name, why[w->uffd]);
+	snprintf(not_run + used, len - used, "%s%s (%s)", used ? "; " : "",
+		 w->name, why[w->uffd]);
+	return false;
+}
+
+/* Every case and strategy chosen: the rows, and how many failed.  The
+ * cases this KVM cannot serve are named in not_run (len bytes). */
 static size_t run_all(const struct bench_opts *o, const struct bench_units *u,
-		      struct bench_row *rows, unsigned int *failed)
+		      struct bench_row *rows, unsigned int *failed,
+		      char *not_run, size_t len)
 {
 	size_t nrows = 0, wi, si;
 
 	for (wi = 0; wi < bench_nr_cases; wi++) {
 		const struct bench_case *w = &bench_cases[wi];
 
-		if (!o->want_w[wi])
+		if (!o->want_w[wi] || !case_can_run(o, w, not_run, len))
 			continue;
 		for (si = 0; si < BENCH_NR_STRATEGIES; si++) {
 			const struct bench_strategy_name *s = &bench_strategies[si];
@@ -187,7 +243,8 @@ int main(int argc, char **argv)
 {
 	static struct bench_row rows[MAX_ROWS];
 	char machine[256], kernel[128], date[64];
-	struct bench_meta meta = { 0 };
+	static char not_run[1024];
+	struct bench_meta meta = { .not_run = not_run };
 	unsigned int failed = 0;
 	struct bench_opts o;
 	size_t nrows;
@@ -215,7 +272,8 @@ int main(int argc, char **argv)
 			" (is /dev/kvm usable?)" : "");
 		return 1;
 	}
-	nrows = run_all(&o, &meta.units, rows, &failed);
+	nrows = run_all(&o, &meta.units, rows, &failed, not_run,
+			sizeof(not_run));
 	missed = bench_print_table(stdout, &meta, rows, nrows,
 				   o.project ? &o.proj : NULL);
 	printf("\n%d goal(s) missed; %u run(s) failed or not verified\n",

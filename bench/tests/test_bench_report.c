@@ -107,7 +107,8 @@ static size_t count(const char *hay, const char *needle)
 START_TEST(test_json)
 {
 	struct bench_meta m = { "2 cpus, \"quoted\" cpu", "6.1.0", "2026-11-30",
-				"cpl3", true, { 65000, 30000, 80 } };
+				"cpl3", true, { 65000, 30000, 80 },
+				NULL, NULL };
 	struct bench_row rows[2] = {
 		row("stream4k-strict", "trap", 200000, 3, 2, 0),
 		row("stream4k-strict", "explicit", 130000, 2, 2, 0),
@@ -134,13 +135,23 @@ START_TEST(test_json)
 	ck_assert_ptr_nonnull(strstr(out, "\"verified\": false, \"note\": \"cpu 0: page 0x1000\""));
 	ck_assert_uint_eq(count(out, "{"), count(out, "}"));
 	ck_assert_uint_eq(count(out, "["), count(out, "]"));
+	ck_assert_ptr_nonnull(strstr(out, "\"kvm\": \"unknown\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"not_run\": \"\""));
+	free(out);
+	/* Which KVM ran it, and what it could not serve. */
+	m.kvm = "nested SVM under TCG";
+	m.not_run = "churn-uffd-block (no interruptible faults)";
+	out = capture(do_json, &a);
+	ck_assert_ptr_nonnull(strstr(out, "\"kvm\": \"nested SVM under TCG\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"not_run\": \"churn-uffd-block (no interruptible faults)\""));
 	free(out);
 }
 END_TEST
 
 START_TEST(test_goals)
 {
-	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1000, 0, 0 } };
+	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1000, 0, 0 },
+				NULL, NULL };
 	struct bench_row rows[3] = {
 		row("stream4k-strict", "explicit", 2000, 2, 2, 0),
 		row("stream4k-strict", "trap", 3100, 3, 2, 0),
@@ -182,7 +193,8 @@ END_TEST
 
 START_TEST(test_split_and_churn_goals)
 {
-	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1000, 0, 0 } };
+	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1000, 0, 0 },
+				NULL, NULL };
 	struct bench_row rows[2] = {
 		row("split", "trap", 0, 0, 0, 0),
 		row("churn", "trap", 0, 0, 0, 0),

@@ -239,6 +239,14 @@ int vcpu_uffd_kicked(struct bvm_vcpu *v)
 	int ret, r;
 
 	v->st.kicks++;
+	/* A kick this KVM did not heed: its store went on unseen (lifted),
+	 * and so would the next ones.  Stop with the reason. */
+	if (v->vm->uffd.err == -EOPNOTSUPP)
+		return vcpu_fail(v, -EOPNOTSUPP, "a kicked vCPU stayed in "
+				 "KVM_RUN for %d ms: this KVM does not "
+				 "interrupt a fault blocked on userfaultfd, "
+				 "which WPT_UFFD_BLOCK needs",
+				 UFFD_KICK_WAIT_MS);
 	ret = wpt_vm_uffd_step_begin(v->vm->wpt, &step);
 	if (ret <= 0)
 		return ret < 0 ? vcpu_fail(v, ret, "wpt_vm_uffd_step_begin: %s",

@@ -21,11 +21,12 @@ static void on_kick(int sig)
 }
 
 int uffd_service_init(struct uffd_service *s, _Atomic int *tids,
-		      unsigned int nr_tids)
+		      _Atomic uint64_t *returns, unsigned int nr_tids)
 {
 	struct sigaction sa = { .sa_handler = on_kick, .sa_flags = SA_RESTART };
 
 	s->tids = tids;
+	s->returns = returns;
 	s->nr_tids = nr_tids;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(UFFD_KICK_SIGNAL, &sa, NULL) < 0)
@@ -34,18 +35,40 @@ int uffd_service_init(struct uffd_service *s, _Atomic int *tids,
 	return s->stop_fd < 0 ? -errno : 0;
 }
 
+/* Whether vCPU i's KVM_RUN returned since it read before, within
+ * UFFD_KICK_WAIT_MS. */
+static bool left_kvm_run(struct uffd_service *s, unsigned int i,
+			 uint64_t before)
+{
+	unsigned int ms;
+
+	for (ms = 0; ms < UFFD_KICK_WAIT_MS; ms++) {
+		if (s->returns[i] != before)
+			return true;
+		usleep(1000);
+	}
+	return s->returns[i] != before;
+}
+
 int uffd_service_kick(void *opaque, int tid)
 {
 	struct uffd_service *s = opaque;
 	unsigned int i;
 
 	for (i = 0; i < s->nr_tids; i++) {
+		uint64_t before = s->returns[i];
+
 		if (!tid || s->tids[i] != tid)
 			continue;
 		if (tgkill(getpid(), tid, UFFD_KICK_SIGNAL) < 0)
 			break; /* it exited: nothing blocks any more */
 		s->kicks++;
-		return 1;
+		if (left_kvm_run(s, i, before))
+			return 1;
+		s->unheeded++;
+		if (!s->err)
+			s->err = -EOPNOTSUPP;
+		return 0;
 	}
 	/* Not a vCPU: the VMM's own thread gets the page lifted. */
 	s->others++;

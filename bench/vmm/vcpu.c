@@ -26,6 +26,7 @@ int vcpu_run(struct bvm_vcpu *v)
 	v->vm->tids[v->index] = v->tid;
 	ret = ioctl(v->fd, KVM_RUN, 0);
 	v->vm->tids[v->index] = 0;
+	v->vm->kvm_returns[v->index]++;
 	return ret;
 }
 
@@ -84,6 +85,14 @@ int vcpu_unexpected(struct bvm_vcpu *v)
 			 (unsigned long long)run->hw.hardware_exit_reason);
 		break;
 	}
+	/* AMD SVM: KVM reinitialises the VMCB on a shutdown intercept (its
+	 * state is undefined after one), so the vCPU reads back as at reset
+	 * (CS base 0xffff0000, RIP 0xfff0): the faulting RIP is lost.  VMX
+	 * and kvm_pvm keep it.  Say so rather than report a false RIP. */
+	if (run->exit_reason == KVM_EXIT_SHUTDOWN && regs.rip == 0xfff0 &&
+	    sregs.cs.base == 0xffff0000)
+		snprintf(detail, sizeof(detail), "; vCPU state reset by KVM "
+			 "(SVM), faulting rip unknown");
 	return vcpu_fail(v, -EIO,
 			 "exit %u %s%s at rip 0x%llx (rsp 0x%llx cr2 0x%llx)",
 			 run->exit_reason, exit_name(run->exit_reason), detail,

@@ -147,6 +147,24 @@ static int kvm_cap(int fd, long cap)
 	return ret < 0 ? 0 : ret;
 }
 
+/*
+ * A store KVM's emulator cannot do (cmpxchg16b to a read-only slot) ends
+ * in KVM_EXIT_INTERNAL_ERROR, and the VMM single-steps it.  Without this
+ * capability a standard x86 KVM also queues #UD for the guest on that
+ * exit (handle_emulation_failure), which the step then delivers: seen on
+ * SVM as a triple fault (the bench guest has no IDT).  With it, KVM only
+ * exits.  A KVM without it keeps the old behaviour.
+ */
+static void exit_on_emulation_failure(struct bvm *vm)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 },
+	};
+
+	if (kvm_cap(vm->vm_fd, KVM_CAP_EXIT_ON_EMULATION_FAILURE))
+		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+}
+
 /* The library's slot range [0, budget) and the spare slot just past it. */
 static int slots_plan(struct bvm *vm, uint32_t *budget)
 {
@@ -194,7 +212,8 @@ static int wpt_attach(struct bvm *vm)
 
 	if (vm->cfg.uffd_block) {
 		cfg.uffd = WPT_UFFD_BLOCK;
-		ret = uffd_service_init(&vm->uffd, vm->tids, BENCH_MAX_CPUS) ?:
+		ret = uffd_service_init(&vm->uffd, vm->tids, vm->kvm_returns,
+					BENCH_MAX_CPUS) ?:
 		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt);
 		if (ret)
 			return ret;
@@ -249,6 +268,7 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		goto err_errno;
+	exit_on_emulation_failure(vm);
 	vm->ram = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->ram == MAP_FAILED)

@@ -51,6 +51,7 @@ struct bvm {
 	/* cfg.uffd_block: the vCPU threads' ids while inside KVM_RUN, for
 	 * the kick, and the thread that services the userfaultfd */
 	_Atomic int tids[BENCH_MAX_CPUS];
+	_Atomic uint64_t kvm_returns[BENCH_MAX_CPUS];
 	struct uffd_service uffd;
 	char err[MSG_LEN + 16];
 };

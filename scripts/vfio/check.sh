@@ -16,9 +16,9 @@
 set -eu
 out=$1 testbin=$2
 here=$(cd "$(dirname "$0")" && pwd)
+nested=$(cd "$here/../nested" && pwd)
 timeout_s=${VFIO_TIMEOUT:-240}
 smp=${VFIO_SMP:-2}
-KERNEL=${KERNEL:-} MODULES=${MODULES:-}
 
 say() { echo "check-vfio: $*"; }
 die() { say "$*"; say "0 passed, 1 failed"; exit 1; }
@@ -35,25 +35,18 @@ fi
 log=$out/console.log
 start=$(date +%s)
 
-if [ -n "$KERNEL" ]; then
-	[ -f "$KERNEL" ] || die "KERNEL=$KERNEL is not a file"
-	mkdir -p "$out/custom"
-	KIMAGE=$("$here/extract-vmlinux.sh" "$KERNEL" "$out/custom/vmlinux") ||
-		die "cannot boot KERNEL=$KERNEL"
-	KMODDIR=$MODULES
-	[ -z "$MODULES" ] || [ -d "$MODULES" ] || die "MODULES=$MODULES is not a directory"
-	say "kernel $KERNEL (booting $KIMAGE), modules ${MODULES:-none}"
-else
-	[ -z "$MODULES" ] || die "MODULES= needs KERNEL= (Debian's kernel brings its own)"
-	env=$("$here/fetch-kernel.sh" "$out") || die "cannot get Debian's kernel"
-	eval "$env"
-	say "kernel Debian $KVER (booting $KIMAGE)"
-fi
+export NESTED_TAG=check-vfio
+# The kernel cache beside OUT is check-kvm's too.
+env=$("$nested/kernel.sh" "$out/../kernel-amd64" "$out") || die "no kernel to boot"
+eval "$env"
+say "kernel $KDESC"
 
 rm -f "$out/initramfs/initramfs.cpio"
-"$here/mkinitramfs.sh" "$out/initramfs" "$testbin" "$KMODDIR" 2>&1 |
-	sed 's/^check-vfio: //; s/^/check-vfio: /'
-[ -s "$out/initramfs/initramfs.cpio" ] || die "building the initramfs failed"
+# vfio-pci binds edu; type1 is the container backend the test drives;
+# iommufd (kernels from 6.2 on) is the other sink's backend.
+"$nested/mkinitramfs.sh" "$out/initramfs" "$here/init.sh" "$KMODDIR" \
+	"vfio_pci vfio_iommu_type1? iommufd?" "$testbin=/wpt-vfio-test" 2>&1 ||
+	die "building the initramfs failed"
 
 # kernel-irqchip=split and intremap=on: interrupt remapping, which the
 # guest's intel-iommu driver wants for x2apic and vfio for MSI.
@@ -61,29 +54,17 @@ rm -f "$out/initramfs/initramfs.cpio"
 # iommu=strict), so a DMA after an unmap must fault.
 # edu's dma_mask: it silently masks DMA addresses to 28 bits by default;
 # let the IOMMU alone decide what an IOVA reaches.
-cmdline="console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 quiet loglevel=4 \
-8250.nr_uarts=1 nokaslr mitigations=off tsc=reliable"
-set -- qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split \
-	-cpu max -smp "$smp" -m 1G \
-	-device intel-iommu,intremap=on \
-	-device edu,dma_mask=0xffffffffffffffff \
-	-nographic -no-reboot -nodefaults -serial stdio \
-	-kernel "$KIMAGE" -initrd "$out/initramfs/initramfs.cpio" \
-	-append "$cmdline"
-echo "$*" > "$out/qemu.cmd"
 say "booting (TCG, timeout ${timeout_s} s; console in $log)"
 qstart=$(date +%s)
 set +e
-# QEMU's own messages (the first DMA translation failure, say) go apart,
-# so they cannot cut a console line in two.
-timeout -k 10 "$timeout_s" "$@" < /dev/null > "$log" 2> "$out/qemu.log"
+"$nested/boot.sh" "$out" "$timeout_s" "$KIMAGE" "$out/initramfs/initramfs.cpio" \
+	"intel_iommu=on iommu.strict=1" \
+	-machine kernel-irqchip=split -smp "$smp" \
+	-device intel-iommu,intremap=on \
+	-device edu,dma_mask=0xffffffffffffffff
 qrc=$?
 set -e
 qend=$(date +%s)
-
-# The serial console ends lines with CR LF.
-tr -d '\r' < "$log" > "$log.txt"
-mv "$log.txt" "$log"
 
 # The test's own output, between the runner's line and the exit line.
 sed -n '/^wpt-init: running /,/^WPT-VFIO-EXIT /p' "$log" |

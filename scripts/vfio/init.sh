@@ -4,16 +4,10 @@
 # /wpt-vfio-test <edu PCI address> <IOMMU group>, then prints
 #   WPT-VFIO-EXIT <status>
 # and powers off.  A step that fails prints "wpt-init: FAIL: <why>" and
-# powers off without an exit line; the host reports the log.  The mounts,
-# say, fail and off come from scripts/arm64/guest-lib.sh.
-. /guest-lib.sh
+# powers off without an exit line; the host reports the log.
+. /lib/wpt/init-lib.sh
 
-say "kernel $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s"
-
-while read -r ko; do
-	insmod "/lib/modules/wpt/$ko" || fail "insmod $ko"
-done < /lib/modules/wpt/order
-[ -s /lib/modules/wpt/order ] && say "loaded $(tr '\n' ' ' < /lib/modules/wpt/order)"
+load_modules
 [ -d /sys/bus/pci/drivers/vfio-pci ] || fail "no vfio-pci driver after loading the modules"
 [ -d /sys/class/iommu ] && [ -n "$(ls /sys/class/iommu)" ] ||
 	fail "no IOMMU (is intel_iommu=on on the command line?)"
@@ -43,12 +37,8 @@ drv=$(readlink "$dev/driver" 2>/dev/null)
 # for iommufd (6.6 on), or both: the test needs one of them.  devtmpfs
 # creates the nodes asynchronously.
 cdev=$(ls "$dev/vfio-dev" 2>/dev/null | head -n 1)
-i=0
-until [ -c "/dev/vfio/$group" ] || { [ -n "$cdev" ] && [ -c "/dev/vfio/devices/$cdev" ]; }; do
-	[ $i -lt 50 ] || fail "no /dev/vfio/$group nor a vfio device cdev after binding $edu"
-	sleep 0.1
-	i=$((i + 1))
-done
+has_node() { [ -c "/dev/vfio/$group" ] || { [ -n "$cdev" ] && [ -c "/dev/vfio/devices/$cdev" ]; }; }
+wait_for 50 "/dev/vfio/$group nor a vfio device cdev after binding $edu" has_node
 say "edu $edu bound to vfio-pci, IOMMU group $group; /dev/vfio: $(ls /dev/vfio | tr '\n' ' ')"
 [ -c /dev/vfio/vfio ] || say "no /dev/vfio/vfio: this kernel has no type1 container"
 [ -c /dev/iommu ] && say "iommufd: /dev/iommu present"
@@ -59,11 +49,11 @@ say "edu $edu bound to vfio-pci, IOMMU group $group; /dev/vfio: $(ls /dev/vfio |
 # while the test runs and print them after it.
 before=$(dmesg | wc -l)
 dmesg -n 1
-say "running /wpt-vfio-test $edu $group, up $(cut -d' ' -f1 /proc/uptime) s"
+say "running /wpt-vfio-test $edu $group, up $(uptime_s) s"
 /wpt-vfio-test "$edu" "$group"
 rc=$?
 echo "WPT-VFIO-EXIT $rc"
 say "kernel messages during the test:"
 dmesg | tail -n "+$((before + 1))"
-say "done, up $(cut -d' ' -f1 /proc/uptime) s"
+say "done, up $(uptime_s) s"
 off

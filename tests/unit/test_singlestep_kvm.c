@@ -39,6 +39,7 @@
 #include "wpt.h"
 #include "wpt_internal.h"
 #include "../../bench/smmu/smmu.h"
+#include "../../bench/vmm/probe.h"
 #include "../../bench/vmm/vmm.h"
 #include "kvm/skip.h"
 
@@ -47,6 +48,9 @@
 #define BLOCK (2ull << 20)
 #define IOVA_BASE 0x100000000ull
 #define GRANULE (2ull << 20)
+/* A trial of 4 stream pairs takes well under a second on kvm_pvm and a few
+ * seconds in make check-kvm's nested guest. */
+#define MODE_TRIAL_MS 30000
 
 struct workload {
 	const char *name;
@@ -130,38 +134,39 @@ static void on_phase(void *opaque, unsigned int cpu, unsigned int phase)
 		r->mid_verify = wpt_domain_verify(d);
 }
 
-static struct run *run_workload(const struct workload *w,
-				enum bench_strategy s, enum mode mode)
+/* Build r's VM, SMMU and sink and run w under s in mode: 0, or the
+ * first error (r->vm's message says more).  No assertion: a trial in a
+ * child process (mode_trial) runs it too. */
+static int run_start(struct run *r, const struct workload *w,
+		     enum bench_strategy s, enum mode mode)
 {
-	struct run *r = calloc(1, sizeof(*r));
 	struct bvm_cfg vc = {
 		.nr_cpus = 1, .cpl0 = mode != MODE_UFFD_BLOCK,
 		.slot_granule = mode >= MODE_UFFD ? 0 : GRANULE,
 		.force_step = mode == MODE_FORCE, .uffd = mode == MODE_UFFD,
 		.uffd_block = mode == MODE_UFFD_BLOCK,
-		.mmio = on_mmio, .phase = on_phase,
+		.mmio = on_mmio, .phase = on_phase, .opaque = r,
 	};
 	struct smmu_cfg sc = {
 		.ram_gpa = 0, .ram_size = BENCH_RAM_SIZE, .strategy = s,
 		.oas = 48,
 	};
-	struct bench_params *p;
+	struct bench_params *p = &r->p;
 	uint64_t t0;
 	int ret;
 
-	ck_assert_ptr_nonnull(r);
 	r->w = w;
 	r->s = s;
 	r->mode = mode;
-	vc.opaque = r;
-	ret = bvm_new(&vc, &r->vm);
-	ck_assert_msg(ret == 0, "bvm_new: %s", strerror(-ret));
-	ck_assert_int_eq(wpt_sink_record_new(&r->sink), 0);
+	ret = bvm_new(&vc, &r->vm) ?: wpt_sink_record_new(&r->sink);
+	if (ret)
+		return ret;
 	sc.vm = bvm_wpt(r->vm);
 	sc.ram = bvm_ram(r->vm);
 	sc.sink = r->sink;
-	ck_assert_int_eq(smmu_new(&sc, &r->smmu), 0);
-	p = &r->p;
+	ret = smmu_new(&sc, &r->smmu);
+	if (ret)
+		return ret;
 	p->magic = BENCH_PARAMS_MAGIC;
 	p->workload = w->w;
 	p->strategy = s;
@@ -181,9 +186,20 @@ static struct run *run_workload(const struct workload *w,
 	t0 = now_ns();
 	ret = bvm_run(r->vm, p, &r->res, &r->st);
 	r->ns = now_ns() - t0;
-	ck_assert_msg(ret == 0, "%s/%s%s: bvm_run: %d (%s)", w->name,
-		      s == BENCH_S_TRAP ? "trap" : "hybrid",
-		      mode_names[mode], ret, bvm_last_error(r->vm));
+	return ret;
+}
+
+static struct run *run_workload(const struct workload *w,
+				enum bench_strategy s, enum mode mode)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	int ret;
+
+	ck_assert_ptr_nonnull(r);
+	ret = run_start(r, w, s, mode);
+	ck_assert_msg(ret == 0, "%s/%s%s: %d (%s)", w->name,
+		      s == BENCH_S_TRAP ? "trap" : "hybrid", mode_names[mode],
+		      ret, r->vm ? bvm_last_error(r->vm) : strerror(-ret));
 	return r;
 }
 
@@ -193,6 +209,42 @@ static void run_free(struct run *r)
 	wpt_sink_free(r->sink);
 	bvm_free(r->vm);
 	free(r);
+}
+
+/*
+ * The userfaultfd modes need what only some KVMs do (wpt.h): SIGBUS mode
+ * a KVM that emulates a store it cannot make, BLOCK mode one that returns
+ * -EINTR from a fault blocked on userfaultfd when the vCPU is signalled.
+ * Debian's 6.1 KVM on SVM (make check-kvm's nested guest) does neither:
+ * its KVM_RUN retries the SIGBUS store for good, and the BLOCK kick is
+ * not heeded.  Try a short stream4k in a child process, bounded, before
+ * the real runs, so a KVM without it gets a SKIP with the reason instead
+ * of a test that hangs to its timeout.
+ */
+static int mode_trial(void *arg, char *why, size_t len)
+{
+	static const struct workload trial = { "trial", BENCH_W_STREAM4K, 4,
+					       0, 0 };
+	struct run r = { 0 };
+	int ret = run_start(&r, &trial, BENCH_S_TRAP, *(enum mode *)arg);
+
+	snprintf(why, len, "%s", r.vm ? bvm_last_error(r.vm) :
+		 strerror(-ret));
+	return ret;
+}
+
+/* 1 when mode works on this KVM, else 0 after a SKIP line saying why. */
+static int mode_works(enum mode mode, const char *tests)
+{
+	char why[256] = "";
+	int ret = bench_probe(mode_trial, &mode, MODE_TRIAL_MS, why,
+			      sizeof(why));
+
+	if (ret == 0)
+		return 1;
+	printf("SKIP: %s (%s mode): this KVM cannot serve it: %s (%s)\n",
+	       tests, mode_names[mode] + 1, why, strerror(-ret));
+	return 0;
 }
 
 static void check_run(const struct run *r, const char *who)
@@ -402,6 +454,10 @@ static uint64_t get64(const uint8_t *ram, uint64_t gpa)
  *    the VMM could take, and single-step does not trap at CPL3: not run.)
  * On a host whose CPU runs CPL0 code natively the second case completes
  * through the step; here it shows the protocol's error path for real.
+ * Seen on SVM (make check-kvm's nested guest): KVM's emulator fails on
+ * the protected page and exits; without KVM_CAP_EXIT_ON_EMULATION_FAILURE
+ * (bench/vmm.c enables it) it also queued #UD, which the step delivered:
+ * a triple fault.  With it, the step completes the store.
  */
 static struct bvm *cx_vm(bool cpl0, bool protect, struct wpt_domain **d,
 			 struct wpt_sink **sink)
@@ -523,8 +579,11 @@ int main(void)
 	tcase_add_test(tc, cmpxchg16b_cpl3_native);
 	tcase_add_test(tc, cmpxchg16b_cpl0_refused_through_step);
 	tcase_add_loop_test(tc, workload_stepped, 0, 2 * NR_WORKLOADS);
-	tcase_add_loop_test(tc, workload_uffd, 0, 2 * NR_WORKLOADS);
-	tcase_add_loop_test(tc, workload_uffd_block, 0, 2 * NR_WORKLOADS);
+	if (mode_works(MODE_UFFD, "workload_uffd"))
+		tcase_add_loop_test(tc, workload_uffd, 0, 2 * NR_WORKLOADS);
+	if (mode_works(MODE_UFFD_BLOCK, "workload_uffd_block"))
+		tcase_add_loop_test(tc, workload_uffd_block, 0,
+				    2 * NR_WORKLOADS);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

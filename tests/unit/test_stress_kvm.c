@@ -235,13 +235,15 @@ static const struct {
 
 START_TEST(two_vcpus_churn)
 {
-	run_one(strategies[_i].s, strategies[_i].name, BENCH_W_CHURN, 1200);
+	run_one(strategies[_i].s, strategies[_i].name, BENCH_W_CHURN,
+		kvm_scaled_ops(1200));
 }
 END_TEST
 
 START_TEST(two_vcpus_stream)
 {
-	run_one(strategies[_i].s, strategies[_i].name, BENCH_W_STREAM4K, 600);
+	run_one(strategies[_i].s, strategies[_i].name, BENCH_W_STREAM4K,
+		kvm_scaled_ops(600));
 }
 END_TEST
 

@@ -14,7 +14,7 @@
 set -eu
 in=$1 out=$2
 
-say() { echo "check-vfio: $*" >&2; }
+say() { echo "${NESTED_TAG:-nested}: $*" >&2; }
 
 is_elf() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' \n')" = '177ELF' ]; }
 has_pvh() {

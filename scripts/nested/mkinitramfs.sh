@@ -1,11 +1,16 @@
 #!/bin/sh
-# mkinitramfs.sh OUT TESTBIN [MODDIR]
-# The check-vfio guest's whole root: busybox-static with its applet links,
-# the vfio modules from MODDIR (a kernel's lib/modules/<version>) with what
-# they depend on, /init (init.sh beside this script, with
-# ../arm64/guest-lib.sh as /guest-lib.sh) and TESTBIN as
-# /wpt-vfio-test.  Writes OUT/root/ and the uncompressed OUT/initramfs.cpio
-# (the kernel unpacks it at once; no decompressor to run under TCG).
+# mkinitramfs.sh OUT INIT MODDIR MODULES FILE...
+# A nested-test guest's whole root (check-vfio, check-kvm, the nested
+# bench): busybox-static with its applet links, INIT as /init with
+# init-lib.sh (beside this script) as /lib/wpt/init-lib.sh for it to
+# source (and ../arm64/guest-lib.sh, which that sources, beside it), the MODULES from MODDIR (a kernel's lib/modules/<version>; may be
+# empty when the kernel builds them in) with what they depend on, and each
+# FILE, given as HOSTPATH=GUESTPATH (an executable must be static: the guest
+# has no libraries).  Writes OUT/root/ and the uncompressed
+# OUT/initramfs.cpio (the kernel unpacks it at once; no decompressor to run
+# under TCG).  MODULES is a space-separated list; a name ending in '?' is
+# optional (said and skipped when MODDIR has it not).  The load order is
+# written to /lib/modules/wpt/order for init-lib.sh's load_modules.
 #
 # A kernel package ships no modules.dep, so the load order comes from each
 # module's own `depends` and `softdep` (modinfo on the .ko).  A module the
@@ -13,20 +18,25 @@
 # (.ko.xz, .ko.zst, .ko.gz) are stored decompressed, so busybox's insmod
 # needs no decompressor.
 set -eu
-out=$1 testbin=$2 moddir=${3:-}
+out=$1 init=$2 moddir=$3 modules=$4
+shift 4
 here=$(cd "$(dirname "$0")" && pwd)
 
-say() { echo "check-vfio: $*" >&2; }
+say() { echo "${NESTED_TAG:-nested}: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 busybox=/bin/busybox
 [ -x "$busybox" ] || die "no $busybox (apt-get install busybox-static)"
 # A dynamic executable names its loader (PT_INTERP); the guest has none.
-! readelf -l "$busybox" 2>/dev/null | grep -q INTERP ||
-	die "$busybox is not static (apt-get install busybox-static)"
-[ -f "$testbin" ] || die "no test binary $testbin"
-! readelf -l "$testbin" 2>/dev/null | grep -q INTERP ||
-	die "$testbin is not static: the guest has no libraries"
+is_static() { ! readelf -l "$1" 2>/dev/null | grep -q INTERP; }
+is_static "$busybox" || die "$busybox is not static (apt-get install busybox-static)"
+[ -f "$init" ] || die "no init script $init"
+for f in "$@"; do
+	src=${f%%=*}
+	[ "$src" != "$f" ] || die "FILE $f is not HOSTPATH=GUESTPATH"
+	[ -f "$src" ] || die "no file $src"
+	is_static "$src" || die "$src is not static: the guest has no libraries"
+done
 modinfo=$(command -v modinfo 2>/dev/null || echo /sbin/modinfo)
 [ -z "$moddir" ] || [ -x "$modinfo" ] || die "no modinfo (apt-get install kmod)"
 
@@ -34,16 +44,20 @@ root=$out/root
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" \
 	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/run" \
-	"$root/lib/modules/wpt"
+	"$root/lib/modules/wpt" "$root/lib/wpt"
 cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list-full); do
 	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
-cp "$here/init.sh" "$root/init"
-cp "$here/../arm64/guest-lib.sh" "$root/guest-lib.sh"
+cp "$init" "$root/init"
 chmod 755 "$root/init"
-cp "$testbin" "$root/wpt-vfio-test"
-chmod 755 "$root/wpt-vfio-test"
+cp "$here/init-lib.sh" "$root/lib/wpt/init-lib.sh"
+cp "$here/../arm64/guest-lib.sh" "$root/lib/wpt/guest-lib.sh"
+for f in "$@"; do
+	dst=$root/${f#*=}
+	mkdir -p "$(dirname "$dst")"
+	cp "${f%%=*}" "$dst"
+done
 
 # --- modules -------------------------------------------------------------
 # Module names compare with '-' and '_' alike, as the kernel does.
@@ -119,14 +133,15 @@ if [ -n "$moddir" ]; then
 	find "$moddir" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' |
 	awk '{ n = $0; sub(/.*\//, "", n); sub(/\.ko(\.xz|\.zst|\.gz)?$/, "", n);
 	       gsub(/-/, "_", n); print n, $0 }' > "$index"
-	# vfio-pci binds edu; type1 is the container backend the test drives;
-	# iommufd (kernels from 6.2 on) is the other sink's backend.
-	visit vfio_pci || die "$moddir has no vfio-pci module and the kernel does not build it in"
-	visit vfio_iommu_type1 || say "no vfio_iommu_type1 in $moddir (kernel without the type1 container?)"
-	visit iommufd || say "no iommufd in $moddir: the iommufd sink cannot run on this kernel"
+	for m in $modules; do
+		case $m in
+		*\?) visit "${m%\?}" || say "no ${m%\?} in $moddir (optional, not loaded)" ;;
+		*) visit "$m" || die "$moddir has no $m module and the kernel does not build it in" ;;
+		esac
+	done
 	say "modules in load order: $(tr '\n' ' ' < "$order")"
-else
-	say "no MODULES given: the kernel must have vfio-pci built in"
+elif [ -n "$modules" ]; then
+	say "no module directory given: the kernel must build in $modules"
 fi
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) \
