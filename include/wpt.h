@@ -535,11 +535,16 @@ struct wpt_a64_regs {
 	uint64_t x[31];
 	uint64_t sp;
 	uint64_t pc;
-	uint64_t pstate;  /* SPSR layout: EL in bits [3:2], nRW bit 4 */
+	uint64_t pstate;  /* SPSR layout: EL in bits [3:2], nRW bit 4,
+			   * PAN bit 22 (EL2 and EL3 are not emulated) */
 };
 
 /* The EL1&0 translation registers (TTBR0_EL1, TTBR1_EL1, TCR_EL1,
- * SCTLR_EL1).  SCTLR.M = 0: addresses are IPAs. */
+ * SCTLR_EL1).  SCTLR.M = 0: addresses are IPAs.  The access is checked
+ * against the full stage-1 permissions for PSTATE.EL and PSTATE.PAN
+ * (AP[2:1], APTable, UXN/PXN, SCTLR.WXN and SCTLR.EPAN), not taken on
+ * trust from the exit: the guest may have changed the instruction word
+ * or its tables since the access that faulted. */
 struct wpt_a64_mmu {
 	uint64_t ttbr0;
 	uint64_t ttbr1;
@@ -598,14 +603,16 @@ struct wpt_a64_result {
 /*
  * Emulate the instruction at regs->pc.  fault_ipa is the exit's
  * arm_nisv.fault_ipa (page from HPFAR, low 12 bits from FAR) or
- * WPT_A64_NO_IPA; when the access lies in one 4 KiB page it is used
- * instead of walking the data VA.  mon may be NULL: store-exclusives then
- * return 0.  res may be NULL.
+ * WPT_A64_NO_IPA; given one, the data VA's walk must reach that byte of
+ * that page, else 0 (the word read is not the one that faulted, or the
+ * tables changed: single-step, and the hardware decides).  mon may be
+ * NULL: store-exclusives then return 0.  res may be NULL.
  * Returns 1: emulated; registers, PC (+4) and *mon updated, RAM and the
  * shadow hold the store (res->sync_err says if a sink refused it).
  * 0: not an instruction emulated here, or one whose result the
  * architecture leaves CONSTRAINED UNPREDICTABLE (e.g. writeback into a
- * register it stores), or big-endian data: single-step it.  Nothing
+ * register it stores), big-endian data, the vCPU at EL2 or EL3, or a
+ * fault IPA the access does not touch: single-step it.  Nothing
  * changed.  -EFAULT: the guest must take an abort (res->fault says
  * which); nothing changed.  -EINVAL: bad arguments, or AArch32 state.
  * Any thread; the store is atomic against other vCPUs and the VMM.

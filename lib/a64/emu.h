@@ -34,6 +34,7 @@ struct emu {
 	struct span span[2];
 	unsigned int nr_span;
 	bool stored;
+	bool el0;                 /* PSTATE.EL == 0 */
 };
 
 static inline uint64_t xreg(const struct wpt_a64_regs *r, unsigned int n)

@@ -23,6 +23,7 @@
 
 #define PSTATE_NRW      (1ull << 4)
 #define PSTATE_EL(p)    (((p) >> 2) & 3)
+#define PSTATE_PAN      (1ull << 22)
 
 #define A64_INSN_BYTES  4
 #define A64_PAGE        4096u /* HPFAR and the smallest granule */
@@ -41,6 +42,7 @@ static int fault(struct emu *e, enum wpt_a64_fault f, int level, uint64_t va,
 
 static int fetch_insn(struct emu *e, uint32_t *insn)
 {
+	struct a64_access acc = { .fetch = true, .el0 = e->el0 };
 	uint64_t pc = e->regs.pc;
 	struct a64_xlate x;
 	const void *hva;
@@ -48,7 +50,7 @@ static int fetch_insn(struct emu *e, uint32_t *insn)
 	/* PC alignment fault: taken on the fetch of a misaligned PC. */
 	if (pc & (A64_INSN_BYTES - 1))
 		return fault(e, WPT_A64_FAULT_ALIGNMENT, 0, pc, true);
-	if (a64_translate(&e->vm->mem, e->mmu, pc, true, false, &x))
+	if (a64_translate(&e->vm->mem, e->mmu, pc, &acc, &x))
 		return fault(e, x.fault, x.level, pc, true);
 	hva = guestmem_hva(&e->vm->mem, x.ipa, A64_INSN_BYTES);
 	if (!hva || ((uintptr_t)hva & (A64_INSN_BYTES - 1)))
@@ -59,30 +61,58 @@ static int fetch_insn(struct emu *e, uint32_t *insn)
 }
 
 /*
- * The IPA of [va, va + len) when it lies in one 4 KiB page.  The exit's
- * fault_ipa names the page that faulted (HPFAR) and the low 12 bits of
- * the faulting address (FAR): when those bits fall inside this access,
- * the faulting page is this one and no walk is needed.
+ * The IPA of [va, va + len) (inside one 4 KiB page), walked and checked
+ * for this access at the vCPU's exception level and PAN.  With a fault
+ * IPA the hardware has already walked some access; whether the one
+ * emulated here is the same is checked afterwards (fault_ipa_matches), and
+ * a stage-1 fault means it is not: 0, single-step.
  */
-static int translate_piece(struct emu *e, uint64_t va, unsigned int len,
-			   uint64_t *ipa)
+static int translate_piece(struct emu *e, uint64_t va, uint64_t *ipa)
 {
-	uint64_t lo = va & (A64_PAGE - 1), flo = e->fault_ipa & (A64_PAGE - 1);
+	struct a64_access acc = {
+		.write = true, .el0 = e->el0,
+		.pan = !e->el0 && (e->regs.pstate & PSTATE_PAN),
+	};
 	struct a64_xlate x;
 
-	if (e->fault_ipa != WPT_A64_NO_IPA && len == e->len && flo >= lo &&
-	    flo < lo + len) {
-		*ipa = (e->fault_ipa & ~(uint64_t)(A64_PAGE - 1)) | lo;
-		return 0;
-	}
-	if (a64_translate(&e->vm->mem, e->mmu, va, false, true, &x))
+	if (a64_translate(&e->vm->mem, e->mmu, va, &acc, &x)) {
+		if (e->fault_ipa != WPT_A64_NO_IPA)
+			return 0;
 		return fault(e, x.fault, x.level, va, false);
+	}
 	*ipa = x.ipa;
-	return 0;
+	return 1;
+}
+
+/*
+ * The exit's fault IPA names the page that faulted (HPFAR) and the low 12
+ * bits of the faulting address (FAR).  Nothing ties the instruction word
+ * read after the exit to the one that faulted (another thread of the
+ * guest may have rewritten it, or the tables), so the emulated access
+ * must touch that very byte of that very page: else 0, single-step.
+ */
+static bool fault_ipa_matches(const struct emu *e)
+{
+	uint64_t page = e->fault_ipa & ~(uint64_t)(A64_PAGE - 1);
+	uint64_t flo = e->fault_ipa & (A64_PAGE - 1);
+	unsigned int i;
+
+	if (e->fault_ipa == WPT_A64_NO_IPA)
+		return true;
+	for (i = 0; i < e->nr_span; i++) {
+		const struct span *s = &e->span[i];
+		uint64_t lo = s->gpa & (A64_PAGE - 1);
+
+		if ((s->gpa & ~(uint64_t)(A64_PAGE - 1)) == page &&
+		    flo >= lo && flo < lo + s->len)
+			return true;
+	}
+	return false;
 }
 
 /* Find the access in guest RAM: one span, or two when it crosses a page
- * (only STP and STR, which need no single-copy atomicity across it). */
+ * (only STP and STR, which need no single-copy atomicity across it).
+ * 1 found, 0 single-step it, -EFAULT the guest takes an abort. */
 static int map_access(struct emu *e)
 {
 	unsigned int off = 0;
@@ -96,8 +126,8 @@ static int map_access(struct emu *e)
 
 		if (len > e->len - off)
 			len = e->len - off;
-		ret = translate_piece(e, va, len, &ipa);
-		if (ret)
+		ret = translate_piece(e, va, &ipa);
+		if (ret != 1)
 			return ret;
 		s->hva = guestmem_hva(&e->vm->mem, ipa, len);
 		if (!s->hva)
@@ -107,7 +137,7 @@ static int map_access(struct emu *e)
 		s->len = len;
 		off += len;
 	}
-	return 0;
+	return fault_ipa_matches(e);
 }
 
 /*
@@ -144,7 +174,7 @@ static bool single_step_instead(const struct a64_insn *in,
 static int address(struct emu *e)
 {
 	const struct a64_insn *in = &e->in;
-	bool el0 = PSTATE_EL(e->regs.pstate) == 0;
+	bool el0 = e->el0;
 	uint64_t sctlr = e->mmu->sctlr;
 	uint64_t base = base_reg(&e->regs, in->rn);
 	unsigned int align;
@@ -214,6 +244,10 @@ int wpt_a64_emulate(struct wpt_vm *vm, const struct wpt_a64_mmu *mmu,
 		*res = (struct wpt_a64_result){ .fault = WPT_A64_FAULT_NONE };
 	if (regs->pstate & PSTATE_NRW)
 		return -EINVAL; /* AArch32: not A64 */
+	/* The EL2 and EL3 regimes are not modelled: the hardware does it. */
+	if (PSTATE_EL(regs->pstate) > 1)
+		return 0;
+	e.el0 = PSTATE_EL(regs->pstate) == 0;
 	e.regs = *regs;
 	ret = fetch_insn(&e, &insn);
 	if (ret)
@@ -229,7 +263,7 @@ int wpt_a64_emulate(struct wpt_vm *vm, const struct wpt_a64_mmu *mmu,
 	ret = address(&e);
 	if (!ret)
 		ret = map_access(&e);
-	if (ret)
+	if (ret != 1)
 		return ret;
 	ret = a64_execute(&e, mon);
 	if (ret != 1)
