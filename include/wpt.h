@@ -205,7 +205,9 @@ void wpt_vm_free(struct wpt_vm *vm);
  * table page, applied and mirrored; or an access to guest RAM that fell into
  * a memslot being re-cut, served from RAM: for a read, data is filled),
  * 0 if it is not guest RAM (the VMM's device MMIO), or a negative errno
- * (e.g. -EINVAL for a bad length).  len is 1, 2, 4, 8 or 16.  A domain
+ * (e.g. -EINVAL for a bad length).  len is 1 to 8 (KVM x86 reports a
+ * page-crossing store as fragments of any length up to 8) or 16; each
+ * byte is written once, aligned pieces single-copy atomically.  A domain
  * faulted by the write does not make this fail: see wpt_domain_error().
  * An error from a sink is returned after RAM holds the store; when one
  * store fails in several domains' sinks (a table they share), the first
