@@ -76,17 +76,30 @@ static void closure_scan(struct wpt_shadow *s, uint64_t a, uint64_t b,
 	struct shadow_range *r;
 
 	for (r = range_from(&s->leaves, a); r && r->m.iova <= b;
-	     r = RB_NEXT(range_tree, &s->leaves, r))
+	     r = RB_NEXT(range_tree, &s->leaves, r)) {
+		s->closure_steps++;
 		widen(first, last, r);
+	}
 	for (r = range_from(&s->held, a); r && r->m.iova <= b;
-	     r = RB_NEXT(range_tree, &s->held, r))
+	     r = RB_NEXT(range_tree, &s->held, r)) {
+		s->closure_steps++;
 		if (held_is_kill(s, r))
 			widen(first, last, r);
+	}
 }
 
-/* Grow dirty span *spp until nothing overlapping it reaches out; each part
- * of it is scanned once (merged neighbours at most once more). */
-static void close_span(struct wpt_shadow *s, struct span **spp)
+/*
+ * Grow dirty span *spp until nothing overlapping it reaches out; each part
+ * of it is scanned once (merged neighbours at most once more).  Below
+ * closed_end (one past the last byte of the spans closed before it, 0 for
+ * none) everything is closed already: a leaf or kill reaching there from
+ * *spp overlaps a closed span, so that span holds it whole.  Scanning it
+ * again when *spp grows into it made a reconcile quadratic in the number
+ * of adjacent spans (thousands of adjacent kills: seconds under the VM
+ * lock).
+ */
+static void close_span(struct wpt_shadow *s, struct span **spp,
+		       uint64_t closed_end)
 {
 	struct span *sp = *spp;
 	uint64_t done_first = sp->first, done_last = sp->last;
@@ -98,8 +111,9 @@ static void close_span(struct wpt_shadow *s, struct span **spp)
 		(void)spanset_add(&s->dirty, first, last, &sp);
 		first = sp->first;
 		last = sp->last;
-		if (first < done_first)
-			closure_scan(s, first, done_first - 1, &first, &last);
+		if (first < done_first && done_first > closed_end)
+			closure_scan(s, first > closed_end ? first : closed_end,
+				     done_first - 1, &first, &last);
 		if (last > done_last)
 			closure_scan(s, done_last + 1, last, &first, &last);
 		done_first = sp->first;
@@ -111,10 +125,15 @@ static void close_span(struct wpt_shadow *s, struct span **spp)
 static void close_dirty(struct wpt_shadow *s)
 {
 	struct span *sp;
+	uint64_t closed_end = 0;
 
 	for (sp = spanset_first(&s->dirty); sp;
-	     sp = spanset_next(&s->dirty, sp))
-		close_span(s, &sp);
+	     sp = spanset_next(&s->dirty, sp)) {
+		close_span(s, &sp, closed_end);
+		if (sp->last == UINT64_MAX)
+			break;
+		closed_end = sp->last + 1;
+	}
 }
 
 /* ------------------------------------------------------------ sink calls */

@@ -214,5 +214,6 @@ void shadow_stats(const struct wpt_shadow *s, struct wpt_shadow_stats *st)
 		.maps = s->maps,
 		.unmaps = s->unmaps,
 		.errors = s->errors,
+		.closure_steps = s->closure_steps,
 	};
 }
