@@ -293,3 +293,4 @@ clean:
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
 -include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
+-include mk/hardening.mk

@@ -454,8 +454,29 @@ int wpt_domain_new(struct wpt_vm *vm, const struct wpt_format_cfg *fmt,
 		   struct wpt_sink *sink, enum wpt_mode mode,
 		   struct wpt_domain **out);
 
-/* Unmap everything it mapped, stop tracking its tables, free it. */
+/*
+ * Unmap everything it mapped, stop tracking its tables, free it.  0, or
+ * the sink's negative errno when an unmap failed: then the domain is NOT
+ * freed; it tracks nothing and maps nothing new, and
+ * wpt_domain_foreach_mapping() lists what its sink still holds.  Call it
+ * again to retry the unmaps (e.g. after VFIO's error is dealt with), or
+ * wpt_domain_free() to give up on them.
+ */
+int wpt_domain_destroy(struct wpt_domain *d);
+
+/* wpt_domain_destroy(), but the domain is freed even if an unmap failed
+ * (the failure goes to the log callback): use destroy to act on it. */
 void wpt_domain_free(struct wpt_domain *d);
+
+/*
+ * What the domain's sink holds, by the library's record, in IOVA order:
+ * after a sink error or a fault (wpt_domain_error()) whose unmaps a sink
+ * refused, the IOVAs a device may still reach.  Takes the VM lock: fn must
+ * not call into the library.  fn returning nonzero stops and is returned.
+ */
+typedef int (*wpt_mapping_fn)(void *opaque, const struct wpt_mapping *m);
+int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
+			       void *opaque);
 
 /* Override the VM's default limits for this domain (0 keeps the default). */
 int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim);

@@ -152,6 +152,20 @@ void diff_table(struct wpt_vm *vm, struct wpt_table *t)
 	diff_range(vm, t, 0, t->size / 8 - 1);
 }
 
+/* No memory to diff the page: fault every domain with a table there
+ * (their teardown unmaps everything), so no change to it goes unseen. */
+static void page_fault_domains(struct wpt_page *pg)
+{
+	unsigned int i;
+
+	for (i = 0; i < pg->nr_tables; i++) {
+		struct wpt_table_use *u;
+
+		RB_FOREACH(u, wpt_use_tree, &pg->tables[i]->uses)
+			tracker_fault(u->d, -ENOMEM, "cannot diff a table page");
+	}
+}
+
 void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 	       uint64_t len)
 {
@@ -161,8 +175,10 @@ void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 	/* Copy and pin: diffing may track or free tables on this page. */
 	if (n > 4) {
 		tables = malloc(n * sizeof(*tables));
-		if (!tables)
-			n = 4, tables = stack;
+		if (!tables) {
+			page_fault_domains(pg);
+			return;
+		}
 	}
 	memcpy(tables, pg->tables, n * sizeof(*tables));
 	for (i = 0; i < n; i++) {

@@ -65,6 +65,19 @@ static void leaf_add(struct wpt_domain *d, uint64_t iova,
 		tracker_fault(d, ret, "leaf overlaps another");
 }
 
+static void leaf_remove(struct wpt_domain *d, uint64_t iova, uint64_t size)
+{
+	int ret;
+
+	tracker_touch(d);
+	/* -ENOENT: the add was refused (a fault tore it down).  Any other
+	 * error (-ENOMEM) leaves the leaf in the shadow: fault the domain,
+	 * whose teardown unmaps everything, so the removal is never lost. */
+	ret = shadow_leaf_remove(d->shadow, iova, size);
+	if (ret && ret != -ENOENT)
+		tracker_fault(d, ret, "cannot record a leaf removal");
+}
+
 /* Entry idx of use u holding desc: where it translates and what it is. */
 static enum entry_kind use_entry(const struct wpt_table_use *u, uint64_t idx,
 				 uint64_t desc, uint64_t *iova,
@@ -105,14 +118,10 @@ static void entry_apply(struct wpt_table_use *u, uint64_t idx, uint64_t desc,
 		d->vm->st.out_of_ram += add;
 		return;
 	case ENTRY_LEAF:
-		if (add) {
+		if (add)
 			leaf_add(d, iova, &dd, perm);
-		} else {
-			tracker_touch(d);
-			/* -ENOENT: the add was refused (a fault tore it
-			 * down). */
-			shadow_leaf_remove(d->shadow, iova, dd.size);
-		}
+		else
+			leaf_remove(d, iova, dd.size);
 		return;
 	}
 }

@@ -42,8 +42,12 @@ int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	if (!sink || !gm || !out)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (s)
+		s->reserve = malloc(sizeof(*s->reserve));
+	if (!s || !s->reserve) {
+		free(s);
 		return -ENOMEM;
+	}
 	s->sink = sink;
 	s->gm = gm;
 	s->defer_removals = defer_removals;
@@ -63,6 +67,7 @@ void shadow_free(struct wpt_shadow *s)
 	range_free_all(&s->held);
 	spanset_clear(&s->dirty);
 	spanset_clear(&s->pending);
+	free(s->reserve);
 	free(s);
 }
 
@@ -156,13 +161,16 @@ int shadow_flush_all(struct wpt_shadow *s)
 
 int shadow_clear(struct wpt_shadow *s)
 {
-	int ret = spanset_add(&s->dirty, 0, UINT64_MAX, NULL);
+	int ret = spanset_add_all(&s->dirty, &s->reserve);
 
 	if (ret)
 		return ret;
 	range_free_all(&s->leaves);
 	s->nr_leaves = 0;
-	return shadow_reconcile(s);
+	ret = shadow_reconcile(s);
+	if (!s->reserve)
+		s->reserve = malloc(sizeof(*s->reserve));
+	return ret;
 }
 
 static int foreach_range(const struct range_tree *t, shadow_iter_fn fn,
