@@ -27,6 +27,7 @@
 #include "apply.h"
 #include "core.h"
 #include "pageindex.h"
+#include "wpt_internal.h"
 
 /* More threads than any VMM runs vCPUs: past it the oldest is dropped. */
 #define UFFD_MAX_PENDING 1024
@@ -42,6 +43,13 @@ void uffd_blocked_free(struct uffd_blocked *b)
 {
 	free(b->pending);
 	memset(b, 0, sizeof(*b));
+}
+
+int wpt_vm_uffd_test_hook(struct wpt_vm *vm, void (*fn)(void *opaque),
+			  void *opaque)
+{
+	return vm ? wpt_protect_uffd_test_hook(&vm->protect, fn, opaque)
+		  : -EINVAL;
 }
 
 int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr)

@@ -107,6 +107,12 @@ int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
 int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
 			 struct wpt_protect *out);
 
+/* Tests only (wpt_vm_uffd_test_hook, wpt_internal.h): fn(opaque) runs in
+ * every lift between its slot claim and its ioctl; fn NULL removes it.
+ * -EINVAL if p is not the userfaultfd backend. */
+int wpt_protect_uffd_test_hook(struct wpt_protect *p, void (*fn)(void *),
+			       void *opaque);
+
 /* After a backend filled p: set up the step bookkeeping.  0 or -ENOMEM
  * (then p is freed). */
 int protect_init(struct wpt_protect *p);

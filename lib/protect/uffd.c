@@ -60,6 +60,10 @@ struct uffd {
 	/* Pages lifted for the VMM's stores, as gpa + 1 (0: free slot). */
 	uint64_t lifted[WPT_UFFD_MAX_LIFTED];
 	uint64_t lifts; /* atomic */
+	/* Tests only (wpt_internal.h): runs between a lift's claim and its
+	 * ioctl, to widen that window. */
+	void (*test_lift_hook)(void *opaque);
+	void *test_lift_opaque;
 };
 
 static uint64_t now_ns(void)
@@ -213,16 +217,15 @@ static void uffd_free(void *be)
 	free(u);
 }
 
-/* Make the page at gpa writable (and wake what waits there).  Only
- * syscalls and no lock: a SIGBUS handler calls this.  errno is the
+/* One page's protection, on or off (off also wakes what waits there).
+ * Only syscalls and no lock: a SIGBUS handler calls this.  errno is the
  * interrupted code's: keep it. */
-static int uffd_wake(void *be, uint64_t gpa)
+static int uffd_wp_page(const struct uffd *u, uint64_t gpa, bool on)
 {
-	const struct uffd *u = be;
 	void *hva = guestmem_hva(u->gm, gpa & WPT_PAGE_MASK, WPT_PAGE_SIZE);
 	struct uffdio_writeprotect wp = {
 		.range = { .start = (uintptr_t)hva, .len = WPT_PAGE_SIZE },
-		.mode = 0, /* and wake a thread blocked there */
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 	int saved = errno, ret = 0;
 
@@ -238,34 +241,86 @@ static int uffd_wake(void *be, uint64_t gpa)
 	return ret;
 }
 
+/* Make the page at gpa writable and wake what waits there. */
+static int uffd_wake(void *be, uint64_t gpa)
+{
+	return uffd_wp_page(be, gpa, false);
+}
+
+/* Claim a slot for tag: the one holding it already, else a free one.
+ * Lock-free.  The slot's index, or WPT_UFFD_MAX_LIFTED when all are
+ * taken.  Two lifters of one page racing may still take two slots, which
+ * is only wasteful: a close frees each. */
+static unsigned int uffd_claim(struct uffd *u, uint64_t tag)
+{
+	unsigned int i;
+
+	/* Lifted already (and protected again by a trapped store since):
+	 * lift once more, the slot stands. */
+	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++)
+		if (__atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE) == tag)
+			return i;
+	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++) {
+		uint64_t free_slot = 0;
+
+		if (__atomic_compare_exchange_n(&u->lifted[i], &free_slot, tag,
+						false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return i;
+	}
+	return WPT_UFFD_MAX_LIFTED;
+}
+
+/*
+ * The record comes first, so a close never misses a lifted page; but a
+ * close (wpt_vm_host_wrote: take_lifted, protect again, diff) may free the
+ * slot between the claim and the lift ioctl, and the ioctl then leaves
+ * the page writable with no record: so the slot is checked after the
+ * lift, and claimed again if it was freed meanwhile.
+ */
 static int uffd_lift(void *be, uint64_t gpa)
 {
 	struct uffd *u = be;
-	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1;
-	unsigned int i, slot = WPT_UFFD_MAX_LIFTED;
+	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1, mine = tag;
+	unsigned int slot = uffd_claim(u, tag);
+	void (*hook)(void *) = __atomic_load_n(&u->test_lift_hook,
+						__ATOMIC_ACQUIRE);
 	int ret;
 
-	for (i = 0; i < WPT_UFFD_MAX_LIFTED && slot == WPT_UFFD_MAX_LIFTED;
-	     i++) {
-		uint64_t free_slot = 0;
-
-		/* Lifted already (and protected again by a trapped store
-		 * since): lift once more, the slot stands. */
-		if (__atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE) == tag ||
-		    __atomic_compare_exchange_n(&u->lifted[i], &free_slot, tag,
-						false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			slot = i;
-	}
 	if (slot == WPT_UFFD_MAX_LIFTED)
 		return -ENOSPC;
-	ret = uffd_wake(be, gpa);
+	if (hook)
+		hook(u->test_lift_opaque);
+	ret = uffd_wp_page(u, gpa, false);
 	if (ret) {
-		__atomic_store_n(&u->lifted[slot], 0, __ATOMIC_RELEASE);
+		/* Free it only if no other lifter of the page relies on it. */
+		__atomic_compare_exchange_n(&u->lifted[slot], &mine, 0, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 		return ret;
+	}
+	if (__atomic_load_n(&u->lifted[slot], __ATOMIC_ACQUIRE) != tag &&
+	    uffd_claim(u, tag) == WPT_UFFD_MAX_LIFTED) {
+		/* No slot to record it in: protect it again rather than
+		 * leave it writable unseen; the writer faults once more. */
+		uffd_wp_page(u, gpa, true);
+		return -ENOSPC;
 	}
 	__atomic_fetch_add(&u->lifts, 1, __ATOMIC_RELAXED);
 	return 1;
+}
+
+int wpt_protect_uffd_test_hook(struct wpt_protect *p, void (*fn)(void *),
+			       void *opaque)
+{
+	struct uffd *u;
+
+	/* Only this backend lifts with uffd_lift. */
+	if (!p->ops || p->ops->lift != uffd_lift)
+		return -EINVAL;
+	u = p->be;
+	u->test_lift_opaque = opaque;
+	__atomic_store_n(&u->test_lift_hook, fn, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* The lifted page of slot i when it lies inside [gpa, gpa + len): its

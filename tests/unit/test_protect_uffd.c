@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "wpt.h"
+#include "wpt_internal.h"
 
 #define RAM_GPA 0x40000000ull
 #define RAM_SIZE (16ull << 20)
@@ -440,6 +442,122 @@ START_TEST(test_lifted_then_released)
 }
 END_TEST
 
+/* A page lifted, protected again by a trapped store, lifted again: it
+ * keeps its slot, even when a free slot comes before it (it used to take
+ * that one too, and the cap came early). */
+START_TEST(test_relift_keeps_one_slot)
+{
+	struct ufx *u = ufx_new();
+	unsigned int i;
+
+	ck_assert_int_eq(vmm_store(u, L3(0), 0), 1);          /* slot 0 */
+	ck_assert_int_eq(vmm_store(u, L3(1), 0), 1);          /* slot 1 */
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0), 8), 0); /* 0 free */
+	ck_assert_int_eq(vcpu_store(u, L3(1) + 8, 0), 1);     /* protected */
+	ck_assert_int_eq(vmm_store(u, L3(1), 0), 1);          /* slot 1 */
+	/* The other slots hold every other page. */
+	for (i = 2; i < NR_L3; i++)
+		ck_assert_int_eq(vmm_store(u, L3(i), 0), 1);
+	ck_assert_int_eq(sigbus_refused, 0);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0), NR_L3 * 0x1000), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ufx_free(u);
+}
+END_TEST
+
+/* ---- a lift racing a close ---- */
+
+struct lift_race {
+	struct ufx *u;
+	sem_t at_claim, go;
+	_Atomic int hooked;
+	bool go_timed_out;
+	int ret;
+};
+
+/* false if sem was not posted within POLL_MS. */
+static bool sem_wait_ms(sem_t *sem, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000l;
+	if (ts.tv_nsec >= 1000000000l) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000l;
+	}
+	while (sem_timedwait(sem, &ts))
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+/* The library's test hook, between the lift's claim and its ioctl: hold
+ * the first lift there until the test has closed the page. */
+static void lift_hook(void *opaque)
+{
+	struct lift_race *r = opaque;
+
+	if (r->hooked++)
+		return;
+	sem_post(&r->at_claim);
+	r->go_timed_out = !sem_wait_ms(&r->go, POLL_MS);
+}
+
+static void *lifter(void *opaque)
+{
+	struct lift_race *r = opaque;
+
+	/* As a VMM thread's SIGBUS handler would, for a store to L3(0). */
+	r->ret = wpt_vm_uffd_sigbus(r->u->vm, desc(r->u, L3(0)));
+	return NULL;
+}
+
+/*
+ * The lift recorded its slot, then a concurrent wpt_vm_host_wrote closed
+ * the page (freed the slot, protected the page again, diffed it), then
+ * the lift ioctl ran: the page stayed writable with no record, so no
+ * later store faulted and nothing ever protected it again.
+ */
+START_TEST(test_lift_races_close)
+{
+	struct ufx *u = ufx_new();
+	struct lift_race r = { .u = u };
+	pthread_t t;
+
+	ck_assert_int_eq(vcpu_store(u, L3(0) + 8, LEAF(DATA)), 1);
+	ck_assert_int_eq(nr_mappings(u), 1);
+	ck_assert_int_eq(sem_init(&r.at_claim, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
+	ck_assert_int_eq(wpt_vm_uffd_test_hook(u->vm, lift_hook, &r), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, lifter, &r), 0);
+	ck_assert_msg(sem_wait_ms(&r.at_claim, POLL_MS),
+		      "the lift never reached its ioctl in %d ms", POLL_MS);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0), 8), 0);
+	sem_post(&r.go);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(!r.go_timed_out, "the lift waited %d ms for the test",
+		      POLL_MS);
+	ck_assert_int_eq(r.ret, 1);
+	ck_assert_int_eq(wpt_vm_uffd_test_hook(u->vm, NULL, NULL), 0);
+	/* Lifted (the ioctl ran last): the VMM's store goes through, and its
+	 * report protects the page again and mirrors it... */
+	ck_assert_int_eq(vmm_store(u, L3(0) + 8, 0), 0);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0) + 8, 8), 0);
+	ck_assert_int_eq(nr_mappings(u), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	/* ...so the next store to the table page faults, as KVM needs. */
+	ck_assert_int_eq(vmm_store(u, L3(0) + 8, LEAF(DATA)), 1);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0) + 8, 8), 0);
+	ck_assert_int_eq(nr_mappings(u), 1);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ck_assert_int_eq(sigbus_refused, 0);
+	sem_destroy(&r.at_claim);
+	sem_destroy(&r.go);
+	ufx_free(u);
+}
+END_TEST
 
 /* ---- WPT_UFFD_BLOCK ---- */
 
@@ -602,6 +720,8 @@ int main(void)
 	tcase_add_test(tc, test_vmm_store);
 	tcase_add_test(tc, test_lifted_cap);
 	tcase_add_test(tc, test_lifted_then_released);
+	tcase_add_test(tc, test_lift_races_close);
+	tcase_add_test(tc, test_relift_keeps_one_slot);
 	tcase_add_test(tc, test_a64_refused);
 	suite_add_tcase(su, tc);
 	tc = tcase_create("block");
