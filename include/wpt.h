@@ -394,7 +394,9 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  * WPT_UFFD_SIGBUS, from the VMM's SIGBUS handler (SA_SIGINFO), with the
  * siginfo's si_addr: 1 if addr is guest RAM this VM write-protected and
  * its protection is lifted now (return from the handler: the store is
- * retried), 0 if it is not the library's (a real SIGBUS), or -errno
+ * retried), 0 if it is not the library's (a real SIGBUS: outside guest
+ * RAM, or on a page this call lifted already with nothing write-protected
+ * since, so the retried store faulted for another reason), or -errno
  * (-ENOSPC: WPT_UFFD_MAX_LIFTED pages wait for their wpt_vm_host_wrote();
  * -EINVAL: not this backend).  Async-signal-safe: no lock, no allocation,
  * errno kept.

@@ -60,6 +60,9 @@ int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr)
 		return -EINVAL;
 	if (!guestmem_gpa_of_hva(&vm->mem, (uintptr_t)addr, &gpa))
 		return 0;
+	if (vm->protect.ops->lift_was_enough &&
+	    vm->protect.ops->lift_was_enough(vm->protect.be, gpa))
+		return 0; /* a real SIGBUS: lifting again would loop */
 	return vm->protect.ops->lift(vm->protect.be, gpa);
 }
 

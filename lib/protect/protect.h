@@ -57,6 +57,10 @@ struct wpt_protect_backend_ops {
 	 * (true, with it in *page), for the caller to protect again. */
 	bool (*take_lifted)(void *be, uint64_t gpa, uint64_t len,
 			    uint64_t *page);
+	/* Async-signal-safe, with lift: this thread lifted the page at gpa
+	 * and nothing was write-protected since, so its new fault there is
+	 * not the backend's (a genuine SIGBUS). */
+	bool (*lift_was_enough)(void *be, uint64_t gpa);
 
 	/* Optional: a backend whose faults block the faulting thread and
 	 * queue on a file descriptor (userfaultfd, WPT_UFFD_BLOCK). */

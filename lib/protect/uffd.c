@@ -154,6 +154,8 @@ static int uffd_wp(struct uffd *u, uint64_t gpa, uint64_t size, bool on)
 		.range = { .start = (uintptr_t)hva, .len = size },
 		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
+	if (on)
+		uffd_wp_seq_bump(u);
 	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 		/* EAGAIN: the mm is changing under us (mremap, fork). */
 		if (errno != EAGAIN) {
@@ -161,6 +163,8 @@ static int uffd_wp(struct uffd *u, uint64_t gpa, uint64_t size, bool on)
 			break;
 		}
 	}
+	if (on)
+		uffd_wp_seq_bump(u);
 	u->wp_ops++;
 	u->wp_ns += now_ns() - t0;
 	return ret;
@@ -239,6 +243,7 @@ static const struct wpt_protect_backend_ops uffd_ops = {
 	.wake = uffd_wake,
 	.lifted_in = uffd_lifted_in,
 	.take_lifted = uffd_take_lifted,
+	.lift_was_enough = uffd_lift_was_enough,
 	.fault_fd = uffd_fault_fd,
 	.read_fault = uffd_read_fault,
 };

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/userfaultfd.h>
 
@@ -24,7 +25,7 @@
 /* One page's protection, on or off (off also wakes what waits there).
  * Only syscalls and no lock: a SIGBUS handler calls this.  errno is the
  * interrupted code's: keep it. */
-static int uffd_wp_page(const struct uffd *u, uint64_t gpa, bool on)
+static int uffd_wp_page(struct uffd *u, uint64_t gpa, bool on)
 {
 	void *hva = guestmem_hva(u->gm, gpa & WPT_PAGE_MASK, WPT_PAGE_SIZE);
 	struct uffdio_writeprotect wp = {
@@ -35,12 +36,16 @@ static int uffd_wp_page(const struct uffd *u, uint64_t gpa, bool on)
 
 	if (!hva)
 		return -EINVAL;
+	if (on)
+		uffd_wp_seq_bump(u);
 	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 		if (errno != EAGAIN) {
 			ret = -errno;
 			break;
 		}
 	}
+	if (on)
+		uffd_wp_seq_bump(u);
 	errno = saved;
 	return ret;
 }
@@ -75,6 +80,13 @@ static unsigned int uffd_claim(struct uffd *u, uint64_t tag)
 	return WPT_UFFD_MAX_LIFTED;
 }
 
+/* Who lifted the slot's page last, and the protection count before. */
+static void lift_note(struct uffd *u, unsigned int slot, uint64_t seq)
+{
+	__atomic_store_n(&u->lift_tid[slot], (int)gettid(), __ATOMIC_RELEASE);
+	__atomic_store_n(&u->lift_seq[slot], seq, __ATOMIC_RELEASE);
+}
+
 /*
  * The record comes first, so a close never misses a lifted page; but a
  * close (wpt_vm_host_wrote: take_lifted, protect again, diff) may free the
@@ -85,7 +97,7 @@ static unsigned int uffd_claim(struct uffd *u, uint64_t tag)
 int uffd_lift(void *be, uint64_t gpa)
 {
 	struct uffd *u = be;
-	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1, mine = tag;
+	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1, mine = tag, seq;
 	unsigned int slot = uffd_claim(u, tag);
 	void (*hook)(void *) = __atomic_load_n(&u->test_lift_hook,
 						__ATOMIC_ACQUIRE);
@@ -93,6 +105,8 @@ int uffd_lift(void *be, uint64_t gpa)
 
 	if (slot == WPT_UFFD_MAX_LIFTED)
 		return -ENOSPC;
+	seq = __atomic_load_n(&u->wp_seq, __ATOMIC_SEQ_CST);
+	lift_note(u, slot, seq);
 	if (hook)
 		hook(u->test_lift_opaque);
 	ret = uffd_wp_page(u, gpa, false);
@@ -102,15 +116,48 @@ int uffd_lift(void *be, uint64_t gpa)
 					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 		return ret;
 	}
-	if (__atomic_load_n(&u->lifted[slot], __ATOMIC_ACQUIRE) != tag &&
-	    uffd_claim(u, tag) == WPT_UFFD_MAX_LIFTED) {
-		/* No slot to record it in: protect it again rather than
-		 * leave it writable unseen; the writer faults once more. */
-		uffd_wp_page(u, gpa, true);
-		return -ENOSPC;
+	if (__atomic_load_n(&u->lifted[slot], __ATOMIC_ACQUIRE) != tag) {
+		slot = uffd_claim(u, tag);
+		if (slot == WPT_UFFD_MAX_LIFTED) {
+			/* No slot to record it in: protect it again rather
+			 * than leave it writable unseen; the writer faults
+			 * once more. */
+			uffd_wp_page(u, gpa, true);
+			return -ENOSPC;
+		}
+		lift_note(u, slot, seq);
 	}
 	__atomic_fetch_add(&u->lifts, 1, __ATOMIC_RELAXED);
 	return 1;
+}
+
+/*
+ * This thread lifted the page at gpa and nothing has been write-protected
+ * since (the count is even and the same as before that lift), yet its
+ * store there faults again: that SIGBUS is not a write-protect fault (a
+ * hugetlbfs page missing, a truncated file), and lifting again would make
+ * the VMM retry forever.  The first SIGBUS on a page cannot tell: it is
+ * lifted, and only the retried store's fault says.  Another thread's
+ * fault may have come before this thread's lift: it is lifted.
+ */
+bool uffd_lift_was_enough(void *be, uint64_t gpa)
+{
+	struct uffd *u = be;
+	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1;
+	uint64_t now = __atomic_load_n(&u->wp_seq, __ATOMIC_SEQ_CST);
+	int tid = (int)gettid();
+	unsigned int i;
+
+	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++) {
+		uint64_t seq = __atomic_load_n(&u->lift_seq[i],
+					       __ATOMIC_ACQUIRE);
+
+		if (__atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE) == tag &&
+		    __atomic_load_n(&u->lift_tid[i], __ATOMIC_ACQUIRE) == tid &&
+		    !(seq & 1) && seq == now)
+			return true;
+	}
+	return false;
 }
 
 int wpt_protect_uffd_test_hook(struct wpt_protect *p, void (*fn)(void *),

@@ -465,6 +465,46 @@ START_TEST(test_relift_keeps_one_slot)
 }
 END_TEST
 
+static int other_thread_ret;
+
+static void *sigbus_data(void *opaque)
+{
+	struct ufx *u = opaque;
+
+	other_thread_ret = wpt_vm_uffd_sigbus(u->vm, desc(u, DATA));
+	return NULL;
+}
+
+/* A SIGBUS in RAM that is not a write-protect fault (a hugetlbfs page
+ * missing, a truncated file): the first looks like one and is lifted, but
+ * the retried store faulting again with nothing protected since is the
+ * real thing, and the handler must be told (it was lifted forever). */
+START_TEST(test_genuine_sigbus)
+{
+	struct ufx *u = ufx_new();
+
+	pthread_t t;
+
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, DATA)), 1);
+	/* Another thread's fault may predate this lift: lifted again. */
+	ck_assert_int_eq(pthread_create(&t, NULL, sigbus_data, u), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(other_thread_ret, 1);
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, DATA)), 1);
+	/* This thread's retry faulting again: the real thing. */
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, DATA) + 8), 0);
+	/* A table page: lifted, protected again by a trapped store, its
+	 * next fault is a write-protect fault again. */
+	ck_assert_int_eq(vmm_store(u, L3(2), 0), 1);
+	ck_assert_int_eq(vcpu_store(u, L3(2) + 8, 0), 1);
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, L3(2))), 1);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, RAM_GPA, RAM_SIZE), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ck_assert_int_eq(sigbus_refused, 0);
+	ufx_free(u);
+}
+END_TEST
+
 /* ---- a lift racing a close ---- */
 
 struct lift_race {
@@ -722,6 +762,7 @@ int main(void)
 	tcase_add_test(tc, test_lifted_then_released);
 	tcase_add_test(tc, test_lift_races_close);
 	tcase_add_test(tc, test_relift_keeps_one_slot);
+	tcase_add_test(tc, test_genuine_sigbus);
 	tcase_add_test(tc, test_a64_refused);
 	suite_add_tcase(su, tc);
 	tc = tcase_create("block");
