@@ -484,7 +484,11 @@ int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
 int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim);
 
 /* The guest pointed the domain at a root table (a TTB/VTTBR write, a
- * CFGI_CD): walk it and map what it maps.  Clears an earlier fault. */
+ * CFGI_CD): walk it and map what it maps.  Clears an earlier fault.  As
+ * for every call, the return value is the call's own failure (bad
+ * arguments, a root outside RAM, a sink error); a fault the new tree
+ * causes (a limit, a table used twice) is the domain's state: returns 0,
+ * and wpt_domain_error() says it.  Check it after each set_root. */
 int wpt_domain_set_root(struct wpt_domain *d, uint64_t root_gpa);
 
 /* The guest disabled translation: unmap everything, track nothing. */
