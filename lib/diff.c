@@ -82,6 +82,11 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 
 		if (!u || u->d->doomed || same_meaning(u->d, u->level, old, new))
 			continue;
+		/* Each use a store reaches is work the guest caused: a
+		 * table with thousands of uses must not turn one store into
+		 * thousands of unbounded updates. */
+		if (!tracker_charge(u->d, 1))
+			continue;
 		if (add) {
 			ptwalk_entry_add(u, idx, new);
 		} else {
@@ -104,7 +109,8 @@ static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
 	struct wpt_domain *d = u->d;
 	struct wpt_table *t = u->table;
 
-	if (d->doomed || same_meaning(d, u->level, old, new)) {
+	if (d->doomed || same_meaning(d, u->level, old, new) ||
+	    !tracker_charge(d, 1)) {
 		t->snap[idx] = new;
 		return;
 	}
