@@ -142,7 +142,7 @@ static int unmap_kills(struct wpt_shadow *s)
 {
 	struct span *sp;
 	struct shadow_range *h, *next;
-	int ret;
+	int ret = 0, r;
 
 	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp)) {
 		for (h = range_from(&s->held, sp->first);
@@ -150,10 +150,13 @@ static int unmap_kills(struct wpt_shadow *s)
 			next = RB_NEXT(range_tree, &s->held, h);
 			if (h->epoch != s->epoch || !h->kill)
 				continue;
-			ret = wpt_sink_unmap(s->sink, h->m.iova, h->m.size);
-			if (ret) {
+			r = wpt_sink_unmap(s->sink, h->m.iova, h->m.size);
+			if (r) {
+				/* Held still (and still a kill): nothing is
+				 * mapped over it, and the others go on. */
 				s->errors++;
-				return ret;
+				ret = ret ? ret : r;
+				continue;
 			}
 			s->unmaps++;
 			RB_REMOVE(range_tree, &s->held, h);
@@ -161,7 +164,7 @@ static int unmap_kills(struct wpt_shadow *s)
 			free(h);
 		}
 	}
-	return 0;
+	return ret;
 }
 
 /* The pieces of leaves one map call is being gathered for. */
@@ -182,15 +185,19 @@ static int run_map(struct wpt_shadow *s, struct shadow_run *run)
 	hva = guestmem_hva(s->gm, run->m.gpa, run->m.size);
 	if (!hva)
 		return -EFAULT;
-	/* Allocate first: what the sink holds must be recorded. */
+	/* Allocate first: what the sink holds must be recorded.  A run
+	 * that fails is dropped here and stays owed (dirty, not held). */
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (!h) {
+		run->m.size = 0;
 		return -ENOMEM;
+	}
 	ret = wpt_sink_map(s->sink, run->m.iova, run->m.gpa, hva, run->m.size,
 			   run->m.perm);
 	if (ret) {
 		free(h);
 		s->errors++;
+		run->m.size = 0;
 		return ret;
 	}
 	s->maps++;
@@ -215,14 +222,12 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 		run->m.size += last - first + 1;
 		return 0;
 	}
-	ret = run_map(s, run);
-	if (ret)
-		return ret;
+	ret = run_map(s, run); /* a failure still starts the next run */
 	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa,
 				       .size = last - first + 1,
 				       .perm = r->m.perm };
 	run->region = r->region;
-	return 0;
+	return ret;
 }
 
 /* Add the parts of leaf r no held mapping covers; *hp walks the held
@@ -232,7 +237,7 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 {
 	uint64_t x = r->m.iova, last = range_last(r), end;
 	struct shadow_range *h = *hp;
-	int ret;
+	int ret = 0, err;
 
 	for (;;) {
 		while (h && range_last(h) < x)
@@ -245,8 +250,9 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 			continue;
 		}
 		end = h && h->m.iova <= last ? h->m.iova - 1 : last;
-		ret = run_add(s, run, r, x, end);
-		if (ret || end == last)
+		err = run_add(s, run, r, x, end);
+		ret = ret ? ret : err;
+		if (end == last)
 			return ret;
 		x = end + 1;
 	}
@@ -256,13 +262,17 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 {
 	struct shadow_run run = { .m.size = 0 };
 	struct shadow_range *r, *h = range_from(&s->held, sp->first);
-	int ret = 0;
+	int ret = 0, err;
 
+	/* A run the sink refuses does not hold back the others. */
 	for (r = range_from(&s->leaves, sp->first);
-	     r && r->m.iova <= sp->last && !ret;
-	     r = RB_NEXT(range_tree, &s->leaves, r))
-		ret = fill_leaf(s, &run, r, &h);
-	return ret ? ret : run_map(s, &run);
+	     r && r->m.iova <= sp->last;
+	     r = RB_NEXT(range_tree, &s->leaves, r)) {
+		err = fill_leaf(s, &run, r, &h);
+		ret = ret ? ret : err;
+	}
+	err = run_map(s, &run);
+	return ret ? ret : err;
 }
 
 int shadow_reconcile(struct wpt_shadow *s)
@@ -275,9 +285,12 @@ int shadow_reconcile(struct wpt_shadow *s)
 	s->epoch++;
 	close_dirty(s);
 	ret = unmap_kills(s);
-	for (sp = spanset_first(&s->dirty); sp && !ret;
-	     sp = spanset_next(&s->dirty, sp))
-		ret = fill_span(s, sp);
+	for (sp = spanset_first(&s->dirty); sp;
+	     sp = spanset_next(&s->dirty, sp)) {
+		int err = fill_span(s, sp);
+
+		ret = ret ? ret : err;
+	}
 	if (ret)
 		return ret;
 	/* Leaves and sink agree over all of dirty now: nothing there is

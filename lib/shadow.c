@@ -22,8 +22,11 @@
  *     leaves contiguous in IOVA and GPA with one perm inside one RAM region
  *     (the HVA is contiguous only within a region), one call each;
  *  4. on success dirty is empty and no longer pending.
- * A sink call that fails stops the reconcile; the held tree changed only by
- * the calls that succeeded and everything still owed stays dirty.
+ * A sink call that fails does not stop the reconcile: one mapping the sink
+ * refuses (a page it cannot pin) must not hold back the others.  The held
+ * tree changes only by the calls that succeeded, a kill whose unmap failed
+ * stays held (nothing is mapped over it), and dirty stays whole, so the
+ * next reconcile retries exactly what is still owed.
  *
  * Not thread safe: called under the VM lock (shadow.h).
  */

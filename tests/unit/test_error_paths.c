@@ -204,8 +204,9 @@ START_TEST(destroy_retry_after_failure)
 
 	ck_assert_int_eq(wpt_sink_record_fail_at(s, 1, -ENOSPC), 0);
 	ck_assert_int_eq(wpt_domain_destroy(d), -ENOSPC);
+	/* The refused unmap does not hold back the other one. */
 	ck_assert_str_eq(fx_sink_str(s, sink, sizeof(sink)),
-			 "1000:40800000:1000:rw;3000:40805000:1000:rw;");
+			 "1000:40800000:1000:rw;");
 	ck_assert_int_eq(wpt_domain_destroy(d), 0);
 	ck_assert_str_eq(fx_sink_str(s, sink, sizeof(sink)), "");
 	ck_assert_int_eq(wpt_domain_destroy(NULL), -EINVAL);

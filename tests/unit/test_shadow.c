@@ -832,12 +832,14 @@ START_TEST(test_map_fails)
 	add(e, 0x3000, K4, 0x3000, RW);
 	add(e, 0x5000, K4, 0x5000, RW);
 	fake_fail_in(&e->fake, 2, -EIO);
+	/* The refused run does not hold back the one after it. */
 	ck_assert_int_eq(shadow_commit(e->sh), -EIO);
-	EXPECT(e, C_MAP(0x1000, 0x1000, K4, RW), C_MAP(0x3000, 0x3000, K4, RW));
+	EXPECT(e, C_MAP(0x1000, 0x1000, K4, RW), C_MAP(0x3000, 0x3000, K4, RW),
+	       C_MAP(0x5000, 0x5000, K4, RW));
 	assert_record_is_sink(e);
-	ck_assert_uint_eq(stats(e).mappings, 1);
+	ck_assert_uint_eq(stats(e).mappings, 2);
 	commit_ok(e);
-	EXPECT(e, C_MAP(0x3000, 0x3000, K4, RW), C_MAP(0x5000, 0x5000, K4, RW));
+	EXPECT(e, C_MAP(0x3000, 0x3000, K4, RW));
 	assert_sink_is_leaves(e);
 	st = stats(e);
 	ck_assert_uint_eq(st.maps, 3);
@@ -875,11 +877,10 @@ START_TEST(test_map_back_fails)
 	fake_fail_in(&e->fake, 2, -ENOSPC);
 	ck_assert_int_eq(shadow_commit(e->sh), -ENOSPC);
 	assert_record_is_sink(e);
-	ck_assert_uint_eq(stats(e).mappings, 0);
+	ck_assert_uint_eq(stats(e).mappings, 1); /* the second run */
 	fake_reset_log(&e->fake);
 	commit_ok(e);
-	EXPECT(e, C_MAP(I16, P16, 5 * K4, RW),
-	       C_MAP(I16 + 6 * K4, P16 + 6 * K4, 10 * K4, RW));
+	EXPECT(e, C_MAP(I16, P16, 5 * K4, RW));
 	assert_sink_is_leaves(e);
 	env_free(e);
 }
@@ -904,6 +905,32 @@ START_TEST(test_second_unmap_fails)
 	fake_reset_log(&e->fake);
 	commit_ok(e);
 	EXPECT(e, C_UNMAP(0x20000, K4), C_MAP(0x20000, 0x50000, K4, RW));
+	assert_sink_is_leaves(e);
+	env_free(e);
+}
+END_TEST
+
+/* Two kills, the first unmap fails: the second kill and its new page go
+ * on; only the refused removal stays owed (and nothing maps over it). */
+START_TEST(test_first_unmap_fails_others_go)
+{
+	struct env *e = env_new(false);
+
+	add(e, 0x10000, K4, 0x10000, RW);
+	add(e, 0x20000, K4, 0x20000, RW);
+	commit_ok(e);
+	fake_reset_log(&e->fake);
+	del(e, 0x10000, K4);
+	add(e, 0x10000, K4, 0x60000, RW);
+	del(e, 0x20000, K4);
+	add(e, 0x20000, K4, 0x50000, RW);
+	fake_fail_in(&e->fake, 1, -EIO);
+	ck_assert_int_eq(shadow_commit(e->sh), -EIO);
+	EXPECT(e, C_UNMAP(0x10000, K4), C_UNMAP(0x20000, K4),
+	       C_MAP(0x20000, 0x50000, K4, RW));
+	assert_record_is_sink(e);
+	commit_ok(e);
+	EXPECT(e, C_UNMAP(0x10000, K4), C_MAP(0x10000, 0x60000, K4, RW));
 	assert_sink_is_leaves(e);
 	env_free(e);
 }
@@ -1392,6 +1419,7 @@ static Suite *shadow_suite(void)
 	tcase_add_test(tc, test_unmap_fails);
 	tcase_add_test(tc, test_map_back_fails);
 	tcase_add_test(tc, test_second_unmap_fails);
+	tcase_add_test(tc, test_first_unmap_fails_others_go);
 	tcase_add_test(tc, test_hybrid_flush_fails);
 	tcase_add_test(tc, test_clear);
 	tcase_add_test(tc, test_clear_fails);
