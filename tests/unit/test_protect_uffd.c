@@ -601,6 +601,112 @@ END_TEST
 
 /* ---- WPT_UFFD_BLOCK ---- */
 
+/*
+ * A sink call runs under the VM lock.  If the guest mapped one of its own
+ * table pages for DMA, a sink that touches the page (iommufd's pin with
+ * its faulting slow path, a VMM's sink that copies) write-faults on it and
+ * blocks in the kernel; the service that must lift it took the same VM
+ * lock: a VMM deadlock.  Here the sink's map writes every page it maps.
+ */
+struct pin_sink {
+	_Atomic int maps;
+};
+
+static int pin_map(void *opaque, uint64_t iova, uint64_t gpa, void *hva,
+		   uint64_t size, uint32_t perm)
+{
+	struct pin_sink *p = opaque;
+	uint64_t off;
+
+	for (off = 0; off < size; off += 4096) {
+		volatile uint8_t *b = (uint8_t *)hva + off;
+
+		*b = *b; /* a writable pin faults the page in for writing */
+	}
+	p->maps++;
+	return 0;
+}
+
+static int pin_unmap(void *opaque, uint64_t iova, uint64_t size)
+{
+	return 0;
+}
+
+struct service {
+	struct ufx *u;
+	_Atomic bool stop;
+};
+
+static void *service_main(void *opaque)
+{
+	struct service *sv = opaque;
+	struct pollfd pfd = { .fd = wpt_vm_uffd_fd(sv->u->vm), .events = POLLIN };
+
+	while (!sv->stop)
+		if (poll(&pfd, 1, 20) == 1)
+			wpt_vm_uffd_service(sv->u->vm);
+	return NULL;
+}
+
+struct trap_job {
+	struct ufx *u;
+	uint64_t gpa, val;
+	_Atomic bool done;
+	int ret;
+};
+
+static void *trap_main(void *opaque)
+{
+	struct trap_job *j = opaque;
+
+	j->ret = vcpu_store(j->u, j->gpa, j->val);
+	j->done = true;
+	return NULL;
+}
+
+START_TEST(test_block_sink_pins_protected_page)
+{
+	struct ufx *u = ufx_block(false);
+	const struct wpt_sink_ops ops = { pin_map, pin_unmap };
+	struct wpt_format_cfg fc = {
+		.size = sizeof(fc), .format = WPT_FMT_ARM_LPAE_S1,
+		.granule = 4096, .ias = 48, .oas = 48, .sl = -1,
+	};
+	struct trap_job j = { .u = u, .gpa = L3(0) + 8, .val = LEAF(L3(7)) };
+	struct service sv = { .u = u };
+	struct pin_sink ps = { 0 };
+	struct wpt_domain *d2;
+	struct wpt_sink *sink;
+	pthread_t st, jt;
+	int ms;
+
+	ck_assert_int_eq(wpt_sink_callback_new(&ops, &ps, &sink), 0);
+	ck_assert_int_eq(wpt_domain_new(u->vm, &fc, sink, WPT_MODE_TRAP, &d2),
+			 0);
+	ck_assert_int_eq(wpt_domain_set_root(d2, ROOT), 0);
+	ck_assert_int_eq(pthread_create(&st, NULL, service_main, &sv), 0);
+	/* A vCPU's trapped store maps table page L3(7) for DMA. */
+	ck_assert_int_eq(pthread_create(&jt, NULL, trap_main, &j), 0);
+	for (ms = 0; ms < POLL_MS && !j.done; ms += 10)
+		usleep(10000);
+	ck_assert_msg(j.done, "the trapped store did not return in %d ms: "
+		      "its sink blocks on a protected page the service cannot "
+		      "lift", POLL_MS);
+	ck_assert_int_eq(pthread_join(jt, NULL), 0);
+	ck_assert_int_eq(j.ret, 1);
+	ck_assert_int_eq(ps.maps, 1);
+	sv.stop = true;
+	ck_assert_int_eq(pthread_join(st, NULL), 0);
+	/* The lifted page is protected again and diffed at the next round. */
+	ck_assert_int_ge(wpt_vm_uffd_service(u->vm), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ck_assert_int_eq(wpt_domain_verify(d2), 0);
+	wpt_domain_free(d2);
+	wpt_sink_free(sink);
+	ufx_free(u);
+}
+END_TEST
+
 /* A store by a VMM thread (the kick says: not a vCPU): the page is lifted
  * so it goes on, and wpt_vm_host_wrote protects it again and mirrors it. */
 START_TEST(test_block_vmm_thread)
@@ -770,6 +876,7 @@ int main(void)
 	tcase_add_test(tc, test_block_vmm_thread);
 	tcase_add_test(tc, test_block_vcpu);
 	tcase_add_test(tc, test_block_release_wakes);
+	tcase_add_test(tc, test_block_sink_pins_protected_page);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
