@@ -315,3 +315,4 @@ include mk/qemu.mk
 -include $(shell find build build-san build-tsan -path 'build/qemu-*' -prune \
   -o -name '*.d' -type f ! -regex '[^/]*/tests/test_[^/]*\.d' -print \
   2>/dev/null)
+-include mk/hardening.mk

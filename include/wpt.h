@@ -205,7 +205,9 @@ void wpt_vm_free(struct wpt_vm *vm);
  * table page, applied and mirrored; or an access to guest RAM that fell into
  * a memslot being re-cut, served from RAM: for a read, data is filled),
  * 0 if it is not guest RAM (the VMM's device MMIO), or a negative errno
- * (e.g. -EINVAL for a bad length).  len is 1, 2, 4, 8 or 16.  A domain
+ * (e.g. -EINVAL for a bad length).  len is 1 to 8 (KVM x86 reports a
+ * page-crossing store as fragments of any length up to 8) or 16; each
+ * byte is written once, aligned pieces single-copy atomically.  A domain
  * faulted by the write does not make this fail: see wpt_domain_error().
  * An error from a sink is returned after RAM holds the store; when one
  * store fails in several domains' sinks (a table they share), the first
@@ -392,7 +394,9 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st);
  * WPT_UFFD_SIGBUS, from the VMM's SIGBUS handler (SA_SIGINFO), with the
  * siginfo's si_addr: 1 if addr is guest RAM this VM write-protected and
  * its protection is lifted now (return from the handler: the store is
- * retried), 0 if it is not the library's (a real SIGBUS), or -errno
+ * retried), 0 if it is not the library's (a real SIGBUS: outside guest
+ * RAM, or on a page this call lifted already with nothing write-protected
+ * since, so the retried store faulted for another reason), or -errno
  * (-ENOSPC: WPT_UFFD_MAX_LIFTED pages wait for their wpt_vm_host_wrote();
  * -EINVAL: not this backend).  Async-signal-safe: no lock, no allocation,
  * errno kept.
@@ -452,14 +456,39 @@ int wpt_domain_new(struct wpt_vm *vm, const struct wpt_format_cfg *fmt,
 		   struct wpt_sink *sink, enum wpt_mode mode,
 		   struct wpt_domain **out);
 
-/* Unmap everything it mapped, stop tracking its tables, free it. */
+/*
+ * Unmap everything it mapped, stop tracking its tables, free it.  0, or
+ * the sink's negative errno when an unmap failed: then the domain is NOT
+ * freed; it tracks nothing and maps nothing new, and
+ * wpt_domain_foreach_mapping() lists what its sink still holds.  Call it
+ * again to retry the unmaps (e.g. after VFIO's error is dealt with), or
+ * wpt_domain_free() to give up on them.
+ */
+int wpt_domain_destroy(struct wpt_domain *d);
+
+/* wpt_domain_destroy(), but the domain is freed even if an unmap failed
+ * (the failure goes to the log callback): use destroy to act on it. */
 void wpt_domain_free(struct wpt_domain *d);
+
+/*
+ * What the domain's sink holds, by the library's record, in IOVA order:
+ * after a sink error or a fault (wpt_domain_error()) whose unmaps a sink
+ * refused, the IOVAs a device may still reach.  Takes the VM lock: fn must
+ * not call into the library.  fn returning nonzero stops and is returned.
+ */
+typedef int (*wpt_mapping_fn)(void *opaque, const struct wpt_mapping *m);
+int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
+			       void *opaque);
 
 /* Override the VM's default limits for this domain (0 keeps the default). */
 int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim);
 
 /* The guest pointed the domain at a root table (a TTB/VTTBR write, a
- * CFGI_CD): walk it and map what it maps.  Clears an earlier fault. */
+ * CFGI_CD): walk it and map what it maps.  Clears an earlier fault.  As
+ * for every call, the return value is the call's own failure (bad
+ * arguments, a root outside RAM, a sink error); a fault the new tree
+ * causes (a limit, a table used twice) is the domain's state: returns 0,
+ * and wpt_domain_error() says it.  Check it after each set_root. */
 int wpt_domain_set_root(struct wpt_domain *d, uint64_t root_gpa);
 
 /* The guest disabled translation: unmap everything, track nothing. */
@@ -535,11 +564,16 @@ struct wpt_a64_regs {
 	uint64_t x[31];
 	uint64_t sp;
 	uint64_t pc;
-	uint64_t pstate;  /* SPSR layout: EL in bits [3:2], nRW bit 4 */
+	uint64_t pstate;  /* SPSR layout: EL in bits [3:2], nRW bit 4,
+			   * PAN bit 22 (EL2 and EL3 are not emulated) */
 };
 
 /* The EL1&0 translation registers (TTBR0_EL1, TTBR1_EL1, TCR_EL1,
- * SCTLR_EL1).  SCTLR.M = 0: addresses are IPAs. */
+ * SCTLR_EL1).  SCTLR.M = 0: addresses are IPAs.  The access is checked
+ * against the full stage-1 permissions for PSTATE.EL and PSTATE.PAN
+ * (AP[2:1], APTable, UXN/PXN, SCTLR.WXN and SCTLR.EPAN), not taken on
+ * trust from the exit: the guest may have changed the instruction word
+ * or its tables since the access that faulted. */
 struct wpt_a64_mmu {
 	uint64_t ttbr0;
 	uint64_t ttbr1;
@@ -598,14 +632,16 @@ struct wpt_a64_result {
 /*
  * Emulate the instruction at regs->pc.  fault_ipa is the exit's
  * arm_nisv.fault_ipa (page from HPFAR, low 12 bits from FAR) or
- * WPT_A64_NO_IPA; when the access lies in one 4 KiB page it is used
- * instead of walking the data VA.  mon may be NULL: store-exclusives then
- * return 0.  res may be NULL.
+ * WPT_A64_NO_IPA; given one, the data VA's walk must reach that byte of
+ * that page, else 0 (the word read is not the one that faulted, or the
+ * tables changed: single-step, and the hardware decides).  mon may be
+ * NULL: store-exclusives then return 0.  res may be NULL.
  * Returns 1: emulated; registers, PC (+4) and *mon updated, RAM and the
  * shadow hold the store (res->sync_err says if a sink refused it).
  * 0: not an instruction emulated here, or one whose result the
  * architecture leaves CONSTRAINED UNPREDICTABLE (e.g. writeback into a
- * register it stores), or big-endian data: single-step it.  Nothing
+ * register it stores), big-endian data, the vCPU at EL2 or EL3, or a
+ * fault IPA the access does not touch: single-step it.  Nothing
  * changed.  -EFAULT: the guest must take an abort (res->fault says
  * which); nothing changed.  -EINVAL: bad arguments, or AArch32 state.
  * Any thread; the store is atomic against other vCPUs and the VMM.

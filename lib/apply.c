@@ -10,32 +10,103 @@
 #include "pageindex.h"
 #include "tracker.h"
 
-void apply_ram_store(void *hva, const void *data, uint32_t len)
+/*
+ * The largest naturally aligned access at a that fits in len bytes.  An
+ * access made of these writes (or reads) each byte exactly once, and is
+ * single-copy atomic wherever the guest's own access would have been.
+ */
+static uint32_t ram_chunk(uintptr_t a, uint32_t len)
 {
-	/* An aligned store stays single-copy atomic for other vCPUs (and
-	 * for the library's readers on other threads), as the guest's own
-	 * store would have been; only unaligned ones go bytewise. */
-	uintptr_t a = (uintptr_t)hva;
+	uint32_t n = 8;
+
+	while (n > len || (a & (n - 1)))
+		n >>= 1;
+	return n;
+}
+
+/* One aligned access of n bytes (ram_chunk's) between RAM and a buffer
+ * (the exit's: it may be unaligned, so it goes through memcpy). */
+static void ram_put(uint8_t *ram, const uint8_t *buf, uint32_t n)
+{
 	uint64_t v8;
 	uint32_t v4;
 	uint16_t v2;
 
-	/* data (the exit's buffer) may be unaligned: copy it out first. */
-	if (len == 8 && !(a & 7)) {
-		memcpy(&v8, data, 8);
-		__atomic_store_n((uint64_t *)hva, v8, __ATOMIC_RELAXED);
-	} else if (len == 4 && !(a & 3)) {
-		memcpy(&v4, data, 4);
-		__atomic_store_n((uint32_t *)hva, v4, __ATOMIC_RELAXED);
-	} else if (len == 2 && !(a & 1)) {
-		memcpy(&v2, data, 2);
-		__atomic_store_n((uint16_t *)hva, v2, __ATOMIC_RELAXED);
-	} else if (len == 1) {
-		__atomic_store_n((uint8_t *)hva, *(const uint8_t *)data,
-				 __ATOMIC_RELAXED);
-	} else {
-		memcpy(hva, data, len);
+	switch (n) {
+	case 8:
+		memcpy(&v8, buf, 8);
+		__atomic_store_n((uint64_t *)ram, v8, __ATOMIC_RELAXED);
+		break;
+	case 4:
+		memcpy(&v4, buf, 4);
+		__atomic_store_n((uint32_t *)ram, v4, __ATOMIC_RELAXED);
+		break;
+	case 2:
+		memcpy(&v2, buf, 2);
+		__atomic_store_n((uint16_t *)ram, v2, __ATOMIC_RELAXED);
+		break;
+	default:
+		__atomic_store_n(ram, *buf, __ATOMIC_RELAXED);
 	}
+}
+
+static void ram_get(uint8_t *buf, const uint8_t *ram, uint32_t n)
+{
+	uint64_t v8;
+	uint32_t v4;
+	uint16_t v2;
+
+	switch (n) {
+	case 8:
+		v8 = __atomic_load_n((const uint64_t *)ram, __ATOMIC_RELAXED);
+		memcpy(buf, &v8, 8);
+		break;
+	case 4:
+		v4 = __atomic_load_n((const uint32_t *)ram, __ATOMIC_RELAXED);
+		memcpy(buf, &v4, 4);
+		break;
+	case 2:
+		v2 = __atomic_load_n((const uint16_t *)ram, __ATOMIC_RELAXED);
+		memcpy(buf, &v2, 2);
+		break;
+	default:
+		*buf = __atomic_load_n(ram, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Copy an access between RAM (hva) and the exit's buffer.  Never memcpy
+ * on RAM: it may write a byte twice (small copies use overlapping moves),
+ * losing a byte another vCPU stored in between; each aligned piece stays
+ * single-copy atomic for other vCPUs and the library's readers, as the
+ * guest's own access was.  KVM x86 hands a page-crossing access over in
+ * fragments of any length up to 8.
+ */
+static void ram_access(void *hva, void *data, uint32_t len, bool store)
+{
+	uint8_t *ram = hva, *buf = data;
+
+	while (len) {
+		uint32_t n = ram_chunk((uintptr_t)ram, len);
+
+		if (store)
+			ram_put(ram, buf, n);
+		else
+			ram_get(buf, ram, n);
+		ram += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+void apply_ram_store(void *hva, const void *data, uint32_t len)
+{
+	ram_access(hva, (void *)data, len, true);
+}
+
+void apply_ram_load(void *data, const void *hva, uint32_t len)
+{
+	ram_access((void *)hva, data, len, false);
 }
 
 int apply_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)

@@ -13,9 +13,12 @@
 
 #include "core.h"
 
-/* Store len bytes at hva as the guest's store would have been: aligned
- * stores single-copy atomic.  No lock needed. */
+/* Store len bytes at hva as the guest's store would have been: each byte
+ * written once, in naturally aligned pieces that are single-copy atomic.
+ * No lock needed. */
 void apply_ram_store(void *hva, const void *data, uint32_t len);
+/* Load len bytes from hva the same way (a read served in a slot gap). */
+void apply_ram_load(void *data, const void *hva, uint32_t len);
 
 /* Diff [gpa, gpa + len) (inside one page) if it is tracked, in an
  * operation of its own.  Under the lock: 0 or the first sink error. */

@@ -111,14 +111,16 @@ struct uffd_pending {
 	uint64_t gpa;
 };
 
-/* The threads blocked on protected pages (trap_uffd.c), under the VM
- * lock: at most one fault per thread. */
+/* The threads blocked on protected pages (trap_uffd.c): at most one
+ * fault per thread, under pending_lock (never the VM lock: serving a
+ * fault must not wait for it, trap_uffd.c's uffd_fault says why). */
 struct uffd_blocked {
 	int (*kick)(void *opaque, int tid);
 	void *kick_opaque;
+	pthread_mutex_t pending_lock;
 	struct uffd_pending *pending;
 	unsigned int nr_pending, cap_pending;
-	uint64_t faults, kicks;
+	uint64_t faults, kicks; /* atomic */
 };
 void uffd_blocked_free(struct uffd_blocked *b);
 

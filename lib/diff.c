@@ -82,6 +82,11 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 
 		if (!u || u->d->doomed || same_meaning(u->d, u->level, old, new))
 			continue;
+		/* Each use a store reaches is work the guest caused: a
+		 * table with thousands of uses must not turn one store into
+		 * thousands of unbounded updates. */
+		if (!tracker_charge(u->d, 1))
+			continue;
 		if (add) {
 			ptwalk_entry_add(u, idx, new);
 		} else {
@@ -104,7 +109,8 @@ static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
 	struct wpt_domain *d = u->d;
 	struct wpt_table *t = u->table;
 
-	if (d->doomed || same_meaning(d, u->level, old, new)) {
+	if (d->doomed || same_meaning(d, u->level, old, new) ||
+	    !tracker_charge(d, 1)) {
 		t->snap[idx] = new;
 		return;
 	}
@@ -152,6 +158,20 @@ void diff_table(struct wpt_vm *vm, struct wpt_table *t)
 	diff_range(vm, t, 0, t->size / 8 - 1);
 }
 
+/* No memory to diff the page: fault every domain with a table there
+ * (their teardown unmaps everything), so no change to it goes unseen. */
+static void page_fault_domains(struct wpt_page *pg)
+{
+	unsigned int i;
+
+	for (i = 0; i < pg->nr_tables; i++) {
+		struct wpt_table_use *u;
+
+		RB_FOREACH(u, wpt_use_tree, &pg->tables[i]->uses)
+			tracker_fault(u->d, -ENOMEM, "cannot diff a table page");
+	}
+}
+
 void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 	       uint64_t len)
 {
@@ -161,8 +181,10 @@ void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 	/* Copy and pin: diffing may track or free tables on this page. */
 	if (n > 4) {
 		tables = malloc(n * sizeof(*tables));
-		if (!tables)
-			n = 4, tables = stack;
+		if (!tables) {
+			page_fault_domains(pg);
+			return;
+		}
 	}
 	memcpy(tables, pg->tables, n * sizeof(*tables));
 	for (i = 0; i < n; i++) {

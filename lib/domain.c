@@ -5,6 +5,7 @@
  * operation, whose end commits the shadow to the sink.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,21 +63,67 @@ err:
 	return ret;
 }
 
-void wpt_domain_free(struct wpt_domain *d)
+/* Unlink and free d, whatever its sink still holds.  Under no lock. */
+static void domain_release(struct wpt_domain *d)
 {
-	struct wpt_vm *vm;
+	struct wpt_vm *vm = d->vm;
 
-	if (!d)
-		return;
-	vm = d->vm;
 	pthread_mutex_lock(&vm->lock);
-	op_begin(vm);
-	op_drop_domain(d);
-	op_end(vm);
 	LIST_REMOVE(d, link);
 	pthread_mutex_unlock(&vm->lock);
 	shadow_free(d->shadow);
 	free(d);
+}
+
+/* Unmap everything d mapped and stop tracking its tables: 0, or the
+ * first sink error (the shadow then still records what the sink holds). */
+static int domain_unmap_all(struct wpt_domain *d)
+{
+	struct wpt_vm *vm = d->vm;
+	int ret, r;
+
+	pthread_mutex_lock(&vm->lock);
+	op_begin(vm);
+	r = op_drop_domain(d);
+	/* Inert from here: nothing to walk, nothing to re-map. */
+	d->has_root = false;
+	ret = op_end(vm);
+	if (r) {
+		d->st.sink_errors++;
+		vm->st.errors++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r ? r : ret;
+}
+
+int wpt_domain_destroy(struct wpt_domain *d)
+{
+	int ret;
+
+	if (!d)
+		return -EINVAL;
+	ret = domain_unmap_all(d);
+	if (!ret)
+		domain_release(d);
+	return ret;
+}
+
+void wpt_domain_free(struct wpt_domain *d)
+{
+	int ret;
+
+	if (!d)
+		return;
+	ret = domain_unmap_all(d);
+	if (ret && d->vm->log) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "domain %p freed while its sink "
+			 "still holds mappings: unmap failed (%s)", (void *)d,
+			 strerror(-ret));
+		d->vm->log(d->vm->log_opaque, 1, msg);
+	}
+	domain_release(d);
 }
 
 int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim)
@@ -219,6 +266,8 @@ int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
 {
 	int ret;
 
+	if (!d || !fn)
+		return -EINVAL;
 	pthread_mutex_lock(&d->vm->lock);
 	ret = shadow_foreach_mapping(d->shadow, fn, opaque);
 	pthread_mutex_unlock(&d->vm->lock);

@@ -59,10 +59,29 @@ static void leaf_add(struct wpt_domain *d, uint64_t iova,
 		tracker_fault(d, -E2BIG, "too many leaves mapped");
 		return;
 	}
-	tracker_touch(d);
+	/* A leaf changed is charged like a descriptor visited: it costs a
+	 * shadow update and, at the end, a share of the sink calls. */
+	if (!tracker_charge(d, 1))
+		return;
 	ret = shadow_leaf_add(d->shadow, iova, dd->size, dd->addr, perm);
 	if (ret)
 		tracker_fault(d, ret, "leaf overlaps another");
+}
+
+static void leaf_remove(struct wpt_domain *d, uint64_t iova, uint64_t size)
+{
+	int ret;
+
+	/* Refused: the domain faults, and its teardown removes the leaf
+	 * anyway. */
+	if (!tracker_charge(d, 1))
+		return;
+	/* -ENOENT: the add was refused (a fault tore it down).  Any other
+	 * error (-ENOMEM) leaves the leaf in the shadow: fault the domain,
+	 * whose teardown unmaps everything, so the removal is never lost. */
+	ret = shadow_leaf_remove(d->shadow, iova, size);
+	if (ret && ret != -ENOENT)
+		tracker_fault(d, ret, "cannot record a leaf removal");
 }
 
 /* Entry idx of use u holding desc: where it translates and what it is. */
@@ -105,14 +124,10 @@ static void entry_apply(struct wpt_table_use *u, uint64_t idx, uint64_t desc,
 		d->vm->st.out_of_ram += add;
 		return;
 	case ENTRY_LEAF:
-		if (add) {
+		if (add)
 			leaf_add(d, iova, &dd, perm);
-		} else {
-			tracker_touch(d);
-			/* -ENOENT: the add was refused (a fault tore it
-			 * down). */
-			shadow_leaf_remove(d->shadow, iova, dd.size);
-		}
+		else
+			leaf_remove(d, iova, dd.size);
 		return;
 	}
 }
@@ -178,6 +193,11 @@ static void use_remove(struct wpt_domain *d, int level, uint64_t iova,
 	if (!u)
 		return; /* never added: outside RAM, or refused */
 	tracker_table_pin(t);
+	/* Tearing a use down visits its descriptors, as adding it did. */
+	if (!tracker_charge(d, size / 8)) {
+		tracker_table_unpin(d->vm, t);
+		return;
+	}
 	for (i = 0; i < size / 8 && !d->doomed; i++)
 		if (t->snap[i])
 			ptwalk_entry_remove(u, i, t->snap[i]);

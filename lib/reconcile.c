@@ -76,17 +76,30 @@ static void closure_scan(struct wpt_shadow *s, uint64_t a, uint64_t b,
 	struct shadow_range *r;
 
 	for (r = range_from(&s->leaves, a); r && r->m.iova <= b;
-	     r = RB_NEXT(range_tree, &s->leaves, r))
+	     r = RB_NEXT(range_tree, &s->leaves, r)) {
+		s->closure_steps++;
 		widen(first, last, r);
+	}
 	for (r = range_from(&s->held, a); r && r->m.iova <= b;
-	     r = RB_NEXT(range_tree, &s->held, r))
+	     r = RB_NEXT(range_tree, &s->held, r)) {
+		s->closure_steps++;
 		if (held_is_kill(s, r))
 			widen(first, last, r);
+	}
 }
 
-/* Grow dirty span *spp until nothing overlapping it reaches out; each part
- * of it is scanned once (merged neighbours at most once more). */
-static void close_span(struct wpt_shadow *s, struct span **spp)
+/*
+ * Grow dirty span *spp until nothing overlapping it reaches out; each part
+ * of it is scanned once (merged neighbours at most once more).  Below
+ * closed_end (one past the last byte of the spans closed before it, 0 for
+ * none) everything is closed already: a leaf or kill reaching there from
+ * *spp overlaps a closed span, so that span holds it whole.  Scanning it
+ * again when *spp grows into it made a reconcile quadratic in the number
+ * of adjacent spans (thousands of adjacent kills: seconds under the VM
+ * lock).
+ */
+static void close_span(struct wpt_shadow *s, struct span **spp,
+		       uint64_t closed_end)
 {
 	struct span *sp = *spp;
 	uint64_t done_first = sp->first, done_last = sp->last;
@@ -98,8 +111,9 @@ static void close_span(struct wpt_shadow *s, struct span **spp)
 		(void)spanset_add(&s->dirty, first, last, &sp);
 		first = sp->first;
 		last = sp->last;
-		if (first < done_first)
-			closure_scan(s, first, done_first - 1, &first, &last);
+		if (first < done_first && done_first > closed_end)
+			closure_scan(s, first > closed_end ? first : closed_end,
+				     done_first - 1, &first, &last);
 		if (last > done_last)
 			closure_scan(s, done_last + 1, last, &first, &last);
 		done_first = sp->first;
@@ -111,10 +125,15 @@ static void close_span(struct wpt_shadow *s, struct span **spp)
 static void close_dirty(struct wpt_shadow *s)
 {
 	struct span *sp;
+	uint64_t closed_end = 0;
 
 	for (sp = spanset_first(&s->dirty); sp;
-	     sp = spanset_next(&s->dirty, sp))
-		close_span(s, &sp);
+	     sp = spanset_next(&s->dirty, sp)) {
+		close_span(s, &sp, closed_end);
+		if (sp->last == UINT64_MAX)
+			break;
+		closed_end = sp->last + 1;
+	}
 }
 
 /* ------------------------------------------------------------ sink calls */
@@ -123,7 +142,7 @@ static int unmap_kills(struct wpt_shadow *s)
 {
 	struct span *sp;
 	struct shadow_range *h, *next;
-	int ret;
+	int ret = 0, r;
 
 	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp)) {
 		for (h = range_from(&s->held, sp->first);
@@ -131,10 +150,13 @@ static int unmap_kills(struct wpt_shadow *s)
 			next = RB_NEXT(range_tree, &s->held, h);
 			if (h->epoch != s->epoch || !h->kill)
 				continue;
-			ret = wpt_sink_unmap(s->sink, h->m.iova, h->m.size);
-			if (ret) {
+			r = wpt_sink_unmap(s->sink, h->m.iova, h->m.size);
+			if (r) {
+				/* Held still (and still a kill): nothing is
+				 * mapped over it, and the others go on. */
 				s->errors++;
-				return ret;
+				ret = ret ? ret : r;
+				continue;
 			}
 			s->unmaps++;
 			RB_REMOVE(range_tree, &s->held, h);
@@ -142,7 +164,7 @@ static int unmap_kills(struct wpt_shadow *s)
 			free(h);
 		}
 	}
-	return 0;
+	return ret;
 }
 
 /* The pieces of leaves one map call is being gathered for. */
@@ -163,15 +185,19 @@ static int run_map(struct wpt_shadow *s, struct shadow_run *run)
 	hva = guestmem_hva(s->gm, run->m.gpa, run->m.size);
 	if (!hva)
 		return -EFAULT;
-	/* Allocate first: what the sink holds must be recorded. */
+	/* Allocate first: what the sink holds must be recorded.  A run
+	 * that fails is dropped here and stays owed (dirty, not held). */
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (!h) {
+		run->m.size = 0;
 		return -ENOMEM;
+	}
 	ret = wpt_sink_map(s->sink, run->m.iova, run->m.gpa, hva, run->m.size,
 			   run->m.perm);
 	if (ret) {
 		free(h);
 		s->errors++;
+		run->m.size = 0;
 		return ret;
 	}
 	s->maps++;
@@ -196,14 +222,12 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 		run->m.size += last - first + 1;
 		return 0;
 	}
-	ret = run_map(s, run);
-	if (ret)
-		return ret;
+	ret = run_map(s, run); /* a failure still starts the next run */
 	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa,
 				       .size = last - first + 1,
 				       .perm = r->m.perm };
 	run->region = r->region;
-	return 0;
+	return ret;
 }
 
 /* Add the parts of leaf r no held mapping covers; *hp walks the held
@@ -213,7 +237,7 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 {
 	uint64_t x = r->m.iova, last = range_last(r), end;
 	struct shadow_range *h = *hp;
-	int ret;
+	int ret = 0, err;
 
 	for (;;) {
 		while (h && range_last(h) < x)
@@ -226,8 +250,9 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 			continue;
 		}
 		end = h && h->m.iova <= last ? h->m.iova - 1 : last;
-		ret = run_add(s, run, r, x, end);
-		if (ret || end == last)
+		err = run_add(s, run, r, x, end);
+		ret = ret ? ret : err;
+		if (end == last)
 			return ret;
 		x = end + 1;
 	}
@@ -237,13 +262,17 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 {
 	struct shadow_run run = { .m.size = 0 };
 	struct shadow_range *r, *h = range_from(&s->held, sp->first);
-	int ret = 0;
+	int ret = 0, err;
 
+	/* A run the sink refuses does not hold back the others. */
 	for (r = range_from(&s->leaves, sp->first);
-	     r && r->m.iova <= sp->last && !ret;
-	     r = RB_NEXT(range_tree, &s->leaves, r))
-		ret = fill_leaf(s, &run, r, &h);
-	return ret ? ret : run_map(s, &run);
+	     r && r->m.iova <= sp->last;
+	     r = RB_NEXT(range_tree, &s->leaves, r)) {
+		err = fill_leaf(s, &run, r, &h);
+		ret = ret ? ret : err;
+	}
+	err = run_map(s, &run);
+	return ret ? ret : err;
 }
 
 int shadow_reconcile(struct wpt_shadow *s)
@@ -256,9 +285,12 @@ int shadow_reconcile(struct wpt_shadow *s)
 	s->epoch++;
 	close_dirty(s);
 	ret = unmap_kills(s);
-	for (sp = spanset_first(&s->dirty); sp && !ret;
-	     sp = spanset_next(&s->dirty, sp))
-		ret = fill_span(s, sp);
+	for (sp = spanset_first(&s->dirty); sp;
+	     sp = spanset_next(&s->dirty, sp)) {
+		int err = fill_span(s, sp);
+
+		ret = ret ? ret : err;
+	}
 	if (ret)
 		return ret;
 	/* Leaves and sink agree over all of dirty now: nothing there is

@@ -22,8 +22,11 @@
  *     leaves contiguous in IOVA and GPA with one perm inside one RAM region
  *     (the HVA is contiguous only within a region), one call each;
  *  4. on success dirty is empty and no longer pending.
- * A sink call that fails stops the reconcile; the held tree changed only by
- * the calls that succeeded and everything still owed stays dirty.
+ * A sink call that fails does not stop the reconcile: one mapping the sink
+ * refuses (a page it cannot pin) must not hold back the others.  The held
+ * tree changes only by the calls that succeeded, a kill whose unmap failed
+ * stays held (nothing is mapped over it), and dirty stays whole, so the
+ * next reconcile retries exactly what is still owed.
  *
  * Not thread safe: called under the VM lock (shadow.h).
  */
@@ -42,8 +45,12 @@ int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	if (!sink || !gm || !out)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (s)
+		s->reserve = malloc(sizeof(*s->reserve));
+	if (!s || !s->reserve) {
+		free(s);
 		return -ENOMEM;
+	}
 	s->sink = sink;
 	s->gm = gm;
 	s->defer_removals = defer_removals;
@@ -63,6 +70,7 @@ void shadow_free(struct wpt_shadow *s)
 	range_free_all(&s->held);
 	spanset_clear(&s->dirty);
 	spanset_clear(&s->pending);
+	free(s->reserve);
 	free(s);
 }
 
@@ -156,13 +164,16 @@ int shadow_flush_all(struct wpt_shadow *s)
 
 int shadow_clear(struct wpt_shadow *s)
 {
-	int ret = spanset_add(&s->dirty, 0, UINT64_MAX, NULL);
+	int ret = spanset_add_all(&s->dirty, &s->reserve);
 
 	if (ret)
 		return ret;
 	range_free_all(&s->leaves);
 	s->nr_leaves = 0;
-	return shadow_reconcile(s);
+	ret = shadow_reconcile(s);
+	if (!s->reserve)
+		s->reserve = malloc(sizeof(*s->reserve));
+	return ret;
 }
 
 static int foreach_range(const struct range_tree *t, shadow_iter_fn fn,
@@ -214,5 +225,6 @@ void shadow_stats(const struct wpt_shadow *s, struct wpt_shadow_stats *st)
 		.maps = s->maps,
 		.unmaps = s->unmaps,
 		.errors = s->errors,
+		.closure_steps = s->closure_steps,
 	};
 }

@@ -72,6 +72,7 @@ struct wpt_shadow_stats {
 	uint64_t mappings;      /* sink mappings held */
 	uint64_t pending_bytes; /* bytes of IOVA in pending removals */
 	uint64_t maps, unmaps, errors;
+	uint64_t closure_steps; /* work: ranges visited closing dirty spans */
 };
 void shadow_stats(const struct wpt_shadow *s, struct wpt_shadow_stats *st);
 

@@ -36,6 +36,10 @@ struct wpt_shadow {
 	struct span_set dirty, pending;
 	uint64_t epoch; /* one per reconcile: dates the judgements of held */
 	uint64_t maps, unmaps, errors;
+	uint64_t closure_steps; /* leaves and held visited by closure scans */
+	/* Kept for shadow_clear, which must not need an allocation: it is how
+	 * a domain faulted by -ENOMEM unmaps everything. */
+	struct span *reserve;
 };
 
 /* Inclusive ends throughout: a range may end at the top of a 64-bit space. */

@@ -90,6 +90,18 @@ int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 	return 0;
 }
 
+int spanset_add_all(struct span_set *set, struct span **spare)
+{
+	if (!RB_EMPTY(&set->tree) || !*spare)
+		return spanset_add(set, 0, UINT64_MAX, NULL);
+	(*spare)->first = 0;
+	(*spare)->last = UINT64_MAX;
+	RB_INSERT(span_tree, &set->tree, *spare);
+	set->bytes = 0; /* the whole 64-bit space wraps to 0 */
+	*spare = NULL;
+	return 0;
+}
+
 void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 {
 	struct span *sp = spanset_from(set, first), *next, *n;

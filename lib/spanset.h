@@ -36,6 +36,12 @@ int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 /* Take [first, last] out.  Cutting a hole in a span needs a new one; if
  * that allocation fails the span stays whole: a set that says too much is
  * only conservative (a reconcile finds nothing to do there). */
+/* Add the whole 64-bit space.  An empty set takes *spare (then NULL)
+ * instead of allocating, so a caller keeping a spare span can do it
+ * without memory; a set not empty touches it and needs none: 0, or
+ * -ENOMEM only when the set is empty and *spare is NULL. */
+int spanset_add_all(struct span_set *set, struct span **spare);
+
 void spanset_sub(struct span_set *set, uint64_t first, uint64_t last);
 
 void spanset_clear(struct span_set *set);

@@ -15,8 +15,9 @@
  * (apply.c), or at the next service.
  *
  * The pending faults of BLOCK are one per thread, a later fault replacing
- * an earlier; dropping any entry is safe: its thread faults again and is
- * served again.  The backend is reached only through its ops
+ * an earlier, under their own lock; dropping any entry is safe: its
+ * thread faults again and is served again.  Serving a fault never waits
+ * for the VM lock (uffd_fault says why).  The backend is reached only through its ops
  * (protect.h): lift, wake, take_lifted, fault_fd, read_fault.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "apply.h"
 #include "core.h"
 #include "pageindex.h"
+#include "wpt_internal.h"
 
 /* More threads than any VMM runs vCPUs: past it the oldest is dropped. */
 #define UFFD_MAX_PENDING 1024
@@ -40,8 +42,16 @@ static bool vm_blocks(const struct wpt_vm *vm)
 
 void uffd_blocked_free(struct uffd_blocked *b)
 {
+	pthread_mutex_destroy(&b->pending_lock);
 	free(b->pending);
 	memset(b, 0, sizeof(*b));
+}
+
+int wpt_vm_uffd_test_hook(struct wpt_vm *vm, void (*fn)(void *opaque),
+			  void *opaque)
+{
+	return vm ? wpt_protect_uffd_test_hook(&vm->protect, fn, opaque)
+		  : -EINVAL;
 }
 
 int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr)
@@ -52,6 +62,9 @@ int wpt_vm_uffd_sigbus(struct wpt_vm *vm, const void *addr)
 		return -EINVAL;
 	if (!guestmem_gpa_of_hva(&vm->mem, (uintptr_t)addr, &gpa))
 		return 0;
+	if (vm->protect.ops->lift_was_enough &&
+	    vm->protect.ops->lift_was_enough(vm->protect.be, gpa))
+		return 0; /* a real SIGBUS: lifting again would loop */
 	return vm->protect.ops->lift(vm->protect.be, gpa);
 }
 
@@ -104,43 +117,46 @@ int wpt_vm_uffd_fd(const struct wpt_vm *vm)
 	return vm->protect.ops->fault_fd(vm->protect.be);
 }
 
-/* One fault read off the fd: thread tid blocks on a store to page. */
+/*
+ * One fault read off the fd: thread tid blocks on a store to page.  Never
+ * takes the VM lock: the thread blocked may be one holding it (a sink's
+ * map under the lock pinning a protected page: iommufd's pin, a VMM's
+ * sink that copies), and it waits for this very call to lift the page.
+ */
 static int uffd_fault(struct wpt_vm *vm, uint64_t page, int tid)
 {
 	struct uffd_blocked *b = &vm->blocked;
 	const struct wpt_protect_backend_ops *ops = vm->protect.ops;
-	struct wpt_page *pg;
-	bool wanted;
 	int ret, kicked = 0, lifted;
 
 	/* Record first, then kick: the vCPU looks for its fault as soon as
 	 * its KVM_RUN returns. */
-	pthread_mutex_lock(&vm->lock);
-	b->faults++;
+	__atomic_fetch_add(&b->faults, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&b->pending_lock);
 	ret = pending_set(b, tid, page);
-	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&b->pending_lock);
 	if (!ret)
 		kicked = b->kick(b->kick_opaque, tid);
 	if (kicked > 0) {
-		pthread_mutex_lock(&vm->lock);
-		b->kicks++;
-		pthread_mutex_unlock(&vm->lock);
+		__atomic_fetch_add(&b->kicks, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	/* Not a vCPU (or no memory to remember it): let its store go on. */
-	pthread_mutex_lock(&vm->lock);
 	if (!ret) {
-		struct uffd_pending *p = pending_find(b, tid);
+		struct uffd_pending *p;
 
+		pthread_mutex_lock(&b->pending_lock);
+		p = pending_find(b, tid);
 		if (p && p->gpa == page)
 			pending_drop(b, p);
+		pthread_mutex_unlock(&b->pending_lock);
 	}
-	pg = pageindex_lookup(vm, page);
-	wanted = pg && pg->nr_protecting > 0;
-	pthread_mutex_unlock(&vm->lock);
-	/* A page released since its fault only needs its waiter woken. */
-	lifted = wanted ? ops->lift(vm->protect.be, page)
-			: ops->wake(vm->protect.be, page);
+	/* A page no table holds (released since its fault: only presence
+	 * counts without the lock) only needs its waiter woken; otherwise
+	 * it is recorded, and the next close protects it again if a table
+	 * still wants that. */
+	lifted = pageindex_lookup(vm, page) ? ops->lift(vm->protect.be, page)
+					    : ops->wake(vm->protect.be, page);
 	return ret ? ret : lifted < 0 ? lifted : 0;
 }
 
@@ -155,8 +171,11 @@ int wpt_vm_uffd_service(struct wpt_vm *vm)
 	 * lifted again; but a vCPU that left KVM_RUN for another reason
 	 * between its fault and its kick was lifted for as if it were the
 	 * VMM's, and its store is mirrored here, at the latest. */
-	if (vm->protect.ops->lifted_in(vm->protect.be, 0, UINT64_MAX)) {
-		pthread_mutex_lock(&vm->lock);
+	if (vm->protect.ops->lifted_in(vm->protect.be, 0, UINT64_MAX) &&
+	    !pthread_mutex_trylock(&vm->lock)) {
+		/* Only if the lock is free: its holder may be blocked on a
+		 * fault this call must serve first (see uffd_fault).  Busy:
+		 * the next round closes them. */
 		ret = apply_close_lifted(vm, 0, UINT64_MAX);
 		pthread_mutex_unlock(&vm->lock);
 	}
@@ -186,15 +205,15 @@ int wpt_vm_uffd_step_begin(struct wpt_vm *vm, struct wpt_step *st)
 
 	if (!vm_blocks(vm) || !st)
 		return -EINVAL;
-	pthread_mutex_lock(&vm->lock);
+	pthread_mutex_lock(&vm->blocked.pending_lock);
 	p = pending_find(&vm->blocked, tid);
 	if (!p) {
-		pthread_mutex_unlock(&vm->lock);
+		pthread_mutex_unlock(&vm->blocked.pending_lock);
 		return 0;
 	}
 	gpa = p->gpa;
 	pending_drop(&vm->blocked, p);
-	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&vm->blocked.pending_lock);
 	/* The page may have been released or lifted since: begin looks
 	 * afresh (and still returns 1: step the store either way). */
 	return wpt_vm_step_begin(vm, gpa, st);

@@ -78,6 +78,7 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	vm->log_opaque = cfg.log_opaque;
 	LIST_INIT(&vm->domains);
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->blocked.pending_lock, NULL);
 	*out = vm;
 	return 0;
 
@@ -119,8 +120,9 @@ static void stats_add_protect(struct wpt_vm *vm, struct wpt_vm_stats *s)
 	s->wp_ops = ps.wp_ops;
 	s->wp_ns = ps.wp_ns;
 	s->uffd_lifts = ps.lifts;
-	s->uffd_faults = vm->blocked.faults;
-	s->uffd_kicks = vm->blocked.kicks;
+	s->uffd_faults = __atomic_load_n(&vm->blocked.faults,
+					 __ATOMIC_RELAXED);
+	s->uffd_kicks = __atomic_load_n(&vm->blocked.kicks, __ATOMIC_RELAXED);
 }
 
 int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,

@@ -20,10 +20,12 @@ int wpt_vm_foreach_table(struct wpt_vm *vm, wpt_table_fn fn, void *opaque);
 /* Whether the 4 KiB page at gpa is protected now (1) or not (0). */
 int wpt_vm_page_protected(struct wpt_vm *vm, uint64_t gpa);
 
-/* What the domain's shadow says its sink holds, in IOVA order. */
-typedef int (*wpt_mapping_fn)(void *opaque, const struct wpt_mapping *m);
-int wpt_domain_foreach_mapping(struct wpt_domain *d, wpt_mapping_fn fn,
-			       void *opaque);
+/* Userfaultfd backend: call fn(opaque) inside every lift of a page for a
+ * VMM thread, after its slot is claimed and before the lift ioctl (to test
+ * the race with a concurrent close).  fn NULL removes it.  -EINVAL if the
+ * VM has no userfaultfd backend. */
+int wpt_vm_uffd_test_hook(struct wpt_vm *vm, void (*fn)(void *opaque),
+			  void *opaque);
 
 /*
  * Make the recording sink fail its call number nth (1 = the next one) with

@@ -85,6 +85,14 @@ static inline unsigned int a64_access_size(const struct a64_insn *in)
 #define A64_SCTLR_E0E (1ull << 24) /* EL0 data big-endian */
 #define A64_SCTLR_EE  (1ull << 25) /* EL1 data and table walks big-endian */
 
+/* What is accessed, from where: the inputs of the permission check. */
+struct a64_access {
+	bool fetch; /* an instruction fetch (TBID applies; XN checked) */
+	bool write; /* a data write (else a data read) */
+	bool el0;   /* from EL0 (an unprivileged access) */
+	bool pan;   /* PSTATE.PAN, for a privileged data access */
+};
+
 struct a64_xlate {
 	uint64_t ipa;
 	enum wpt_a64_fault fault; /* WPT_A64_FAULT_NONE when ipa is valid */
@@ -94,15 +102,12 @@ struct a64_xlate {
 /*
  * Translate va through the guest's stage-1 tables as the EL1&0 regime
  * would (TTBR0/TTBR1 by va bit 55, TCR.TnSZ/TGn/IPS/TBIn/EPDn/HPDn/HA/HD),
- * reading descriptors from guest RAM.  fetch: an instruction fetch (TBID
- * applies); write: the access must be writable at stage 1.  pstate: the
- * accessing state; a data access from EL0 needs EL0 access (AP[1], and no
- * APTable[0] above), one from EL1 with PSTATE.PAN must not reach a page
- * EL0 may access.  Returns 0, or -EFAULT with out->fault and out->level
- * saying why.
+ * reading descriptors from guest RAM, and check acc against the stage-1
+ * permissions (mmu.c says which).  Returns 0, or -EFAULT with out->fault
+ * and out->level saying why.
  */
 int a64_translate(const struct wpt_guestmem *mem,
-		  const struct wpt_a64_mmu *mmu, uint64_t pstate, uint64_t va,
-		  bool fetch, bool write, struct a64_xlate *out);
+		  const struct wpt_a64_mmu *mmu, uint64_t va,
+		  const struct a64_access *acc, struct a64_xlate *out);
 
 #endif

@@ -7,11 +7,17 @@
  * of a descriptor cannot drift apart.
  *
  * Model: no FEAT_LPA/LPA2/LVA (48-bit VA and IPA at most, TnSZ clamped to
- * 16..39 as the architecture allows for out-of-range values), EL0 and PAN
- * permission bits not checked (the hardware checked them before the
- * stage-2 fault that brought us here), hardware AF and dirty-state
- * updates (TCR.HA/HD) honoured as "the access does not fault" without
- * writing the descriptor back.
+ * 16..39 as the architecture allows for out-of-range values), hardware AF
+ * and dirty-state updates (TCR.HA/HD) honoured as "the access does not
+ * fault" without writing the descriptor back.
+ *
+ * Permissions are checked in full for the access's exception level, as
+ * AArch64.S1ComputePermissions does: AP[2:1], APTable[1:0], UXN/PXN and
+ * their table bits, SCTLR.WXN, PSTATE.PAN (and SCTLR.EPAN).  The hardware
+ * checked them for the instruction that faulted, but nothing ties the
+ * word fetched after the exit to that instruction: an EL0 thread with
+ * writable code (a JIT) can swap it while the vCPU is out, so the
+ * emulated access must pass the same checks on its own.
  */
 #include <errno.h>
 
@@ -38,13 +44,21 @@
 /* TTBRn_EL1.BADDR without FEAT_LPA: bits [47:1] (bit 0 is CnP). */
 #define TTBR_BADDR    0x0000fffffffffffeull
 
-#define DESC_AP_EL0   (1ull << 6)  /* AP[1]: EL0 may access */
 #define DESC_AF       (1ull << 10)
 #define DESC_DBM      (1ull << 51)
-#define DESC_APTABLE_NO_EL0 (1ull << 61) /* APTable[0] */
+/* Leaf permission bits (VMSAv8-64 stage 1, EL1&0 regime). */
+#define DESC_AP1      (1ull << 6)  /* EL0 may access */
+#define DESC_AP2      (1ull << 7)  /* read-only */
+#define DESC_PXN      (1ull << 53)
+#define DESC_UXN      (1ull << 54)
+/* Table bits that restrict everything below (ignored with TCR.HPDn). */
+#define DESC_PXNTABLE (1ull << 59)
+#define DESC_UXNTABLE (1ull << 60)
+#define DESC_APTABLE0 (1ull << 61) /* no EL0 access below */
+#define DESC_APTABLE1 (1ull << 62) /* no write access below */
 
-#define PSTATE_EL(p)  (((p) >> 2) & 3)
-#define PSTATE_PAN    (1ull << 22)
+#define SCTLR_WXN     (1ull << 19)
+#define SCTLR_EPAN    (1ull << 57)
 
 /* The PA size without FEAT_LPA: an IPA with stage 1 off must fit. */
 #define A64_PA_BITS   48
@@ -109,24 +123,49 @@ static int read_desc(const struct wpt_guestmem *mem, uint64_t gpa, bool be,
 	return 0;
 }
 
-/* Does the privilege of a data access allow it?  VMSAv8-64: EL0 needs
- * AP[1] and no APTable[0] on the way (unless HPD); PSTATE.PAN makes EL1
- * data accesses to pages EL0 may access fault. */
-static bool priv_allows(uint64_t pstate, bool el0_page)
+/*
+ * May acc use a leaf with these bits?  table: the restricting table bits
+ * collected on the way down.  The model of AArch64.S1ComputePermissions
+ * for the EL1&0 regime: APTable[0] clears AP[1], APTable[1] sets AP[2],
+ * a dirty-state leaf (TCR.HD and DBM) is writable, EL0-writable memory is
+ * never privileged-executable, WXN makes writable memory execute-never,
+ * and PAN takes privileged data access away from memory EL0 can read
+ * (with EPAN: or execute).
+ */
+static bool permitted(const struct wpt_a64_mmu *mmu, uint64_t leaf,
+		      uint64_t table, const struct a64_access *acc)
 {
-	if (PSTATE_EL(pstate) == 0)
-		return el0_page;
-	return !((pstate & PSTATE_PAN) && el0_page);
+	bool ap1 = (leaf & DESC_AP1) && !(table & DESC_APTABLE0);
+	bool ap2 = (leaf & DESC_AP2) &&
+		   !((mmu->tcr & TCR_HD) && (leaf & DESC_DBM));
+	bool wxn = mmu->sctlr & SCTLR_WXN;
+	bool user_r, user_w, user_x, priv_w, priv_x;
+
+	ap2 |= !!(table & DESC_APTABLE1);
+	user_r = ap1;
+	user_w = ap1 && !ap2;
+	priv_w = !ap2;
+	user_x = !((leaf | table) & (DESC_UXN | DESC_UXNTABLE)) &&
+		 !(user_w && wxn);
+	priv_x = !((leaf | table) & (DESC_PXN | DESC_PXNTABLE)) &&
+		 !(priv_w && wxn) && !user_w;
+	if (acc->el0)
+		return acc->fetch ? user_x : user_r && (!acc->write || user_w);
+	if (acc->fetch)
+		return priv_x;
+	if (acc->pan && (user_r || ((mmu->sctlr & SCTLR_EPAN) && user_x)))
+		return false;
+	return !acc->write || priv_w;
 }
 
 /* Walk from the table at base; geo from the TCR half va selects. */
 static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 		const struct wpt_pgtable_geo *geo, uint64_t base, uint64_t va,
-		uint64_t pstate, bool fetch, bool write, struct a64_xlate *out)
+		const struct a64_access *acc, struct a64_xlate *out)
 {
 	const struct wpt_format_ops *fmt = &wpt_arm_lpae_s1_ops;
 	bool be = mmu->sctlr & A64_SCTLR_EE;
-	bool table_writable = true, table_el0 = true;
+	uint64_t table_bits = 0;
 	uint64_t table = base;
 	int level;
 
@@ -146,19 +185,13 @@ static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 		if (d.type == WPT_DESC_INVALID)
 			return fail(out, desc_fault(d.fault), level);
 		if (d.type == WPT_DESC_TABLE) {
-			table_writable &= !!(d.perm & WPT_PERM_WRITE);
+			/* TCR.HPDn: the table's permission bits are ignored. */
 			if (!(geo->flags & WPT_FMT_F_HPD))
-				table_el0 &= !(desc & DESC_APTABLE_NO_EL0);
+				table_bits |= desc;
 			table = d.addr;
 			continue;
 		}
-		/* TCR.HD with DBM set: a write clears AP[2] (dirty state),
-		 * it does not fault.  APTable still applies. */
-		if (write && (!table_writable ||
-			      (!(d.perm & WPT_PERM_WRITE) &&
-			       !((mmu->tcr & TCR_HD) && (desc & DESC_DBM)))))
-			return fail(out, WPT_A64_FAULT_PERMISSION, level);
-		if (!fetch && !priv_allows(pstate, table_el0 && (desc & DESC_AP_EL0)))
+		if (!permitted(mmu, desc, table_bits, acc))
 			return fail(out, WPT_A64_FAULT_PERMISSION, level);
 		out->ipa = d.addr | (va & (d.size - 1));
 		return 0;
@@ -168,9 +201,10 @@ static int walk(const struct wpt_guestmem *mem, const struct wpt_a64_mmu *mmu,
 }
 
 int a64_translate(const struct wpt_guestmem *mem,
-		  const struct wpt_a64_mmu *mmu, uint64_t pstate, uint64_t va,
-		  bool fetch, bool write, struct a64_xlate *out)
+		  const struct wpt_a64_mmu *mmu, uint64_t va,
+		  const struct a64_access *acc, struct a64_xlate *out)
 {
+	bool fetch = acc->fetch;
 	uint64_t tcr = mmu->tcr;
 	struct wpt_pgtable_geo geo;
 	struct wpt_format_cfg cfg;
@@ -222,5 +256,5 @@ int a64_translate(const struct wpt_guestmem *mem,
 	base = ttbr & TTBR_BADDR & ~(geo.root_size - 1);
 	if (base >> geo.oas)
 		return fail(out, WPT_A64_FAULT_ADDR_SIZE, geo.start_level);
-	return walk(mem, mmu, &geo, base, va, pstate, fetch, write, out);
+	return walk(mem, mmu, &geo, base, va, acc, out);
 }

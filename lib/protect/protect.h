@@ -57,6 +57,10 @@ struct wpt_protect_backend_ops {
 	 * (true, with it in *page), for the caller to protect again. */
 	bool (*take_lifted)(void *be, uint64_t gpa, uint64_t len,
 			    uint64_t *page);
+	/* Async-signal-safe, with lift: this thread lifted the page at gpa
+	 * and nothing was write-protected since, so its new fault there is
+	 * not the backend's (a genuine SIGBUS). */
+	bool (*lift_was_enough)(void *be, uint64_t gpa);
 
 	/* Optional: a backend whose faults block the faulting thread and
 	 * queue on a file descriptor (userfaultfd, WPT_UFFD_BLOCK). */
@@ -106,6 +110,12 @@ int wpt_protect_callback_new(const struct wpt_protect_ops *ops, void *opaque,
  */
 int wpt_protect_uffd_new(const struct wpt_guestmem *gm, bool block,
 			 struct wpt_protect *out);
+
+/* Tests only (wpt_vm_uffd_test_hook, wpt_internal.h): fn(opaque) runs in
+ * every lift between its slot claim and its ioctl; fn NULL removes it.
+ * -EINVAL if p is not the userfaultfd backend. */
+int wpt_protect_uffd_test_hook(struct wpt_protect *p, void (*fn)(void *),
+			       void *opaque);
 
 /* After a backend filled p: set up the step bookkeeping.  0 or -ENOMEM
  * (then p is freed). */

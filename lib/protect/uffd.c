@@ -14,14 +14,8 @@
  * the fd with the thread's id (UFFD_FEATURE_THREAD_ID), for
  * wpt_vm_uffd_service() (lib/trap_uffd.c) to read.
  *
- * The VMM's own stores to a protected page fault too: the backend lifts
- * the page for them (uffd_lift, from a SIGBUS handler or the fault
- * service) and remembers it until the VMM's wpt_vm_host_wrote, which
- * protects it again and diffs it.  Lifted pages sit in a fixed array, a
- * slot claimed lock-free by compare-and-swap from 0 to page + 1 and freed
- * under the VM lock.  Freeing before protecting again is what keeps it
- * safe: a writer that faults in between claims a fresh slot and lifts the
- * page again, and the protect that follows makes it fault once more.
+ * The VMM's own stores to a protected page fault too: uffd_lift.c lifts
+ * the page for them and remembers it until the VMM's wpt_vm_host_wrote.
  *
  * Every RAM region is registered with UFFDIO_REGISTER_MODE_WP once, at
  * creation: that needs anonymous, memfd/shmem or hugetlbfs memory (and
@@ -41,7 +35,7 @@
 
 #include <linux/userfaultfd.h>
 
-#include "protect.h"
+#include "uffd_int.h"
 
 /* Linux 6.4: UFFDIO_WRITEPROTECT also arms pages never touched (pte
  * markers).  The 6.1 uapi header lacks it; without it a page must be
@@ -50,17 +44,6 @@
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #endif
 
-struct uffd {
-	int fd;
-	const struct wpt_guestmem *gm;
-	uint64_t features;
-	uint64_t wp_ops;
-	uint64_t wp_ns;
-	struct wpt_protect_backend_ops ops; /* uffd_ops, less what the mode lacks */
-	/* Pages lifted for the VMM's stores, as gpa + 1 (0: free slot). */
-	uint64_t lifted[WPT_UFFD_MAX_LIFTED];
-	uint64_t lifts; /* atomic */
-};
 
 static uint64_t now_ns(void)
 {
@@ -171,6 +154,8 @@ static int uffd_wp(struct uffd *u, uint64_t gpa, uint64_t size, bool on)
 		.range = { .start = (uintptr_t)hva, .len = size },
 		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
+	if (on)
+		uffd_wp_seq_bump(u);
 	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 		/* EAGAIN: the mm is changing under us (mremap, fork). */
 		if (errno != EAGAIN) {
@@ -178,6 +163,8 @@ static int uffd_wp(struct uffd *u, uint64_t gpa, uint64_t size, bool on)
 			break;
 		}
 	}
+	if (on)
+		uffd_wp_seq_bump(u);
 	u->wp_ops++;
 	u->wp_ns += now_ns() - t0;
 	return ret;
@@ -211,103 +198,6 @@ static void uffd_free(void *be)
 
 	close(u->fd);
 	free(u);
-}
-
-/* Make the page at gpa writable (and wake what waits there).  Only
- * syscalls and no lock: a SIGBUS handler calls this.  errno is the
- * interrupted code's: keep it. */
-static int uffd_wake(void *be, uint64_t gpa)
-{
-	const struct uffd *u = be;
-	void *hva = guestmem_hva(u->gm, gpa & WPT_PAGE_MASK, WPT_PAGE_SIZE);
-	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)hva, .len = WPT_PAGE_SIZE },
-		.mode = 0, /* and wake a thread blocked there */
-	};
-	int saved = errno, ret = 0;
-
-	if (!hva)
-		return -EINVAL;
-	while (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
-		if (errno != EAGAIN) {
-			ret = -errno;
-			break;
-		}
-	}
-	errno = saved;
-	return ret;
-}
-
-static int uffd_lift(void *be, uint64_t gpa)
-{
-	struct uffd *u = be;
-	uint64_t tag = (gpa & WPT_PAGE_MASK) + 1;
-	unsigned int i, slot = WPT_UFFD_MAX_LIFTED;
-	int ret;
-
-	for (i = 0; i < WPT_UFFD_MAX_LIFTED && slot == WPT_UFFD_MAX_LIFTED;
-	     i++) {
-		uint64_t free_slot = 0;
-
-		/* Lifted already (and protected again by a trapped store
-		 * since): lift once more, the slot stands. */
-		if (__atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE) == tag ||
-		    __atomic_compare_exchange_n(&u->lifted[i], &free_slot, tag,
-						false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			slot = i;
-	}
-	if (slot == WPT_UFFD_MAX_LIFTED)
-		return -ENOSPC;
-	ret = uffd_wake(be, gpa);
-	if (ret) {
-		__atomic_store_n(&u->lifted[slot], 0, __ATOMIC_RELEASE);
-		return ret;
-	}
-	__atomic_fetch_add(&u->lifts, 1, __ATOMIC_RELAXED);
-	return 1;
-}
-
-/* The lifted page of slot i when it lies inside [gpa, gpa + len): its
- * tag, else 0. */
-static uint64_t lifted_tag_in(struct uffd *u, unsigned int i, uint64_t gpa,
-			      uint64_t len)
-{
-	uint64_t tag = __atomic_load_n(&u->lifted[i], __ATOMIC_ACQUIRE);
-
-	if (tag && tag - 1 + WPT_PAGE_SIZE > gpa && tag - 1 < gpa + len)
-		return tag;
-	return 0;
-}
-
-static bool uffd_lifted_in(void *be, uint64_t gpa, uint64_t len)
-{
-	unsigned int i;
-
-	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++)
-		if (lifted_tag_in(be, i, gpa, len))
-			return true;
-	return false;
-}
-
-static bool uffd_take_lifted(void *be, uint64_t gpa, uint64_t len,
-			     uint64_t *page)
-{
-	struct uffd *u = be;
-	unsigned int i;
-
-	for (i = 0; i < WPT_UFFD_MAX_LIFTED; i++) {
-		uint64_t tag = lifted_tag_in(u, i, gpa, len);
-
-		/* Free first (see the top of the file). */
-		if (tag && __atomic_compare_exchange_n(&u->lifted[i], &tag, 0,
-						       false, __ATOMIC_ACQ_REL,
-						       __ATOMIC_ACQUIRE)) {
-			*page = tag - 1;
-			return true;
-		}
-	}
-	return false;
 }
 
 static int uffd_fault_fd(void *be)
@@ -353,6 +243,7 @@ static const struct wpt_protect_backend_ops uffd_ops = {
 	.wake = uffd_wake,
 	.lifted_in = uffd_lifted_in,
 	.take_lifted = uffd_take_lifted,
+	.lift_was_enough = uffd_lift_was_enough,
 	.fault_fd = uffd_fault_fd,
 	.read_fault = uffd_read_fault,
 };

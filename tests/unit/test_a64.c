@@ -531,9 +531,11 @@ START_TEST(data_translation)
 	ck_assert_int_eq(res.fault, WPT_A64_FAULT_TRANSLATION);
 	ck_assert_int_eq(res.fault_fetch, 0);
 	ck_assert_mem_eq(&regs, &before, sizeof(regs));
-	/* ...but with the exit's fault IPA no data walk is needed. */
-	ck_assert_int_eq(run_mon(0xf8210062, NULL, DATA + 0x1000), 1);
-	ck_assert_uint_eq(*ram64(DATA + 0x1000), 3);
+	/* A fault IPA the walk does not reach: the word read is not the
+	 * instruction that faulted (or the tables changed): single-step. */
+	ck_assert_int_eq(run_mon(0xf8210062, NULL, DATA + 0x1000), 0);
+	ck_assert_uint_eq(*ram64(DATA + 0x1000), 0);
+	ck_assert_mem_eq(&regs, &before, sizeof(regs));
 	/* Read-only at stage 1 (AP[2]): a Permission fault. */
 	regs.pc = CODE;
 	regs.x[3] = SPLIT_VA;
@@ -595,6 +597,128 @@ START_TEST(aarch32_and_big_endian)
 	regs.pstate = PSTATE_EL1H;
 	mmu.sctlr |= 1ull << 25; /* EE: tables and data big-endian */
 	ck_assert_int_eq(run(0xf8210062), -EFAULT); /* walk reads BE */
+}
+END_TEST
+
+/* ------------------------------- stage-1 permissions: EL0, PAN, XN */
+
+#define AP1        (1ull << 6)   /* EL0 access */
+#define UXN        (1ull << 54)
+#define PXN        (1ull << 53)
+#define APTABLE0   (1ull << 61)  /* no EL0 access below */
+#define PSTATE_PAN (1ull << 22)
+#define TCR_HPD0   (1ull << 41)
+#define SCTLR_EPAN (1ull << 57)
+#define STP_X1_X2_X3 0xa9000861u /* stp x1, x2, [x3] */
+#define STTR_X1_X3   0xf8000861u /* sttr x1, [x3]: unprivileged */
+#define NO_IPA       WPT_A64_NO_IPA
+
+/*
+ * One access by the instruction at CODE to SPLIT_VA (root entry 2 ->
+ * table -> L3 entry 0 -> DATA_P0), with extra bits in the leaf, in the
+ * root's table descriptor and in CODE's block.  AArch64 stage 1, EL1&0:
+ * AP[2:1] 00 EL1 RW, 01 EL1+EL0 RW, 10 EL1 RO, 11 EL1+EL0 RO; APTable[0]
+ * takes EL0 access away below, APTable[1] write access; PAN takes a
+ * privileged data access away from memory EL0 can read (EPAN: or run).
+ */
+static const struct perm_case {
+	const char *name;
+	uint64_t pstate, leaf, table, code, sctlr, tcr;
+	uint32_t insn;
+	uint64_t fault_ipa;
+	int ret;                  /* 1, 0 or -EFAULT */
+	enum wpt_a64_fault fault; /* for -EFAULT */
+	int fetch;
+} perm_cases[] = {
+	{ "el0 stp to EL1-only page", 0, 0, 0, 0, 0, 0, STP_X1_X2_X3,
+	  NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el0 stp to EL1-only page, ipa names a user page", 0, 0, 0, 0, 0,
+	  0, STP_X1_X2_X3, DATA, 0, 0, 0 },
+	{ "el0 stp to EL1-only page, ipa names that page", 0, 0, 0, 0, 0, 0,
+	  STP_X1_X2_X3, DATA_P0, 0, 0, 0 },
+	{ "el0 stp to EL0 RW page", 0, AP1, 0, 0, 0, 0, STP_X1_X2_X3, NO_IPA,
+	  1, 0, 0 },
+	{ "el0 stp to EL0 RW page, ipa matches", 0, AP1, 0, 0, 0, 0,
+	  STP_X1_X2_X3, DATA_P0 + 8, 1, 0, 0 },
+	{ "el0 stp to EL0 RO page", 0, AP1 | S1_RO, 0, 0, 0, 0, STP_X1_X2_X3,
+	  NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el0 stp under APTable[0]", 0, AP1, APTABLE0, 0, 0, 0,
+	  STP_X1_X2_X3, NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el0 stp under APTable[1]", 0, AP1, S1_APTABLE_RO, 0, 0, 0,
+	  STP_X1_X2_X3, NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el0 stp under APTable[0] with HPD0", 0, AP1, APTABLE0, 0, 0,
+	  TCR_HPD0, STP_X1_X2_X3, NO_IPA, 1, 0, 0 },
+	{ "el0 fetch from UXN code", 0, AP1, 0, UXN, 0, 0, STP_X1_X2_X3,
+	  NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 1 },
+	{ "el1 stp to EL1-only page", PSTATE_EL1H, 0, 0, 0, 0, 0,
+	  STP_X1_X2_X3, NO_IPA, 1, 0, 0 },
+	{ "el1 stp to EL0 page", PSTATE_EL1H, AP1, 0, 0, 0, 0, STP_X1_X2_X3,
+	  NO_IPA, 1, 0, 0 },
+	{ "el1 pan stp to EL0 page", PSTATE_EL1H | PSTATE_PAN, AP1, 0, 0, 0,
+	  0, STP_X1_X2_X3, NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el1 pan stp to EL0 page, ipa matches", PSTATE_EL1H | PSTATE_PAN,
+	  AP1, 0, 0, 0, 0, STP_X1_X2_X3, DATA_P0, 0, 0, 0 },
+	{ "el1 pan stp to EL0 RO page", PSTATE_EL1H | PSTATE_PAN,
+	  AP1 | S1_RO, 0, 0, 0, 0, STP_X1_X2_X3, NO_IPA, -EFAULT,
+	  WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el1 pan stp, APTable[0] hides it from EL0",
+	  PSTATE_EL1H | PSTATE_PAN, AP1, APTABLE0, 0, 0, 0, STP_X1_X2_X3,
+	  NO_IPA, 1, 0, 0 },
+	{ "el1 pan stp to EL1-only page", PSTATE_EL1H | PSTATE_PAN, 0, 0, 0,
+	  0, 0, STP_X1_X2_X3, NO_IPA, 1, 0, 0 },
+	{ "el1 epan stp to EL0-executable page", PSTATE_EL1H | PSTATE_PAN, 0,
+	  0, 0, SCTLR_EPAN, 0, STP_X1_X2_X3, NO_IPA, -EFAULT,
+	  WPT_A64_FAULT_PERMISSION, 0 },
+	{ "el1 epan stp to UXN page", PSTATE_EL1H | PSTATE_PAN, UXN, 0, 0,
+	  SCTLR_EPAN, 0, STP_X1_X2_X3, NO_IPA, 1, 0, 0 },
+	{ "el1 pan sttr is never emulated", PSTATE_EL1H | PSTATE_PAN, AP1, 0,
+	  0, 0, 0, STTR_X1_X3, NO_IPA, 0, 0, 0 },
+	{ "el1 stp, ipa names another page", PSTATE_EL1H, 0, 0, 0, 0, 0,
+	  STP_X1_X2_X3, DATA_P1, 0, 0, 0 },
+	{ "el1 stp, ipa's byte outside the access", PSTATE_EL1H, 0, 0, 0, 0,
+	  0, STP_X1_X2_X3, DATA_P0 + 0x800, 0, 0, 0 },
+	{ "el1 stp, ipa's byte inside the access", PSTATE_EL1H, 0, 0, 0, 0, 0,
+	  STP_X1_X2_X3, DATA_P0 + 15, 1, 0, 0 },
+	{ "el1 fetch from PXN code", PSTATE_EL1H, 0, 0, PXN, 0, 0,
+	  STP_X1_X2_X3, NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 1 },
+	{ "el1 fetch from EL0-writable code", PSTATE_EL1H, 0, 0, AP1, 0, 0,
+	  STP_X1_X2_X3, NO_IPA, -EFAULT, WPT_A64_FAULT_PERMISSION, 1 },
+	{ "el2 is not modelled", 0x9, 0, 0, 0, 0, 0, STP_X1_X2_X3, NO_IPA, 0,
+	  0, 0 },
+};
+
+START_TEST(stage1_permissions)
+{
+	const struct perm_case *c = &perm_cases[_i];
+	struct wpt_a64_regs before;
+	int ret;
+
+	*ram64(L3) |= c->leaf;
+	*ram64(ROOT0 + 16) |= c->table;
+	*ram64(ROOT0 + 8) |= c->code;
+	mmu.sctlr |= c->sctlr;
+	mmu.tcr |= c->tcr;
+	regs.pstate = c->pstate;
+	regs.x[1] = 0x1111111111111111ull;
+	regs.x[2] = 0x2222222222222222ull;
+	regs.x[3] = SPLIT_VA;
+	before = regs;
+	ret = run_mon(c->insn, NULL, c->fault_ipa);
+	ck_assert_msg(ret == c->ret, "%s: returned %d, expected %d", c->name,
+		      ret, c->ret);
+	if (ret == -EFAULT) {
+		ck_assert_msg(res.fault == c->fault && res.fault_fetch ==
+			      c->fetch, "%s: fault %d fetch %d", c->name,
+			      res.fault, res.fault_fetch);
+	}
+	if (ret == 1) {
+		ck_assert_uint_eq(*ram64(DATA_P0), 0x1111111111111111ull);
+		ck_assert_uint_eq(*ram64(DATA_P0 + 8), 0x2222222222222222ull);
+		return;
+	}
+	ck_assert_msg(*ram64(DATA_P0) == 0 && *ram64(DATA_P0 + 8) == 0,
+		      "%s: wrote guest RAM", c->name);
+	ck_assert_mem_eq(&regs, &before, sizeof(regs));
 }
 END_TEST
 
@@ -675,6 +799,8 @@ static Suite *a64_suite(void)
 	tcase_add_test(tc, fetch_faults);
 	tcase_add_test(tc, data_translation);
 	tcase_add_test(tc, el0_and_pan_permissions);
+	tcase_add_loop_test(tc, stage1_permissions, 0,
+			    sizeof(perm_cases) / sizeof(perm_cases[0]));
 	tcase_add_test(tc, aarch32_and_big_endian);
 	tcase_add_test(tc, store_to_protected_table_updates_shadow);
 	suite_add_tcase(s, tc);

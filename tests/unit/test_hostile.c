@@ -229,6 +229,80 @@ START_TEST(test_walk_limit)
 }
 END_TEST
 
+/*
+ * Amplification: a leaf table T used 1024 times (every entry of two level 2
+ * tables points at it), each use mapping one page.  One 8-byte store to T
+ * then changes 1024 leaves and makes 1024 sink calls; that work was never
+ * charged to max_walk_descs (descs_visited did not move), so no limit
+ * bounded what one store could cost.
+ */
+#define AMP_L2A  (B + 0x30000)
+#define AMP_L2B  (B + 0x31000)
+#define AMP_T    (B + 0x32000)
+#define AMP_USES 1024
+
+static struct wpt_domain *amplifier(struct fx *f, struct wpt_sink **s)
+{
+	struct wpt_domain *d = fx_domain(f, s, WPT_MODE_TRAP, 4096, 48);
+	struct wpt_domain_stats st;
+	int i;
+
+	*fx_desc(f, E(ROOT, 0)) = s1_table(L1);
+	*fx_desc(f, E(L1, 0)) = s1_table(AMP_L2A);
+	*fx_desc(f, E(L1, 1)) = s1_table(AMP_L2B);
+	for (i = 0; i < 512; i++) {
+		*fx_desc(f, E(AMP_L2A, i)) = s1_table(AMP_T);
+		*fx_desc(f, E(AMP_L2B, i)) = s1_table(AMP_T);
+	}
+	*fx_desc(f, E(AMP_T, 0)) = s1_page(D);
+	ck_assert_int_eq(wpt_domain_set_root(d, ROOT), 0);
+	ck_assert_int_eq(wpt_domain_error(d), 0);
+	ck_assert_int_eq(wpt_domain_stats(d, &st, sizeof(st)), 0);
+	ck_assert_uint_eq(st.leaves, AMP_USES);
+	ck_assert_int_eq(wpt_sink_record_get(*s, NULL, 0), AMP_USES);
+	return d;
+}
+
+static uint64_t descs_visited(struct wpt_domain *d)
+{
+	struct wpt_domain_stats st;
+
+	ck_assert_int_eq(wpt_domain_stats(d, &st, sizeof(st)), 0);
+	return st.descs_visited;
+}
+
+START_TEST(test_store_amplification)
+{
+	struct fx *f = fx_new();
+	struct wpt_sink *s, *bs;
+	struct wpt_domain *by = bystander(f, &bs);
+	struct wpt_domain *d = amplifier(f, &s);
+	struct wpt_limits lim = { .max_walk_descs = 600 };
+	uint64_t v0 = descs_visited(d);
+
+	/* Within the default limit: done, and every use and leaf paid for
+	 * (a use visited and a leaf added, at least, for each of 1024). */
+	fx_store64(f, E(AMP_T, 1), s1_page(D + 0x1000));
+	ck_assert_int_eq(wpt_domain_error(d), 0);
+	ck_assert_int_eq(wpt_sink_record_get(s, NULL, 0), 2 * AMP_USES);
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	ck_assert_uint_ge(descs_visited(d) - v0, 2 * AMP_USES);
+	/* Past a limit of 600: the domain faults after at most that much
+	 * work, and its teardown unmaps everything. */
+	ck_assert_int_eq(wpt_domain_set_limits(d, &lim), 0);
+	v0 = descs_visited(d);
+	fx_store64(f, E(AMP_T, 0), 0);
+	ck_assert_uint_le(descs_visited(d) - v0, 600);
+	assert_faulted_clean(f, d, s, -E2BIG);
+	bystander_ok(f, by, bs);
+	wpt_domain_free(d);
+	wpt_domain_free(by);
+	wpt_sink_free(s);
+	wpt_sink_free(bs);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(test_protect_failure)
 {
 	struct fx *f = fx_new();
@@ -292,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, test_address_size_fault);
 	tcase_add_test(tc, test_leaf_limit);
 	tcase_add_test(tc, test_walk_limit);
+	tcase_add_test(tc, test_store_amplification);
 	tcase_add_test(tc, test_protect_failure);
 	tcase_add_test(tc, test_sink_failure);
 	suite_add_tcase(su, tc);

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@
 #include <linux/magic.h>
 
 #include "wpt.h"
+#include "wpt_internal.h"
 
 #define RAM_GPA 0x40000000ull
 #define RAM_SIZE (16ull << 20)
@@ -462,8 +464,270 @@ START_TEST(test_lifted_then_released)
 }
 END_TEST
 
+/* A page lifted, protected again by a trapped store, lifted again: it
+ * keeps its slot, even when a free slot comes before it (it used to take
+ * that one too, and the cap came early). */
+START_TEST(test_relift_keeps_one_slot)
+{
+	struct ufx *u = ufx_new();
+	unsigned int i;
+
+	ck_assert_int_eq(vmm_store(u, L3(0), 0), 1);          /* slot 0 */
+	ck_assert_int_eq(vmm_store(u, L3(1), 0), 1);          /* slot 1 */
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0), 8), 0); /* 0 free */
+	ck_assert_int_eq(vcpu_store(u, L3(1) + 8, 0), 1);     /* protected */
+	ck_assert_int_eq(vmm_store(u, L3(1), 0), 1);          /* slot 1 */
+	/* The other slots hold every other page. */
+	for (i = 2; i < NR_L3; i++)
+		ck_assert_int_eq(vmm_store(u, L3(i), 0), 1);
+	ck_assert_int_eq(sigbus_refused, 0);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0), NR_L3 * 0x1000), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ufx_free(u);
+}
+END_TEST
+
+static int other_thread_ret;
+
+static void *sigbus_data(void *opaque)
+{
+	struct ufx *u = opaque;
+
+	other_thread_ret = wpt_vm_uffd_sigbus(u->vm, desc(u, DATA));
+	return NULL;
+}
+
+/* A SIGBUS in RAM that is not a write-protect fault (a hugetlbfs page
+ * missing, a truncated file): the first looks like one and is lifted, but
+ * the retried store faulting again with nothing protected since is the
+ * real thing, and the handler must be told (it was lifted forever). */
+START_TEST(test_genuine_sigbus)
+{
+	struct ufx *u = ufx_new();
+
+	pthread_t t;
+
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, DATA)), 1);
+	/* Another thread's fault may predate this lift: lifted again. */
+	ck_assert_int_eq(pthread_create(&t, NULL, sigbus_data, u), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(other_thread_ret, 1);
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, DATA)), 1);
+	/* This thread's retry faulting again: the real thing. */
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, DATA) + 8), 0);
+	/* A table page: lifted, protected again by a trapped store, its
+	 * next fault is a write-protect fault again. */
+	ck_assert_int_eq(vmm_store(u, L3(2), 0), 1);
+	ck_assert_int_eq(vcpu_store(u, L3(2) + 8, 0), 1);
+	ck_assert_int_eq(wpt_vm_uffd_sigbus(u->vm, desc(u, L3(2))), 1);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, RAM_GPA, RAM_SIZE), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ck_assert_int_eq(sigbus_refused, 0);
+	ufx_free(u);
+}
+END_TEST
+
+/* ---- a lift racing a close ---- */
+
+struct lift_race {
+	struct ufx *u;
+	sem_t at_claim, go;
+	_Atomic int hooked;
+	bool go_timed_out;
+	int ret;
+};
+
+/* false if sem was not posted within POLL_MS. */
+static bool sem_wait_ms(sem_t *sem, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000l;
+	if (ts.tv_nsec >= 1000000000l) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000l;
+	}
+	while (sem_timedwait(sem, &ts))
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+/* The library's test hook, between the lift's claim and its ioctl: hold
+ * the first lift there until the test has closed the page. */
+static void lift_hook(void *opaque)
+{
+	struct lift_race *r = opaque;
+
+	if (r->hooked++)
+		return;
+	sem_post(&r->at_claim);
+	r->go_timed_out = !sem_wait_ms(&r->go, POLL_MS);
+}
+
+static void *lifter(void *opaque)
+{
+	struct lift_race *r = opaque;
+
+	/* As a VMM thread's SIGBUS handler would, for a store to L3(0). */
+	r->ret = wpt_vm_uffd_sigbus(r->u->vm, desc(r->u, L3(0)));
+	return NULL;
+}
+
+/*
+ * The lift recorded its slot, then a concurrent wpt_vm_host_wrote closed
+ * the page (freed the slot, protected the page again, diffed it), then
+ * the lift ioctl ran: the page stayed writable with no record, so no
+ * later store faulted and nothing ever protected it again.
+ */
+START_TEST(test_lift_races_close)
+{
+	struct ufx *u = ufx_new();
+	struct lift_race r = { .u = u };
+	pthread_t t;
+
+	ck_assert_int_eq(vcpu_store(u, L3(0) + 8, LEAF(DATA)), 1);
+	ck_assert_int_eq(nr_mappings(u), 1);
+	ck_assert_int_eq(sem_init(&r.at_claim, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&r.go, 0, 0), 0);
+	ck_assert_int_eq(wpt_vm_uffd_test_hook(u->vm, lift_hook, &r), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, lifter, &r), 0);
+	ck_assert_msg(sem_wait_ms(&r.at_claim, POLL_MS),
+		      "the lift never reached its ioctl in %d ms", POLL_MS);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0), 8), 0);
+	sem_post(&r.go);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(!r.go_timed_out, "the lift waited %d ms for the test",
+		      POLL_MS);
+	ck_assert_int_eq(r.ret, 1);
+	ck_assert_int_eq(wpt_vm_uffd_test_hook(u->vm, NULL, NULL), 0);
+	/* Lifted (the ioctl ran last): the VMM's store goes through, and its
+	 * report protects the page again and mirrors it... */
+	ck_assert_int_eq(vmm_store(u, L3(0) + 8, 0), 0);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0) + 8, 8), 0);
+	ck_assert_int_eq(nr_mappings(u), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	/* ...so the next store to the table page faults, as KVM needs. */
+	ck_assert_int_eq(vmm_store(u, L3(0) + 8, LEAF(DATA)), 1);
+	ck_assert_int_eq(wpt_vm_host_wrote(u->vm, L3(0) + 8, 8), 0);
+	ck_assert_int_eq(nr_mappings(u), 1);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ck_assert_int_eq(sigbus_refused, 0);
+	sem_destroy(&r.at_claim);
+	sem_destroy(&r.go);
+	ufx_free(u);
+}
+END_TEST
 
 /* ---- WPT_UFFD_BLOCK ---- */
+
+/*
+ * A sink call runs under the VM lock.  If the guest mapped one of its own
+ * table pages for DMA, a sink that touches the page (iommufd's pin with
+ * its faulting slow path, a VMM's sink that copies) write-faults on it and
+ * blocks in the kernel; the service that must lift it took the same VM
+ * lock: a VMM deadlock.  Here the sink's map writes every page it maps.
+ */
+struct pin_sink {
+	_Atomic int maps;
+};
+
+static int pin_map(void *opaque, uint64_t iova, uint64_t gpa, void *hva,
+		   uint64_t size, uint32_t perm)
+{
+	struct pin_sink *p = opaque;
+	uint64_t off;
+
+	for (off = 0; off < size; off += 4096) {
+		volatile uint8_t *b = (uint8_t *)hva + off;
+
+		*b = *b; /* a writable pin faults the page in for writing */
+	}
+	p->maps++;
+	return 0;
+}
+
+static int pin_unmap(void *opaque, uint64_t iova, uint64_t size)
+{
+	return 0;
+}
+
+struct service {
+	struct ufx *u;
+	_Atomic bool stop;
+};
+
+static void *service_main(void *opaque)
+{
+	struct service *sv = opaque;
+	struct pollfd pfd = { .fd = wpt_vm_uffd_fd(sv->u->vm), .events = POLLIN };
+
+	while (!sv->stop)
+		if (poll(&pfd, 1, 20) == 1)
+			wpt_vm_uffd_service(sv->u->vm);
+	return NULL;
+}
+
+struct trap_job {
+	struct ufx *u;
+	uint64_t gpa, val;
+	_Atomic bool done;
+	int ret;
+};
+
+static void *trap_main(void *opaque)
+{
+	struct trap_job *j = opaque;
+
+	j->ret = vcpu_store(j->u, j->gpa, j->val);
+	j->done = true;
+	return NULL;
+}
+
+START_TEST(test_block_sink_pins_protected_page)
+{
+	struct ufx *u = ufx_block(false);
+	const struct wpt_sink_ops ops = { pin_map, pin_unmap };
+	struct wpt_format_cfg fc = {
+		.size = sizeof(fc), .format = WPT_FMT_ARM_LPAE_S1,
+		.granule = 4096, .ias = 48, .oas = 48, .sl = -1,
+	};
+	struct trap_job j = { .u = u, .gpa = L3(0) + 8, .val = LEAF(L3(7)) };
+	struct service sv = { .u = u };
+	struct pin_sink ps = { 0 };
+	struct wpt_domain *d2;
+	struct wpt_sink *sink;
+	pthread_t st, jt;
+	int ms;
+
+	ck_assert_int_eq(wpt_sink_callback_new(&ops, &ps, &sink), 0);
+	ck_assert_int_eq(wpt_domain_new(u->vm, &fc, sink, WPT_MODE_TRAP, &d2),
+			 0);
+	ck_assert_int_eq(wpt_domain_set_root(d2, ROOT), 0);
+	ck_assert_int_eq(pthread_create(&st, NULL, service_main, &sv), 0);
+	/* A vCPU's trapped store maps table page L3(7) for DMA. */
+	ck_assert_int_eq(pthread_create(&jt, NULL, trap_main, &j), 0);
+	for (ms = 0; ms < POLL_MS && !j.done; ms += 10)
+		usleep(10000);
+	ck_assert_msg(j.done, "the trapped store did not return in %d ms: "
+		      "its sink blocks on a protected page the service cannot "
+		      "lift", POLL_MS);
+	ck_assert_int_eq(pthread_join(jt, NULL), 0);
+	ck_assert_int_eq(j.ret, 1);
+	ck_assert_int_eq(ps.maps, 1);
+	sv.stop = true;
+	ck_assert_int_eq(pthread_join(st, NULL), 0);
+	/* The lifted page is protected again and diffed at the next round. */
+	ck_assert_int_ge(wpt_vm_uffd_service(u->vm), 0);
+	ck_assert_int_eq(wpt_domain_verify(u->d), 0);
+	ck_assert_int_eq(wpt_domain_verify(d2), 0);
+	wpt_domain_free(d2);
+	wpt_sink_free(sink);
+	ufx_free(u);
+}
+END_TEST
 
 /* A store by a VMM thread (the kick says: not a vCPU): the page is lifted
  * so it goes on, and wpt_vm_host_wrote protects it again and mirrors it. */
@@ -624,6 +888,9 @@ int main(void)
 	tcase_add_test(tc, test_vmm_store);
 	tcase_add_test(tc, test_lifted_cap);
 	tcase_add_test(tc, test_lifted_then_released);
+	tcase_add_test(tc, test_lift_races_close);
+	tcase_add_test(tc, test_relift_keeps_one_slot);
+	tcase_add_test(tc, test_genuine_sigbus);
 	tcase_add_test(tc, test_a64_refused);
 	suite_add_tcase(su, tc);
 	tc = tcase_create("block");
@@ -631,6 +898,7 @@ int main(void)
 	tcase_add_test(tc, test_block_vmm_thread);
 	tcase_add_test(tc, test_block_vcpu);
 	tcase_add_test(tc, test_block_release_wakes);
+	tcase_add_test(tc, test_block_sink_pins_protected_page);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
