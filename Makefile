@@ -306,6 +306,7 @@ clean:
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
 include mk/microbench.mk
+include mk/recut.mk
 include mk/qemu.mk
 
 # Dependency files, but not: QEMU's trees (build/qemu-*, with directories
