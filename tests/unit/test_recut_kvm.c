@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "wpt.h"
+#include "kvm/gate.h"
 #include "kvm/minivm.h"
 #include "kvm/skip.h"
 
@@ -41,7 +42,6 @@
 #define ROUNDS 1500         /* each one protect and one release */
 #define ROUNDS_SECONDS 150  /* bound of one run's rounds */
 #define CONTROL_ENOUGH 20   /* failures that end the control early */
-#define WAIT_S 5            /* bound of every other wait */
 
 struct run {
 	struct minivm mv;
@@ -49,62 +49,10 @@ struct run {
 	struct wpt_vm *vm;
 	struct wpt_domain *d;
 	struct wpt_sink *sink;
-	pthread_t vcpu;
-	pthread_mutex_t m;
-	pthread_cond_t cv;
-	int paused, in_run, stop;
+	struct vcpu_gate gate;
 	/* What the vCPU saw (its thread; read after the join). */
 	uint64_t runs, kicks, gap_exits, failures;
 	char first_failure[160];
-	int kick_timeout;
-};
-
-static void kick_handler(int sig)
-{
-	(void)sig; /* KVM_RUN returns -EINTR: that is all */
-}
-
-/* Get the vCPU out of KVM_RUN (under r->m) and wait for it, bounded. */
-static void kick_and_wait(struct run *r)
-{
-	struct timespec end;
-
-	if (r->in_run) {
-		r->mv.run->immediate_exit = 1;
-		pthread_kill(r->vcpu, SIGUSR1);
-	}
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += WAIT_S;
-	while (r->in_run)
-		if (pthread_cond_timedwait(&r->cv, &r->m, &end) == ETIMEDOUT) {
-			r->kick_timeout = 1;
-			break;
-		}
-}
-
-static void vmm_quiesce(void *o)
-{
-	struct run *r = o;
-
-	pthread_mutex_lock(&r->m);
-	r->paused++;
-	kick_and_wait(r);
-	pthread_mutex_unlock(&r->m);
-}
-
-static void vmm_resume(void *o)
-{
-	struct run *r = o;
-
-	pthread_mutex_lock(&r->m);
-	r->paused--;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->m);
-}
-
-static const struct wpt_quiesce_ops vmm_quiesce_ops = {
-	.quiesce = vmm_quiesce,
-	.resume = vmm_resume,
 };
 
 static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
@@ -214,25 +162,10 @@ static void *vcpu_thread(void *o)
 {
 	struct run *r = o;
 
-	for (;;) {
-		int ret, err;
+	while (gate_enter(&r->gate)) {
+		int ret = ioctl(r->mv.vcpu_fd, KVM_RUN, 0), err = errno;
 
-		pthread_mutex_lock(&r->m);
-		while (r->paused && !r->stop)
-			pthread_cond_wait(&r->cv, &r->m);
-		if (r->stop) {
-			pthread_mutex_unlock(&r->m);
-			break;
-		}
-		r->mv.run->immediate_exit = 0;
-		r->in_run = 1;
-		pthread_mutex_unlock(&r->m);
-		ret = ioctl(r->mv.vcpu_fd, KVM_RUN, 0);
-		err = errno;
-		pthread_mutex_lock(&r->m);
-		r->in_run = 0;
-		pthread_cond_broadcast(&r->cv);
-		pthread_mutex_unlock(&r->m);
+		gate_leave(&r->gate);
 		r->runs++;
 		vcpu_exit(r, ret, err);
 	}
@@ -252,13 +185,10 @@ static void run_setup(struct run *r, bool quiesce)
 				      .format = WPT_FMT_ARM_LPAE_S1,
 				      .granule = 4096, .ias = 48, .oas = 48,
 				      .sl = -1 };
-	struct sigaction sa = { .sa_handler = kick_handler };
 
 	memset(r, 0, sizeof(*r));
-	pthread_mutex_init(&r->m, NULL);
-	pthread_cond_init(&r->cv, NULL);
-	sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART */
 	ck_assert_int_eq(minivm_open(&r->mv), 0);
+	gate_init(&r->gate, r->mv.run);
 	r->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(r->ram, MAP_FAILED);
@@ -269,8 +199,8 @@ static void run_setup(struct run *r, bool quiesce)
 	cfg.nr_regions = 1;
 	kvm.vm_fd = r->mv.vm_fd;
 	if (quiesce) {
-		cfg.quiesce = &vmm_quiesce_ops;
-		cfg.quiesce_opaque = r;
+		cfg.quiesce = &gate_quiesce_ops;
+		cfg.quiesce_opaque = &r->gate;
 	}
 	ck_assert_int_eq(wpt_vm_new(&cfg, &r->vm), 0);
 	ck_assert_int_eq(wpt_sink_record_new(&r->sink), 0);
@@ -294,19 +224,9 @@ static uint32_t counter(struct run *r)
 			       __ATOMIC_RELAXED);
 }
 
-/* Wait (bounded) until the guest's loop has gone round again. */
 static int wait_progress(struct run *r)
 {
-	uint32_t c0 = counter(r);
-	time_t end = time(NULL) + WAIT_S;
-	struct timespec nap = { 0, 20000 };
-
-	while (counter(r) == c0) {
-		if (time(NULL) > end)
-			return -ETIMEDOUT;
-		nanosleep(&nap, NULL); /* one CPU may be all there is */
-	}
-	return 0;
+	return gate_wait_progress(r->ram + COUNTER_GPA);
 }
 
 struct outcome {
@@ -327,9 +247,10 @@ static struct outcome churn(bool quiesce, unsigned int enough)
 	time_t end;
 
 	run_setup(&r, quiesce);
-	ck_assert_int_eq(pthread_create(&r.vcpu, NULL, vcpu_thread, &r), 0);
+	ck_assert_int_eq(pthread_create(&r.gate.thread, NULL, vcpu_thread,
+					&r), 0);
 	ck_assert_msg(wait_progress(&r) == 0, "the guest's loop did not "
-		      "start within %d s", WAIT_S);
+		      "start within %d s", GATE_WAIT_S);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	end = time(NULL) + ROUNDS_SECONDS;
 	while (o.rounds < ROUNDS && time(NULL) < end &&
@@ -339,15 +260,12 @@ static struct outcome churn(bool quiesce, unsigned int enough)
 		o.rounds++;
 		ck_assert_msg(wait_progress(&r) == 0, "the guest made no "
 			      "progress within %d s after round %u (failures "
-			      "%llu: %s)", WAIT_S, o.rounds,
+			      "%llu: %s)", GATE_WAIT_S, o.rounds,
 			      (unsigned long long)r.failures, r.first_failure);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	pthread_mutex_lock(&r.m);
-	r.stop = 1;
-	kick_and_wait(&r);
-	pthread_mutex_unlock(&r.m);
-	pthread_join(r.vcpu, NULL);
+	gate_stop(&r.gate);
+	pthread_join(r.gate.thread, NULL);
 	wpt_vm_stats(r.vm, &st, sizeof(st));
 	o.slot_ops = st.slot_ops;
 	o.quiesces = st.quiesces;
@@ -355,7 +273,7 @@ static struct outcome churn(bool quiesce, unsigned int enough)
 	o.gap_exits = r.gap_exits;
 	o.kicks = r.kicks;
 	o.loops = counter(&r);
-	o.kick_timeout = r.kick_timeout;
+	o.kick_timeout = r.gate.kick_timeout;
 	o.seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	memcpy(o.first_failure, r.first_failure, sizeof(o.first_failure));
 	run_teardown(&r);
@@ -387,7 +305,7 @@ START_TEST(fetch_and_walk_with_quiesce)
 	struct outcome o = churn(true, 1);
 
 	ck_assert_msg(!o.kick_timeout, "the vCPU did not leave KVM_RUN "
-		      "within %d s of a kick", WAIT_S);
+		      "within %d s of a kick", GATE_WAIT_S);
 	ck_assert_msg(o.failures == 0, "%llu failures in %u rounds with the "
 		      "quiesce; first: %s", (unsigned long long)o.failures,
 		      o.rounds, o.first_failure);
