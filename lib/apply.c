@@ -219,8 +219,8 @@ int apply_close_lifted(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 
 struct flush_ctx {
 	struct wpt_vm *vm;
-	int err;         /* the first sink error of the rescans */
-	int backend_err; /* the first backend error */
+	int err;            /* the first sink error of the rescans */
+	int backend_err[2]; /* the first failed unprotect's, protect's */
 };
 
 static void flushed(void *opaque, uint64_t gpa, uint64_t size, bool on,
@@ -231,7 +231,8 @@ static void flushed(void *opaque, uint64_t gpa, uint64_t size, bool on,
 
 	if (err && !on)
 		f->vm->st.errors++; /* stays protected: costs exits only */
-	f->backend_err = f->backend_err ? f->backend_err : err;
+	if (!f->backend_err[on])
+		f->backend_err[on] = err;
 	for (g = gpa; on && g < gpa + size; g += WPT_PAGE_SIZE) {
 		struct wpt_page *pg = pageindex_lookup(f->vm, g);
 		int r = 0;
@@ -246,7 +247,7 @@ static void flushed(void *opaque, uint64_t gpa, uint64_t size, bool on,
 	}
 }
 
-int apply_protect_flush(struct wpt_vm *vm, int *backend_err)
+int apply_protect_flush(struct wpt_vm *vm, int backend_err[2])
 {
 	struct flush_ctx f = { .vm = vm };
 	int round;
@@ -254,7 +255,9 @@ int apply_protect_flush(struct wpt_vm *vm, int *backend_err)
 	for (round = 0; round < FLUSH_ROUNDS && protect_pending(&vm->protect);
 	     round++)
 		protect_flush(&vm->protect, flushed, &f);
-	if (backend_err)
-		*backend_err = f.backend_err;
+	if (backend_err) {
+		backend_err[0] = f.backend_err[0];
+		backend_err[1] = f.backend_err[1];
+	}
 	return f.err;
 }

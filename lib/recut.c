@@ -18,7 +18,7 @@ static bool recut_deferred(const struct wpt_vm *vm)
 }
 
 /* With the vCPUs out of KVM_RUN: make what is recorded. */
-static int recut_window(struct wpt_vm *vm, int *backend_err)
+static int recut_window(struct wpt_vm *vm, int backend_err[2])
 {
 	int ret;
 
@@ -32,12 +32,12 @@ static int recut_window(struct wpt_vm *vm, int *backend_err)
 	return ret;
 }
 
-int recut_unlock(struct wpt_vm *vm, int *backend_err)
+int recut_unlock(struct wpt_vm *vm, int backend_err[2])
 {
 	bool pending = protect_pending(&vm->protect);
 
 	if (backend_err)
-		*backend_err = 0;
+		backend_err[0] = backend_err[1] = 0;
 	pthread_mutex_unlock(&vm->lock);
 	return pending ? recut_window(vm, backend_err) : 0;
 }

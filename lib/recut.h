@@ -16,10 +16,10 @@
 #include "core.h"
 
 /* Drop vm->lock, then make the re-cuts waiting, if any.  0 or the first
- * sink error of the rescans; the first backend error in *backend_err (may
- * be NULL).  A failed protect has faulted the domains trapping on the
- * page (wpt_domain_error), as at once it would have. */
-int recut_unlock(struct wpt_vm *vm, int *backend_err);
+ * sink error of the rescans; backend_err (may be NULL) as
+ * apply_protect_flush's.  A failed protect has faulted the domains
+ * trapping on the page (wpt_domain_error), as at once it would have. */
+int recut_unlock(struct wpt_vm *vm, int backend_err[2]);
 
 /* The VM's backend re-cuts and the VMM gave quiesce ops: 0, or -ENOMEM
  * (setting up the record).  At wpt_vm_new. */

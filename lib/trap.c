@@ -204,7 +204,7 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 {
 	uint64_t t0, page = gpa & WPT_PAGE_MASK;
-	int ret = 1, r;
+	int ret = 1, r, backend_err[2];
 
 	if (!vm || !st)
 		return -EINVAL;
@@ -227,10 +227,10 @@ int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 	st->t0 = t0;
 	vm->st.step_ns += now_ns() - t0;
 	/* The page must be writable before the step runs. */
-	recut_unlock(vm, &r);
-	if (r && st->page_gpa != WPT_STEP_NO_PAGE) {
+	recut_unlock(vm, backend_err);
+	if (backend_err[0] && st->page_gpa != WPT_STEP_NO_PAGE) {
 		wpt_vm_step_end(vm, st);
-		return r;
+		return backend_err[0];
 	}
 	return ret;
 }
@@ -239,7 +239,7 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
 {
 	struct wpt_page *pg;
 	uint64_t t0;
-	int ret, r, backend_err;
+	int ret, r, backend_err[2];
 
 	if (!vm || !st || !(st->flags & STEP_F_BEGUN))
 		return -EINVAL;
@@ -256,6 +256,6 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
 		ret = apply_rescan(vm, st->page_gpa, WPT_PAGE_SIZE);
 	vm->st.steps++;
 	vm->st.step_ns += now_ns() - t0;
-	r = recut_unlock(vm, &backend_err);
-	return first_error(first_error(ret, backend_err), r);
+	r = recut_unlock(vm, backend_err);
+	return first_error(first_error(ret, backend_err[1]), r);
 }
