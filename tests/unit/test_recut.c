@@ -376,7 +376,7 @@ static const struct wpt_sink_ops slow_ops = { slow_map, slow_unmap };
 struct host {
 	struct fake *k;
 	struct wpt_domain *d;
-	volatile int stop;
+	int stop;             /* atomic */
 	unsigned int switches;
 	int err;
 };
@@ -385,7 +385,8 @@ static void *host_thread(void *o)
 {
 	struct host *h = o;
 
-	while ((!h->stop || h->switches < 200) && !h->err) {
+	while ((!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE) ||
+		h->switches < 200) && !h->err) {
 		h->err = wpt_domain_set_root(h->d, ROOT2);
 		if (!h->err)
 			h->err = wpt_domain_clear_root(h->d);
@@ -436,7 +437,7 @@ START_TEST(threads_never_deadlock)
 	}
 	for (i = 0; i < NR_VCPUS; i++)
 		join_bounded(tv[i], "a vCPU thread");
-	h.stop = 1;
+	__atomic_store_n(&h.stop, 1, __ATOMIC_RELEASE);
 	join_bounded(th, "the root-switching thread");
 	for (i = 0; i < NR_VCPUS; i++)
 		ck_assert_msg(!v[i].err, "vCPU %d: %s", i, strerror(-v[i].err));
