@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,7 +41,7 @@
 #define GDT_GPA 0x5000ull
 #define ROOT_GPA 0x10000ull /* the IO table page protected and released */
 #define ROUNDS 1500         /* each one protect and one release */
-#define ROUNDS_SECONDS 150  /* bound of one run's rounds */
+#define ROUNDS_SECONDS 200  /* bound of one run's rounds */
 #define CONTROL_ENOUGH 20   /* failures that end the control early */
 
 struct run {
@@ -117,11 +118,17 @@ static void guest_image(uint8_t *ram)
 		pt[i] = (i << 12) | 0x63;
 }
 
-static void note_failure(struct run *r, const char *fmt, unsigned long long a,
-			 unsigned long long b)
+static void note_failure(struct run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note_failure(struct run *r, const char *fmt, ...)
 {
-	if (!r->failures++)
-		snprintf(r->first_failure, sizeof(r->first_failure), fmt, a, b);
+	va_list ap;
+
+	if (!r->failures++) {
+		va_start(ap, fmt);
+		vsnprintf(r->first_failure, sizeof(r->first_failure), fmt, ap);
+		va_end(ap);
+	}
 	vcpu_reset(r);
 }
 
@@ -133,7 +140,7 @@ static void vcpu_exit(struct run *r, int ret, int err)
 	if (ret < 0 && err == EINTR) {
 		r->kicks++;
 	} else if (ret < 0) {
-		note_failure(r, "KVM_RUN failed: errno %llu%llu", err, 0);
+		note_failure(r, "KVM_RUN failed: %s", strerror(err));
 	} else if (run->exit_reason == KVM_EXIT_MMIO) {
 		/* A data access in the gap: the library serves it.  Any
 		 * MMIO exit means the vCPU met the slot missing. */
@@ -144,15 +151,19 @@ static void vcpu_exit(struct run *r, int ret, int err)
 		r->gap_exits++;
 		if (h != 1)
 			note_failure(r, "an MMIO exit at 0x%llx the library "
-				     "did not serve (%lld)",
-				     run->mmio.phys_addr, (long long)h);
+				     "did not serve (%d)",
+				     (unsigned long long)run->mmio.phys_addr, h);
 		else if ((run->mmio.phys_addr & ~0xfffull) != COUNTER_GPA)
-			note_failure(r, "an MMIO exit at 0x%llx (%llu: not the "
-				     "counter: a fetch or a page walk)",
-				     run->mmio.phys_addr, run->mmio.is_write);
+			note_failure(r, "an MMIO %s at 0x%llx, not the "
+				     "counter: a fetch or a page walk",
+				     run->mmio.is_write ? "store" : "load",
+				     (unsigned long long)run->mmio.phys_addr);
 	} else {
-		note_failure(r, "exit reason %llu (suberror %llu)",
+		note_failure(r, "exit reason %u (%s; suberror %u)",
 			     run->exit_reason,
+			     run->exit_reason == KVM_EXIT_SHUTDOWN ? "shutdown" :
+			     run->exit_reason == KVM_EXIT_INTERNAL_ERROR ?
+			     "internal error" : "other",
 			     run->exit_reason == KVM_EXIT_INTERNAL_ERROR ?
 			     run->internal.suberror : 0);
 	}
