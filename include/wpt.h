@@ -359,8 +359,9 @@ int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
  * wpt_domain_error(): they unmap everything), so no page is ever writable
  * while the library counts on its stores trapping.
  *
- * Costs: with the KVM memslot backend both protect changes re-cut a slot;
- * the step is one more KVM_RUN round trip.  Single-step needs a CPU that
+ * Costs: with the KVM memslot backend both protect changes re-cut a slot
+ * (with wpt_quiesce_ops, each in a quiesce window of its own, before
+ * begin and end return); the step is one more KVM_RUN round trip.  Single-step needs a CPU that
  * can trap after one guest instruction (KVM_GUESTDBG_SINGLESTEP): a KVM
  * that runs some guest code natively without that trap (kvm_pvm for code
  * at CPL3) cannot step it.
