@@ -59,7 +59,7 @@ if [ ! -f "$bld/build.ninja" ]; then
 	# shellcheck disable=SC2086
 	(cd "$bld" && "$top/configure" --target-list=aarch64-softmmu \
 	  --without-default-features --without-default-devices \
-	  --with-devices-aarch64=wpt --disable-docs --disable-werror \
+	  --with-devices-aarch64=${sysroot:+wpt-kvm}${sysroot:-wpt} --disable-docs --disable-werror \
 	  --enable-kvm --enable-tcg --enable-fdt=system \
 	  ${cross:+$cross --extra-cflags="$xcflags" --extra-ldflags="$xldflags"} \
 	  --meson=/usr/bin/meson) > "$bld.configure.log" 2>&1 ||
