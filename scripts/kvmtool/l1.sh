@@ -5,12 +5,13 @@
 # initramfs holds /wpt/qemu-system-aarch64, the patched QEMU with KVM and
 # its SMMUv3 with wpt=on, wpt-mode=MODE (check-qemu-kvm; MODE+step
 # single-steps every store without syndrome instead of emulating it).
-# Arguments (from wpt.args): MODE BUFFERS ROUNDS TIMEOUT.
+# Arguments (from wpt.args): MODE BUFFERS ROUNDS TIMEOUT [VCPUS] (level 2's
+# vCPUs under QEMU, default 1).
 # init.sh has mounted everything and runs this as /wpt/run.
 say() { echo "wpt-run: $*"; }
 fail() { echo "wpt-run: FAIL: $*"; dmesg | tail -n 15; exit 1; }
 mode=$(echo "${1:-trap}" | tr + ,) # wpt.args splits at commas
-tmo=${4:-400}
+tmo=${4:-400} vcpus=${5:-1}
 # The level-2 kernel's DMA domains strict with trap, lazy with hybrid, so
 # both of Linux's unmap paths meet the SMMU (edu's own VFIO domain is
 # strict either way).
@@ -26,7 +27,7 @@ if [ -x /wpt/qemu-system-aarch64 ]; then
 	step=off
 	case $mode in *,step) step=on mode=${mode%,step} ;; esac
 	set -- /wpt/qemu-system-aarch64 -accel kvm -cpu host \
-		-M virt,gic-version=3,iommu=smmuv3 -smp 1 -m 256 \
+		-M virt,gic-version=3,iommu=smmuv3 -smp "$vcpus" -m 256 \
 		-nographic -nodefaults -no-reboot -serial stdio \
 		-kernel /wpt/Image -initrd /wpt/l2.cpio \
 		-append "console=ttyAMA0 $l2cmd" \

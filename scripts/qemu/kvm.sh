@@ -19,7 +19,8 @@
 # domains, 0 sink or library errors, 0 refusals and 0 verify mismatches.
 # Environment: QK_MODES (default "trap hybrid trap,step": trap,step
 # single-steps every KVM_EXIT_ARM_NISV), QK_BUFFERS (16), QK_ROUNDS (2),
-# QK_TIMEOUT (level 0's bound per mode, 900 s).
+# QK_TIMEOUT (level 0's bound per mode, 900 s), QK_VCPUS (level 2's vCPUs,
+# 2: a trapped store's re-cut must hold the other one out of KVM_RUN).
 # Prints each mode's counters and "check-qemu-kvm: N passed, N failed".
 set -eu
 [ $# = 3 ] || { echo "usage: kvm.sh QEMU L2DMA OUT" >&2; exit 2; }
@@ -71,7 +72,7 @@ run() {
 	stage "three levels, wpt-mode=$mode"
 	set +e
 	"$top/scripts/arm64/run.sh" -t "$tmo" -l "$log" -m 2G -M iommu=smmuv3 \
-		-a "wpt.args=$(echo "$mode" | tr , +),${QK_BUFFERS:-16},${QK_ROUNDS:-2},$((tmo - 60))" \
+		-a "wpt.args=$(echo "$mode" | tr , +),${QK_BUFFERS:-16},${QK_ROUNDS:-2},$((tmo - 60)),${QK_VCPUS:-2}" \
 		"$KIMAGE" "$out/l1/initramfs.cpio" \
 		-- -device edu,dma_mask=0xffffffffffffffff > "$out/$name.out" 2>&1
 	rc=$?
