@@ -5,6 +5,10 @@
 #                   series or of libwpt rebuilds in seconds.
 # make check-qemu   boots Debian's arm64 kernel under TCG behind the SMMUv3
 #                   with wpt=on and x-wpt-verify=on (scripts/qemu/check.sh).
+# make qemu-arm64   the same tree cross-built static for an arm64 host (KVM),
+#                   in build/qemu-build-arm64.
+# make check-qemu-kvm  that QEMU with KVM three levels deep, edu passed
+#                   through with vfio-pci (scripts/qemu/kvm.sh); not in CI.
 QEMU_SRC    := build/qemu-src
 QEMU_TREE   := build/qemu-tree
 QEMU_BUILD  := build/qemu-build
