@@ -1,6 +1,6 @@
 #!/bin/sh
-# Level 2 (a stock Debian arm64 Linux under the patched lkvm): edu behind
-# kvmtool's SMMUv3, bound to vfio-pci, driven by l2-dma.  Arguments (from
+# Level 2 (a stock Debian arm64 Linux under the patched lkvm or QEMU): edu
+# behind that VMM's SMMUv3, bound to vfio-pci, driven by l2-dma.  Arguments (from
 # wpt.args): BUFFERS ROUNDS.
 # init.sh has mounted everything and runs this as /wpt/run.
 say() { echo "wpt-run: $*"; }
@@ -13,5 +13,5 @@ echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts ||
 . /wpt/bind-edu.sh
 /wpt/l2-dma "$EDU" "$GROUP" "${1:-16}" "${2:-2}"
 rc=$?
-say "events from kvmtool's SMMUv3: $(dmesg | grep -c 'smmuv3: event')"
+say "events from the SMMUv3: $(dmesg | grep -c 'smmuv3: event')"
 exit $rc
