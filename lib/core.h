@@ -29,6 +29,7 @@
 #include "protect/protect.h"
 
 struct wpt_table;
+struct wpt_relax;
 
 /*
  * One place a table is used: domain d reaches it at level, its entry 0
@@ -142,6 +143,7 @@ struct wpt_vm {
 	struct wpt_vm_stats st;         /* under lock, but for: */
 	uint64_t gap_accesses;          /* atomic: counted without the lock */
 	struct uffd_blocked blocked;    /* a backend whose faults block */
+	struct wpt_relax *relax;        /* unsynced pages (relax.c) */
 };
 
 #endif

@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "core.h"
 #include "pageindex.h"
+#include "relax.h"
 
 static uint64_t now_ns(void)
 {
@@ -84,6 +85,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		return ret;
 	}
 	ret = apply_rescan(vm, gpa, len);
+	relax_after_trap(vm, gpa & WPT_PAGE_MASK);
 	vm->st.exits_handled++;
 	vm->st.lib_ns += now_ns() - t0;
 	pthread_mutex_unlock(&vm->lock);
@@ -102,6 +104,10 @@ int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 	if (!vm || !data || !len || (len > 8 && len != 16))
 		return -EINVAL;
 	region = guestmem_region(&vm->mem, gpa, 1);
+	/* Relaxed mode: every exit counts against its bound, and a
+	 * registered doorbell is a sync point before the device hears. */
+	if (relax_pending(vm))
+		relax_exit(vm, gpa, !region);
 	if (!region)
 		return 0; /* device MMIO: the VMM's */
 	while (done < len) {

@@ -10,6 +10,7 @@
 
 #include "core.h"
 #include "pageindex.h"
+#include "relax.h"
 #include "shadow.h"
 #include "tracker.h"
 
@@ -72,6 +73,9 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	ret = pageindex_init(vm);
 	if (ret)
 		goto err_protect;
+	ret = relax_new(vm);
+	if (ret)
+		goto err_index;
 	vm->limits = cfg.limits;
 	limits_fill(&vm->limits, NULL);
 	vm->log = cfg.log;
@@ -82,6 +86,8 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	*out = vm;
 	return 0;
 
+err_index:
+	pageindex_fini(vm);
 err_protect:
 	protect_free(&vm->protect);
 err_mem:
@@ -101,6 +107,7 @@ void wpt_vm_free(struct wpt_vm *vm)
 		wpt_domain_free(d);
 	/* Every table went with its last domain, so the index is empty. */
 	pageindex_fini(vm);
+	relax_free(vm);
 	protect_free(&vm->protect);
 	uffd_blocked_free(&vm->blocked);
 	guestmem_fini(&vm->mem);
