@@ -33,6 +33,12 @@
 #define RELAX_MAX_BELLS 64
 #define RELAX_DEFAULT_PAGES 64
 #define RELAX_DEFAULT_BURST 2
+/* In an unsynced page's entry: let go since the last sync point.  Its
+ * trapped stores were diffed already, so the page may read as its
+ * snapshot; it is still being written and stays writable at its first
+ * sync point (a map and unmap stream: let go at the unmap, synced at its
+ * invalidation, written again by the next map). */
+#define RELAX_FRESH 1ull
 
 struct relax_recent {
 	uint64_t page;
@@ -47,9 +53,9 @@ struct wpt_relax {
 	struct wpt_relax_cfg cfg;        /* defaults filled; bounds read
 					  * without the lock (atomics) */
 	unsigned int nr_domains;         /* relaxed domains */
-	uint64_t *pages;                 /* unsynced, at most cfg.max_pages;
-					  * as many again after them: the
-					  * pages a sync closes */
+	uint64_t *pages;                 /* unsynced (| RELAX_FRESH), at most
+					  * cfg.max_pages; as many again after
+					  * them: the pages a sync closes */
 	unsigned int nr;
 	unsigned int cap;                /* pages has 2 * cap entries */
 	unsigned int nr_pending;         /* atomic copy of nr for the exit path */
@@ -166,7 +172,7 @@ static bool is_unsynced(const struct wpt_relax *r, uint64_t page)
 	unsigned int i;
 
 	for (i = 0; i < r->nr; i++)
-		if (r->pages[i] == page)
+		if ((r->pages[i] & WPT_PAGE_MASK) == page)
 			return true;
 	return false;
 }
@@ -194,7 +200,7 @@ void relax_after_trap(struct wpt_vm *vm, uint64_t page)
 		__atomic_store_n(&r->nr_pending, r->nr, __ATOMIC_SEQ_CST);
 		return;
 	}
-	r->pages[r->nr++] = page;
+	r->pages[r->nr++] = page | RELAX_FRESH;
 	recent_forget(r, page);
 	vm->st.relaxed_pages++;
 	vm->st.unsynced_pages = r->nr;
@@ -236,12 +242,13 @@ static int close_quiet(struct wpt_vm *vm, uint64_t *closed, unsigned int *nc)
 	int ret = 0;
 
 	while (i < r->nr) {
-		uint64_t page = r->pages[i];
+		uint64_t page = r->pages[i] & WPT_PAGE_MASK;
 		struct wpt_page *pg = pageindex_lookup(vm, page);
+		bool fresh = r->pages[i] & RELAX_FRESH;
 		int e;
 
-		if (page_relaxable(pg) && page_written(pg)) {
-			i++;
+		if (page_relaxable(pg) && (fresh || page_written(pg))) {
+			r->pages[i++] = page;
 			continue;
 		}
 		e = apply_page_close(vm, pg, page);
@@ -267,6 +274,8 @@ int relax_sync_locked(struct wpt_vm *vm, enum relax_why why)
 	op_begin(vm);
 	for (i = 0; i < r->nr + nc; i++) {
 		uint64_t page = i < r->nr ? r->pages[i] : closed[i - r->nr];
+
+		page &= WPT_PAGE_MASK;
 		struct wpt_page *pg = pageindex_lookup(vm, page);
 
 		if (pg)
