@@ -23,6 +23,11 @@
  *    misaligned or outside RAM) is a command error of the CFGI_CD (a real
  *    SMMU raises C_BAD_CD later instead); CD.EPD0 set acts like V clear;
  *  - TLBI_NH_VA and TLBI_NH_ASID act only when their ASID is the CD's.
+ *
+ * The page also carries the passed-through device's doorbell
+ * (SMMU_R_DEV_BELL): at each ring the device checks, in every strategy,
+ * that the sink translates every page of the range handed over to the
+ * GPA handed over, readable (smmu_stats' dma_checks, dma_faults).
  */
 #ifndef WPT_BENCH_SMMU_H
 #define WPT_BENCH_SMMU_H
@@ -107,6 +112,10 @@ struct smmu_stats {
 				  * for a reason other than the guest's
 				  * command (a sink error, a work limit) */
 	uint64_t msi_writes;     /* CMD_SYNC MSIData writes done */
+	/* The device's doorbell (SMMU_R_DEV_BELL): ranges checked, and those
+	 * with a page the sink did not translate to the GPA handed over
+	 * (what a real device's DMA would have faulted on or misdirected). */
+	uint64_t dma_checks, dma_faults;
 };
 void smmu_stats(const struct smmu *s, struct smmu_stats *st);
 

@@ -195,6 +195,19 @@ static int ram_slot(struct bvm *vm)
 								    : 0;
 }
 
+/* Each vCPU's device doorbell (SMMU_R_DEV_BELL) is a sync point for
+ * relaxed domains: the device must not hear of a map the sink lacks. */
+static int bells_add(struct bvm *vm)
+{
+	unsigned int c;
+	int ret = 0;
+
+	for (c = 0; c < BENCH_MAX_CPUS && !ret; c++)
+		ret = wpt_vm_add_doorbell(vm->wpt,
+					  BENCH_MMIO_GPA(c) + SMMU_R_DEV_BELL, 8);
+	return ret;
+}
+
 static int wpt_attach(struct bvm *vm)
 {
 	struct wpt_ram_region ram = {
@@ -214,7 +227,8 @@ static int wpt_attach(struct bvm *vm)
 		cfg.uffd = WPT_UFFD_BLOCK;
 		ret = uffd_service_init(&vm->uffd, vm->tids, vm->kvm_returns,
 					BENCH_MAX_CPUS) ?:
-		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt);
+		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt) ?:
+		      bells_add(vm);
 		if (ret)
 			return ret;
 		vm->uffd.wpt = vm->wpt;
@@ -227,7 +241,7 @@ static int wpt_attach(struct bvm *vm)
 		cfg.kvm = &kvm;
 		ret = slots_plan(vm, &kvm.slot_budget);
 	}
-	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt);
+	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt) ?: bells_add(vm);
 }
 
 int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
