@@ -10,6 +10,7 @@
  * never lost) and that wpt_domain_verify agrees.
  */
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "unit/fixture.h"
 
@@ -241,6 +242,29 @@ START_TEST(test_exit_bound)
 }
 END_TEST
 
+/* The time bound: checked at the next exit once it has passed. */
+START_TEST(test_time_bound)
+{
+	struct rx x;
+	struct wpt_relax_cfg c = { .size = sizeof(c), .max_us = 2000 };
+	struct wpt_vm_stats st;
+	uint64_t v = 0;
+
+	rx_new(&x, WPT_MODE_RELAXED);
+	ck_assert_int_eq(wpt_vm_set_relax(x.f->vm, &c), 0);
+	leaf_store(&x, 1, 0, s1_page(DATA));
+	leaf_store(&x, 1, 1, s1_page(DATA + 0x1000));
+	leaf_store(&x, 1, 2, s1_page(DATA + 0x2000));
+	ck_assert_int_eq(sink_pages(&x), 2);
+	usleep(5000);
+	ck_assert_int_eq(wpt_vm_handle_mmio(x.f->vm, BELL, &v, 8, 1), 0);
+	ck_assert_int_eq(sink_pages(&x), 3);
+	ck_assert_int_eq(wpt_vm_stats(x.f->vm, &st, sizeof(st)), 0);
+	ck_assert_uint_eq(st.bound_syncs, 1);
+	rx_free(&x);
+}
+END_TEST
+
 /* max_pages caps the writable pages; the rest keep trapping. */
 START_TEST(test_max_pages)
 {
@@ -423,6 +447,7 @@ int main(void)
 	tcase_add_test(tc, test_doorbell_syncs);
 	tcase_add_test(tc, test_invalidation_syncs_unmap);
 	tcase_add_test(tc, test_exit_bound);
+	tcase_add_test(tc, test_time_bound);
 	tcase_add_test(tc, test_max_pages);
 	tcase_add_test(tc, test_property_sink_equals_tables_at_sync_points);
 	suite_add_tcase(su, tc);
