@@ -208,25 +208,58 @@ void relax_after_trap(struct wpt_vm *vm, uint64_t page)
 
 /* ---------------------------------------------------------- sync points */
 
-/* Whether any table on pg reads differently in RAM than in its snapshot
- * within this page: written since the last sync point. */
-static bool page_written(const struct wpt_page *pg)
+#define RELAX_CHUNK (WPT_PAGE_SIZE / 64)
+
+/*
+ * Which 64-byte chunks of the page read differently in RAM than in the
+ * snapshots of the tables there (bit k: bytes [64k, 64k + 64)): what was
+ * written since the last sync point.  A sync then diffs only those, so a
+ * page with one new leaf costs one chunk's diff, not 512 descriptors'.
+ * memcmp is only the filter: a store it misses while it reads lands after
+ * it, and leaves RAM and snapshot apart for the next sync point; the diff
+ * itself reads each descriptor once, single-copy atomically.
+ */
+static uint64_t page_changes(const struct wpt_page *pg)
 {
+	uint64_t bits = 0;
 	unsigned int i;
 
 	for (i = 0; i < pg->nr_tables; i++) {
 		const struct wpt_table *t = pg->tables[i];
 		uint64_t lo = t->gpa > pg->gpa ? t->gpa : pg->gpa;
-		uint64_t hi = t->gpa + t->size;
-		uint64_t k;
+		uint64_t hi = t->gpa + t->size, a;
 
 		if (hi > pg->gpa + WPT_PAGE_SIZE)
 			hi = pg->gpa + WPT_PAGE_SIZE;
-		for (k = (lo - t->gpa) / 8; k < (hi - t->gpa) / 8; k++)
-			if (guestmem_load64(&t->hva[k]) != t->snap[k])
-				return true;
+		for (a = lo; a < hi; a = (a | (RELAX_CHUNK - 1)) + 1) {
+			uint64_t end = (a | (RELAX_CHUNK - 1)) + 1;
+			uint64_t k = (a - t->gpa) / 8;
+
+			if (end > hi)
+				end = hi;
+			if (memcmp(&t->hva[k], &t->snap[k], end - a))
+				bits |= 1ull << ((a - pg->gpa) / RELAX_CHUNK);
+		}
 	}
-	return false;
+	return bits;
+}
+
+/* Diff the chunks of page that changed (inside an operation). */
+static void diff_changes(struct wpt_vm *vm, uint64_t page)
+{
+	struct wpt_page *pg = pageindex_lookup(vm, page);
+	uint64_t bits = pg ? page_changes(pg) : 0;
+
+	/* diff_page looks the page up again each time: a diff may track or
+	 * release tables on it. */
+	while (bits) {
+		unsigned int k = __builtin_ctzll(bits);
+
+		bits &= bits - 1;
+		pg = pageindex_lookup(vm, page);
+		if (pg)
+			diff_page(vm, pg, page + k * RELAX_CHUNK, RELAX_CHUNK);
+	}
 }
 
 /*
@@ -247,7 +280,7 @@ static int close_quiet(struct wpt_vm *vm, uint64_t *closed, unsigned int *nc)
 		bool fresh = r->pages[i] & RELAX_FRESH;
 		int e;
 
-		if (page_relaxable(pg) && (fresh || page_written(pg))) {
+		if (page_relaxable(pg) && (fresh || page_changes(pg))) {
 			r->pages[i++] = page;
 			continue;
 		}
@@ -272,15 +305,9 @@ int relax_sync_locked(struct wpt_vm *vm, enum relax_why why)
 	ret = close_quiet(vm, closed, &nc);
 	/* One operation for all: one commit to each sink. */
 	op_begin(vm);
-	for (i = 0; i < r->nr + nc; i++) {
-		uint64_t page = i < r->nr ? r->pages[i] : closed[i - r->nr];
-
-		page &= WPT_PAGE_MASK;
-		struct wpt_page *pg = pageindex_lookup(vm, page);
-
-		if (pg)
-			diff_page(vm, pg, page, WPT_PAGE_SIZE);
-	}
+	for (i = 0; i < r->nr + nc; i++)
+		diff_changes(vm, i < r->nr ? r->pages[i] & WPT_PAGE_MASK
+					   : closed[i - r->nr]);
 	e = op_end(vm);
 	ret = ret ? ret : e;
 	__atomic_store_n(&r->nr_pending, r->nr, __ATOMIC_SEQ_CST);
