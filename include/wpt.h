@@ -559,10 +559,12 @@ int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
  * mode traps stores like WPT_MODE_TRAP, but a table page below the root
  * that the guest stores to again soon after a trapped store (a driver
  * filling a leaf table) is left writable ("unsynced") with its snapshot
- * kept, so the rest of the burst costs no exit.  At the next sync point
- * every unsynced page is diffed against its snapshot, the shadows and
- * sinks are updated, and a page not written since the last sync point is
- * protected again (one still being written stays writable).  Sync points:
+ * kept, so the rest of the burst costs no exit; a new one-page table that
+ * a trapped store installs (a driver's cmpxchg into the parent) starts
+ * unsynced, never protected while the guest fills it.  At the next sync
+ * point every unsynced page is diffed against its snapshot, the shadows
+ * and sinks are updated, and a page not written for quiet_syncs sync
+ * points in a row (default 1) is protected again.  Sync points:
  *
  *   - any wpt_domain_invalidate(), _invalidate_all() or _set_root() of a
  *     relaxed domain (the VM's unsynced pages, all of them);
@@ -604,7 +606,10 @@ int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
  *
  * Costs: leaving a page writable and protecting it again are one protect
  * change each (a memslot re-cut with the KVM backend), so relaxing pays
- * off when the burst is longer than a few stores.
+ * off when the burst is longer than a few stores.  Each sync point
+ * compares every unsynced page with its snapshot (a memcmp of 4 KiB) and
+ * diffs only what differs: a larger quiet_syncs trades protection
+ * changes for those compares.
  */
 struct wpt_relax_cfg {
 	size_t size;         /* sizeof(struct wpt_relax_cfg) */
@@ -617,6 +622,9 @@ struct wpt_relax_cfg {
 			      * calls with a page unsynced (0: no bound) */
 	uint64_t max_us;     /* sync when a page has been unsynced this long,
 			      * checked at those calls (0: no bound) */
+	uint32_t quiet_syncs;/* sync points in a row a page may go unwritten
+			      * before it is protected again (0: 1, at most
+			      * 2047); a full list lets its quietest go */
 };
 
 /* Set the VM's relaxed-mode settings (any time; the defaults hold until

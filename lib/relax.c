@@ -14,75 +14,24 @@
  * diffed while writable: the diff reads each descriptor once and takes
  * exactly that value into the snapshot, so a store landing after the read
  * differs from the snapshot at the next sync point and none is lost.
+ *
+ * A new leaf table installed by a trapped store (a driver's cmpxchg into
+ * its parent) is held open before the tracker first sees it
+ * (protect_hold_unprotected): it is never protected while the guest
+ * fills it, which saves two protection changes per table (each a memslot
+ * re-cut with the KVM backend) and the stores that would trap before the
+ * burst is noticed.  Pages unwritten for cfg.quiet_syncs sync points in
+ * a row are protected again; a full list lets its quietest page go.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "apply.h"
 #include "diff.h"
 #include "op.h"
 #include "pageindex.h"
-#include "relax.h"
-
-/* Trapped stores remembered to spot a burst: a leaf table being filled
- * hits one page over and over; eight covers a driver that alternates
- * between a few tables (a map that crosses into the next table). */
-#define RELAX_RECENT 8
-#define RELAX_MAX_BELLS 64
-#define RELAX_DEFAULT_PAGES 64
-#define RELAX_DEFAULT_BURST 2
-/* In an unsynced page's entry: let go since the last sync point.  Its
- * trapped stores were diffed already, so the page may read as its
- * snapshot; it is still being written and stays writable at its first
- * sync point (a map and unmap stream: let go at the unmap, synced at its
- * invalidation, written again by the next map). */
-#define RELAX_FRESH 1ull
-
-struct relax_recent {
-	uint64_t page;
-	uint32_t hits;
-};
-
-struct relax_bell {
-	uint64_t gpa, size;
-};
-
-struct wpt_relax {
-	struct wpt_relax_cfg cfg;        /* defaults filled; bounds read
-					  * without the lock (atomics) */
-	unsigned int nr_domains;         /* relaxed domains */
-	uint64_t *pages;                 /* unsynced (| RELAX_FRESH), at most
-					  * cfg.max_pages; as many again after
-					  * them: the pages a sync closes */
-	unsigned int nr;
-	unsigned int cap;                /* pages has 2 * cap entries */
-	unsigned int nr_pending;         /* atomic copy of nr for the exit path */
-	struct relax_recent recent[RELAX_RECENT];
-	unsigned int recent_next;
-	struct relax_bell bells[RELAX_MAX_BELLS];
-	unsigned int nr_bells;
-	uint64_t exits;                  /* atomic: exits since the first page
-					  * of this round went unsynced */
-	uint64_t since_ns;               /* atomic: when it did */
-};
-
-static uint64_t relax_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static void cfg_fill(struct wpt_relax_cfg *c)
-{
-	if (!c->max_pages)
-		c->max_pages = RELAX_DEFAULT_PAGES;
-	if (!c->burst)
-		c->burst = RELAX_DEFAULT_BURST;
-}
+#include "relax_int.h"
 
 int relax_new(struct wpt_vm *vm)
 {
@@ -177,17 +126,44 @@ static bool is_unsynced(const struct wpt_relax *r, uint64_t page)
 	return false;
 }
 
-void relax_after_trap(struct wpt_vm *vm, uint64_t page)
+/* The list is full: protect again the page unwritten at the most sync
+ * points in a row, if one was unwritten at the last.  Under the lock,
+ * outside an operation.  Whether one went. */
+static bool evict_quietest(struct wpt_vm *vm)
 {
 	struct wpt_relax *r = vm->relax;
-	struct wpt_page *pg;
+	unsigned int i, best = r->nr;
+	uint64_t page;
 
-	if (!r->nr_domains || recent_hit(r, page) < r->cfg.burst ||
-	    r->nr >= r->cfg.max_pages || is_unsynced(r, page))
-		return;
-	pg = pageindex_lookup(vm, page);
-	if (!page_relaxable(pg))
-		return;
+	for (i = 0; i < r->nr; i++)
+		if (entry_quiet(r->pages[i]) &&
+		    (best == r->nr ||
+		     entry_quiet(r->pages[i]) > entry_quiet(r->pages[best])))
+			best = i;
+	if (best == r->nr)
+		return false;
+	page = r->pages[best] & WPT_PAGE_MASK;
+	r->pages[best] = r->pages[--r->nr];
+	/* Protected first, then diffed, as at a sync point. */
+	if (!apply_page_close(vm, pageindex_lookup(vm, page), page))
+		(void)apply_rescan(vm, page, WPT_PAGE_SIZE);
+	__atomic_store_n(&r->nr_pending, r->nr, __ATOMIC_SEQ_CST);
+	vm->st.unsynced_pages = r->nr;
+	return true;
+}
+
+/*
+ * Add page to the list, opened by open(vm, pg, page) (1: held writable).
+ * A full list first lets go of its quietest page, if one was quiet at the
+ * last sync point.  Under the lock, outside an operation.
+ */
+static bool list_add(struct wpt_vm *vm, struct wpt_page *pg, uint64_t page,
+		     int (*open)(struct wpt_vm *, struct wpt_page *, uint64_t))
+{
+	struct wpt_relax *r = vm->relax;
+
+	if (r->nr >= r->cfg.max_pages && !evict_quietest(vm))
+		return false;
 	if (!r->nr) {
 		__atomic_store_n(&r->exits, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&r->since_ns, relax_now_ns(), __ATOMIC_RELAXED);
@@ -195,15 +171,89 @@ void relax_after_trap(struct wpt_vm *vm, uint64_t page)
 	/* Published before the page opens: a store that no longer traps
 	 * comes after it, and so does the doorbell that follows it. */
 	__atomic_store_n(&r->nr_pending, r->nr + 1, __ATOMIC_SEQ_CST);
-	if (apply_page_open(vm, pg, page) != 1) {
-		/* Left protected: it only keeps trapping. */
+	if (open(vm, pg, page) != 1) {
+		/* Left as it was: it only keeps trapping. */
 		__atomic_store_n(&r->nr_pending, r->nr, __ATOMIC_SEQ_CST);
-		return;
+		return false;
 	}
 	r->pages[r->nr++] = page | RELAX_FRESH;
-	recent_forget(r, page);
 	vm->st.relaxed_pages++;
 	vm->st.unsynced_pages = r->nr;
+	return true;
+}
+
+void relax_after_trap(struct wpt_vm *vm, uint64_t page)
+{
+	struct wpt_relax *r = vm->relax;
+	struct wpt_page *pg;
+
+	if (!r->nr_domains || recent_hit(r, page) < r->cfg.burst ||
+	    is_unsynced(r, page))
+		return;
+	pg = pageindex_lookup(vm, page);
+	if (page_relaxable(pg) && list_add(vm, pg, page, apply_page_open))
+		recent_forget(r, page);
+}
+
+/* Open a page no table protects yet: held, so the tracker's protect of
+ * it waits for the page's close. */
+static int open_unprotected(struct wpt_vm *vm, struct wpt_page *pg,
+			    uint64_t page)
+{
+	return protect_hold_unprotected(&vm->protect, page) ? 0 : 1;
+}
+
+/* The page a store of value at gpa installs as a new one-page table in
+ * relaxed domains only, or 0. */
+static uint64_t new_leaf_table(struct wpt_vm *vm, uint64_t gpa,
+			       uint64_t value)
+{
+	struct wpt_page *pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
+	uint64_t next = 0;
+	unsigned int i;
+
+	if (!page_relaxable(pg))
+		return 0;
+	for (i = 0; i < pg->nr_tables; i++) {
+		struct wpt_table *t = pg->tables[i];
+		struct wpt_table_use *u;
+		struct wpt_desc dd;
+
+		if (gpa < t->gpa || gpa >= t->gpa + t->size)
+			continue;
+		RB_FOREACH(u, wpt_use_tree, &t->uses) {
+			u->d->fmt->decode(&u->d->geo, u->level, value, &dd);
+			if (dd.type != WPT_DESC_TABLE || (next && dd.addr != next) ||
+			    geo_table_size(&u->d->geo, u->level + 1) !=
+				    WPT_PAGE_SIZE)
+				return 0;
+			next = dd.addr;
+		}
+	}
+	return next;
+}
+
+void relax_before_store(struct wpt_vm *vm, uint64_t gpa, const void *data,
+			uint32_t len)
+{
+	struct wpt_relax *r = vm->relax;
+	struct wpt_page *npg;
+	uint64_t value, next;
+
+	if (!r->nr_domains || len != 8 || gpa % 8)
+		return;
+	memcpy(&value, data, 8);
+	next = new_leaf_table(vm, gpa, value);
+	if (!next || next % WPT_PAGE_SIZE ||
+	    !guestmem_region(&vm->mem, next, WPT_PAGE_SIZE) ||
+	    is_unsynced(r, next))
+		return;
+	/* Tracked and protected already (a table used twice): the usual
+	 * path, by its own stores. */
+	npg = pageindex_lookup(vm, next);
+	if (npg && npg->nr_protecting)
+		return;
+	list_add(vm, npg, next, open_unprotected);
 }
 
 /* ---------------------------------------------------------- sync points */
@@ -278,10 +328,15 @@ static int close_quiet(struct wpt_vm *vm, uint64_t *closed, unsigned int *nc)
 		uint64_t page = r->pages[i] & WPT_PAGE_MASK;
 		struct wpt_page *pg = pageindex_lookup(vm, page);
 		bool fresh = r->pages[i] & RELAX_FRESH;
+		unsigned int quiet = entry_quiet(r->pages[i]);
 		int e;
 
 		if (page_relaxable(pg) && (fresh || page_changes(pg))) {
 			r->pages[i++] = page;
+			continue;
+		}
+		if (page_relaxable(pg) && ++quiet < r->cfg.quiet_syncs) {
+			r->pages[i++] = page | (uint64_t)quiet << RELAX_QUIET_SHIFT;
 			continue;
 		}
 		e = apply_page_close(vm, pg, page);
@@ -318,139 +373,5 @@ int relax_sync_locked(struct wpt_vm *vm, enum relax_why why)
 	vm->st.bound_syncs += why == RELAX_SYNC_BOUND;
 	vm->st.unsynced_pages = r->nr;
 	vm->st.sync_ns += relax_now_ns() - t0;
-	return ret;
-}
-
-static bool bound_reached(struct wpt_relax *r)
-{
-	uint64_t max_exits = __atomic_load_n(&r->cfg.max_exits, __ATOMIC_RELAXED);
-	uint64_t max_us = __atomic_load_n(&r->cfg.max_us, __ATOMIC_RELAXED);
-	uint64_t n = __atomic_add_fetch(&r->exits, 1, __ATOMIC_RELAXED);
-
-	if (max_exits && n >= max_exits)
-		return true;
-	return max_us && relax_now_ns() -
-		__atomic_load_n(&r->since_ns, __ATOMIC_RELAXED) >= max_us * 1000;
-}
-
-static bool is_doorbell(const struct wpt_relax *r, uint64_t gpa)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->nr_bells; i++)
-		if (gpa >= r->bells[i].gpa &&
-		    gpa - r->bells[i].gpa < r->bells[i].size)
-			return true;
-	return false;
-}
-
-void relax_exit(struct wpt_vm *vm, uint64_t gpa, bool mmio)
-{
-	struct wpt_relax *r = vm->relax;
-	bool bound = bound_reached(r);
-
-	if (!bound && !mmio)
-		return;
-	pthread_mutex_lock(&vm->lock);
-	/* An error is the sink's: counted there, retried at the next
-	 * update; the exit itself goes on as the VMM's. */
-	if (bound)
-		(void)relax_sync_locked(vm, RELAX_SYNC_BOUND);
-	else if (is_doorbell(r, gpa))
-		(void)relax_sync_locked(vm, RELAX_SYNC_DOORBELL);
-	pthread_mutex_unlock(&vm->lock);
-}
-
-/* ------------------------------------------------------------- the API */
-
-int wpt_vm_sync(struct wpt_vm *vm)
-{
-	int ret;
-
-	if (!vm)
-		return -EINVAL;
-	pthread_mutex_lock(&vm->lock);
-	ret = relax_sync_locked(vm, RELAX_SYNC_EXPLICIT);
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
-}
-
-int wpt_vm_set_relax(struct wpt_vm *vm, const struct wpt_relax_cfg *ucfg)
-{
-	struct wpt_relax_cfg c = { 0 };
-	struct wpt_relax *r;
-	uint64_t *pages;
-	unsigned int cap;
-
-	if (!vm || !ucfg || ucfg->size < offsetof(struct wpt_relax_cfg, max_exits))
-		return -EINVAL;
-	memcpy(&c, ucfg, ucfg->size < sizeof(c) ? ucfg->size : sizeof(c));
-	cfg_fill(&c);
-	if (c.max_pages > 1u << 16 || c.max_us > UINT64_MAX / 1000)
-		return -EINVAL;
-	r = vm->relax;
-	pthread_mutex_lock(&vm->lock);
-	/* A smaller list keeps the pages unsynced now (none is added past
-	 * max_pages) until they go quiet. */
-	cap = c.max_pages > r->nr ? c.max_pages : r->nr;
-	pages = calloc(2 * cap, sizeof(*pages));
-	if (!pages) {
-		pthread_mutex_unlock(&vm->lock);
-		return -ENOMEM;
-	}
-	memcpy(pages, r->pages, r->nr * sizeof(*pages));
-	free(r->pages);
-	r->pages = pages;
-	r->cap = cap;
-	r->cfg.max_pages = c.max_pages;
-	r->cfg.burst = c.burst;
-	__atomic_store_n(&r->cfg.max_exits, c.max_exits, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->cfg.max_us, c.max_us, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&vm->lock);
-	return 0;
-}
-
-int wpt_vm_add_doorbell(struct wpt_vm *vm, uint64_t gpa, uint64_t size)
-{
-	struct wpt_relax *r;
-	unsigned int i;
-	int ret = 0;
-
-	if (!vm || !size || gpa + size - 1 < gpa ||
-	    guestmem_region(&vm->mem, gpa, 1) ||
-	    guestmem_region(&vm->mem, gpa + size - 1, 1))
-		return -EINVAL;
-	r = vm->relax;
-	pthread_mutex_lock(&vm->lock);
-	for (i = 0; i < r->nr_bells && !ret; i++)
-		if (gpa < r->bells[i].gpa + r->bells[i].size &&
-		    r->bells[i].gpa < gpa + size)
-			ret = -EINVAL;
-	if (!ret && r->nr_bells == RELAX_MAX_BELLS)
-		ret = -ENOSPC;
-	if (!ret)
-		r->bells[r->nr_bells++] = (struct relax_bell){ gpa, size };
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
-}
-
-int wpt_vm_remove_doorbell(struct wpt_vm *vm, uint64_t gpa, uint64_t size)
-{
-	struct wpt_relax *r;
-	unsigned int i;
-	int ret = -ENOENT;
-
-	if (!vm)
-		return -EINVAL;
-	r = vm->relax;
-	pthread_mutex_lock(&vm->lock);
-	for (i = 0; i < r->nr_bells; i++) {
-		if (r->bells[i].gpa == gpa && r->bells[i].size == size) {
-			r->bells[i] = r->bells[--r->nr_bells];
-			ret = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
 	return ret;
 }

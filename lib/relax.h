@@ -45,6 +45,13 @@ bool relax_pending(struct wpt_vm *vm);
  * leave the page writable if it is part of a burst.  Under the lock. */
 void relax_after_trap(struct wpt_vm *vm, uint64_t page);
 
+/* Before a trapped store of data at gpa is applied (under the lock, no
+ * operation open): if it installs a new one-page table for relaxed
+ * domains only, hold that page open from the start, so it is never
+ * protected while the guest fills it. */
+void relax_before_store(struct wpt_vm *vm, uint64_t gpa, const void *data,
+			uint32_t len);
+
 /* Any exit given to wpt_vm_handle_mmio while relax_pending(): count it
  * against the bound, and sync at the bound or (mmio: not guest RAM) at a
  * registered doorbell.  Takes the lock when it syncs. */

@@ -79,6 +79,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 			return 1;
 		}
 	}
+	relax_before_store(vm, gpa, data, len);
 	ret = apply_store_locked(vm, pg, gpa, hva, data, len);
 	if (ret) {
 		pthread_mutex_unlock(&vm->lock);

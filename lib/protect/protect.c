@@ -148,7 +148,9 @@ void protect_stats(struct wpt_protect *p, struct wpt_protect_stats *st)
 		p->ops->stats(p->be, st);
 }
 
-int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
+/* Hold page_gpa writable; unprotect: the backend has it protected now
+ * and must make it writable first. */
+static int hold(struct wpt_protect *p, uint64_t page_gpa, bool unprotect)
 {
 	struct protect_steps *s = p->steps;
 	struct step_page *sp = page_find(s, page_gpa);
@@ -169,11 +171,21 @@ int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
 		s->pages = n;
 		s->cap = cap;
 	}
-	ret = backend_set(p, page_gpa, WPT_PAGE_SIZE, false);
+	ret = unprotect ? backend_set(p, page_gpa, WPT_PAGE_SIZE, false) : 0;
 	if (ret)
 		return ret;
 	s->pages[s->nr++] = (struct step_page){ .gpa = page_gpa, .count = 1 };
 	return 0;
+}
+
+int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
+{
+	return hold(p, page_gpa, true);
+}
+
+int protect_hold_unprotected(struct wpt_protect *p, uint64_t page_gpa)
+{
+	return hold(p, page_gpa, false);
 }
 
 int protect_step_end(struct wpt_protect *p, uint64_t page_gpa,

@@ -136,6 +136,71 @@ START_TEST(test_stream_stays_relaxed)
 }
 END_TEST
 
+/* A leaf table installed by a trapped store is held open from the start:
+ * it is never protected while it is filled (no protect, no unprotect, no
+ * trapped leaf), and it is protected once it has gone quiet. */
+START_TEST(test_new_table_never_protected_while_filled)
+{
+	struct rx x;
+	struct wpt_vm_stats st;
+	uint64_t t = L3(NTABLES), calls;
+	unsigned int i;
+
+	rx_new(&x, WPT_MODE_RELAXED);
+	calls = x.f->protect_calls;
+	fx_store64(x.f, L2 + 8 * NTABLES, s1_table(t)); /* traps */
+	ck_assert(!fx_prot(x.f, t));
+	for (i = 0; i < 512; i++)
+		leaf_store(&x, NTABLES, i, s1_page(DATA + i * 0x1000));
+	ck_assert_uint_eq(exits(&x), 1);
+	ck_assert_uint_eq(x.f->protect_calls, calls);
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	ck_assert_int_eq(sink_pages(&x), 512);
+	ck_assert_int_eq(wpt_domain_verify(x.d), 0);
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0); /* quiet: protected */
+	ck_assert(fx_prot(x.f, t));
+	ck_assert_uint_eq(x.f->protect_calls, calls + 1);
+	/* Replaced by another new table (the parent's second store in a
+	 * row lets the parent go too): the old one's leaves go, the new
+	 * one's come, at the next sync point. */
+	fx_store64(x.f, L2 + 8 * NTABLES, s1_table(L3(NTABLES + 1)));
+	ck_assert(!fx_prot(x.f, L3(NTABLES + 1)));
+	for (i = 0; i < 4; i++)
+		leaf_store(&x, NTABLES + 1, i, s1_page(DATA));
+	ck_assert_int_eq(wpt_vm_stats(x.f->vm, &st, sizeof(st)), 0);
+	ck_assert_uint_eq(st.unsynced_pages, 2);
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	ck_assert_int_eq(sink_pages(&x), 4);
+	ck_assert_int_eq(wpt_domain_verify(x.d), 0);
+	rx_free(&x);
+}
+END_TEST
+
+/* quiet_syncs: a page stays writable that many unwritten sync points. */
+START_TEST(test_quiet_syncs)
+{
+	struct rx x;
+	struct wpt_relax_cfg c = { .size = sizeof(c), .quiet_syncs = 3 };
+	unsigned int i;
+
+	rx_new(&x, WPT_MODE_RELAXED);
+	ck_assert_int_eq(wpt_vm_set_relax(x.f->vm, &c), 0);
+	for (i = 0; i < 4; i++)
+		leaf_store(&x, 2, i, s1_page(DATA + i * 0x1000));
+	for (i = 0; i < 3; i++) {
+		ck_assert(!fx_prot(x.f, L3(2)));
+		ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	}
+	ck_assert(!fx_prot(x.f, L3(2)));
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	ck_assert(fx_prot(x.f, L3(2)));
+	ck_assert_int_eq(sink_pages(&x), 4);
+	c.quiet_syncs = 5000;
+	ck_assert_int_eq(wpt_vm_set_relax(x.f->vm, &c), -EINVAL);
+	rx_free(&x);
+}
+END_TEST
+
 /* A TRAP domain keeps every store synchronous, however bursty. */
 START_TEST(test_trap_mode_never_relaxes)
 {
@@ -442,6 +507,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_burst_relaxes_and_sync_catches_up);
 	tcase_add_test(tc, test_stream_stays_relaxed);
+	tcase_add_test(tc, test_new_table_never_protected_while_filled);
+	tcase_add_test(tc, test_quiet_syncs);
 	tcase_add_test(tc, test_trap_mode_never_relaxes);
 	tcase_add_test(tc, test_root_not_relaxed);
 	tcase_add_test(tc, test_doorbell_syncs);
