@@ -205,7 +205,7 @@ static int open_unprotected(struct wpt_vm *vm, struct wpt_page *pg,
 
 /* The page a store of value at gpa installs as a new one-page table in
  * relaxed domains only, or 0. */
-static uint64_t new_leaf_table(struct wpt_vm *vm, uint64_t gpa,
+static uint64_t new_table_page(struct wpt_vm *vm, uint64_t gpa,
 			       uint64_t value)
 {
 	struct wpt_page *pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
@@ -243,7 +243,7 @@ void relax_before_store(struct wpt_vm *vm, uint64_t gpa, const void *data,
 	if (!r->nr_domains || len != 8 || gpa % 8)
 		return;
 	memcpy(&value, data, 8);
-	next = new_leaf_table(vm, gpa, value);
+	next = new_table_page(vm, gpa, value);
 	if (!next || next % WPT_PAGE_SIZE ||
 	    !guestmem_region(&vm->mem, next, WPT_PAGE_SIZE) ||
 	    is_unsynced(r, next))
