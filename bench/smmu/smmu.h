@@ -52,7 +52,7 @@ struct smmu_cfg {
 	uint8_t *ram;            /* HVA of guest RAM at ram_gpa */
 	uint64_t ram_gpa, ram_size;
 	enum bench_strategy strategy;
-	/* TRAP/HYBRID/INVAL: the domain's sink (domain mode TRAP/HYBRID/INVAL).
+	/* TRAP/HYBRID/INVAL/RELAXED: the domain's sink (that domain mode).
 	 * EXPLICIT: each BENCH_REQ_MAP/UNMAP request goes straight to this
 	 * sink (hva = ram + (gpa - ram_gpa)), and the domain is an INVAL-mode
 	 * domain on check_sink that is never invalidated while the guest
@@ -86,8 +86,9 @@ int smmu_mmio(struct smmu *s, uint64_t off, uint8_t *data, uint32_t len,
 struct wpt_domain *smmu_domain(struct smmu *s);
 
 /*
- * After the run.  TRAP/HYBRID/INVAL: wpt_domain_verify of the domain as it
- * stands.  EXPLICIT: wpt_domain_invalidate_all on the check domain, then the
+ * After the run.  TRAP/HYBRID/INVAL/RELAXED: wpt_domain_verify of the
+ * domain as it stands (RELAXED: the guest's last doorbell or
+ * invalidation was its last sync point).  EXPLICIT: wpt_domain_invalidate_all on the check domain, then the
  * sink must translate exactly the pages check_sink translates, to the same
  * GPAs with the same perms (compared as maximal runs, so the two need not
  * have split their mappings alike).  A sink that is not a recording sink is
