@@ -233,20 +233,16 @@ static uint64_t new_table_page(struct wpt_vm *vm, uint64_t gpa,
 	return next;
 }
 
-void relax_before_store(struct wpt_vm *vm, uint64_t gpa, const void *data,
-			uint32_t len)
+/* If value at gpa installs a new one-page table for relaxed domains
+ * only, hold its page open before the tracker first sees it. */
+static void hold_if_new_table(struct wpt_vm *vm, uint64_t gpa, uint64_t value)
 {
-	struct wpt_relax *r = vm->relax;
+	uint64_t next = new_table_page(vm, gpa, value);
 	struct wpt_page *npg;
-	uint64_t value, next;
 
-	if (!r->nr_domains || len != 8 || gpa % 8)
-		return;
-	memcpy(&value, data, 8);
-	next = new_table_page(vm, gpa, value);
 	if (!next || next % WPT_PAGE_SIZE ||
 	    !guestmem_region(&vm->mem, next, WPT_PAGE_SIZE) ||
-	    is_unsynced(r, next))
+	    is_unsynced(vm->relax, next))
 		return;
 	/* Tracked and protected already (a table used twice): the usual
 	 * path, by its own stores. */
@@ -254,6 +250,17 @@ void relax_before_store(struct wpt_vm *vm, uint64_t gpa, const void *data,
 	if (npg && npg->nr_protecting)
 		return;
 	list_add(vm, npg, next, open_unprotected);
+}
+
+void relax_before_store(struct wpt_vm *vm, uint64_t gpa, const void *data,
+			uint32_t len)
+{
+	uint64_t value;
+
+	if (!vm->relax->nr_domains || len != 8 || gpa % 8)
+		return;
+	memcpy(&value, data, 8);
+	hold_if_new_table(vm, gpa, value);
 }
 
 /* ---------------------------------------------------------- sync points */
@@ -292,6 +299,26 @@ static uint64_t page_changes(const struct wpt_page *pg)
 		}
 	}
 	return bits;
+}
+
+/* The tables an unsynced page now points at that nobody tracks yet (a
+ * driver installed them without a trap, then filled them): held open
+ * before the sync's diff walks them, as a trapped install's are.  Under
+ * the lock, outside an operation. */
+static void hold_new_tables(struct wpt_vm *vm, uint64_t page)
+{
+	struct wpt_page *pg = pageindex_lookup(vm, page);
+	uint64_t bits = pg ? page_changes(pg) : 0;
+
+	while (bits) {
+		unsigned int k = __builtin_ctzll(bits);
+		uint64_t a = page + k * RELAX_CHUNK, end = a + RELAX_CHUNK;
+		const uint64_t *hva = guestmem_hva(&vm->mem, a, RELAX_CHUNK);
+
+		bits &= bits - 1;
+		for (; hva && a < end; a += 8, hva++)
+			hold_if_new_table(vm, a, guestmem_load64(hva));
+	}
 }
 
 /* Diff the chunks of page that changed (inside an operation). */
@@ -358,6 +385,8 @@ int relax_sync_locked(struct wpt_vm *vm, enum relax_why why)
 		return 0;
 	t0 = relax_now_ns();
 	ret = close_quiet(vm, closed, &nc);
+	for (i = 0; i < r->nr; i++)
+		hold_new_tables(vm, r->pages[i] & WPT_PAGE_MASK);
 	/* One operation for all: one commit to each sink. */
 	op_begin(vm);
 	for (i = 0; i < r->nr + nc; i++)

@@ -176,6 +176,40 @@ START_TEST(test_new_table_never_protected_while_filled)
 }
 END_TEST
 
+/* A table installed in an unsynced parent (no trap) and filled is held
+ * open before the sync's walk first tracks it: found, mapped, and never
+ * protected until it goes quiet. */
+START_TEST(test_table_under_unsynced_parent_held)
+{
+	struct rx x;
+	uint64_t calls;
+	unsigned int i;
+
+	rx_new(&x, WPT_MODE_RELAXED);
+	/* Two trapped stores let the level-2 table go. */
+	fx_store64(x.f, L2 + 8 * 100, 0);
+	fx_store64(x.f, L2 + 8 * 101, 0);
+	ck_assert(!fx_prot(x.f, L2));
+	calls = x.f->protect_calls;
+	fx_store64(x.f, L2 + 8 * NTABLES, s1_table(L3(NTABLES)));
+	for (i = 0; i < 16; i++)
+		leaf_store(&x, NTABLES, i, s1_page(DATA + i * 0x1000));
+	ck_assert_uint_eq(exits(&x), 2);
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	ck_assert_int_eq(sink_pages(&x), 16);
+	ck_assert_uint_eq(x.f->protect_calls, calls);
+	ck_assert(!fx_prot(x.f, L3(NTABLES)));
+	/* Still held: stores to it are caught at the next sync point. */
+	leaf_store(&x, NTABLES, 20, s1_page(DATA));
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	ck_assert_int_eq(sink_pages(&x), 17);
+	ck_assert_int_eq(wpt_vm_sync(x.f->vm), 0);
+	ck_assert(fx_prot(x.f, L3(NTABLES)));
+	ck_assert_int_eq(wpt_domain_verify(x.d), 0);
+	rx_free(&x);
+}
+END_TEST
+
 /* quiet_syncs: a page stays writable that many unwritten sync points. */
 START_TEST(test_quiet_syncs)
 {
@@ -508,6 +542,7 @@ int main(void)
 	tcase_add_test(tc, test_burst_relaxes_and_sync_catches_up);
 	tcase_add_test(tc, test_stream_stays_relaxed);
 	tcase_add_test(tc, test_new_table_never_protected_while_filled);
+	tcase_add_test(tc, test_table_under_unsynced_parent_held);
 	tcase_add_test(tc, test_quiet_syncs);
 	tcase_add_test(tc, test_trap_mode_never_relaxes);
 	tcase_add_test(tc, test_root_not_relaxed);
