@@ -560,8 +560,9 @@ int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
  * that the guest stores to again soon after a trapped store (a driver
  * filling a leaf table) is left writable ("unsynced") with its snapshot
  * kept, so the rest of the burst costs no exit; a new one-page table that
- * a trapped store installs (a driver's cmpxchg into the parent) starts
- * unsynced, never protected while the guest fills it.  At the next sync
+ * the guest installs (a driver's cmpxchg into the parent, trapped, or
+ * found in an unsynced parent at a sync point) starts unsynced, never
+ * protected while the guest fills it.  At the next sync
  * point every unsynced page is diffed against its snapshot, the shadows
  * and sinks are updated, and a page not written for quiet_syncs sync
  * points in a row (default 1) is protected again.  Sync points:

@@ -15,8 +15,9 @@
  * exactly that value into the snapshot, so a store landing after the read
  * differs from the snapshot at the next sync point and none is lost.
  *
- * A new leaf table installed by a trapped store (a driver's cmpxchg into
- * its parent) is held open before the tracker first sees it
+ * A new table installed by a trapped store (a driver's cmpxchg into its
+ * parent), or found at a sync point under an unsynced parent, is held
+ * open before the tracker first sees it
  * (protect_hold_unprotected): it is never protected while the guest
  * fills it, which saves two protection changes per table (each a memslot
  * re-cut with the KVM backend) and the stores that would trap before the
