@@ -49,6 +49,7 @@
 #define BENCH_OFF_CD 0x1000       /* 64-byte context descriptor */
 #define BENCH_OFF_REQ 0x2000      /* struct bench_req (explicit strategy) */
 #define BENCH_OFF_SYNC 0x3000     /* CMD_SYNC completion word (MSI target) */
+#define BENCH_OFF_DMA 0x4000      /* struct bench_dma_desc (device doorbell) */
 #define BENCH_OFF_CMDQ 0x10000    /* command queue, 1 << BENCH_CMDQ_LOG2 */
 #define BENCH_CMDQ_LOG2 8         /* entries of 16 bytes: 4 KiB */
 #define BENCH_OFF_STACK_TOP 0x100000 /* stack grows down from the area end */
@@ -63,6 +64,12 @@
 #define SMMU_R_DONE 0x28        /* w 64: guest finished, value = status */
 #define SMMU_R_NOP 0x30         /* w 64: does nothing (exit calibration) */
 #define SMMU_R_PHASE 0x38       /* w 64: phase marker, see BENCH_PHASE_* */
+/* w 64: GPA of a struct bench_dma_desc.  Not the SMMU's: the doorbell of
+ * the passed-through device behind it, in this page only so every
+ * harness routes it (a real device's sits in its own BAR).  The VMM
+ * registers these 8 bytes with wpt_vm_add_doorbell and checks at each
+ * ring that the IOVAs handed over are mapped (the DMA check). */
+#define SMMU_R_DEV_BELL 0x40
 #define BENCH_SMMU_ID 0x534d4d5576336277ull
 
 #define BENCH_PHASE_START 1     /* setup done: the timed part begins */
@@ -119,6 +126,7 @@ enum bench_strategy {
 	BENCH_S_HYBRID,       /* guest behaves as for trap */
 	BENCH_S_INVAL,        /* invalidate on map and on unmap */
 	BENCH_S_EXPLICIT,     /* one SMMU_R_REQ exit per map and per unmap */
+	BENCH_S_RELAXED,      /* guest as for trap; WPT_MODE_RELAXED */
 };
 
 #define BENCH_PARAMS_MAGIC 0x77707462u /* "btpw" */
@@ -159,6 +167,16 @@ struct bench_result {
 	 * request included). */
 	uint64_t tsc_start, tsc_end;
 	uint64_t map_cycles, map_calls;
+	uint64_t dma_bells;      /* SMMU_R_DEV_BELL writes (one per map call) */
+};
+
+/* What the driver hands the device at SMMU_R_DEV_BELL: a range it just
+ * mapped, for the device to DMA to (the harness checks the translation
+ * instead of moving data). */
+struct bench_dma_desc {
+	uint64_t iova;
+	uint64_t gpa;
+	uint64_t size;
 };
 
 #define BENCH_OFF_RESULT 0x800   /* struct bench_result in the params page */

@@ -52,7 +52,23 @@ const struct bench_strategy_name bench_strategies[BENCH_NR_STRATEGIES] = {
 	{ "inval", BENCH_S_INVAL },
 	{ "trap", BENCH_S_TRAP },
 	{ "hybrid", BENCH_S_HYBRID },
+	{ "relaxed", BENCH_S_RELAXED },
 };
+
+/* The rows the relaxed strategy runs (it answers bulk maps; the others
+ * would only repeat trap). */
+bool bench_case_relaxed(const struct bench_case *w)
+{
+	static const char *const names[] = {
+		"stream4k-strict", "stream4k-lazy", "bulk4k", "bulk2m", "churn",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(w->name, names[i]))
+			return true;
+	return false;
+}
 
 static int pick(const char *list, const char *const *names, size_t n,
 		bool *want, const char *what)
@@ -102,7 +118,8 @@ void bench_usage(FILE *f)
 		"           stream4k,\n"
 		"           backends (= churn-cpl0-slot1,churn-cpl0-slot2m,churn-cpl0-slot64m,\n"
 		"           churn-cpl0-uffd,stream4k-cpl0-slot2m,stream4k-cpl0-uffd)\n"
-		"strategies: explicit,inval,trap,hybrid\n");
+		"strategies: explicit,inval,trap,hybrid,relaxed (relaxed: stream4k,\n"
+		"           bulk4k, bulk2m and churn only)\n");
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)

@@ -35,8 +35,10 @@ struct bench_strategy_name {
 #define BENCH_MAX_CASES 32
 extern const struct bench_case bench_cases[];
 extern const size_t bench_nr_cases;
-#define BENCH_NR_STRATEGIES 4
+#define BENCH_NR_STRATEGIES 5
 extern const struct bench_strategy_name bench_strategies[BENCH_NR_STRATEGIES];
+/* Whether w runs under the relaxed strategy too. */
+bool bench_case_relaxed(const struct bench_case *w);
 
 struct bench_opts {
 	bool quick, cpl0, chart;

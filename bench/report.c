@@ -127,10 +127,35 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 			fprintf(f, ", \"note\": ");
 			bench_json_str(f, r->note);
 		}
+		fprintf(f, ", \"dma_checks\": %llu, \"dma_faults\": %llu",
+			(unsigned long long)r->dma_checks,
+			(unsigned long long)r->dma_faults);
 		fputc('}', f);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return ferror(f) ? -EIO : 0;
+}
+
+static int goal(FILE *f, bool met, const char *fmt, const char *w,
+		const char *s, double got, double want);
+
+/* Relaxed mode, bulk maps without an exit per leaf: bulk4k within 3x
+ * inval, stream4k no slower than trap.  1 if missed. */
+static int relaxed_goal(FILE *f, const struct bench_row *rows, size_t n,
+			const struct bench_row *r)
+{
+	bool bulk = !strcmp(r->workload, "bulk4k");
+	const struct bench_row *v = peer(rows, n, r, bulk ? "inval" : "trap");
+	double at_most = bulk ? 3.0 : 1.0;
+
+	if (strcmp(r->strategy, "relaxed") || !v || v->ns_per_op <= 0 ||
+	    (!bulk && strncmp(r->workload, "stream4k", 8)))
+		return 0;
+	return goal(f, r->ns_per_op <= at_most * v->ns_per_op,
+		    bulk ? "vs inval %.2f (at most %.2f)" :
+			   "vs trap %.2f (at most %.2f)",
+		    r->workload, r->strategy, r->ns_per_op / v->ns_per_op,
+		    at_most);
 }
 
 static int goal(FILE *f, bool met, const char *fmt, const char *w,
@@ -203,6 +228,7 @@ static int print_goals(FILE *f, const struct bench_meta *m,
 				       r->workload, r->strategy,
 				       (double)r->split_maps / (double)r->split_runs,
 				       1);
+		missed += relaxed_goal(f, rows, n, r);
 		if (!strncmp(r->workload, "churn", 5) && trapping &&
 		    r->slot_ioctls_per_table > 0)
 			missed += goal(f, r->slot_ioctls_per_table <= 2.0,
@@ -267,6 +293,9 @@ int bench_print_table(FILE *f, const struct bench_meta *m,
 		"layouts against the userfaultfd backend, *-uffd).\n", project ? "; projected: the same counts at "
 		"the --project unit costs, plus the library CPU measured here" :
 		"");
+	fprintf(f, "Every map call rings the device's doorbell, where the "
+		"VMM checks that the range is mapped\nto its GPAs (ok = NO on "
+		"any fault).\n");
 	for (i = 0; i < n; i++)
 		if (!rows[i].verified)
 			fprintf(f, "NOT VERIFIED: %s %s: %s\n", rows[i].workload,

@@ -53,6 +53,9 @@ struct bench_row {
 	uint64_t split_maps;      /* split: sink map calls they made */
 	bool verified;
 	char note[96];            /* why not verified, or "" */
+	uint64_t dma_checks;      /* device doorbells checked (one per map call) */
+	uint64_t dma_faults;      /* of those, a page not mapped to its GPA
+				   * (the row is then not verified) */
 };
 
 /* Counts of r priced with u: the floor. */

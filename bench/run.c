@@ -220,6 +220,23 @@ static int run_failed(struct run *r, struct bench_row *row, const char *what,
 	return ret;
 }
 
+/* The device's DMA checks at its doorbells (every strategy): a fault
+ * fails the row. */
+static void check_dma(struct smmu *s, unsigned int c, struct bench_row *row)
+{
+	struct smmu_stats ss;
+
+	smmu_stats(s, &ss);
+	row->dma_checks += ss.dma_checks;
+	row->dma_faults += ss.dma_faults;
+	if (ss.dma_faults) {
+		snprintf(row->note, sizeof(row->note), "cpu %u: %llu DMA "
+			 "faults: %s", c, (unsigned long long)ss.dma_faults,
+			 smmu_last_error(s));
+		row->verified = false;
+	}
+}
+
 /* Each vCPU's status, marks and shadow; the counts of those that marked
  * their timed part. */
 static void check_cpus(struct run *r, const struct bench_case *w,
@@ -250,6 +267,7 @@ static void check_cpus(struct run *r, const struct bench_case *w,
 				 smmu_last_error(r->smmu[c]));
 			row->verified = false;
 		}
+		check_dma(r->smmu[c], c, row);
 		bench_tally_cpu(t, w, &p[c], &res[c], &st[c], r->at[c],
 				r->sink[c], row);
 	}

@@ -191,7 +191,8 @@ static size_t run_all(const struct bench_opts *o, const struct bench_units *u,
 		for (si = 0; si < BENCH_NR_STRATEGIES; si++) {
 			const struct bench_strategy_name *s = &bench_strategies[si];
 
-			if (!o->want_s[si] || (w->only && strcmp(w->only, s->name)))
+			if (!o->want_s[si] || (w->only && strcmp(w->only, s->name)) ||
+			    (s->s == BENCH_S_RELAXED && !bench_case_relaxed(w)))
 				continue;
 			fprintf(stderr, "wpt-bench: %-20s %-8s\n", w->name,
 				s->name);

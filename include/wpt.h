@@ -308,6 +308,13 @@ struct wpt_vm_stats {
 				   * map nothing) */
 	uint64_t quiesces;        /* quiesce() .. resume() windows the
 				   * library opened for re-cuts */
+	/* Relaxed mode (WPT_MODE_RELAXED): */
+	uint64_t relaxed_pages;   /* times a table page was left writable */
+	uint64_t unsynced_pages;  /* table pages writable now */
+	uint64_t syncs;           /* sync points that had pages to diff */
+	uint64_t doorbell_syncs;  /* of those, at a registered doorbell */
+	uint64_t bound_syncs;     /* of those, at wpt_relax_cfg's bound */
+	uint64_t sync_ns;         /* time inside those syncs */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
@@ -507,6 +514,9 @@ enum wpt_mode {
 	WPT_MODE_TRAP = 1,   /* protect every table page; stores drive the shadow */
 	WPT_MODE_INVAL = 2,  /* no protection; invalidations drive the shadow */
 	WPT_MODE_HYBRID = 3, /* trap maps; removals wait for their invalidation */
+	WPT_MODE_RELAXED = 4,/* trap, but pages written in a burst are left
+			      * writable until the next sync point (see
+			      * "relaxed mode" below) */
 };
 
 /* Create a domain.  The sink stays the caller's and must outlive it. */
@@ -599,6 +609,99 @@ struct wpt_domain_stats {
 };
 int wpt_domain_stats(const struct wpt_domain *d, struct wpt_domain_stats *st,
 		     size_t size);
+
+/* ---------------------------------------------------- relaxed mode */
+
+/*
+ * WPT_MODE_RELAXED: bulk maps without an exit per leaf.  A domain in this
+ * mode traps stores like WPT_MODE_TRAP, but a table page below the root
+ * that the guest stores to again soon after a trapped store (a driver
+ * filling a leaf table) is left writable ("unsynced") with its snapshot
+ * kept, so the rest of the burst costs no exit; a new one-page table that
+ * the guest installs (a driver's cmpxchg into the parent, trapped, or
+ * found in an unsynced parent at a sync point) starts unsynced, never
+ * protected while the guest fills it.  At the next sync
+ * point every unsynced page is diffed against its snapshot, the shadows
+ * and sinks are updated, and a page not written for quiet_syncs sync
+ * points in a row (default 1) is protected again.  Sync points:
+ *
+ *   - any wpt_domain_invalidate(), _invalidate_all() or _set_root() of a
+ *     relaxed domain (the VM's unsynced pages, all of them);
+ *   - an MMIO exit passed to wpt_vm_handle_mmio() inside a doorbell range
+ *     registered with wpt_vm_add_doorbell(): the passed-through device's
+ *     doorbell registers, which the VMM then traps (leaves out of the
+ *     guest's direct BAR mapping) instead of mapping them;
+ *   - wpt_vm_sync();
+ *   - the bound of wpt_relax_cfg: that many calls of wpt_vm_handle_mmio()
+ *     or that many microseconds since a page was left unsynced, checked at
+ *     each call of wpt_vm_handle_mmio().
+ *
+ * The safety contract, plainly:
+ *   - a map the guest wrote before it rang a registered doorbell is in the
+ *     sink before wpt_vm_handle_mmio() returns for that doorbell exit, so
+ *     before the VMM's emulation of the doorbell tells the device;
+ *   - an unmap reaches the sink no later than the guest's invalidation of
+ *     it (wpt_domain_invalidate returns after it did); every guest
+ *     invalidates after an unmap before it reuses the memory, since the
+ *     IOMMU's TLB may hold the old entry as long;
+ *   - between sync points the sink may lack maps and still hold unmaps of
+ *     unsynced pages.  A device that polls memory for work without a
+ *     doorbell (a descriptor ring it reads on its own) may find a new
+ *     descriptor whose IOVA is not mapped yet: it gets an IOMMU fault
+ *     (the DMA is refused, never misdirected), until the next sync point.
+ *     For such a device use WPT_MODE_TRAP, or set a bound.  Nothing is
+ *     ever mapped that the guest's tables did not map at some point.
+ *   - wpt_domain_verify() compares with the guest's tables as they are:
+ *     call it after a sync point (wpt_vm_sync()).
+ * A sink error at a sync point is counted (wpt_vm_stats.errors, the
+ * domain's sink_errors) and what is owed is retried at the next update;
+ * a doorbell exit still returns 0 (the VMM's device).
+ *
+ * Unsynced pages are per VM.  A table page a relaxed domain frees and a
+ * WPT_MODE_TRAP domain reuses while it is unsynced has its stores for the
+ * trap domain mirrored at the next sync point, not at once: keep trapping
+ * and relaxed domains of one VM on separate table memory, or sync after
+ * such a reuse.
+ *
+ * Costs: leaving a page writable and protecting it again are one protect
+ * change each (a memslot re-cut with the KVM backend), so relaxing pays
+ * off when the burst is longer than a few stores.  Each sync point
+ * compares every unsynced page with its snapshot (a memcmp of 4 KiB) and
+ * diffs only what differs: a larger quiet_syncs trades protection
+ * changes for those compares.
+ */
+struct wpt_relax_cfg {
+	size_t size;         /* sizeof(struct wpt_relax_cfg) */
+	uint32_t max_pages;  /* unsynced pages at once (0: 64, at most
+			      * 65536); past it, a page simply keeps
+			      * trapping */
+	uint32_t burst;      /* trapped stores to one page among the VM's
+			      * last 8 that leave it writable (0: 2) */
+	uint64_t max_exits;  /* sync after this many wpt_vm_handle_mmio()
+			      * calls with a page unsynced (0: no bound) */
+	uint64_t max_us;     /* sync when a page has been unsynced this long,
+			      * checked at those calls (0: no bound) */
+	uint32_t quiet_syncs;/* sync points in a row a page may go unwritten
+			      * before it is protected again (0: 1, at most
+			      * 2047); a full list lets its quietest go */
+};
+
+/* Set the VM's relaxed-mode settings (any time; the defaults hold until
+ * then).  0, -EINVAL or -ENOMEM (the settings are unchanged). */
+int wpt_vm_set_relax(struct wpt_vm *vm, const struct wpt_relax_cfg *cfg);
+
+/* An MMIO exit inside [gpa, gpa + size) (not guest RAM) is a sync point.
+ * Ranges may not overlap one already registered.  0, -EINVAL (empty,
+ * wrapping, in guest RAM, or overlapping), -ENOSPC (more than 64
+ * ranges). */
+int wpt_vm_add_doorbell(struct wpt_vm *vm, uint64_t gpa, uint64_t size);
+/* Remove a range added with exactly these bounds: 0 or -ENOENT. */
+int wpt_vm_remove_doorbell(struct wpt_vm *vm, uint64_t gpa, uint64_t size);
+
+/* A sync point now: diff every unsynced page, update the shadows and
+ * sinks, protect again the pages written since the last one.  0 or the
+ * first sink (or protection) error.  Any thread. */
+int wpt_vm_sync(struct wpt_vm *vm);
 
 /* ------------------------------------------- arm64: the NISV fast path */
 

@@ -29,6 +29,7 @@
 #include "protect/protect.h"
 
 struct wpt_table;
+struct wpt_relax;
 
 /*
  * One place a table is used: domain d reaches it at level, its entry 0
@@ -146,6 +147,7 @@ struct wpt_vm {
 	struct wpt_quiesce_ops quiesce;
 	void *quiesce_opaque;
 	uint64_t quiesces;              /* atomic */
+	struct wpt_relax *relax;        /* unsynced pages (relax.c) */
 };
 
 #endif

@@ -13,13 +13,14 @@
 #include "op.h"
 #include "ptwalk.h"
 #include "recut.h"
+#include "relax.h"
 #include "shadow.h"
 #include "tracker.h"
 
 static bool mode_valid(enum wpt_mode mode)
 {
 	return mode == WPT_MODE_TRAP || mode == WPT_MODE_INVAL ||
-	       mode == WPT_MODE_HYBRID;
+	       mode == WPT_MODE_HYBRID || mode == WPT_MODE_RELAXED;
 }
 
 int wpt_domain_new(struct wpt_vm *vm, const struct wpt_format_cfg *ufmt,
@@ -56,6 +57,8 @@ int wpt_domain_new(struct wpt_vm *vm, const struct wpt_format_cfg *ufmt,
 	LIST_INIT(&d->uses);
 	pthread_mutex_lock(&vm->lock);
 	LIST_INSERT_HEAD(&vm->domains, d, link);
+	if (mode == WPT_MODE_RELAXED)
+		relax_count_domain(vm, 1);
 	pthread_mutex_unlock(&vm->lock);
 	*out = d;
 	return 0;
@@ -71,6 +74,8 @@ static void domain_release(struct wpt_domain *d)
 
 	pthread_mutex_lock(&vm->lock);
 	LIST_REMOVE(d, link);
+	if (d->mode == WPT_MODE_RELAXED)
+		relax_count_domain(vm, -1);
 	pthread_mutex_unlock(&vm->lock);
 	shadow_free(d->shadow);
 	free(d);
@@ -84,6 +89,9 @@ static int domain_unmap_all(struct wpt_domain *d)
 	int ret, r, flush;
 
 	pthread_mutex_lock(&vm->lock);
+	/* Its pages go back under protection (or out of the list). */
+	if (d->mode == WPT_MODE_RELAXED)
+		(void)relax_sync_locked(vm, RELAX_SYNC_EXPLICIT);
 	op_begin(vm);
 	r = op_drop_domain(d);
 	/* Inert from here: nothing to walk, nothing to re-map. */
@@ -148,9 +156,13 @@ int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim)
 static int domain_switch_root(struct wpt_domain *d, bool has_root, uint64_t gpa)
 {
 	struct wpt_vm *vm = d->vm;
-	int ret, r, err = 0;
+	int ret, r, err = 0, sync_err = 0;
 
 	pthread_mutex_lock(&vm->lock);
+	/* A new context is a sync point: the old tree as the guest left it
+	 * goes, not as it was at the last one. */
+	if (d->mode == WPT_MODE_RELAXED)
+		sync_err = relax_sync_locked(vm, RELAX_SYNC_INVAL);
 	op_begin(vm);
 	if (d->fault) {
 		/* Torn down when it faulted; start afresh. */
@@ -174,7 +186,7 @@ static int domain_switch_root(struct wpt_domain *d, bool has_root, uint64_t gpa)
 		ret = shadow_flush_all(d->shadow);
 	r = recut_unlock(vm, NULL);
 	ret = ret ? ret : r;
-	return ret ? ret : err;
+	return ret ? ret : err ? err : sync_err;
 }
 
 int wpt_domain_set_root(struct wpt_domain *d, uint64_t root_gpa)
@@ -199,7 +211,7 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 {
 	struct wpt_vm *vm;
 	uint64_t last, top;
-	int ret = 0, r;
+	int ret = 0, r, sync_err = 0;
 
 	if (!d || !size)
 		return -EINVAL;
@@ -210,6 +222,10 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 		last = top;
 	pthread_mutex_lock(&vm->lock);
 	d->st.invalidations++;
+	/* Relaxed: the guest's unmaps on unsynced pages reach the sink by
+	 * the time their invalidation returns (wpt.h). */
+	if (d->mode == WPT_MODE_RELAXED)
+		sync_err = relax_sync_locked(vm, RELAX_SYNC_INVAL);
 	if (iova <= top) {
 		op_begin(vm);
 		if (d->mode == WPT_MODE_INVAL)
@@ -225,7 +241,7 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 			ret = shadow_commit(d->shadow);
 	}
 	r = recut_unlock(vm, NULL);
-	return ret ? ret : r;
+	return ret ? ret : r ? r : sync_err;
 }
 
 int wpt_domain_invalidate_all(struct wpt_domain *d)

@@ -14,6 +14,7 @@
 #include "core.h"
 #include "pageindex.h"
 #include "recut.h"
+#include "relax.h"
 
 static uint64_t now_ns(void)
 {
@@ -84,12 +85,14 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 			return 1;
 		}
 	}
+	relax_before_store(vm, gpa, data, len);
 	ret = apply_store_locked(vm, pg, gpa, hva, data, len);
 	if (ret) {
 		pthread_mutex_unlock(&vm->lock);
 		return ret;
 	}
 	ret = apply_rescan(vm, gpa, len);
+	relax_after_trap(vm, gpa & WPT_PAGE_MASK);
 	vm->st.exits_handled++;
 	vm->st.lib_ns += now_ns() - t0;
 	/* A table the store linked is protected before the vCPU runs on. */
@@ -109,6 +112,10 @@ int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 	if (!vm || !data || !len || (len > 8 && len != 16))
 		return -EINVAL;
 	region = guestmem_region(&vm->mem, gpa, 1);
+	/* Relaxed mode: every exit counts against its bound, and a
+	 * registered doorbell is a sync point before the device hears. */
+	if (relax_pending(vm))
+		relax_exit(vm, gpa, !region);
 	if (!region)
 		return 0; /* device MMIO: the VMM's */
 	while (done < len) {

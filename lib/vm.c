@@ -11,6 +11,7 @@
 #include "core.h"
 #include "pageindex.h"
 #include "recut.h"
+#include "relax.h"
 #include "shadow.h"
 #include "tracker.h"
 
@@ -75,6 +76,9 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 		ret = pageindex_init(vm);
 	if (ret)
 		goto err_protect;
+	ret = relax_new(vm);
+	if (ret)
+		goto err_index;
 	vm->limits = cfg.limits;
 	limits_fill(&vm->limits, NULL);
 	vm->log = cfg.log;
@@ -85,6 +89,8 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	*out = vm;
 	return 0;
 
+err_index:
+	pageindex_fini(vm);
 err_protect:
 	protect_free(&vm->protect);
 err_mem:
@@ -104,6 +110,7 @@ void wpt_vm_free(struct wpt_vm *vm)
 		wpt_domain_free(d);
 	/* Every table went with its last domain, so the index is empty. */
 	pageindex_fini(vm);
+	relax_free(vm);
 	recut_protect_free(vm);
 	uffd_blocked_free(&vm->blocked);
 	guestmem_fini(&vm->mem);

@@ -20,7 +20,8 @@
  *
  * The strategy (enum bench_strategy) picks what follows a map or unmap
  * call: nothing / an invalidation on the command queue / one explicit
- * request exit.  All state lives in struct drv, which the caller keeps
+ * request exit.  After every map, in every strategy, the device's own
+ * driver rings the device's doorbell with the range mapped.  All state lives in struct drv, which the caller keeps
  * (on the stack in the guest): there are no globals, since every vCPU
  * runs the same image.  Not thread-safe: one struct drv per vCPU.
  *
@@ -120,6 +121,7 @@ struct drv {
 	uint64_t maps, unmaps, leaf_stores, tables_alloc, tables_freed;
 	uint64_t requests, doorbell_base;
 	uint64_t tsc_start, tsc_end, map_cycles, map_calls;
+	uint64_t dma_bells;    /* device doorbells (one per map call) */
 	/* Valid entries of each arena table page (its index). */
 	uint16_t count[DRV_MAX_TABLES];
 	uint16_t free_pages[DRV_MAX_TABLES];

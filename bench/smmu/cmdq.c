@@ -38,6 +38,8 @@ static enum wpt_mode domain_mode(enum bench_strategy strategy)
 		return WPT_MODE_TRAP;
 	case BENCH_S_HYBRID:
 		return WPT_MODE_HYBRID;
+	case BENCH_S_RELAXED:
+		return WPT_MODE_RELAXED;
 	default:
 		return WPT_MODE_INVAL;
 	}

@@ -24,6 +24,7 @@ int smmu_new(const struct smmu_cfg *cfg, struct smmu **out)
 	case BENCH_S_TRAP:
 	case BENCH_S_HYBRID:
 	case BENCH_S_INVAL:
+	case BENCH_S_RELAXED:
 		break;
 	case BENCH_S_EXPLICIT:
 		if (!cfg->check_sink || cfg->check_sink == cfg->sink)
@@ -143,13 +144,17 @@ int smmu_mmio(struct smmu *s, uint64_t off, uint8_t *data, uint32_t len,
 			reg_read(s->cd_base, half, data, len);
 		return 0;
 	case SMMU_R_REQ:
+	case SMMU_R_DEV_BELL:
 		if (!is_write || len != 8)
 			return -EINVAL;
 		{
 			uint64_t gpa;
 
 			memcpy(&gpa, data, 8);
-			smmu_request(s, gpa);
+			if (off == SMMU_R_REQ)
+				smmu_request(s, gpa);
+			else
+				smmu_dma_check(s, gpa);
 		}
 		return 0;
 	default:

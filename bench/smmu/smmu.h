@@ -23,6 +23,11 @@
  *    misaligned or outside RAM) is a command error of the CFGI_CD (a real
  *    SMMU raises C_BAD_CD later instead); CD.EPD0 set acts like V clear;
  *  - TLBI_NH_VA and TLBI_NH_ASID act only when their ASID is the CD's.
+ *
+ * The page also carries the passed-through device's doorbell
+ * (SMMU_R_DEV_BELL): at each ring the device checks, in every strategy,
+ * that the sink translates every page of the range handed over to the
+ * GPA handed over, readable (smmu_stats' dma_checks, dma_faults).
  */
 #ifndef WPT_BENCH_SMMU_H
 #define WPT_BENCH_SMMU_H
@@ -47,7 +52,7 @@ struct smmu_cfg {
 	uint8_t *ram;            /* HVA of guest RAM at ram_gpa */
 	uint64_t ram_gpa, ram_size;
 	enum bench_strategy strategy;
-	/* TRAP/HYBRID/INVAL: the domain's sink (domain mode TRAP/HYBRID/INVAL).
+	/* TRAP/HYBRID/INVAL/RELAXED: the domain's sink (that domain mode).
 	 * EXPLICIT: each BENCH_REQ_MAP/UNMAP request goes straight to this
 	 * sink (hva = ram + (gpa - ram_gpa)), and the domain is an INVAL-mode
 	 * domain on check_sink that is never invalidated while the guest
@@ -81,8 +86,9 @@ int smmu_mmio(struct smmu *s, uint64_t off, uint8_t *data, uint32_t len,
 struct wpt_domain *smmu_domain(struct smmu *s);
 
 /*
- * After the run.  TRAP/HYBRID/INVAL: wpt_domain_verify of the domain as it
- * stands.  EXPLICIT: wpt_domain_invalidate_all on the check domain, then the
+ * After the run.  TRAP/HYBRID/INVAL/RELAXED: wpt_domain_verify of the
+ * domain as it stands (RELAXED: the guest's last doorbell or
+ * invalidation was its last sync point).  EXPLICIT: wpt_domain_invalidate_all on the check domain, then the
  * sink must translate exactly the pages check_sink translates, to the same
  * GPAs with the same perms (compared as maximal runs, so the two need not
  * have split their mappings alike).  A sink that is not a recording sink is
@@ -107,6 +113,10 @@ struct smmu_stats {
 				  * for a reason other than the guest's
 				  * command (a sink error, a work limit) */
 	uint64_t msi_writes;     /* CMD_SYNC MSIData writes done */
+	/* The device's doorbell (SMMU_R_DEV_BELL): ranges checked, and those
+	 * with a page the sink did not translate to the GPA handed over
+	 * (what a real device's DMA would have faulted on or misdirected). */
+	uint64_t dma_checks, dma_faults;
 };
 void smmu_stats(const struct smmu *s, struct smmu_stats *st);
 

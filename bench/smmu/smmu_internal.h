@@ -102,4 +102,7 @@ void smmu_cmdq_prod_write(struct smmu *s, uint32_t val);
 /* request.c: SMMU_R_REQ written with the request's GPA. */
 void smmu_request(struct smmu *s, uint64_t gpa);
 
+/* dma.c: SMMU_R_DEV_BELL written with a struct bench_dma_desc's GPA. */
+void smmu_dma_check(struct smmu *s, uint64_t gpa);
+
 #endif

@@ -58,6 +58,9 @@
 #include "vmm_impl.h"
 #include "../clock.h"
 
+/* wpt_relax_cfg.quiet_syncs for relaxed domains (see bells_add). */
+#define BENCH_QUIET_SYNCS 64
+
 extern const uint8_t bench_guest_image[], bench_guest_image_end[];
 
 /* The spare slot for bvm_slot_roundtrip_ns, above the guest's 4 GiB. */
@@ -200,6 +203,24 @@ static const struct wpt_quiesce_ops pause_ops = {
 	.quiesce = bvm_pause_quiesce,
 	.resume = bvm_pause_resume,
 };
+/* Each vCPU's device doorbell (SMMU_R_DEV_BELL) is a sync point for
+ * relaxed domains: the device must not hear of a map the sink lacks.
+ * A page stays writable through BENCH_QUIET_SYNCS unwritten sync points
+ * (a bulk map's tables are then mostly freed before they would be
+ * protected again: no protection change at all). */
+static int bells_add(struct bvm *vm)
+{
+	struct wpt_relax_cfg rc = {
+		.size = sizeof(rc), .quiet_syncs = BENCH_QUIET_SYNCS,
+	};
+	unsigned int c;
+	int ret = wpt_vm_set_relax(vm->wpt, &rc);
+
+	for (c = 0; c < BENCH_MAX_CPUS && !ret; c++)
+		ret = wpt_vm_add_doorbell(vm->wpt,
+					  BENCH_MMIO_GPA(c) + SMMU_R_DEV_BELL, 8);
+	return ret;
+}
 
 static int wpt_attach(struct bvm *vm)
 {
@@ -220,7 +241,8 @@ static int wpt_attach(struct bvm *vm)
 		cfg.uffd = WPT_UFFD_BLOCK;
 		ret = uffd_service_init(&vm->uffd, vm->tids, vm->kvm_returns,
 					BENCH_MAX_CPUS) ?:
-		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt);
+		      ram_slot(vm) ?: wpt_vm_new(&cfg, &vm->wpt) ?:
+		      bells_add(vm);
 		if (ret)
 			return ret;
 		vm->uffd.wpt = vm->wpt;
@@ -238,7 +260,7 @@ static int wpt_attach(struct bvm *vm)
 		cfg.quiesce_opaque = &vm->pause;
 		ret = bvm_pause_init(&vm->pause);
 	}
-	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt);
+	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt) ?: bells_add(vm);
 }
 
 int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)

@@ -180,7 +180,9 @@ static int steps_grow(struct protect_steps *s)
 	return 0;
 }
 
-int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
+/* Hold page_gpa writable; unprotect: the backend has it protected now
+ * and must make it writable first. */
+static int hold(struct wpt_protect *p, uint64_t page_gpa, bool unprotect)
 {
 	struct protect_steps *s = p->steps;
 	struct step_page *sp = page_find(s, page_gpa);
@@ -195,11 +197,21 @@ int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
 	ret = steps_grow(s);
 	if (ret)
 		return ret;
-	ret = backend_set(p, page_gpa, WPT_PAGE_SIZE, false);
+	ret = unprotect ? backend_set(p, page_gpa, WPT_PAGE_SIZE, false) : 0;
 	if (ret)
 		return ret;
 	s->pages[s->nr++] = (struct step_page){ .gpa = page_gpa, .count = 1 };
 	return 0;
+}
+
+int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
+{
+	return hold(p, page_gpa, true);
+}
+
+int protect_hold_unprotected(struct wpt_protect *p, uint64_t page_gpa)
+{
+	return hold(p, page_gpa, false);
 }
 
 int protect_step_end(struct wpt_protect *p, uint64_t page_gpa,

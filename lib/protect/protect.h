@@ -135,6 +135,13 @@ int protect_set(struct wpt_protect *p, uint64_t gpa, uint64_t size, bool on);
 /* A step of page_gpa begins: make it writable (the first step of it). */
 int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa);
 
+/* Hold page_gpa, which the tracker does not count protected now, as a
+ * step would: a protect of it by the tracker does not reach the backend
+ * until protect_step_end, which protects it if the tracker wants it then
+ * (relaxed mode's new tables: never protected while being filled).
+ * 0 or -ENOMEM. */
+int protect_hold_unprotected(struct wpt_protect *p, uint64_t page_gpa);
+
 /*
  * A step of page_gpa ended.  When it was the last one and want_protected
  * (the tracker counts the page protected), protect it again.  0, or the
