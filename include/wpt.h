@@ -124,6 +124,24 @@ struct wpt_protect_ops {
  * Protected pages sit in KVM_MEM_READONLY slots; RAM is pre-cut into slots
  * of slot_granule bytes (0: one slot per region) so protecting a page
  * re-creates only the piece that holds it.
+ *
+ * KVM cannot make a live slot read-only, so every protect or release
+ * deletes slots and creates others; layout says how the pieces are cut:
+ * - WPT_KVM_LAYOUT_PER_PAGE (0, the default): each protected table page
+ *   has a read-only slot of its own, and a released page keeps a
+ *   read-write one, so a table page protected or released again costs two
+ *   ioctls (one delete, one create) whatever its neighbours are.  The
+ *   fewest ioctls, and the fewest slot deletes (on x86 KVM before 6.12 each
+ *   makes every vCPU re-fault all of guest RAM), for guests that free and
+ *   reuse table pages; it costs a slot per table page.
+ * - WPT_KVM_LAYOUT_MERGED: adjacent protected pages share one read-only
+ *   slot: the fewest slots, but protecting a page next to a protected one,
+ *   or releasing one in a run, re-cuts the run (3 to 4 ioctls).
+ * Either way slots beyond what the protected pages need are a cache: when
+ * the budget runs short, the pieces of the chunks a change touches merge
+ * (read-write first, then read-only), then those of other chunks;
+ * protect fails with -ENOSPC only when the budget cannot hold the layout
+ * with every chunk merged.
  */
 struct wpt_kvm_cfg {
 	int vm_fd;             /* the KVM VM fd; stays the caller's */
@@ -131,7 +149,11 @@ struct wpt_kvm_cfg {
 	uint32_t slot_budget;  /* how many slot ids from slot_base it may use */
 	uint64_t slot_granule; /* bytes, a multiple of 4 KiB, or 0 */
 	uint16_t as_id;        /* KVM address space (slot id bits 16..31) */
+	uint16_t layout;       /* WPT_KVM_LAYOUT_* */
 };
+
+#define WPT_KVM_LAYOUT_PER_PAGE 0
+#define WPT_KVM_LAYOUT_MERGED 1
 
 /* wpt_vm_cfg.uffd: how a store to a userfaultfd-protected page is caught
  * (see "the userfaultfd backend"). */
@@ -251,6 +273,8 @@ struct wpt_vm_stats {
 	uint64_t uffd_kicks;      /* of those, vCPUs kicked */
 	uint64_t reserved_descs;  /* descriptors with a reserved encoding (they
 				   * map nothing) */
+	uint64_t slot_recuts;     /* memslot chunks re-cut (KVM backend) */
+	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
