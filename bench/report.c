@@ -123,6 +123,13 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 			(unsigned long long)r->tracked_pages,
 			(unsigned long long)r->slots_in_use,
 			r->verified ? "true" : "false");
+		if (r->slot_layout)
+			fprintf(f, ", \"slot_layout\": \"%s\", "
+				"\"slot_budget\": %u, "
+				"\"recuts_per_table\": %.3f, "
+				"\"slot_fallbacks\": %llu", r->slot_layout,
+				r->slot_budget, r->recuts_per_table,
+				(unsigned long long)r->slot_fallbacks);
 		if (r->note[0]) {
 			fprintf(f, ", \"note\": ");
 			bench_json_str(f, r->note);

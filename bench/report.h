@@ -49,11 +49,18 @@ struct bench_row {
 	double slot_ioctls_per_table; /* slot ioctls / (protects + unprotects) */
 	uint64_t tracked_pages;   /* protected table pages at the end */
 	uint64_t slots_in_use;
+	double recuts_per_table;  /* memslot chunks re-cut / (protects + unprotects) */
+	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
+	const char *slot_layout;  /* "per-page", "merged"; NULL: no memslots */
+	uint32_t slot_budget;     /* the library's slot budget */
 	uint64_t split_runs;      /* split: contiguous runs the splits left */
 	uint64_t split_maps;      /* split: sink map calls they made */
 	bool verified;
 	char note[96];            /* why not verified, or "" */
 };
+
+/* The slot sweep's table: the churn rows on memslots (bench/sweep.c). */
+void bench_print_slot_sweep(FILE *f, const struct bench_row *rows, size_t n);
 
 /* Counts of r priced with u: the floor. */
 double bench_row_price(const struct bench_row *r, const struct bench_units *u);

@@ -276,6 +276,7 @@ int main(int argc, char **argv)
 			sizeof(not_run));
 	missed = bench_print_table(stdout, &meta, rows, nrows,
 				   o.project ? &o.proj : NULL);
+	bench_print_slot_sweep(stdout, rows, nrows);
 	printf("\n%d goal(s) missed; %u run(s) failed or not verified\n",
 	       missed, failed);
 	fflush(stdout);
