@@ -110,6 +110,7 @@ void bench_usage(FILE *f)
 		"                 [--lazy N] [--reps N] [--cpl0] [--seed N]\n"
 		"                 [--slot-granule BYTES] [--project exit=NS,slot=NS,map=NS]\n"
 		"                 [--json PATH] [--png PATH] [--no-chart]\n"
+		"       wpt-bench --chart-from JSON [--png PATH]\n"
 		"workloads: stream4k-strict,stream4k-lazy,bulk4k,bulk2m,churn,split,mt,\n"
 		"           slots (= churn-slot1,churn-slot2m,churn-slot64m, the same\n"
 		"           with -merged, churn-slot2m-tight, churn-slot2m-merged-tight,\n"
@@ -150,6 +151,7 @@ static const struct option long_opts[] = {
 	{ "json", required_argument, NULL, 'j' },
 	{ "png", required_argument, NULL, 'P' },
 	{ "no-chart", no_argument, NULL, 'n' },
+	{ "chart-from", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -207,6 +209,7 @@ static int opt_set(struct bench_opts *o, int ch, const char *arg,
 	case 'j': o->json = arg; break;
 	case 'P': o->png = arg; break;
 	case 'n': o->chart = false; break;
+	case 'C': o->chart_from = arg; break;
 	}
 	return ret;
 }

@@ -53,6 +53,7 @@ struct bench_opts {
 	uint64_t seed;
 	uint64_t granule;         /* default slot granule */
 	const char *json, *png;
+	const char *chart_from;   /* draw the chart of this JSON, run nothing */
 	bool project;
 	struct bench_units proj;
 };

@@ -59,8 +59,17 @@ struct bench_row {
 	char note[96];            /* why not verified, or "" */
 };
 
+/* The rows of a JSON bench_write_json wrote (the fields the chart
+ * uses): 0, -EINVAL (not such a file), -E2BIG (more than max rows). */
+int bench_read_rows(FILE *f, struct bench_row *rows, size_t max, size_t *n);
+
 /* The slot sweep's table: the churn rows on memslots (bench/sweep.c). */
 void bench_print_slot_sweep(FILE *f, const struct bench_row *rows, size_t n);
+
+/* The chart's slot sweep panel (bench/sweep.c): its data (how many
+ * bars), and its gnuplot commands. */
+size_t bench_sweep_chart_data(FILE *f, const struct bench_row *rows, size_t n);
+void bench_sweep_chart_plot(FILE *f, const char *dat, size_t nw);
 
 /* Counts of r priced with u: the floor. */
 double bench_row_price(const struct bench_row *r, const struct bench_units *u);

@@ -44,3 +44,48 @@ void bench_print_slot_sweep(FILE *f, const struct bench_row *rows, size_t n)
 			"(the chunks included), fallback: re-cuts the budget "
 			"made merge (goal: at most 2 ioctls).\n");
 }
+
+/* The sweep's rows for the chart: one line per churn row on memslots
+ * under trap, its name, then its slot ioctls per table page in its
+ * layout's column, per-page or merged ("-": the other).  Returns how
+ * many lines. */
+size_t bench_sweep_chart_data(FILE *f, const struct bench_row *rows, size_t n)
+{
+	size_t i, nw = 0;
+
+	/* No header line: the plot names its columns itself. */
+	for (i = 0; i < n; i++) {
+		const struct bench_row *r = &rows[i];
+		bool merged;
+
+		if (strncmp(r->workload, "churn", 5) || !r->slot_layout ||
+		    strcmp(r->strategy, "trap") ||
+		    r->slot_ioctls_per_table <= 0)
+			continue;
+		merged = !strcmp(r->slot_layout, "merged");
+		fprintf(f, merged ? "%s - %.3f\n" : "%s %.3f -\n",
+			r->workload, r->slot_ioctls_per_table);
+		nw++;
+	}
+	return nw;
+}
+
+/* The chart's lower panel: those bars, with the goal of 2 as a line. */
+void bench_sweep_chart_plot(FILE *f, const char *dat, size_t nw)
+{
+	fprintf(f,
+		"set title 'churn under trap on KVM memslots: memslot ioctls "
+		"per table page protected or released (dashed: the goal, 2)'\n"
+		"set style histogram clustered gap 1\n"
+		"unset logscale y\nset yrange [0:*]\nset ytics autofreq\n"
+		"set ylabel 'slot ioctls per table page'\n"
+		"set xrange [-0.6:%zu.6]\n"
+		"set arrow from graph 0, first 2 to graph 1, first 2 nohead "
+		"front dt 2 lw 2 lc rgb 'red'\n"
+		"plot '%s' using 2:xtic(1) title 'a read-only slot per table "
+		"page (default)' lc rgb '#56b4e9', "
+		"'' using 3 title 'adjacent pages share one (merged)' "
+		"lc rgb '#e69f00'\n",
+		nw ? nw - 1 : 0, dat);
+	fprintf(f, "unset multiplot\n");
+}
