@@ -20,9 +20,12 @@ const struct bench_case bench_cases[] = {
 	{ "split", BENCH_W_SPLIT, 1, 1, ~0ull, NULL, false, false, 0, 0 },
 	{ "mt", BENCH_W_STREAM4K, 1, 2, ~0ull, NULL, false, false, 0, 0 },
 	/* the slot layout sweep: granules, a read-only slot per table page
-	 * (the default) against adjacent pages sharing one, and a budget
-	 * too small for one slot per table page (the 64 chunks of 2 MiB and
-	 * 16 more: the layouts must merge, and no row may fault) */
+	 * (the default) against adjacent pages sharing one, a budget too
+	 * small for a slot per table page (-tight: the 64 chunks of 2 MiB
+	 * and 48 more, where churn needs about 140 per page and 103 merged),
+	 * and one too small even merged at times (-starved: 16 more, where
+	 * some releases are refused and those pages stay read-only); no row
+	 * may fault its domain */
 	{ "churn-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", false, false, 0, 0 },
 	{ "churn-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false, false, 0, 0 },
 	{ "churn-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", false, false, 0, 0 },
@@ -33,9 +36,11 @@ const struct bench_case bench_cases[] = {
 	{ "churn-slot64m-merged", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap",
 	  false, false, WPT_KVM_LAYOUT_MERGED, 0 },
 	{ "churn-slot2m-tight", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false,
-	  false, WPT_KVM_LAYOUT_PER_PAGE, BENCH_RAM_SIZE / (2 << 20) + 16 },
+	  false, WPT_KVM_LAYOUT_PER_PAGE, BENCH_RAM_SIZE / (2 << 20) + 48 },
 	{ "churn-slot2m-merged-tight", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap",
-	  false, false, WPT_KVM_LAYOUT_MERGED, BENCH_RAM_SIZE / (2 << 20) + 16 },
+	  false, false, WPT_KVM_LAYOUT_MERGED, BENCH_RAM_SIZE / (2 << 20) + 48 },
+	{ "churn-slot2m-starved", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false,
+	  false, WPT_KVM_LAYOUT_PER_PAGE, BENCH_RAM_SIZE / (2 << 20) + 16 },
 	/* and the userfaultfd backend's blocking mode, the one for native
 	 * guest code (see bvm_cfg.uffd_block: here a step runs to the next
 	 * exit) */
@@ -114,6 +119,7 @@ void bench_usage(FILE *f)
 		"workloads: stream4k-strict,stream4k-lazy,bulk4k,bulk2m,churn,split,mt,\n"
 		"           slots (= churn-slot1,churn-slot2m,churn-slot64m, the same\n"
 		"           with -merged, churn-slot2m-tight, churn-slot2m-merged-tight,\n"
+		"           churn-slot2m-starved,\n"
 		"           churn-uffd-block),\n"
 		"           stream4k,\n"
 		"           backends (= churn-cpl0-slot1,churn-cpl0-slot2m,churn-cpl0-slot64m,\n"

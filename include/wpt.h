@@ -137,9 +137,10 @@ struct wpt_protect_ops {
  * - WPT_KVM_LAYOUT_MERGED: adjacent protected pages share one read-only
  *   slot: the fewest slots, but protecting a page next to a protected one,
  *   or releasing one in a run, re-cuts the run (3 to 4 ioctls).
- * Either way slots beyond what the protected pages need are a cache: when
- * the budget runs short, the pieces of the chunks a change touches merge
- * (read-write first, then read-only), then those of other chunks;
+ * Either way slots beyond what the protected pages need are a cache: past
+ * half of the budget the chunks leave, the pieces of the chunks a change
+ * touches merge (read-write first, then read-only), past the budget those
+ * of other chunks too;
  * protect fails with -ENOSPC only when the budget cannot hold the layout
  * with every chunk merged.
  */

@@ -16,8 +16,9 @@
 #include "kvm_slots.h"
 
 /* A layout a re-cut may take, and the most slots it may leave in use, in
- * halves of the budget: a layout that keeps released pages cut stops at
- * half, so a burst of new tables still finds slots without merging. */
+ * halves of the spare budget (what the chunks' own slots leave): a layout
+ * that keeps released pages cut stops at half of it, so a burst of new
+ * tables still finds slots without merging. */
 struct plan_level {
 	unsigned int merge;
 	unsigned int halves;
@@ -204,7 +205,8 @@ int kvm_recut_plan(const struct kvm_layout *l, uint64_t gpa, uint64_t size,
 		delta = plan_fill(plan, n, gpa, size, readonly,
 				  levels[i].merge);
 		if (((long)l->in_use + delta) * 2 <=
-		    (long)l->budget * (long)levels[i].halves)
+		    2 * (long)l->nr_chunks + ((long)l->budget -
+		    (long)l->nr_chunks) * (long)levels[i].halves)
 			break;
 	}
 	*fell_back = i > 0;
