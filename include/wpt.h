@@ -131,7 +131,8 @@ struct wpt_protect_ops {
  *   has a read-only slot of its own, and a released page keeps a
  *   read-write one, so a table page protected or released again costs two
  *   ioctls (one delete, one create) whatever its neighbours are.  The
- *   fewest ioctls, and the fewest slot deletes (on x86 KVM before 6.12 each
+ *   fewest ioctls, and the fewest slot deletes (on x86, unless the kernel
+ *   lets the library turn KVM_X86_QUIRK_SLOT_ZAP_ALL off, each delete
  *   makes every vCPU re-fault all of guest RAM), for guests that free and
  *   reuse table pages; it costs a slot per table page.
  * - WPT_KVM_LAYOUT_MERGED: adjacent protected pages share one read-only
@@ -140,9 +141,9 @@ struct wpt_protect_ops {
  * Either way slots beyond what the protected pages need are a cache: past
  * half of the budget the chunks leave, the pieces of the chunks a change
  * touches merge (read-write first, then read-only), past the budget those
- * of other chunks too;
- * protect fails with -ENOSPC only when the budget cannot hold the layout
- * with every chunk merged.
+ * of other chunks too.  A protect fails with -ENOSPC only when the budget
+ * cannot hold the layout with every chunk merged; a release that cannot
+ * fit leaves the page read-only (its stores exit and are served from RAM).
  */
 struct wpt_kvm_cfg {
 	int vm_fd;             /* the KVM VM fd; stays the caller's */
