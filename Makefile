@@ -82,6 +82,7 @@ endif
 include mk/sim.mk
 include mk/bench.mk
 include mk/tests.mk
+include mk/slots.mk
 
 .PHONY: all deps check clean install bench check-vfio vfio-deps
 all: $(BENCH_BIN) $(LIBA) $(if $(SANITIZED),,$(LIBSO)) $(TOOL_BINS)

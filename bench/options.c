@@ -12,36 +12,54 @@
 #include "wpt.h"
 
 const struct bench_case bench_cases[] = {
-	{ "stream4k-strict", BENCH_W_STREAM4K, 1, 1, ~0ull, NULL, false, false },
-	{ "stream4k-lazy", BENCH_W_STREAM4K, 64, 1, ~0ull, NULL, false, false },
-	{ "bulk4k", BENCH_W_BULK4K, 1, 1, ~0ull, NULL, false, false },
-	{ "bulk2m", BENCH_W_BULK2M, 1, 1, ~0ull, NULL, false, false },
-	{ "churn", BENCH_W_CHURN, 1, 1, ~0ull, NULL, false, false },
-	{ "split", BENCH_W_SPLIT, 1, 1, ~0ull, NULL, false, false },
-	{ "mt", BENCH_W_STREAM4K, 1, 2, ~0ull, NULL, false, false },
-	/* the slot layout sweep */
-	{ "churn-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", false, false },
-	{ "churn-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false, false },
-	{ "churn-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", false, false },
+	{ "stream4k-strict", BENCH_W_STREAM4K, 1, 1, ~0ull, NULL, false, false, 0, 0 },
+	{ "stream4k-lazy", BENCH_W_STREAM4K, 64, 1, ~0ull, NULL, false, false, 0, 0 },
+	{ "bulk4k", BENCH_W_BULK4K, 1, 1, ~0ull, NULL, false, false, 0, 0 },
+	{ "bulk2m", BENCH_W_BULK2M, 1, 1, ~0ull, NULL, false, false, 0, 0 },
+	{ "churn", BENCH_W_CHURN, 1, 1, ~0ull, NULL, false, false, 0, 0 },
+	{ "split", BENCH_W_SPLIT, 1, 1, ~0ull, NULL, false, false, 0, 0 },
+	{ "mt", BENCH_W_STREAM4K, 1, 2, ~0ull, NULL, false, false, 0, 0 },
+	/* the slot layout sweep: granules, a read-only slot per table page
+	 * (the default) against adjacent pages sharing one, a budget too
+	 * small for a slot per table page (-tight: the 64 chunks of 2 MiB
+	 * and 48 more, where churn needs about 140 per page and 103 merged),
+	 * and one too small even merged at times (-starved: 16 more, where
+	 * some releases are refused and those pages stay read-only); no row
+	 * may fault its domain */
+	{ "churn-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", false, false, 0, 0 },
+	{ "churn-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false, false, 0, 0 },
+	{ "churn-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", false, false, 0, 0 },
+	{ "churn-slot1-merged", BENCH_W_CHURN, 1, 1, 0, "trap", false, false,
+	  WPT_KVM_LAYOUT_MERGED, 0 },
+	{ "churn-slot2m-merged", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false,
+	  false, WPT_KVM_LAYOUT_MERGED, 0 },
+	{ "churn-slot64m-merged", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap",
+	  false, false, WPT_KVM_LAYOUT_MERGED, 0 },
+	{ "churn-slot2m-tight", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false,
+	  false, WPT_KVM_LAYOUT_PER_PAGE, BENCH_RAM_SIZE / (2 << 20) + 48 },
+	{ "churn-slot2m-merged-tight", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap",
+	  false, false, WPT_KVM_LAYOUT_MERGED, BENCH_RAM_SIZE / (2 << 20) + 48 },
+	{ "churn-slot2m-starved", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", false,
+	  false, WPT_KVM_LAYOUT_PER_PAGE, BENCH_RAM_SIZE / (2 << 20) + 16 },
 	/* and the userfaultfd backend's blocking mode, the one for native
 	 * guest code (see bvm_cfg.uffd_block: here a step runs to the next
 	 * exit) */
 	{ "churn-uffd-block", BENCH_W_CHURN, 1, 1, 0, "trap", false,
-	  WPT_UFFD_BLOCK },
+	  WPT_UFFD_BLOCK, 0, 0 },
 	/* the protection backends side by side, at CPL0: here only code KVM
 	 * interprets (CPL0) has its stores to a userfaultfd-protected page
 	 * emulated and handed over (native CPL3 code makes KVM_RUN fail
 	 * with -EFAULT), and the locked ones must be single-stepped, which
 	 * works at CPL0 only */
-	{ "churn-cpl0-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", true, false },
-	{ "churn-cpl0-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", true, false },
-	{ "churn-cpl0-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", true, false },
+	{ "churn-cpl0-slot1", BENCH_W_CHURN, 1, 1, 0, "trap", true, false, 0, 0 },
+	{ "churn-cpl0-slot2m", BENCH_W_CHURN, 1, 1, 2ull << 20, "trap", true, false, 0, 0 },
+	{ "churn-cpl0-slot64m", BENCH_W_CHURN, 1, 1, 64ull << 20, "trap", true, false, 0, 0 },
 	{ "churn-cpl0-uffd", BENCH_W_CHURN, 1, 1, 0, "trap", true,
-	  WPT_UFFD_SIGBUS },
+	  WPT_UFFD_SIGBUS, 0, 0 },
 	{ "stream4k-cpl0-slot2m", BENCH_W_STREAM4K, 1, 1, 2ull << 20, "trap",
-	  true, false },
+	  true, false, 0, 0 },
 	{ "stream4k-cpl0-uffd", BENCH_W_STREAM4K, 1, 1, 0, "trap", true,
-	  WPT_UFFD_SIGBUS },
+	  WPT_UFFD_SIGBUS, 0, 0 },
 };
 const size_t bench_nr_cases = sizeof(bench_cases) / sizeof(bench_cases[0]);
 _Static_assert(sizeof(bench_cases) / sizeof(bench_cases[0]) <= BENCH_MAX_CASES,
@@ -113,8 +131,12 @@ void bench_usage(FILE *f)
 		"                 [--lazy N] [--reps N] [--cpl0] [--seed N]\n"
 		"                 [--slot-granule BYTES] [--project exit=NS,slot=NS,map=NS]\n"
 		"                 [--json PATH] [--png PATH] [--no-chart]\n"
+		"       wpt-bench --chart-from JSON [--png PATH]\n"
 		"workloads: stream4k-strict,stream4k-lazy,bulk4k,bulk2m,churn,split,mt,\n"
-		"           slots (= churn-slot1,churn-slot2m,churn-slot64m,churn-uffd-block),\n"
+		"           slots (= churn-slot1,churn-slot2m,churn-slot64m, the same\n"
+		"           with -merged, churn-slot2m-tight, churn-slot2m-merged-tight,\n"
+		"           churn-slot2m-starved,\n"
+		"           churn-uffd-block),\n"
 		"           stream4k,\n"
 		"           backends (= churn-cpl0-slot1,churn-cpl0-slot2m,churn-cpl0-slot64m,\n"
 		"           churn-cpl0-uffd,stream4k-cpl0-slot2m,stream4k-cpl0-uffd)\n"
@@ -152,6 +174,7 @@ static const struct option long_opts[] = {
 	{ "json", required_argument, NULL, 'j' },
 	{ "png", required_argument, NULL, 'P' },
 	{ "no-chart", no_argument, NULL, 'n' },
+	{ "chart-from", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -209,6 +232,7 @@ static int opt_set(struct bench_opts *o, int ch, const char *arg,
 	case 'j': o->json = arg; break;
 	case 'P': o->png = arg; break;
 	case 'n': o->chart = false; break;
+	case 'C': o->chart_from = arg; break;
 	}
 	return ret;
 }

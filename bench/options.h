@@ -25,6 +25,8 @@ struct bench_case {
 	const char *only;         /* only this strategy, or NULL */
 	bool cpl0;                /* guest at CPL0 whatever --cpl0 says */
 	int uffd;                 /* WPT_UFFD_*: the userfaultfd backend */
+	uint16_t layout;          /* wpt_kvm_cfg.layout */
+	uint32_t budget;          /* wpt_kvm_cfg.slot_budget (0: KVM's) */
 };
 
 struct bench_strategy_name {
@@ -53,6 +55,7 @@ struct bench_opts {
 	uint64_t seed;
 	uint64_t granule;         /* default slot granule */
 	const char *json, *png;
+	const char *chart_from;   /* draw the chart of this JSON, run nothing */
 	bool project;
 	struct bench_units proj;
 };

@@ -123,6 +123,13 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 			(unsigned long long)r->tracked_pages,
 			(unsigned long long)r->slots_in_use,
 			r->verified ? "true" : "false");
+		if (r->slot_layout)
+			fprintf(f, ", \"slot_layout\": \"%s\", "
+				"\"slot_budget\": %u, "
+				"\"recuts_per_table\": %.3f, "
+				"\"slot_fallbacks\": %llu", r->slot_layout,
+				r->slot_budget, r->recuts_per_table,
+				(unsigned long long)r->slot_fallbacks);
 		if (r->note[0]) {
 			fprintf(f, ", \"note\": ");
 			bench_json_str(f, r->note);
@@ -399,12 +406,18 @@ static void chart_goal_lines(FILE *f, const struct bench_row *rows, size_t n,
 		}
 }
 
+/* The ratio chart; with panel, as the upper part of a multiplot whose
+ * lower part the slot sweep draws. */
 static void chart_script(FILE *f, const char *png, const char *dat,
-			 size_t nw)
+			 size_t nw, bool panel)
 {
 	fprintf(f,
-		"set terminal pngcairo size 1200,620 noenhanced font ',10'\n"
-		"set output '%s'\n"
+		"set terminal pngcairo size 1200,%d noenhanced font ',10'\n"
+		"set output '%s'\n", panel ? 1000 : 620, png);
+	if (panel)
+		fprintf(f, "set multiplot\nset origin 0,0.38\n"
+			"set size 1,0.62\n");
+	fprintf(f,
 		"set title 'wptrack: time per operation relative to explicit "
 		"on the same workload (log scale; dashed: goals)'\n"
 		"set style data histograms\n"
@@ -423,23 +436,33 @@ static void chart_script(FILE *f, const char *png, const char *dat,
 		"lw 1 lc rgb 'black'\n"
 		"set label 'churn-slot*, churn-uffd-block: relative to churn "
 		"explicit; the -cpl0- rows are in the table only' at screen "
-		"0.01,0.02 font ',8'\n"
+		"0.01,%s font ',8'\n"
 		"plot '%s' using 2:xtic(1) title columnheader(2), "
 		"'' using 3 title columnheader(3), "
 		"'' using 4 title columnheader(4), "
 		"'' using 5 title columnheader(5)\n",
-		png, nw ? nw - 1 : 0, dat);
+		nw ? nw - 1 : 0, panel ? "0.39" : "0.02", dat);
+	if (panel)
+		fprintf(f, "unset arrow\nunset label\nset origin 0,0\n"
+			"set size 1,0.38\n");
 }
 
 int bench_write_chart(const char *png, const struct bench_row *rows, size_t n)
 {
 	const struct bench_row *seen[64];
-	char dat[PATH_MAX], gp[PATH_MAX];
-	size_t nw;
+	char dat[PATH_MAX], gp[PATH_MAX], sweep[PATH_MAX];
+	size_t nw, ns;
 	FILE *f;
 
 	snprintf(dat, sizeof(dat), "%s.dat", png);
 	snprintf(gp, sizeof(gp), "%s.gp", png);
+	snprintf(sweep, sizeof(sweep), "%s.sweep.dat", png);
+	f = fopen(sweep, "w");
+	if (!f)
+		return -errno;
+	ns = bench_sweep_chart_data(f, rows, n);
+	if (fclose(f))
+		return -EIO;
 	f = fopen(dat, "w");
 	if (!f)
 		return -errno;
@@ -452,7 +475,9 @@ int bench_write_chart(const char *png, const struct bench_row *rows, size_t n)
 	if (!f)
 		return -errno;
 	chart_goal_lines(f, rows, n, seen, nw);
-	chart_script(f, png, dat, nw);
+	chart_script(f, png, dat, nw, ns > 0);
+	if (ns)
+		bench_sweep_chart_plot(f, sweep, ns);
 	if (fclose(f))
 		return -EIO;
 	return bench_gnuplot(gp);

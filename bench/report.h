@@ -49,6 +49,10 @@ struct bench_row {
 	double slot_ioctls_per_table; /* slot ioctls / (protects + unprotects) */
 	uint64_t tracked_pages;   /* protected table pages at the end */
 	uint64_t slots_in_use;
+	double recuts_per_table;  /* memslot chunks re-cut / (protects + unprotects) */
+	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
+	const char *slot_layout;  /* "per-page", "merged"; NULL: no memslots */
+	uint32_t slot_budget;     /* the library's slot budget */
 	uint64_t split_runs;      /* split: contiguous runs the splits left */
 	uint64_t split_maps;      /* split: sink map calls they made */
 	bool verified;
@@ -57,6 +61,18 @@ struct bench_row {
 	uint64_t dma_faults;      /* of those, a page not mapped to its GPA
 				   * (the row is then not verified) */
 };
+
+/* The rows of a JSON bench_write_json wrote (the fields the chart
+ * uses): 0, -EINVAL (not such a file), -E2BIG (more than max rows). */
+int bench_read_rows(FILE *f, struct bench_row *rows, size_t max, size_t *n);
+
+/* The slot sweep's table: the churn rows on memslots (bench/sweep.c). */
+void bench_print_slot_sweep(FILE *f, const struct bench_row *rows, size_t n);
+
+/* The chart's slot sweep panel (bench/sweep.c): its data (how many
+ * bars), and its gnuplot commands. */
+size_t bench_sweep_chart_data(FILE *f, const struct bench_row *rows, size_t n);
+void bench_sweep_chart_plot(FILE *f, const char *dat, size_t nw);
 
 /* Counts of r priced with u: the floor. */
 double bench_row_price(const struct bench_row *r, const struct bench_units *u);

@@ -82,6 +82,8 @@ static int run_new(struct run *r, const struct bench_opts *o,
 		/* memslot rows: re-cuts with the vCPUs out of KVM_RUN, the
 		 * cost a correct VMM pays (wpt_quiesce_ops) */
 		.quiesce = !(w && w->uffd),
+		.slot_budget = w ? w->budget : 0,
+		.slot_layout = w ? w->layout : 0,
 		.mmio = on_mmio, .phase = on_phase, .opaque = r,
 	};
 	unsigned int c;
@@ -174,7 +176,7 @@ static int unit_costs(const struct bench_opts *o, struct run *r,
 		      struct bench_units *u)
 {
 	const struct bench_case cal = { "cal", BENCH_W_CAL_EXIT, 1, r->cpus,
-				      ~0ull, NULL, false, false };
+				      ~0ull, NULL, false, false, 0, 0 };
 	struct bench_params p[BENCH_MAX_CPUS];
 	struct bench_result res[BENCH_MAX_CPUS];
 	struct bvm_cpu_stats st[BENCH_MAX_CPUS];
@@ -322,6 +324,11 @@ int bench_run_one(const struct bench_opts *o, const struct bench_case *w,
 	bench_tally_row(&t, w, &unit, row);
 	row->tracked_pages = end.protected_pages;
 	row->slots_in_use = end.slots_in_use;
+	if (!w->uffd) {
+		row->slot_layout = w->layout == WPT_KVM_LAYOUT_MERGED ?
+					   "merged" : "per-page";
+		row->slot_budget = w->budget;
+	}
 	run_free(&r);
 	return 0;
 }

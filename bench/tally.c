@@ -90,6 +90,8 @@ static void vm_delta(struct bench_tally *t, const struct wpt_vm_stats *a,
 	t->slots = b->slot_ops - a->slot_ops;
 	t->slot_ns = b->slot_ns - a->slot_ns;
 	t->prot = b->protects + b->unprotects - a->protects - a->unprotects;
+	t->recuts = b->slot_recuts - a->slot_recuts;
+	t->fallbacks = b->slot_fallbacks - a->slot_fallbacks;
 	/* Relaxed mode's sync points run inside exits the library leaves
 	 * to the VMM (a doorbell) or inside invalidations: its own CPU too,
 	 * and the slot ioctls above include theirs. */
@@ -151,6 +153,8 @@ void bench_tally_row(const struct bench_tally *t, const struct bench_case *w,
 	row->pages_per_call = t->maps ? (double)t->bytes / 4096.0 / t->maps : 0;
 	row->slot_ioctls_per_op = (double)t->slots / per;
 	row->slot_ioctls_per_table = t->prot ? (double)t->slots / t->prot : 0;
+	row->recuts_per_table = t->prot ? (double)t->recuts / t->prot : 0;
+	row->slot_fallbacks = t->fallbacks;
 	/* Each vCPU pays its own exits side by side: the floor of one
 	 * vCPU's op. */
 	row->floor_ns_per_op = bench_row_price(row, unit);

@@ -39,6 +39,7 @@ struct bench_tally {
 	uint64_t wp, wp_ns;       /* userfaultfd write-protect ioctls */
 	uint64_t slots, slot_ns;  /* memslot ioctls */
 	uint64_t prot;            /* protects + unprotects */
+	uint64_t recuts, fallbacks; /* memslot chunks re-cut; budget merges */
 };
 
 void bench_tally_init(struct bench_tally *t);

@@ -14,10 +14,12 @@
  *             [--bulk-mib N] [--window N] [--lazy N] [--reps N] [--cpl0]
  *             [--seed N] [--project exit=NS,slot=NS,map=NS]
  *             [--json PATH] [--png PATH] [--no-chart]
+ *   wpt-bench --chart-from JSON [--png PATH]
  *
  * Workloads: stream4k-strict stream4k-lazy bulk4k bulk2m churn split mt
  * slots (churn under trap with RAM as one slot, 2 MiB and 64 MiB slots,
- * and under the userfaultfd backend's blocking mode),
+ * each with both memslot layouts, under a tight slot budget, and under
+ * the userfaultfd backend's blocking mode),
  * backends (the memslot layouts against the userfaultfd backend, churn and
  * stream4k under trap with the guest at CPL0).
  * Exit status: 0, 1 if any shadow failed verification or a run failed, 2
@@ -240,6 +242,33 @@ static unsigned int write_results(const struct bench_opts *o,
 	return 0;
 }
 
+/* --chart-from: the chart of a results file, with nothing run. */
+static int chart_from(const struct bench_opts *o, struct bench_row *rows)
+{
+	FILE *f = fopen(o->chart_from, "r");
+	size_t n;
+	int ret;
+
+	if (!f) {
+		fprintf(stderr, "wpt-bench: %s: %s\n", o->chart_from,
+			strerror(errno));
+		return 1;
+	}
+	ret = bench_read_rows(f, rows, MAX_ROWS, &n);
+	fclose(f);
+	if (!ret)
+		ret = mkdir_for(o->png) ?: bench_write_chart(o->png, rows, n);
+	if (ret) {
+		fprintf(stderr, "wpt-bench: chart of %s: %s%s\n", o->chart_from,
+			strerror(-ret), ret == -ENOENT ?
+			" (install gnuplot-nox)" : "");
+		return 1;
+	}
+	fprintf(stderr, "wpt-bench: wrote %s (%zu rows of %s)\n", o->png, n,
+		o->chart_from);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct bench_row rows[MAX_ROWS];
@@ -255,6 +284,8 @@ int main(int argc, char **argv)
 		bench_usage(stderr);
 		return 2;
 	}
+	if (o.chart_from)
+		return chart_from(&o, rows);
 	meta_fill(&meta, &o, machine, sizeof(machine), kernel, sizeof(kernel),
 		  date, sizeof(date));
 	/* A host without KVM still has the microbench's figures (make bench
@@ -277,6 +308,7 @@ int main(int argc, char **argv)
 			sizeof(not_run));
 	missed = bench_print_table(stdout, &meta, rows, nrows,
 				   o.project ? &o.proj : NULL);
+	bench_print_slot_sweep(stdout, rows, nrows);
 	printf("\n%d goal(s) missed; %u run(s) failed or not verified\n",
 	       missed, failed);
 	fflush(stdout);

@@ -124,6 +124,26 @@ struct wpt_protect_ops {
  * Protected pages sit in KVM_MEM_READONLY slots; RAM is pre-cut into slots
  * of slot_granule bytes (0: one slot per region) so protecting a page
  * re-creates only the piece that holds it.
+ *
+ * KVM cannot make a live slot read-only, so every protect or release
+ * deletes slots and creates others; layout says how the pieces are cut:
+ * - WPT_KVM_LAYOUT_PER_PAGE (0, the default): each protected table page
+ *   has a read-only slot of its own, and a released page keeps a
+ *   read-write one, so a table page protected or released again costs two
+ *   ioctls (one delete, one create) whatever its neighbours are.  The
+ *   fewest ioctls, and the fewest slot deletes (on x86, unless the kernel
+ *   lets the library turn KVM_X86_QUIRK_SLOT_ZAP_ALL off, each delete
+ *   makes every vCPU re-fault all of guest RAM), for guests that free and
+ *   reuse table pages; it costs a slot per table page.
+ * - WPT_KVM_LAYOUT_MERGED: adjacent protected pages share one read-only
+ *   slot: the fewest slots, but protecting a page next to a protected one,
+ *   or releasing one in a run, re-cuts the run (3 to 4 ioctls).
+ * Either way slots beyond what the protected pages need are a cache: past
+ * half of the budget the chunks leave, the pieces of the chunks a change
+ * touches merge (read-write first, then read-only), past the budget those
+ * of other chunks too.  A protect fails with -ENOSPC only when the budget
+ * cannot hold the layout with every chunk merged; a release that cannot
+ * fit leaves the page read-only (its stores exit and are served from RAM).
  */
 struct wpt_kvm_cfg {
 	int vm_fd;             /* the KVM VM fd; stays the caller's */
@@ -131,7 +151,11 @@ struct wpt_kvm_cfg {
 	uint32_t slot_budget;  /* how many slot ids from slot_base it may use */
 	uint64_t slot_granule; /* bytes, a multiple of 4 KiB, or 0 */
 	uint16_t as_id;        /* KVM address space (slot id bits 16..31) */
+	uint16_t layout;       /* WPT_KVM_LAYOUT_* */
 };
+
+#define WPT_KVM_LAYOUT_PER_PAGE 0
+#define WPT_KVM_LAYOUT_MERGED 1
 
 /*
  * Holding the vCPUs out of KVM_RUN around a memslot re-cut.
@@ -315,6 +339,8 @@ struct wpt_vm_stats {
 	uint64_t doorbell_syncs;  /* of those, at a registered doorbell */
 	uint64_t bound_syncs;     /* of those, at wpt_relax_cfg's bound */
 	uint64_t sync_ns;         /* time inside those syncs */
+	uint64_t slot_recuts;     /* memslot chunks re-cut (KVM backend) */
+	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */

@@ -50,7 +50,8 @@ $(BENCH_BIN): $(BENCH_PROG_OBJS) $(BENCH_VMM_OBJS) $(BENCH_SMMU_OBJS) $(LIBA)
 # The bench's tests: binaries beside the others in $(BUILD)/tests/, each
 # linked with the parts it tests.
 BENCH_TESTS := $(patsubst bench/tests/%.c,$(BUILD)/tests/%,$(wildcard bench/tests/test_*.c))
-$(BUILD)/tests/test_bench_report: $(BUILD)/bench/report.o
+$(BUILD)/tests/test_bench_report: $(BUILD)/bench/report.o $(BUILD)/bench/sweep.o \
+  $(BUILD)/bench/results_read.o
 $(BUILD)/tests/test_bench_probe: $(BUILD)/bench/vmm/probe.o
 $(BUILD)/tests/test_bench_smmu: $(BENCH_SMMU_OBJS)
 $(BUILD)/tests/test_bench_driver: $(BENCH_SMMU_OBJS) $(BENCH_DRV_HOSTED)

@@ -60,8 +60,8 @@ check-kvm: $(KVM_BINS) $(KVM_PROBE)
 	  scripts/kvm/check.sh $(KVM_DIR) $(KVM_PROBE) $(KVM_BINS)
 endif
 # The bench in the nested guest (make bench chooses it): the table on
-# stdout, bench/results/latest.json copied out; no chart (the guest has
-# no gnuplot).  BENCH_TIMEOUT bounds the guest (seconds).
+# stdout, bench/results/latest.json copied out and its chart drawn here
+# (the guest has no gnuplot).  BENCH_TIMEOUT bounds the guest (seconds).
 .PHONY: bench-nested
 bench-nested: $(KVM_BENCH) | kvm-deps
 	@KERNEL='$(KERNEL)' MODULES='$(MODULES)' scripts/kvm/bench.sh \

@@ -273,6 +273,95 @@ START_TEST(test_chart)
 }
 END_TEST
 
+static void slurp(const char *path, char *all, size_t len)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(f);
+	all[0] = 0;
+	while (fgets(line, sizeof(line), f))
+		strncat(all, line, len - strlen(all) - 1);
+	fclose(f);
+}
+
+static void do_sweep(FILE *f, void *arg)
+{
+	struct table_args *a = arg;
+
+	bench_print_slot_sweep(f, a->rows, a->n);
+}
+
+/* The slot sweep: its table, its chart panel (slot ioctls per table page
+ * in each layout's column, the goal of 2 as a line), and the rows read
+ * back from the JSON for --chart-from. */
+START_TEST(test_slot_sweep)
+{
+	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1, 1, 1 },
+				NULL, NULL };
+	struct bench_row rows[4] = {
+		row("churn", "explicit", 50000, 2, 2, 0),
+		row("churn-slot2m", "trap", 500000, 9, 2, 12),
+		row("churn-slot2m-merged", "trap", 700000, 9, 2, 18),
+		row("stream4k-strict", "trap", 80000, 3, 2, 0),
+	};
+	struct bench_row back[8];
+	struct table_args a = { &m, rows, 4, 0 };
+	char dir[] = "/tmp/wpt-sweep-XXXXXX", png[128], path[160];
+	char all[8192];
+	char *out;
+	size_t n, i;
+	FILE *f;
+
+	rows[1].slot_layout = "per-page";
+	rows[1].slot_ioctls_per_table = 2;
+	rows[1].recuts_per_table = 1;
+	rows[2].slot_layout = "merged";
+	rows[2].slot_ioctls_per_table = 3.1;
+	rows[2].slot_budget = 80;
+	rows[2].slot_fallbacks = 7;
+	out = capture(do_sweep, &a);
+	ck_assert_ptr_nonnull(strstr(out, "churn-slot2m               trap     "
+					  "per-page  KVM's    2.000    1.000"));
+	ck_assert_ptr_nonnull(strstr(out, "churn-slot2m-merged        trap     "
+					  "merged       80    3.100"));
+	ck_assert_ptr_null(strstr(out, "stream4k"));
+	free(out);
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(png, sizeof(png), "%s/c.png", dir);
+	bench_write_chart(png, rows, 4);
+	snprintf(path, sizeof(path), "%s.sweep.dat", png);
+	slurp(path, all, sizeof(all));
+	ck_assert_str_eq(all, "churn-slot2m 2.000 -\n"
+			      "churn-slot2m-merged - 3.100\n");
+	snprintf(path, sizeof(path), "%s.gp", png);
+	slurp(path, all, sizeof(all));
+	ck_assert_ptr_nonnull(strstr(all, "set multiplot"));
+	ck_assert_ptr_nonnull(strstr(all, "first 2 to graph 1, first 2 nohead"));
+	ck_assert_ptr_nonnull(strstr(all, "unset multiplot"));
+
+	out = capture(do_json, &a);
+	f = fmemopen(out, strlen(out), "r");
+	ck_assert_int_eq(bench_read_rows(f, back, 8, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(back[i].workload, rows[i].workload);
+		ck_assert_str_eq(back[i].strategy, rows[i].strategy);
+		ck_assert(back[i].ns_per_op == rows[i].ns_per_op);
+		ck_assert(back[i].verified);
+		ck_assert(back[i].slot_ioctls_per_table ==
+			  rows[i].slot_ioctls_per_table);
+		ck_assert(!back[i].slot_layout == !rows[i].slot_layout);
+	}
+	ck_assert_str_eq(back[2].slot_layout, "merged");
+	rewind(f);
+	ck_assert_int_eq(bench_read_rows(f, back, 3, &n), -E2BIG);
+	fclose(f);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bench_report");
@@ -286,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, test_goals);
 	tcase_add_test(tc, test_split_and_churn_goals);
 	tcase_add_test(tc, test_chart);
+	tcase_add_test(tc, test_slot_sweep);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -230,6 +230,7 @@ static int wpt_attach(struct bvm *vm)
 	struct wpt_kvm_cfg kvm = {
 		.vm_fd = vm->vm_fd, .slot_base = 0,
 		.slot_granule = vm->cfg.slot_granule,
+		.layout = vm->cfg.slot_layout,
 	};
 	struct wpt_vm_cfg cfg = {
 		.size = sizeof(cfg), .regions = &ram, .nr_regions = 1,

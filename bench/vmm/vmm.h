@@ -34,6 +34,7 @@ struct bvm_cfg {
 	 * a table page's slot never takes away the system area's. */
 	uint64_t slot_granule;
 	uint32_t slot_budget;        /* wpt_kvm_cfg.slot_budget (0: a default) */
+	uint16_t slot_layout;        /* wpt_kvm_cfg.layout */
 	/* Test aid for the single-step path (wpt_vm_step_begin/end): every
 	 * store to guest RAM that exits as KVM_EXIT_MMIO is not handed to
 	 * wpt_vm_handle_mmio with its data but run again for real: RIP goes

@@ -6,7 +6,9 @@
  * store to a read-only slot exits as KVM_EXIT_MMIO with the data; a load is
  * served from RAM).  KVM cannot change a live slot's flags or split it, so
  * protecting a page deletes the piece that holds it and creates the new
- * pieces; the granule bounds how much RAM one re-cut touches.
+ * pieces; the granule bounds how much RAM one re-cut touches.  How the
+ * pieces are cut, and how the slot budget is kept, is planned in
+ * kvm_plan.c; this file runs the plans.
  *
  * Called only under the VM lock (protect.h); nothing here is thread safe.
  */
@@ -48,16 +50,10 @@ struct kvm_backend {
 	uint64_t slot_ops;
 	uint64_t slot_ns;          /* time inside the memslot ioctl */
 	uint64_t protected_pages;
+	uint64_t recuts;           /* chunks re-cut */
+	uint64_t fallbacks;        /* re-cuts the budget made merge */
+	uint16_t layout;           /* WPT_KVM_LAYOUT_* */
 	int zap_quirk_off;
-};
-
-/* One chunk's change within a re-cut: the layout it had and the one it
- * gets. */
-struct kvm_recut {
-	struct kvm_chunk *chunk;
-	struct kvm_piece *old, *next;
-	unsigned int nr_old, nr_next;
-	long slot_delta;
 };
 
 /* Register (or, with delete, remove) one piece as a memslot. */
@@ -161,75 +157,6 @@ static int chunk_transition(struct kvm_backend *be, struct kvm_chunk *c,
 	return chunk_create_missing(be, c);
 }
 
-static struct kvm_piece *pieces_dup(const struct kvm_piece *p, unsigned int n)
-{
-	struct kvm_piece *copy = malloc(n * sizeof(*copy));
-
-	if (copy)
-		memcpy(copy, p, n * sizeof(*copy));
-	return copy;
-}
-
-/* The chunk holding gpa (which lies in guest RAM). */
-static size_t chunk_index(const struct kvm_backend *be, uint64_t gpa)
-{
-	size_t lo = 0, hi = be->nr_chunks;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (be->chunks[mid].gpa <= gpa)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void recut_plan_free(struct kvm_recut *plan, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(plan[i].old);
-		free(plan[i].next);
-	}
-	free(plan);
-}
-
-/* Plan the new layout of each chunk [gpa, gpa + size) touches. */
-static int recut_plan(struct kvm_backend *be, uint64_t gpa, uint64_t size,
-		      bool readonly, bool merge_rw, struct kvm_recut **out,
-		      size_t *nr)
-{
-	size_t first = chunk_index(be, gpa), last = chunk_index(be, gpa + size - 1);
-	size_t i, n = last - first + 1;
-	struct kvm_recut *plan = calloc(n, sizeof(*plan));
-
-	if (!plan)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		struct kvm_recut *r = &plan[i];
-		struct kvm_chunk *c = &be->chunks[first + i];
-
-		r->chunk = c;
-		r->nr_old = c->nr;
-		r->old = pieces_dup(c->pieces, c->nr);
-		r->next = malloc((c->nr + 2) * sizeof(*r->next));
-		if (!r->old || !r->next) {
-			recut_plan_free(plan, n);
-			return -ENOMEM;
-		}
-		r->nr_next = kvm_pieces_recut(c->pieces, c->nr, gpa, gpa + size,
-					      readonly, merge_rw, r->next);
-		r->slot_delta = kvm_pieces_slot_delta(c->pieces, c->nr,
-						      r->next, r->nr_next);
-	}
-	*out = plan;
-	*nr = n;
-	return 0;
-}
-
 static long plan_delta(const struct kvm_recut *plan, size_t n)
 {
 	long delta = 0;
@@ -276,28 +203,29 @@ static int kvm_recut_range(void *opaque, uint64_t gpa, uint64_t size,
 			   bool readonly)
 {
 	struct kvm_backend *be = opaque;
+	struct kvm_layout l = {
+		.chunks = be->chunks, .nr_chunks = be->nr_chunks,
+		.in_use = kvm_slot_ids_in_use(&be->ids),
+		.budget = be->ids.budget,
+		.per_page = be->layout == WPT_KVM_LAYOUT_PER_PAGE,
+	};
 	struct kvm_recut *plan;
+	bool fell_back;
 	size_t n;
 	int ret;
 
 	if (!size || (gpa | size) & ~WPT_PAGE_MASK ||
 	    !guestmem_region(be->gm, gpa, size))
 		return -EINVAL;
-	/* Leave read-write RAM cut while slots are plentiful (see
-	 * kvm_pieces_recut); past half the budget, merge the chunks touched
-	 * so the layout shrinks back as it is used. */
-	ret = recut_plan(be, gpa, size, readonly, false, &plan, &n);
+	ret = kvm_recut_plan(&l, gpa, size, readonly, &plan, &n, &fell_back);
 	if (ret)
 		return ret;
-	if (kvm_slot_ids_in_use(&be->ids) + plan_delta(plan, n) >
-	    be->ids.budget / 2) {
-		recut_plan_free(plan, n);
-		ret = recut_plan(be, gpa, size, readonly, true, &plan, &n);
-		if (ret)
-			return ret;
-	}
 	ret = recut_run(be, plan, n);
-	recut_plan_free(plan, n);
+	if (!ret) {
+		be->recuts += n;
+		be->fallbacks += fell_back;
+	}
+	kvm_recut_plan_free(plan, n);
 	return ret;
 }
 
@@ -320,6 +248,8 @@ static void kvm_stats(void *opaque, struct wpt_protect_stats *st)
 	st->slots_in_use = kvm_slot_ids_in_use(&be->ids);
 	st->protected_pages = be->protected_pages;
 	st->zap_quirk_off = be->zap_quirk_off;
+	st->slot_recuts = be->recuts;
+	st->slot_fallbacks = be->fallbacks;
 }
 
 /*
@@ -330,7 +260,7 @@ static void kvm_stats(void *opaque, struct wpt_protect_stats *st)
  */
 static void chunk_release(struct kvm_backend *be, struct kvm_chunk *c)
 {
-	struct kvm_piece *rw = pieces_dup(c->pieces, c->nr);
+	struct kvm_piece *rw = kvm_pieces_dup(c->pieces, c->nr);
 	unsigned int i;
 
 	if (rw) {
@@ -377,7 +307,8 @@ static int kvm_cfg_check(const struct wpt_kvm_cfg *cfg)
 	int nr_slots, nr_as;
 
 	if (cfg->vm_fd < 0 || !cfg->slot_budget || end > KVM_SLOT_ID_LIMIT ||
-	    cfg->slot_granule & ~WPT_PAGE_MASK)
+	    cfg->slot_granule & ~WPT_PAGE_MASK ||
+	    cfg->layout > WPT_KVM_LAYOUT_MERGED)
 		return -EINVAL;
 	nr_slots = kvm_cap(cfg->vm_fd, KVM_CAP_NR_MEMSLOTS);
 	if (nr_slots < 0)
@@ -473,6 +404,7 @@ int wpt_protect_kvm_new(const struct wpt_kvm_cfg *cfg,
 		return -ENOMEM;
 	be->vm_fd = cfg->vm_fd;
 	be->as_id = cfg->as_id;
+	be->layout = cfg->layout;
 	be->gm = gm;
 	be->nr_chunks = kvm_chunks_count(gm, cfg->slot_granule);
 	ret = kvm_slot_ids_init(&be->ids, cfg->slot_base, cfg->slot_budget);

@@ -5,34 +5,47 @@
 #include "../guestmem.h"
 #include "kvm_slots.h"
 
-/* Add [gpa, gpa + size) of one kind after out[0..nr), merged into the last
- * piece when it is of the same kind and may merge: adjacent protected
- * pages share one read-only slot, and (merge_rw) the read-write RAM around
- * them one slot a side. */
-static unsigned int piece_append(struct kvm_piece *out, unsigned int nr,
-				 uint64_t gpa, uint64_t size, bool readonly,
-				 bool merge_rw)
+/* The tiling kvm_pieces_recut builds, and whether its last piece lies in
+ * the range being re-cut. */
+struct recut_out {
+	struct kvm_piece *p;
+	unsigned int nr;
+	unsigned int merge;
+	bool last_in;
+};
+
+/*
+ * Add [gpa, gpa + size) of one kind after o's pieces, merged into the last
+ * one when they touch, are of one kind and may merge: parts of the range
+ * being re-cut always do (it changes as one slot), other neighbours only
+ * as o->merge allows for their kind.
+ */
+static void piece_append(struct recut_out *o, uint64_t gpa, uint64_t size,
+			 bool readonly, bool in_range)
 {
-	struct kvm_piece *last = nr ? &out[nr - 1] : NULL;
+	struct kvm_piece *last = o->nr ? &o->p[o->nr - 1] : NULL;
+	bool join = (in_range && o->last_in) ||
+		    (o->merge & (readonly ? KVM_MERGE_RO : KVM_MERGE_RW));
 
 	if (!size)
-		return nr;
-	if (last && last->readonly == readonly && (readonly || merge_rw) &&
+		return;
+	o->last_in = in_range;
+	if (last && join && last->readonly == readonly &&
 	    last->gpa + last->size == gpa) {
 		last->size += size;
-		return nr;
+		return;
 	}
-	out[nr] = (struct kvm_piece){ .gpa = gpa, .size = size,
-				      .slot = KVM_SLOT_NONE,
-				      .readonly = readonly };
-	return nr + 1;
+	o->p[o->nr++] = (struct kvm_piece){ .gpa = gpa, .size = size,
+					    .slot = KVM_SLOT_NONE,
+					    .readonly = readonly };
 }
 
 unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 			      uint64_t lo, uint64_t hi, bool readonly,
-			      bool merge_rw, struct kvm_piece *out)
+			      unsigned int merge, struct kvm_piece *out)
 {
-	unsigned int i, m = 0;
+	struct recut_out o = { .p = out, .merge = merge };
+	unsigned int i;
 
 	for (i = 0; i < n; i++) {
 		uint64_t start = cur[i].gpa, end = start + cur[i].size;
@@ -40,17 +53,16 @@ unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 		uint64_t b = end < hi ? end : hi;
 
 		if (a >= b) {
-			m = piece_append(out, m, start, end - start,
-					 cur[i].readonly, merge_rw);
+			piece_append(&o, start, end - start, cur[i].readonly,
+				     false);
 			continue;
 		}
-		m = piece_append(out, m, start, a - start, cur[i].readonly,
-				 merge_rw);
-		m = piece_append(out, m, a, b - a, readonly, merge_rw);
-		m = piece_append(out, m, b, end - b, cur[i].readonly, merge_rw);
+		piece_append(&o, start, a - start, cur[i].readonly, false);
+		piece_append(&o, a, b - a, readonly, true);
+		piece_append(&o, b, end - b, cur[i].readonly, false);
 	}
-	kvm_pieces_match(cur, n, out, m);
-	return m;
+	kvm_pieces_match(cur, n, out, o.nr);
+	return o.nr;
 }
 
 /* The piece of set[0..n) (sorted, non-overlapping) that starts at gpa. */

@@ -10,6 +10,7 @@
 #define WPT_PROTECT_KVM_SLOTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../guestmem.h"
@@ -45,19 +46,26 @@ uint64_t kvm_chunks_count(const struct wpt_guestmem *gm, uint64_t granule);
 void kvm_chunks_cut(const struct wpt_guestmem *gm, uint64_t granule,
 		    struct kvm_chunk *chunks);
 
+/* kvm_pieces_recut's merge: which neighbours of one kind become one slot. */
+#define KVM_MERGE_RO 1u /* read-only pieces protected by different calls */
+#define KVM_MERGE_RW 2u /* read-write pieces */
+
 /*
  * The tiling of cur[0..n) after [lo, hi) becomes readonly (or read-write),
- * into out (room for n + 2).  Adjacent read-only pieces always merge into
- * one; read-write neighbours merge only with merge_rw.  Without it a
- * released page keeps a read-write slot of its own, so protecting it again
- * (a table page reused, as allocators do) costs one delete and one create
- * instead of a re-cut of its neighbours.  Pieces of out that equal a
- * registered piece of cur keep its slot; the others get KVM_SLOT_NONE.
- * Returns how many pieces out holds.
+ * into out (room for n + 2).  The parts of [lo, hi) become one piece;
+ * other adjacent pieces of one kind merge only as merge allows.  Without
+ * KVM_MERGE_RO each protected range keeps a read-only slot of its own, so
+ * protecting a page next to it, or releasing it, leaves the neighbours'
+ * slots alone.  Without KVM_MERGE_RW a released page keeps a read-write
+ * slot of its own, so protecting it again (a table page reused, as
+ * allocators do) costs one delete and one create instead of a re-cut of
+ * its neighbours.  With lo >= hi, it is cur with the merges applied.
+ * Pieces of out that equal a registered piece of cur keep its slot; the
+ * others get KVM_SLOT_NONE.  Returns how many pieces out holds.
  */
 unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 			      uint64_t lo, uint64_t hi, bool readonly,
-			      bool merge_rw, struct kvm_piece *out);
+			      unsigned int merge, struct kvm_piece *out);
 
 /* Whether p is also in set[0..n) with a slot: same gpa, size and kind. */
 bool kvm_piece_kept(const struct kvm_piece *p, const struct kvm_piece *set,
@@ -74,6 +82,44 @@ long kvm_pieces_slot_delta(const struct kvm_piece *cur, unsigned int n,
 
 /* 4 KiB pages in read-only pieces. */
 uint64_t kvm_pieces_ro_pages(const struct kvm_piece *p, unsigned int n);
+
+/* A copy of p[0..n) (malloc'd), or NULL. */
+struct kvm_piece *kvm_pieces_dup(const struct kvm_piece *p, unsigned int n);
+
+/* ---- re-cut plans (kvm_plan.c) ---- */
+
+/* One chunk's change within a re-cut: the layout it had and the one it
+ * gets. */
+struct kvm_recut {
+	struct kvm_chunk *chunk;
+	struct kvm_piece *old, *next;
+	unsigned int nr_old, nr_next;
+	long slot_delta;
+};
+
+/* What a plan reads of the backend: its chunks (sorted by gpa), its slots
+ * and its layout. */
+struct kvm_layout {
+	struct kvm_chunk *chunks;
+	size_t nr_chunks;
+	uint32_t in_use;
+	uint32_t budget;
+	bool per_page;  /* WPT_KVM_LAYOUT_PER_PAGE, else _MERGED */
+};
+
+/*
+ * Plan making [gpa, gpa + size) (4 KiB aligned, inside guest RAM)
+ * read-only or read-write: the new layout of each chunk it touches, in the
+ * layout l asks for while the slots last, merging more as they run out,
+ * and, when even the chunks touched merged would pass the budget, merging
+ * other chunks too.  *fell_back says the budget made it merge.  0, -ENOSPC
+ * (the budget cannot hold it however merged), -ENOMEM.  The chunks are
+ * not changed: kvm.c runs the plan, then frees it.
+ */
+int kvm_recut_plan(const struct kvm_layout *l, uint64_t gpa, uint64_t size,
+		   bool readonly, struct kvm_recut **plan, size_t *nr,
+		   bool *fell_back);
+void kvm_recut_plan_free(struct kvm_recut *plan, size_t n);
 
 /* Slot ids [base, base + budget): a stack of free ids, lowest on top, so a
  * freed id is the next one reused. */

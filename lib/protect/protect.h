@@ -28,6 +28,8 @@ struct wpt_protect_stats {
 	uint64_t wp_ops;        /* UFFDIO_WRITEPROTECT calls */
 	uint64_t wp_ns;         /* time inside those calls */
 	uint64_t lifts;         /* pages lifted for the VMM's own stores */
+	uint64_t slot_recuts;   /* chunks re-cut */
+	uint64_t slot_fallbacks;/* re-cuts the slot budget made merge */
 };
 
 struct wpt_protect_backend_ops {

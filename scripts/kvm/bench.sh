@@ -5,8 +5,9 @@
 # (guest.sh: TCG x86-64, Debian's kernel, kvm-amd on QEMU's emulated SVM
 # with nested paging), labelled "nested SVM under TCG" in its table and
 # JSON; print its output and copy the JSON it wrote to
-# bench/results/latest.json.  No chart: the guest has no gnuplot.  Exit
-# status: the bench's, or 1 when the guest failed.
+# bench/results/latest.json.  The guest has no gnuplot: the chart is drawn
+# here from that JSON (wpt-bench --chart-from).  Exit status: the
+# bench's, or 1 when the guest failed.
 # Environment: BENCH_TIMEOUT seconds the guest may run (default 600 with
 # --quick, 3600 without); KERNEL, MODULES as for check-kvm.
 set -eu
@@ -51,6 +52,13 @@ if [ -s "$out/latest.json" ]; then
 	mkdir -p bench/results
 	cp "$out/latest.json" bench/results/latest.json
 	echo "bench: wrote bench/results/latest.json (from the guest)"
+	if command -v gnuplot >/dev/null 2>&1; then
+		"$bin" --chart-from bench/results/latest.json \
+			--png bench/results/latest.png ||
+			echo "bench: the chart failed (the results stand)"
+	else
+		echo "bench: no chart: gnuplot is missing (scripts/deps.sh --bench installs gnuplot-nox)"
+	fi
 fi
 trouble=$(cat "$out/trouble" 2>/dev/null || true)
 echo "bench: the guest ran $(( $(date +%s) - start )) s; its console is $out/console.log"

@@ -75,12 +75,20 @@ static struct wpt_kvm_cfg cfg_of(uint64_t granule, uint32_t budget)
 				     .slot_granule = granule };
 }
 
-static void backend_new(uint64_t granule, uint32_t budget)
+static void backend_new_layout(uint64_t granule, uint32_t budget,
+			       uint16_t layout)
 {
 	struct wpt_kvm_cfg cfg = cfg_of(granule, budget);
 
+	cfg.layout = layout;
 	ck_assert_int_eq(wpt_protect_kvm_new(&cfg, &gm, &prot), 0);
 	ck_assert_str_eq(prot.ops->name, "kvm");
+}
+
+/* The default layout: a read-only slot per protected page. */
+static void backend_new(uint64_t granule, uint32_t budget)
+{
+	backend_new_layout(granule, budget, WPT_KVM_LAYOUT_PER_PAGE);
 }
 
 static struct wpt_protect_stats stats(void)
@@ -229,10 +237,10 @@ START_TEST(unprotect_merges_under_budget_pressure)
 }
 END_TEST
 
-/* (5): adjacent protected pages share one read-only slot. */
+/* (5): merged, adjacent protected pages share one read-only slot. */
 START_TEST(adjacent_pages_share_a_slot)
 {
-	backend_new(0, 16);
+	backend_new_layout(0, 16, WPT_KVM_LAYOUT_MERGED);
 	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
 	ck_assert_int_eq(prot.ops->protect(prot.be, P + PAGE, PAGE), 0);
 	/* Second: the RO and the RW after it go, RO x2 and RW come: 4 ops. */
@@ -259,6 +267,55 @@ START_TEST(adjacent_pages_share_a_slot)
 }
 END_TEST
 
+/* The default layout: each protected page has a read-only slot of its
+ * own, so protecting or releasing a page next to another costs two
+ * ioctls once it has been cut out, and its neighbours' stores still
+ * exit. */
+START_TEST(per_page_slots_cost_two_ioctls)
+{
+	backend_new(0, 16);
+	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
+	assert_slots(1 + 4, 3, 1);
+	/* Next to it: the RW piece after P goes, RO and RW come. */
+	ck_assert_int_eq(prot.ops->protect(prot.be, P + PAGE, PAGE), 0);
+	assert_slots(5 + 3, 4, 2);
+	assert_trapped(P + 0xffc, 1);
+	assert_trapped(P + PAGE, 2);
+	assert_writable(P + 2 * PAGE, 3);
+	/* Released: a read-write slot of its own; P stays trapped. */
+	ck_assert_int_eq(prot.ops->unprotect(prot.be, P, PAGE), 0);
+	assert_slots(8 + 2, 4, 1);
+	assert_writable(P + 0x10, 4);
+	assert_trapped(P + PAGE + 0x10, 5);
+	/* And again, twice: two ioctls each. */
+	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
+	ck_assert_int_eq(prot.ops->unprotect(prot.be, P + PAGE, PAGE), 0);
+	assert_slots(10 + 2 + 2, 4, 1);
+	assert_trapped(P + 0x20, 6);
+	assert_writable(P + PAGE + 0x20, 7);
+}
+END_TEST
+
+/* Past the budget the pieces merge: three pages protected one by one
+ * take a read-only slot each while slots last, then share one. */
+START_TEST(per_page_merges_when_the_budget_runs_out)
+{
+	backend_new(0, 4);
+	ck_assert_int_eq(prot.ops->protect(prot.be, P, PAGE), 0);
+	ck_assert_int_eq(prot.ops->protect(prot.be, P + PAGE, PAGE), 0);
+	/* [RW][RO][RO][RW]: all four slots. */
+	assert_slots(1 + 4 + 3, 4, 2);
+	/* A fifth slot is not there: [RW][RO x3][RW]. */
+	ck_assert_int_eq(prot.ops->protect(prot.be, P + 2 * PAGE, PAGE), 0);
+	assert_slots(8 + 5, 3, 3);
+	ck_assert_uint_eq(stats().slot_fallbacks, 3);
+	assert_trapped(P, 1);
+	assert_trapped(P + PAGE, 2);
+	assert_trapped(P + 2 * PAGE + 0xffc, 3);
+	assert_writable(P + 3 * PAGE, 4);
+}
+END_TEST
+
 /* (5): with a 2 MiB granule a re-cut touches only the chunk it is in. */
 START_TEST(granule_recuts_one_chunk)
 {
@@ -273,15 +330,16 @@ START_TEST(granule_recuts_one_chunk)
 	/* A page at the start of a chunk: [RO][RW], one delete, two creates. */
 	ck_assert_int_eq(prot.ops->protect(prot.be, 0, PAGE), 0);
 	assert_slots(6 + 3, 5, 2);
-	/* Next to it the code page: the first chunk is [RO x2][RW] now, and
-	 * instruction fetches from a read-only slot still work. */
+	/* Next to it the code page, in a read-only slot of its own: the
+	 * first chunk is [RO][RO][RW] now (the RW piece goes, RO and RW
+	 * come), and instruction fetches from a read-only slot still work. */
 	ck_assert_int_eq(prot.ops->protect(prot.be, CODE_GPA, PAGE), 0);
-	assert_slots(9 + 4, 5, 3);
+	assert_slots(9 + 3, 6, 3);
 	assert_writable(P, 0x12345679);
 	assert_trapped(CODE_GPA + 0x800, 0x12345679);
 	/* Released lazily: the page gets a read-write slot of its own. */
 	ck_assert_int_eq(prot.ops->unprotect(prot.be, MB2 + PAGE, PAGE), 0);
-	assert_slots(13 + 2, 5, 2);
+	assert_slots(12 + 2, 6, 2);
 	assert_writable(MB2 + PAGE + 0x100, 0x0badf00d);
 }
 END_TEST
@@ -534,6 +592,8 @@ int main(void)
 	tcase_add_test(tc, unprotect_restores_direct_stores);
 	tcase_add_test(tc, unprotect_merges_under_budget_pressure);
 	tcase_add_test(tc, adjacent_pages_share_a_slot);
+	tcase_add_test(tc, per_page_slots_cost_two_ioctls);
+	tcase_add_test(tc, per_page_merges_when_the_budget_runs_out);
 	tcase_add_test(tc, granule_recuts_one_chunk);
 	tcase_add_test(tc, range_over_chunk_boundary);
 	tcase_add_test(tc, budget_refuses_and_changes_nothing);
