@@ -316,3 +316,4 @@ include mk/qemu.mk
   -o -name '*.d' -type f ! -regex '[^/]*/tests/test_[^/]*\.d' -print \
   2>/dev/null)
 -include mk/hardening.mk
+include mk/faultinj.mk
