@@ -111,7 +111,11 @@ void wpt_sink_free(struct wpt_sink *sink);
  * Protection backend for a VMM that owns its memslots: protect() must make
  * guest stores to [gpa, gpa + size) exit to the VMM (which passes them to
  * wpt_vm_handle_mmio) before it returns; unprotect() undoes it.  Ranges are
- * 4 KiB aligned.  Return 0 or a negative errno.
+ * 4 KiB aligned.  Return 0 or a negative errno.  A failed protect faults
+ * the domains that needed it, with that errno; a failed unprotect leaves
+ * the pages protected and no longer the library's (their stores exit and
+ * are served from RAM), and a later protect() may name them again: it
+ * must then succeed as for any other page.
  */
 struct wpt_protect_ops {
 	int (*protect)(void *opaque, uint64_t gpa, uint64_t size);
