@@ -183,7 +183,10 @@ struct shadow_run {
 	const struct wpt_ram_region *region;
 };
 
-static int run_map(struct wpt_shadow *s, struct shadow_run *run)
+/* Map the run and record it held, with flags: 0 or the error (the run
+ * stays owed: dirty, not held). */
+static int run_map(struct wpt_shadow *s, struct shadow_run *run,
+		   unsigned int flags)
 {
 	void *hva;
 	int ret;
@@ -207,8 +210,7 @@ static int run_map(struct wpt_shadow *s, struct shadow_run *run)
 	}
 	if (!ret) {
 		s->maps++;
-		/* Judged already: made by this reconcile, it agrees. */
-		(void)rm_insert(&s->held, &run->m, RM_F_JUDGED, NULL);
+		(void)rm_insert(&s->held, &run->m, flags, NULL);
 	}
 	run->m.size = 0;
 	return ret;
@@ -235,7 +237,9 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 		run->m.size += len;
 		return 0;
 	}
-	ret = run_map(s, run); /* a failure still starts the next run */
+	/* Judged already: made by this reconcile, it agrees.  A failure
+	 * still starts the next run. */
+	ret = run_map(s, run, RM_F_JUDGED);
 	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa, .size = len,
 				       .perm = r->perm };
 	run->region = guestmem_region(s->gm, gpa, len);
@@ -301,7 +305,7 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 		err = fill_leaf(s, &run, &r, &h);
 		ret = ret ? ret : err;
 	}
-	err = run_map(s, &run);
+	err = run_map(s, &run, RM_F_JUDGED);
 	return ret ? ret : err;
 }
 
@@ -321,6 +325,65 @@ static void unjudge(struct wpt_shadow *s)
 			rm_set_flags(&p, 0);
 }
 
+/* The range in m's map at the first span of dirty: false if none is;
+ * *exact whether it is the span's whole range. */
+static bool at_dirty(struct rangemap *rm, const struct span *sp,
+		     struct rm_pos *p, struct wpt_mapping *m, bool *exact)
+{
+	if (!rm_from(rm, sp->first, p))
+		return *exact = true, false;
+	rm_get(p, m);
+	if (m->iova > sp->last)
+		return *exact = true, false;
+	*exact = m->iova == sp->first && map_last(m) == sp->last;
+	return true;
+}
+
+/*
+ * The usual commit: one trapped store changed one leaf, so dirty is one
+ * span that is that leaf's range, the sink holds at most one mapping
+ * there, of exactly that range, and none of it is pending.  The closure
+ * would then find nothing to widen and the result is at most one unmap
+ * and one map: made here without it.  1: not that case.
+ */
+static int reconcile_one(struct wpt_shadow *s)
+{
+	struct span *sp = spanset_first(&s->dirty), *pd;
+	struct shadow_run run = { .region = NULL };
+	struct wpt_mapping held;
+	struct rm_pos lp, hp;
+	bool leaf, has_held, exact;
+	int ret;
+
+	pd = spanset_from(&s->pending, sp->first);
+	if (spanset_next(&s->dirty, sp) || (pd && pd->first <= sp->last))
+		return 1;
+	leaf = at_dirty(&s->leaves, sp, &lp, &run.m, &exact);
+	if (!exact)
+		return 1;
+	has_held = at_dirty(&s->held, sp, &hp, &held, &exact);
+	if (!exact)
+		return 1;
+	if (has_held && (!leaf || held.gpa != run.m.gpa ||
+			 held.perm != run.m.perm)) {
+		ret = wpt_sink_unmap(s->sink, held.iova, held.size);
+		if (ret) {
+			s->errors++;
+			return ret;
+		}
+		s->unmaps++;
+		rm_remove(&s->held, &hp);
+		has_held = false;
+	}
+	if (leaf && !has_held) {
+		ret = run_map(s, &run, 0);
+		if (ret)
+			return ret;
+	}
+	spanset_clear(&s->dirty);
+	return 0;
+}
+
 int shadow_reconcile(struct wpt_shadow *s)
 {
 	struct span *sp;
@@ -328,6 +391,9 @@ int shadow_reconcile(struct wpt_shadow *s)
 
 	if (RB_EMPTY(&s->dirty.tree))
 		return 0;
+	ret = reconcile_one(s);
+	if (ret <= 0)
+		return ret;
 	close_dirty(s);
 	ret = unmap_kills(s);
 	for (sp = spanset_first(&s->dirty); sp;

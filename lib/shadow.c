@@ -68,8 +68,8 @@ void shadow_free(struct wpt_shadow *s)
 		return;
 	rm_free_all(&s->leaves);
 	rm_free_all(&s->held);
-	spanset_clear(&s->dirty);
-	spanset_clear(&s->pending);
+	spanset_fini(&s->dirty);
+	spanset_fini(&s->pending);
 	free(s->reserve);
 	free(s);
 }

@@ -27,8 +27,22 @@ static bool touches(uint64_t a_last, uint64_t b_first)
 
 void spanset_init(struct span_set *set)
 {
+	*set = (struct span_set){ .bytes = 0 };
 	RB_INIT(&set->tree);
-	set->bytes = 0;
+}
+
+static struct span *span_alloc(struct span_set *set)
+{
+	return set->nr_spare ? set->spare[--set->nr_spare]
+			     : malloc(sizeof(struct span));
+}
+
+static void span_release(struct span_set *set, struct span *sp)
+{
+	if (set->nr_spare < SPANSET_SPARES)
+		set->spare[set->nr_spare++] = sp;
+	else
+		free(sp);
 }
 
 
@@ -64,7 +78,7 @@ int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 	struct span *sp = spanset_from(set, first ? first - 1 : 0), *n;
 
 	if (!sp || !touches(last, sp->first)) {
-		sp = malloc(sizeof(*sp));
+		sp = span_alloc(set);
 		if (!sp)
 			return -ENOMEM;
 		sp->first = first;
@@ -81,7 +95,7 @@ int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 			sp->last = n->last > sp->last ? n->last : sp->last;
 			set->bytes -= span_len(n->first, n->last);
 			RB_REMOVE(span_tree, &set->tree, n);
-			free(n);
+			span_release(set, n);
 		}
 		set->bytes += span_len(sp->first, sp->last);
 	}
@@ -109,7 +123,7 @@ void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 	for (; sp && sp->first <= last; sp = next) {
 		next = spanset_next(set, sp);
 		if (sp->first < first && sp->last > last) {
-			n = malloc(sizeof(*n));
+			n = span_alloc(set);
 			if (!n)
 				return;
 			n->first = last + 1;
@@ -122,7 +136,7 @@ void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 		set->bytes -= span_len(sp->first, sp->last);
 		if (sp->first >= first && sp->last <= last) {
 			RB_REMOVE(span_tree, &set->tree, sp);
-			free(sp);
+			span_release(set, sp);
 			continue;
 		}
 		if (sp->first < first)
@@ -139,7 +153,14 @@ void spanset_clear(struct span_set *set)
 
 	RB_FOREACH_SAFE(sp, span_tree, &set->tree, next) {
 		RB_REMOVE(span_tree, &set->tree, sp);
-		free(sp);
+		span_release(set, sp);
 	}
 	set->bytes = 0;
+}
+
+void spanset_fini(struct span_set *set)
+{
+	spanset_clear(set);
+	while (set->nr_spare)
+		free(set->spare[--set->nr_spare]);
 }
