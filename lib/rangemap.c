@@ -7,61 +7,13 @@
 #include <stdlib.h>
 
 #include "guestmem.h"
-#include "rangemap.h"
-
-#define RM_BITS 9
-#define RM_FAN (1u << RM_BITS)   /* pages a chunk, slots a radix node */
-#define RM_MAX_HEIGHT 5          /* 5 x 9 bits >= 43 bits of chunk number */
+#include "rangemap_int.h"
 
 /* A chunk's word: GPA frame (40 bits), pages (9), permissions (8), flags. */
 #define E_NP_SHIFT 40
 #define E_PERM_SHIFT 49
 #define E_FLAGS_SHIFT 57
 #define E_FRAME_MAX (1ull << E_NP_SHIFT)
-
-struct rm_chunk {
-	uint64_t key;               /* chunk number: IOVA >> 21 */
-	uint64_t start[RM_FAN / 64]; /* bit off: a range starts at page off */
-	unsigned int nr;
-	uint64_t e[RM_FAN];         /* the word of the range starting there */
-};
-
-struct rm_node {
-	void *slot[RM_FAN];
-	uint64_t used[RM_FAN / 64]; /* slot i is not NULL: found by ctz, a
-				     * sparse map's next chunk costs no scan */
-	unsigned int nr;
-};
-
-static void slot_set(struct rm_node *n, unsigned int i, void *v)
-{
-	n->slot[i] = v;
-	if (v) {
-		n->used[i >> 6] |= 1ull << (i & 63);
-		n->nr++;
-	} else {
-		n->used[i >> 6] &= ~(1ull << (i & 63));
-		n->nr--;
-	}
-}
-
-/* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */
-static unsigned int bits_next(const uint64_t *bits, unsigned int i)
-{
-	unsigned int w = i >> 6;
-	uint64_t m;
-
-	if (i >= RM_FAN)
-		return RM_FAN;
-	m = bits[w] & (~0ull << (i & 63));
-	for (;;) {
-		if (m)
-			return w * 64 + (unsigned int)__builtin_ctzll(m);
-		if (++w == RM_FAN / 64)
-			return RM_FAN;
-		m = bits[w];
-	}
-}
 
 static int big_cmp(const struct rm_big *a, const struct rm_big *b)
 {
@@ -90,179 +42,17 @@ void rm_init(struct rangemap *rm)
 	RB_INIT(&rm->big);
 }
 
-/* ---------------------------------------------------- the radix tree */
-
-static struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
-{
-	void *n = rm->root;
-	int lvl;
-
-	if (rm->last && rm->last->key == key)
-		return rm->last;
-	if (!n || key >> (RM_BITS * rm->height))
-		return NULL;
-	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
-		n = ((struct rm_node *)n)->slot[(key >> (RM_BITS * lvl)) &
-						(RM_FAN - 1)];
-	if (n)
-		rm->last = n;
-	return n;
-}
-
-static int radix_grow(struct rangemap *rm, uint64_t key)
-{
-	while (!rm->height || key >> (RM_BITS * rm->height)) {
-		struct rm_node *n;
-
-		if (!rm->root) {
-			rm->height++;
-			continue;
-		}
-		n = calloc(1, sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		slot_set(n, 0, rm->root);
-		rm->root = n;
-		rm->height++;
-	}
-	return 0;
-}
-
-/* The chunk of key, created if missing; NULL: no memory.  Nodes made on
- * the way before a failure stay, empty: harmless, freed with the map. */
-static struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
-{
-	struct rm_chunk *c = chunk_lookup(rm, key);
-	struct rm_node *n, *child;
-	unsigned int i;
-	int lvl;
-
-	if (c)
-		return c;
-	if (radix_grow(rm, key))
-		return NULL;
-	if (!rm->root && !(rm->root = calloc(1, sizeof(struct rm_node))))
-		return NULL;
-	n = rm->root;
-	for (lvl = (int)rm->height - 1; lvl > 0; lvl--) {
-		i = (key >> (RM_BITS * lvl)) & (RM_FAN - 1);
-		child = n->slot[i];
-		if (!child) {
-			child = calloc(1, sizeof(*child));
-			if (!child)
-				return NULL;
-			slot_set(n, i, child);
-		}
-		n = child;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->key = key;
-	slot_set(n, key & (RM_FAN - 1), c);
-	rm->last = c;
-	return c;
-}
-
-/* Unhook an empty chunk and the nodes it leaves empty, and free them. */
-static void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
-{
-	struct rm_node *path[RM_MAX_HEIGHT];
-	unsigned int idx[RM_MAX_HEIGHT];
-	void *n = rm->root;
-	int lvl;
-
-	for (lvl = (int)rm->height - 1; lvl >= 0; lvl--) {
-		path[lvl] = n;
-		idx[lvl] = (c->key >> (RM_BITS * lvl)) & (RM_FAN - 1);
-		n = path[lvl]->slot[idx[lvl]];
-	}
-	for (lvl = 0; lvl < (int)rm->height; lvl++) {
-		slot_set(path[lvl], idx[lvl], NULL);
-		if (path[lvl]->nr)
-			break;
-		free(path[lvl]);
-		if (lvl == (int)rm->height - 1) {
-			rm->root = NULL;
-			rm->height = 0;
-		}
-	}
-	if (rm->last == c)
-		rm->last = NULL;
-	free(c);
-}
-
-/* The first chunk under node n (at level lvl) with a key at least key
- * (bounded) or any (!bounded). */
-static struct rm_chunk *node_first(struct rm_node *n, int lvl, uint64_t key,
-				   bool bounded)
-{
-	unsigned int first = bounded ? (key >> (RM_BITS * lvl)) & (RM_FAN - 1)
-				     : 0, i;
-
-	for (i = bits_next(n->used, first); i < RM_FAN;
-	     i = bits_next(n->used, i + 1)) {
-		struct rm_chunk *c;
-
-		if (!lvl)
-			return n->slot[i];
-		c = node_first(n->slot[i], lvl - 1, key, bounded && i == first);
-		if (c)
-			return c;
-	}
-	return NULL;
-}
-
-static struct rm_chunk *chunk_first_from(struct rangemap *rm, uint64_t key)
-{
-	if (!rm->root || key >> (RM_BITS * rm->height))
-		return NULL;
-	return node_first(rm->root, (int)rm->height - 1, key, true);
-}
-
-static void node_free(struct rm_node *n, int lvl)
-{
-	unsigned int i;
-
-	for (i = bits_next(n->used, 0); i < RM_FAN;
-	     i = bits_next(n->used, i + 1)) {
-		if (lvl)
-			node_free(n->slot[i], lvl - 1);
-		else
-			free(n->slot[i]);
-	}
-	free(n);
-}
-
 void rm_free_all(struct rangemap *rm)
 {
 	struct rm_big *b, *next;
 
-	if (rm->root)
-		node_free(rm->root, (int)rm->height - 1);
+	chunks_free(rm);
 	RB_FOREACH_SAFE(b, rm_big_tree, &rm->big, next) {
 		RB_REMOVE(rm_big_tree, &rm->big, b);
 		free(b);
 	}
 	free(rm->spare);
 	rm_init(rm);
-}
-
-/* ------------------------------------------------------ chunk bitmaps */
-
-/* The last range start at or below off (-1: none). */
-static int bit_prev(const struct rm_chunk *c, unsigned int off)
-{
-	int w = (int)(off >> 6);
-	uint64_t m = c->start[w] & (~0ull >> (63 - (off & 63)));
-
-	for (;;) {
-		if (m)
-			return w * 64 + 63 - __builtin_clzll(m);
-		if (--w < 0)
-			return -1;
-		m = c->start[w];
-	}
 }
 
 /* --------------------------------------------------------- positions */
@@ -299,14 +89,14 @@ static bool small_from(struct rangemap *rm, uint64_t pg, struct rm_pos *p)
 	uint64_t key = pg >> RM_BITS;
 	unsigned int off = pg & (RM_FAN - 1);
 	struct rm_chunk *c = chunk_lookup(rm, key);
-	int s = c ? bit_prev(c, off) : -1;
+	int s = c ? bits_prev(c->start, off) : -1;
 
 	if (s >= 0) {
-		if (s + e_np(c->e[s]) > off)
+		if (s + e_np(*chunk_word(c, (unsigned int)s)) > off)
 			return at_small(p, c, (unsigned int)s);
 	} else if (key && (c = chunk_lookup(rm, key - 1)) &&
-		   (s = bit_prev(c, RM_FAN - 1)) >= 0 &&
-		   s + e_np(c->e[s]) > off + RM_FAN) {
+		   (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
+		   s + e_np(*chunk_word(c, (unsigned int)s)) > off + RM_FAN) {
 		/* A range of the chunk before reaching into this one. */
 		return at_small(p, c, (unsigned int)s);
 	}
@@ -397,7 +187,7 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 		*m = p->b->m;
 		return;
 	}
-	e = p->c->e[p->off];
+	e = *chunk_word(p->c, p->off);
 	*m = (struct wpt_mapping){
 		.iova = pos_start_page(p) << WPT_PAGE_SHIFT,
 		.gpa = (e & (E_FRAME_MAX - 1)) << WPT_PAGE_SHIFT,
@@ -409,17 +199,19 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 unsigned int rm_flags(const struct rm_pos *p)
 {
 	return p->b ? p->b->flags
-		    : (unsigned int)(p->c->e[p->off] >> E_FLAGS_SHIFT);
+		    : (unsigned int)(*chunk_word(p->c, p->off) >> E_FLAGS_SHIFT);
 }
 
 void rm_set_flags(struct rm_pos *p, unsigned int flags)
 {
+	uint64_t *e;
+
 	if (p->b) {
 		p->b->flags = flags;
 		return;
 	}
-	p->c->e[p->off] &= ~(~0ull << E_FLAGS_SHIFT);
-	p->c->e[p->off] |= (uint64_t)flags << E_FLAGS_SHIFT;
+	e = chunk_word(p->c, p->off);
+	*e = (*e & ~(~0ull << E_FLAGS_SHIFT)) | (uint64_t)flags << E_FLAGS_SHIFT;
 }
 
 /* Whether m fits a chunk word. */
@@ -432,9 +224,12 @@ static bool fits_chunk(const struct wpt_mapping *m, unsigned int flags)
 
 int rm_reserve(struct rangemap *rm, const struct wpt_mapping *m)
 {
-	if (fits_chunk(m, 0))
-		return chunk_get(rm, m->iova >> (WPT_PAGE_SHIFT + RM_BITS)) ?
-		       0 : -ENOMEM;
+	struct rm_chunk *c;
+
+	if (fits_chunk(m, 0)) {
+		c = chunk_get(rm, m->iova >> (WPT_PAGE_SHIFT + RM_BITS));
+		return c ? chunk_reserve(c) : -ENOMEM;
+	}
 	if (!rm->spare)
 		rm->spare = malloc(sizeof(*rm->spare));
 	return rm->spare ? 0 : -ENOMEM;
@@ -461,14 +256,14 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 		struct rm_chunk *c = chunk_get(rm, pg >> RM_BITS);
 		unsigned int off = pg & (RM_FAN - 1);
 
-		if (!c)
+		if (!c || chunk_word_add(c, off, m->gpa >> WPT_PAGE_SHIFT |
+				(m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
+				(uint64_t)m->perm << E_PERM_SHIFT |
+				(uint64_t)flags << E_FLAGS_SHIFT)) {
+			if (c && !c->nr)
+				chunk_drop(rm, c);
 			return -ENOMEM;
-		c->start[off >> 6] |= 1ull << (off & 63);
-		c->e[off] = m->gpa >> WPT_PAGE_SHIFT |
-			    (m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
-			    (uint64_t)m->perm << E_PERM_SHIFT |
-			    (uint64_t)flags << E_FLAGS_SHIFT;
-		c->nr++;
+		}
 		at_small(at, c, off);
 	} else {
 		struct rm_big *b = rm->spare ? rm->spare : malloc(sizeof(*b));
@@ -493,7 +288,7 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p)
 		free(p->b);
 		return;
 	}
-	p->c->start[p->off >> 6] &= ~(1ull << (p->off & 63));
-	if (!--p->c->nr)
+	chunk_word_del(p->c, p->off);
+	if (!p->c->nr)
 		chunk_drop(rm, p->c);
 }

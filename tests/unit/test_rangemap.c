@@ -184,6 +184,47 @@ START_TEST(test_against_model)
 }
 END_TEST
 
+/* One chunk filled page by page in a scattered order (its words packed,
+ * then indexed past 64) and emptied the same way (packed again at 32). */
+START_TEST(test_chunk_fills_and_empties)
+{
+	static struct model md;
+	struct rangemap rm;
+	struct rm_pos p;
+	unsigned int k, i;
+
+	memset(&md, 0, sizeof(md));
+	rm_init(&rm);
+	for (k = 0; k < 512; k++) {
+		struct wpt_mapping m = { .iova = M2 + (k * 167 % 512) * K4,
+					 .size = K4, .gpa = (k + 1) * K4,
+					 .perm = 1 + k % 3 };
+
+		ck_assert_int_eq(rm_insert(&rm, &m, k % 4, NULL), 0);
+		model_insert(&md, &m, k % 4);
+		if (k % 31 == 0 || (k > 60 && k < 70))
+			check_all(&rm, &md);
+	}
+	check_all(&rm, &md);
+	for (k = 0; k < 512; k++) {
+		uint64_t iova = M2 + (k * 331 % 512) * K4;
+
+		for (i = 0; md.r[i].iova != iova; i++)
+			;
+		ck_assert(rm_find(&rm, iova, &p));
+		rm_remove(&rm, &p);
+		memmove(&md.r[i], &md.r[i + 1], (md.n - i - 1) * sizeof(md.r[0]));
+		memmove(&md.flags[i], &md.flags[i + 1],
+			(md.n - i - 1) * sizeof(md.flags[0]));
+		md.n--;
+		if (k % 37 == 0 || (k > 475 && k < 485))
+			check_all(&rm, &md);
+	}
+	ck_assert_ptr_null(rm.root);
+	rm_free_all(&rm);
+}
+END_TEST
+
 /* Emptied, the map frees every chunk and radix node (run under ASan, a
  * leak shows) and starts again from nothing. */
 START_TEST(test_empties_and_refills)
@@ -215,6 +256,7 @@ static Suite *rangemap_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_against_model);
+	tcase_add_test(tc, test_chunk_fills_and_empties);
 	tcase_add_test(tc, test_empties_and_refills);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
