@@ -154,8 +154,9 @@ struct wpt_ram_region {
  * domain (wpt_domain_error() says which) and leaves the rest working. */
 struct wpt_limits {
 	uint64_t max_table_uses;     /* table uses tracked (default 65536) */
-	uint64_t max_leaves;         /* pages and blocks mapped (default 1<<20) */
-	uint64_t max_walk_descs;     /* descriptors one walk visits (default 1<<22) */
+	uint64_t max_leaves;         /* pages and blocks mapped (default 1<<25) */
+	uint64_t max_walk_descs;     /* descriptors one walk visits (default 1<<26:
+				      * a walk of 64 GiB of 4K pages) */
 };
 
 /* Optional log sink for rare events (faults, backend errors). */
