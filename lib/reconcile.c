@@ -147,6 +147,8 @@ static void close_dirty(struct wpt_shadow *s)
 
 /* ------------------------------------------------------------ sink calls */
 
+/* Unmap the kills, and forget every judgement (all made over dirty, all
+ * visited here): the fill that follows needs none. */
 static int unmap_kills(struct wpt_shadow *s)
 {
 	struct span *sp;
@@ -158,13 +160,17 @@ static int unmap_kills(struct wpt_shadow *s)
 	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp)) {
 		for (ok = rm_from(&s->held, sp->first, &p);
 		     ok && (rm_get(&p, &h), h.iova <= sp->last); p = next) {
+			unsigned int f = rm_flags(&p);
+
 			next = p;
 			ok = rm_next(&s->held, &next);
-			if (rm_flags(&p) != (RM_F_JUDGED | RM_F_KILL))
+			if (f)
+				rm_set_flags(&p, 0);
+			if (f != (RM_F_JUDGED | RM_F_KILL))
 				continue;
 			r = wpt_sink_unmap(s->sink, h.iova, h.size);
 			if (r) {
-				/* Held still (and still a kill): nothing is
+				/* Held still (and still owed): nothing is
 				 * mapped over it, and the others go on. */
 				s->errors++;
 				ret = ret ? ret : r;
@@ -183,20 +189,26 @@ struct shadow_run {
 	const struct wpt_ram_region *region;
 };
 
-/* Map the run and record it held, with flags: 0 or the error (the run
- * stays owed: dirty, not held). */
-static int run_map(struct wpt_shadow *s, struct shadow_run *run,
-		   unsigned int flags)
+static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
+		      uint64_t size)
+{
+	return reg && gpa >= reg->gpa && gpa + size <= reg->gpa + reg->size;
+}
+
+/* Map the run and record it held: 0 or the error (the run stays owed:
+ * dirty, not held). */
+static int run_map(struct wpt_shadow *s, struct shadow_run *run)
 {
 	void *hva;
 	int ret;
 
 	if (!run->m.size)
 		return 0;
-	/* Invariant 3 checked where it matters: at the call. */
-	hva = guestmem_hva(s->gm, run->m.gpa, run->m.size);
-	if (!hva)
+	/* Invariant 3 checked where it matters: at the call (run_add found
+	 * the region holding the run's start, and grew it only inside). */
+	if (!in_region(run->region, run->m.gpa, run->m.size))
 		return -EFAULT;
+	hva = (char *)run->region->hva + (run->m.gpa - run->region->gpa);
 	/* Memory first: what the sink holds must be recorded.  A run that
 	 * fails is dropped here and stays owed (dirty, not held). */
 	ret = rm_reserve(&s->held, &run->m);
@@ -210,16 +222,10 @@ static int run_map(struct wpt_shadow *s, struct shadow_run *run,
 	}
 	if (!ret) {
 		s->maps++;
-		(void)rm_insert(&s->held, &run->m, flags, NULL);
+		(void)rm_insert(&s->held, &run->m, 0, NULL);
 	}
 	run->m.size = 0;
 	return ret;
-}
-
-static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
-		      uint64_t size)
-{
-	return reg && gpa >= reg->gpa && gpa + size <= reg->gpa + reg->size;
 }
 
 /* Extend the run by [first, last] of leaf r, or map it and start anew.
@@ -237,9 +243,7 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 		run->m.size += len;
 		return 0;
 	}
-	/* Judged already: made by this reconcile, it agrees.  A failure
-	 * still starts the next run. */
-	ret = run_map(s, run, RM_F_JUDGED);
+	ret = run_map(s, run); /* a failure still starts the next run */
 	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa, .size = len,
 				       .perm = r->perm };
 	run->region = guestmem_region(s->gm, gpa, len);
@@ -305,24 +309,8 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 		err = fill_leaf(s, &run, &r, &h);
 		ret = ret ? ret : err;
 	}
-	err = run_map(s, &run, RM_F_JUDGED);
+	err = run_map(s, &run);
 	return ret ? ret : err;
-}
-
-/* Forget this reconcile's judgements: every held mapping judged overlaps
- * the (closed) dirty set. */
-static void unjudge(struct wpt_shadow *s)
-{
-	struct wpt_mapping h;
-	struct span *sp;
-	struct rm_pos p;
-	bool ok;
-
-	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp))
-		for (ok = rm_from(&s->held, sp->first, &p);
-		     ok && (rm_get(&p, &h), h.iova <= sp->last);
-		     ok = rm_next(&s->held, &p))
-			rm_set_flags(&p, 0);
 }
 
 /* The range in m's map at the first span of dirty: false if none is;
@@ -376,7 +364,8 @@ static int reconcile_one(struct wpt_shadow *s)
 		has_held = false;
 	}
 	if (leaf && !has_held) {
-		ret = run_map(s, &run, 0);
+		run.region = guestmem_region(s->gm, run.m.gpa, run.m.size);
+		ret = run_map(s, &run);
 		if (ret)
 			return ret;
 	}
@@ -402,7 +391,6 @@ int shadow_reconcile(struct wpt_shadow *s)
 
 		ret = ret ? ret : err;
 	}
-	unjudge(s);
 	if (ret)
 		return ret;
 	/* Leaves and sink agree over all of dirty now: nothing there is
