@@ -24,7 +24,8 @@
  * They still bound a hostile guest: table uses bound the snapshots (8 B
  * per descriptor: 512 MiB at 64K uses of 4K tables) and the leaves (512
  * a table), max_leaves the shadow (at most 16 bytes a dense leaf, about
- * 150 a scattered one), max_walk_descs one call's CPU (64M descriptors: seconds).
+ * 150 a scattered one), max_walk_descs one call's CPU (64M descriptors:
+ * seconds).
  */
 #define DEFAULT_MAX_TABLE_USES 65536ull
 #define DEFAULT_MAX_LEAVES (1ull << 25)
