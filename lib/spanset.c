@@ -75,8 +75,13 @@ struct span *spanset_first(const struct span_set *set)
 int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 		struct span **out)
 {
-	struct span *sp = spanset_from(set, first ? first - 1 : 0), *n;
+	struct span *sp = set->hint, *n;
+	uint64_t x = first ? first - 1 : 0;
 
+	/* A walk adds in IOVA order: the span grown last is then the one
+	 * ending at or after x, found without a search. */
+	if (!sp || sp->first > first || sp->last < x)
+		sp = spanset_from(set, x);
 	if (!sp || !touches(last, sp->first)) {
 		sp = span_alloc(set);
 		if (!sp)
@@ -99,6 +104,7 @@ int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 		}
 		set->bytes += span_len(sp->first, sp->last);
 	}
+	set->hint = sp;
 	if (out)
 		*out = sp;
 	return 0;
@@ -108,6 +114,7 @@ int spanset_add_all(struct span_set *set, struct span **spare)
 {
 	if (!RB_EMPTY(&set->tree) || !*spare)
 		return spanset_add(set, 0, UINT64_MAX, NULL);
+	set->hint = NULL;
 	(*spare)->first = 0;
 	(*spare)->last = UINT64_MAX;
 	RB_INSERT(span_tree, &set->tree, *spare);
@@ -120,6 +127,7 @@ void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 {
 	struct span *sp = spanset_from(set, first), *next, *n;
 
+	set->hint = NULL;
 	for (; sp && sp->first <= last; sp = next) {
 		next = spanset_next(set, sp);
 		if (sp->first < first && sp->last > last) {
@@ -156,6 +164,7 @@ void spanset_clear(struct span_set *set)
 		span_release(set, sp);
 	}
 	set->bytes = 0;
+	set->hint = NULL;
 }
 
 void spanset_fini(struct span_set *set)

@@ -29,6 +29,7 @@ struct span_set {
 	 * and is cleared on every trapped store, no malloc each time. */
 	struct span *spare[SPANSET_SPARES];
 	unsigned int nr_spare;
+	struct span *hint; /* the span the last add grew, or NULL */
 };
 
 void spanset_init(struct span_set *set);
