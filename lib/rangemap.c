@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "guestmem.h"
 #include "rangemap_int.h"
@@ -188,12 +189,12 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 		return;
 	}
 	e = *chunk_word(p->c, p->off);
-	*m = (struct wpt_mapping){
-		.iova = pos_start_page(p) << WPT_PAGE_SHIFT,
-		.gpa = (e & (E_FRAME_MAX - 1)) << WPT_PAGE_SHIFT,
-		.size = (uint64_t)e_np(e) << WPT_PAGE_SHIFT,
-		.perm = (uint32_t)(e >> E_PERM_SHIFT) & 0xff,
-	};
+	/* Zeroed first: callers may compare mappings whole, padding too. */
+	memset(m, 0, sizeof(*m));
+	m->iova = pos_start_page(p) << WPT_PAGE_SHIFT;
+	m->gpa = (e & (E_FRAME_MAX - 1)) << WPT_PAGE_SHIFT;
+	m->size = (uint64_t)e_np(e) << WPT_PAGE_SHIFT;
+	m->perm = (uint32_t)(e >> E_PERM_SHIFT) & 0xff;
 }
 
 unsigned int rm_flags(const struct rm_pos *p)
@@ -228,7 +229,12 @@ int rm_reserve(struct rangemap *rm, const struct wpt_mapping *m)
 
 	if (fits_chunk(m, 0)) {
 		c = chunk_get(rm, m->iova >> (WPT_PAGE_SHIFT + RM_BITS));
-		return c ? chunk_reserve(c) : -ENOMEM;
+		if (c && !chunk_reserve(c))
+			return 0;
+		/* Nothing may stay empty: a chunk in the tree has a range. */
+		if (c && !c->nr)
+			chunk_drop(rm, c);
+		return -ENOMEM;
 	}
 	if (!rm->spare)
 		rm->spare = malloc(sizeof(*rm->spare));
@@ -271,7 +277,11 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 		rm->spare = NULL;
 		if (!b)
 			return -ENOMEM;
-		b->m = *m;
+		memset(&b->m, 0, sizeof(b->m));
+		b->m.iova = m->iova;
+		b->m.gpa = m->gpa;
+		b->m.size = m->size;
+		b->m.perm = m->perm;
 		b->flags = flags;
 		RB_INSERT(rm_big_tree, &rm->big, b);
 		*at = (struct rm_pos){ .b = b };

@@ -607,8 +607,8 @@ START_TEST(test_fan_out_bomb)
 	struct hx *h = hx_new();
 	/* lib/vm.c's defaults, which zero limits select. */
 	const struct wpt_limits zero = { 0 }, dflt = {
-		.max_table_uses = 65536, .max_leaves = 1 << 20,
-		.max_walk_descs = 1 << 22,
+		.max_table_uses = 65536, .max_leaves = 1 << 25,
+		.max_walk_descs = 1 << 26,
 	};
 	struct wpt_domain *d;
 	struct wpt_sink *s;
