@@ -26,8 +26,9 @@
  *    removal is ever lost;
  *  - the tracked tables are those the healthy domains reach, and the
  *    protected pages theirs (plus pages whose unprotect was refused).
- * Each run is deterministic (seeded), so call k of a replay is call k of
- * the counting run; the test checks that it is (same kind, same site).
+ * A replay is a fork of the counting run taken just before the phase
+ * that makes call k, so call k is the same call; the seeded runs are
+ * deterministic too (a second run makes as many calls, checked).
  *
  * WPT_FAULT_OPS=N guest operations per run (default 10),
  * WPT_FAULT_CALLS=N the calls a run may make (default 300, 150 under
@@ -224,14 +225,16 @@ static void label_failure(struct prop *p)
 	static const char *const kind[] = { "malloc", "sink call",
 					    "protection call" };
 	size_t n = strlen(p->label);
+	char site[32] = "";
 
 	if (!fi.failed || strstr(p->label, " failed"))
 		return;
-	snprintf(p->label + n, sizeof(p->label) - n, ", call %llu (%s at "
-		 "+%#tx) failed%s", (unsigned long long)fi.fail_at,
-		 kind[fi.first.kind], fi.first.site ?
-		 (const char *)fi.first.site - &__executable_start : 0,
-		 fi.from_k_on ? " and every call after it" : " once");
+	if (fi.first.site)
+		snprintf(site, sizeof(site), " at +%#tx",
+			 (const char *)fi.first.site - &__executable_start);
+	snprintf(p->label + n, sizeof(p->label) - n, ", call %llu (%s%s) "
+		 "failed%s", (unsigned long long)fi.fail_at, kind[fi.first.kind],
+		 site, fi.from_k_on ? " and every call after it" : " once");
 }
 
 /* After each guest operation: the checks the file's comment lists. */
