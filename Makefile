@@ -158,7 +158,7 @@ check-structure: $(LIB_OBJS)
 # test_hostile_catalog's malloc wrapper clashes with TSan's.
 THREAD_TESTS := $(addprefix $(BUILD)/tests/,test_stress test_stress_kvm \
   test_vm test_wp_tracker test_singlestep_kvm test_bench_guest \
-  test_bench_vmm)
+  test_bench_vmm test_recut)
 .PHONY: check-threads
 check-threads: $(THREAD_TESTS)
 	@scripts/run-tests.sh $(BUILD) $(THREAD_TESTS)
@@ -306,6 +306,7 @@ clean:
 	  $(TOOLS) bench/wpt-bench wpt.pc
 
 include mk/microbench.mk
+include mk/recut.mk
 include mk/qemu.mk
 
 # Dependency files, but not: QEMU's trees (build/qemu-*, with directories

@@ -79,6 +79,9 @@ static int run_new(struct run *r, const struct bench_opts *o,
 		.uffd = w && w->uffd == WPT_UFFD_SIGBUS,
 		.uffd_block = w && w->uffd == WPT_UFFD_BLOCK,
 		.slot_granule = w && w->uffd ? 0 : granule,
+		/* memslot rows: re-cuts with the vCPUs out of KVM_RUN, the
+		 * cost a correct VMM pays (wpt_quiesce_ops) */
+		.quiesce = !(w && w->uffd),
 		.mmio = on_mmio, .phase = on_phase, .opaque = r,
 	};
 	unsigned int c;

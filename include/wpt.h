@@ -137,6 +137,57 @@ struct wpt_kvm_cfg {
 	uint16_t as_id;        /* KVM address space (slot id bits 16..31) */
 };
 
+/*
+ * Holding the vCPUs out of KVM_RUN around a memslot re-cut.
+ *
+ * KVM cannot change a live memslot, so the KVM backend protects a page by
+ * deleting the slot that holds it and creating its pieces again (and the
+ * callback backend's VMM, QEMU with a romd overlay, does the same).  While
+ * the slot is gone, a guest data access there exits as MMIO and
+ * wpt_vm_handle_mmio serves it from RAM, but an instruction fetch or the
+ * CPU's own page-table walk there is not MMIO: arm64 KVM injects an
+ * abort, x86 KVM fails to emulate.  A guest allocates IO page-table pages
+ * from the same allocator as its code and CPU page tables, so a re-cut
+ * must happen with no vCPU inside KVM_RUN.  Given these ops (on
+ * wpt_vm_cfg), the library records every protection change an operation
+ * makes and, before the call that made it returns, brackets the re-cuts
+ * with quiesce() and resume():
+ *
+ *   quiesce(opaque)   return once no vCPU of the VM is inside KVM_RUN, and
+ *                     keep every vCPU from entering it until resume().
+ *   resume(opaque)    let them run again.
+ *
+ * Rules for the VMM's implementation (the lock order is: the VMM's own
+ * pause state, then the library's VM lock; never the other way round):
+ * - Never called with the library's lock held, and the library takes its
+ *   lock only after quiesce() returned and drops it before resume().
+ * - Called on any thread, often a vCPU thread inside a library call from
+ *   its own exit (wpt_vm_handle_mmio, wpt_vm_step_begin/_end,
+ *   wpt_vm_host_wrote, wpt_a64_emulate): that vCPU is outside KVM_RUN.
+ * - Wait only for vCPUs inside KVM_RUN (kick them out: a signal with a
+ *   handler, and kvm_run.immediate_exit so a vCPU about to enter does not
+ *   miss it); never for a vCPU thread that is outside KVM_RUN, which may
+ *   be in a library call waiting for the VM lock, or in its own
+ *   quiesce().  Pausing every vCPU thread at a point of the VMM's loop
+ *   (kvmtool's kvm__pause) deadlocks here.
+ * - Several threads may quiesce at once: pairs nest (count them); the
+ *   vCPUs run again at the last resume().
+ * - quiesce() cannot fail.  Neither may call the library for this VM.
+ * The library serves the rest: the pages a re-cut protects are diffed
+ * again once they are protected, so a store the guest made between the
+ * table's snapshot and the re-cut is not lost.
+ *
+ * Without these ops (the default) re-cuts happen at once, under the
+ * library's lock, with vCPUs running: safe only for a guest that runs no
+ * code and keeps no CPU page table in a re-cut chunk, which a VMM cannot
+ * know of a general-purpose guest.  The userfaultfd backend never re-cuts
+ * and never calls them.
+ */
+struct wpt_quiesce_ops {
+	void (*quiesce)(void *opaque);
+	void (*resume)(void *opaque);
+};
+
 /* wpt_vm_cfg.uffd: how a store to a userfaultfd-protected page is caught
  * (see "the userfaultfd backend"). */
 #define WPT_UFFD_SIGBUS 1 /* nothing blocks: KVM hands the store over */
@@ -192,6 +243,10 @@ struct wpt_vm_cfg {
 	 * the library's lock. */
 	int (*uffd_kick)(void *opaque, int tid);
 	void *uffd_kick_opaque;
+	/* Memslot re-cuts with the vCPUs held out of KVM_RUN (see struct
+	 * wpt_quiesce_ops); NULL: re-cuts happen with vCPUs running. */
+	const struct wpt_quiesce_ops *quiesce;
+	void *quiesce_opaque;
 };
 
 /* Create a VM context.  With the KVM backend this creates its memslots;
@@ -259,6 +314,8 @@ struct wpt_vm_stats {
 	uint64_t uffd_kicks;      /* of those, vCPUs kicked */
 	uint64_t reserved_descs;  /* descriptors with a reserved encoding (they
 				   * map nothing) */
+	uint64_t quiesces;        /* quiesce() .. resume() windows the
+				   * library opened for re-cuts */
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
@@ -310,8 +367,9 @@ int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
  * wpt_domain_error(): they unmap everything), so no page is ever writable
  * while the library counts on its stores trapping.
  *
- * Costs: with the KVM memslot backend both protect changes re-cut a slot;
- * the step is one more KVM_RUN round trip.  Single-step needs a CPU that
+ * Costs: with the KVM memslot backend both protect changes re-cut a slot
+ * (with wpt_quiesce_ops, each in a quiesce window of its own, before
+ * begin and end return); the step is one more KVM_RUN round trip.  Single-step needs a CPU that
  * can trap after one guest instruction (KVM_GUESTDBG_SINGLESTEP): a KVM
  * that runs some guest code natively without that trap (kvm_pvm for code
  * at CPL3) cannot step it.

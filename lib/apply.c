@@ -137,8 +137,7 @@ static void reprotect_failed(struct wpt_vm *vm, struct wpt_page *pg, int err)
 		RB_FOREACH(u, wpt_use_tree, &pg->tables[i]->uses)
 			if (domain_protects(u->d))
 				tracker_fault(u->d, err, "cannot protect a "
-					      "table page again after a "
-					      "single step");
+					      "table page (again)");
 	}
 	op_end(vm);
 }
@@ -208,4 +207,57 @@ int apply_close_lifted(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 			ret = r;
 	}
 	return ret;
+}
+
+/* ------------------------------------------------ held-back re-cuts */
+
+/* Rounds of one flush: a rescan that finds a new table protects it in
+ * the next; with the vCPUs held, the second finds nothing new unless the
+ * VMM's own threads write tables meanwhile.  What is left waits for the
+ * next call's flush. */
+#define FLUSH_ROUNDS 8
+
+struct flush_ctx {
+	struct wpt_vm *vm;
+	int err;            /* the first sink error of the rescans */
+	int backend_err[2]; /* the first failed unprotect's, protect's */
+};
+
+static void flushed(void *opaque, uint64_t gpa, uint64_t size, bool on,
+		    int err)
+{
+	struct flush_ctx *f = opaque;
+	uint64_t g;
+
+	if (err && !on)
+		f->vm->st.errors++; /* stays protected: costs exits only */
+	if (!f->backend_err[on])
+		f->backend_err[on] = err;
+	for (g = gpa; on && g < gpa + size; g += WPT_PAGE_SIZE) {
+		struct wpt_page *pg = pageindex_lookup(f->vm, g);
+		int r = 0;
+
+		if (pg && err)
+			reprotect_failed(f->vm, pg, err);
+		else if (pg)
+			/* Protected now: a store between the table's
+			 * snapshot and this re-cut is in RAM, find it. */
+			r = apply_rescan(f->vm, g, WPT_PAGE_SIZE);
+		f->err = f->err ? f->err : r;
+	}
+}
+
+int apply_protect_flush(struct wpt_vm *vm, int backend_err[2])
+{
+	struct flush_ctx f = { .vm = vm };
+	int round;
+
+	for (round = 0; round < FLUSH_ROUNDS && protect_pending(&vm->protect);
+	     round++)
+		protect_flush(&vm->protect, flushed, &f);
+	if (backend_err) {
+		backend_err[0] = f.backend_err[0];
+		backend_err[1] = f.backend_err[1];
+	}
+	return f.err;
 }

@@ -42,4 +42,12 @@ int apply_store_locked(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
  * the first error. */
 int apply_close_lifted(struct wpt_vm *vm, uint64_t gpa, uint64_t len);
 
+/* Make the protection changes held back for the vCPUs' quiesce
+ * (protect_flush), diff every page protected by them, fault the domains
+ * trapping on a page that could not be.  Under the lock, with the vCPUs
+ * held out of KVM_RUN: 0 or the first sink error.  backend_err (may be
+ * NULL) gets the first failed unprotect's errno in [0], protect's in [1]:
+ * what a step's begin and end would have returned at once. */
+int apply_protect_flush(struct wpt_vm *vm, int backend_err[2]);
+
 #endif

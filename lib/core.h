@@ -142,6 +142,10 @@ struct wpt_vm {
 	struct wpt_vm_stats st;         /* under lock, but for: */
 	uint64_t gap_accesses;          /* atomic: counted without the lock */
 	struct uffd_blocked blocked;    /* a backend whose faults block */
+	/* Re-cuts wait for these (recut.c); quiesce NULL: they do not. */
+	struct wpt_quiesce_ops quiesce;
+	void *quiesce_opaque;
+	uint64_t quiesces;              /* atomic */
 };
 
 #endif

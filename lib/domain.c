@@ -12,6 +12,7 @@
 #include "diff.h"
 #include "op.h"
 #include "ptwalk.h"
+#include "recut.h"
 #include "shadow.h"
 #include "tracker.h"
 
@@ -80,7 +81,7 @@ static void domain_release(struct wpt_domain *d)
 static int domain_unmap_all(struct wpt_domain *d)
 {
 	struct wpt_vm *vm = d->vm;
-	int ret, r;
+	int ret, r, flush;
 
 	pthread_mutex_lock(&vm->lock);
 	op_begin(vm);
@@ -92,7 +93,9 @@ static int domain_unmap_all(struct wpt_domain *d)
 		d->st.sink_errors++;
 		vm->st.errors++;
 	}
-	pthread_mutex_unlock(&vm->lock);
+	/* Its tables' pages writable again before the call returns. */
+	flush = recut_unlock(vm, NULL);
+	ret = ret ? ret : flush;
 	return r ? r : ret;
 }
 
@@ -145,7 +148,7 @@ int wpt_domain_set_limits(struct wpt_domain *d, const struct wpt_limits *lim)
 static int domain_switch_root(struct wpt_domain *d, bool has_root, uint64_t gpa)
 {
 	struct wpt_vm *vm = d->vm;
-	int ret, err = 0;
+	int ret, r, err = 0;
 
 	pthread_mutex_lock(&vm->lock);
 	op_begin(vm);
@@ -169,7 +172,8 @@ static int domain_switch_root(struct wpt_domain *d, bool has_root, uint64_t gpa)
 	 * removals waiting for an invalidation need not wait longer. */
 	if (!ret && d->mode == WPT_MODE_HYBRID)
 		ret = shadow_flush_all(d->shadow);
-	pthread_mutex_unlock(&vm->lock);
+	r = recut_unlock(vm, NULL);
+	ret = ret ? ret : r;
 	return ret ? ret : err;
 }
 
@@ -195,7 +199,7 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 {
 	struct wpt_vm *vm;
 	uint64_t last, top;
-	int ret = 0;
+	int ret = 0, r;
 
 	if (!d || !size)
 		return -EINVAL;
@@ -220,8 +224,8 @@ int wpt_domain_invalidate(struct wpt_domain *d, uint64_t iova, uint64_t size)
 		else if (!ret)
 			ret = shadow_commit(d->shadow);
 	}
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
+	r = recut_unlock(vm, NULL);
+	return ret ? ret : r;
 }
 
 int wpt_domain_invalidate_all(struct wpt_domain *d)

@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "core.h"
 #include "pageindex.h"
+#include "recut.h"
 
 static uint64_t now_ns(void)
 {
@@ -32,6 +33,11 @@ static uint64_t now_ns(void)
 static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
 {
 	return pageindex_lookup(vm, gpa & WPT_PAGE_MASK) != NULL;
+}
+
+static int first_error(int a, int b)
+{
+	return a ? a : b;
 }
 
 static void count_gap(struct wpt_vm *vm)
@@ -56,7 +62,7 @@ static int store_in_gap(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		return 1;
 	pthread_mutex_lock(&vm->lock);
 	ret = apply_rescan(vm, gpa, len);
-	pthread_mutex_unlock(&vm->lock);
+	ret = first_error(ret, recut_unlock(vm, NULL));
 	return ret ? ret : 1;
 }
 
@@ -97,7 +103,8 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	vm->st.exits_handled++;
 	if (timed)
 		vm->st.lib_ns += (now_ns() - t0) * LIB_NS_SAMPLE;
-	pthread_mutex_unlock(&vm->lock);
+	/* A table the store linked is protected before the vCPU runs on. */
+	ret = first_error(ret, recut_unlock(vm, NULL));
 	return ret ? ret : 1;
 }
 
@@ -198,8 +205,7 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 		if (r && !ret)
 			ret = r;
 	}
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
+	return first_error(ret, recut_unlock(vm, NULL));
 }
 
 /* ---------------------------------------------------- single step */
@@ -209,7 +215,7 @@ int wpt_vm_host_wrote(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 {
 	uint64_t t0, page = gpa & WPT_PAGE_MASK;
-	int ret = 1, r;
+	int ret = 1, r, backend_err[2];
 
 	if (!vm || !st)
 		return -EINVAL;
@@ -231,7 +237,12 @@ int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 	}
 	st->t0 = t0;
 	vm->st.step_ns += now_ns() - t0;
-	pthread_mutex_unlock(&vm->lock);
+	/* The page must be writable before the step runs. */
+	recut_unlock(vm, backend_err);
+	if (backend_err[0] && st->page_gpa != WPT_STEP_NO_PAGE) {
+		wpt_vm_step_end(vm, st);
+		return backend_err[0];
+	}
 	return ret;
 }
 
@@ -239,7 +250,7 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
 {
 	struct wpt_page *pg;
 	uint64_t t0;
-	int ret;
+	int ret, r, backend_err[2];
 
 	if (!vm || !st || !(st->flags & STEP_F_BEGUN))
 		return -EINVAL;
@@ -256,6 +267,6 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
 		ret = apply_rescan(vm, st->page_gpa, WPT_PAGE_SIZE);
 	vm->st.steps++;
 	vm->st.step_ns += now_ns() - t0;
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
+	r = recut_unlock(vm, backend_err);
+	return first_error(first_error(ret, backend_err[1]), r);
 }

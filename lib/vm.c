@@ -10,6 +10,7 @@
 
 #include "core.h"
 #include "pageindex.h"
+#include "recut.h"
 #include "shadow.h"
 #include "tracker.h"
 
@@ -69,7 +70,9 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	ret = vm_protect_new(vm, &cfg);
 	if (ret)
 		goto err_mem;
-	ret = pageindex_init(vm);
+	ret = recut_init(vm, &cfg);
+	if (!ret)
+		ret = pageindex_init(vm);
 	if (ret)
 		goto err_protect;
 	vm->limits = cfg.limits;
@@ -101,7 +104,7 @@ void wpt_vm_free(struct wpt_vm *vm)
 		wpt_domain_free(d);
 	/* Every table went with its last domain, so the index is empty. */
 	pageindex_fini(vm);
-	protect_free(&vm->protect);
+	recut_protect_free(vm);
 	uffd_blocked_free(&vm->blocked);
 	guestmem_fini(&vm->mem);
 	pthread_mutex_destroy(&vm->lock);
@@ -137,6 +140,7 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 	pthread_mutex_lock(&vm->lock);
 	s = vm->st;
 	s.gap_accesses = __atomic_load_n(&vm->gap_accesses, __ATOMIC_RELAXED);
+	s.quiesces = __atomic_load_n(&vm->quiesces, __ATOMIC_RELAXED);
 	s.sink_calls = 0;
 	LIST_FOREACH(d, &vm->domains, link) {
 		struct wpt_shadow_stats ss;

@@ -331,6 +331,7 @@ static struct run *run_start(const struct workload *w, unsigned int si,
 	struct run *r = calloc(1, sizeof(*r));
 	struct bvm_cfg vc = {
 		.nr_cpus = w->cpus, .cpl0 = cpl0, .slot_granule = GRANULE,
+		.quiesce = true, /* as a VMM must: re-cuts with vCPUs out */
 		.mmio = on_mmio, .phase = on_phase,
 	};
 	unsigned int c;

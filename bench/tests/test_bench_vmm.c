@@ -231,9 +231,8 @@ static void *churn_thread(void *arg)
  * one vCPU's exit would) while both vCPUs run do not disturb them.  A
  * re-cut can take milliseconds while vCPUs run, so run until enough of
  * them fell inside runs. */
-START_TEST(two_vcpus_survive_recuts)
+static void survive_recuts(struct bvm *vm)
 {
-	struct bvm *vm = vm_new(2, false);
 	struct bench_params p[2] = { params_of(0, 1000), params_of(1, 1000) };
 	struct bench_result res[2];
 	struct bvm_cpu_stats st[2];
@@ -259,6 +258,36 @@ START_TEST(two_vcpus_survive_recuts)
 	printf("two vCPUs ran through %lu protect+release cycles in %u runs\n",
 	       c.cycles, runs);
 	ck_assert_uint_ge(c.cycles, 1);
+}
+
+START_TEST(two_vcpus_survive_recuts)
+{
+	struct bvm *vm = vm_new(2, false);
+
+	survive_recuts(vm);
+	bvm_free(vm);
+}
+END_TEST
+
+/* With the re-cuts quiesced the system area (code, page tables, GDT)
+ * may share the one slot that every protect and release re-cuts (a
+ * budget of 4 slots: each change merges and re-cuts all of RAM): the
+ * vCPUs are out of KVM_RUN whenever it is missing. */
+START_TEST(two_vcpus_share_the_recut_slot_quiesced)
+{
+	struct bvm_cfg cfg = { .nr_cpus = 2, .slot_granule = 0,
+			       .slot_budget = 4, .quiesce = true };
+	struct bvm *vm = NULL;
+	struct wpt_vm_stats st;
+
+	ck_assert_int_eq(bvm_new(&cfg, &vm), 0);
+	survive_recuts(vm);
+	wpt_vm_stats(bvm_wpt(vm), &st, sizeof(st));
+	ck_assert_uint_gt(st.quiesces, 0);
+	ck_assert_uint_eq(st.gap_accesses, 0);
+	printf("%llu quiesced re-cut windows, %llu slot ioctls\n",
+	       (unsigned long long)st.quiesces,
+	       (unsigned long long)st.slot_ops);
 	bvm_free(vm);
 }
 END_TEST
@@ -297,6 +326,8 @@ static const struct bvm_cfg bad_cfgs[] = {
 	{ .nr_cpus = 1, .uffd = true, .force_step = true, .cpl0 = true },
 	{ .nr_cpus = 1, .uffd_block = true, .cpl0 = true },
 	{ .nr_cpus = 1, .uffd_block = true, .uffd = true },
+	{ .nr_cpus = 1, .quiesce = true, .uffd = true },
+	{ .nr_cpus = 1, .quiesce = true, .uffd_block = true },
 };
 
 START_TEST(bad_cfg_refused)
@@ -624,6 +655,7 @@ int main(void)
 	tcase_add_test(tc, two_vcpus_each_their_params);
 	tcase_add_test(tc, phase_hook_called_per_mark);
 	tcase_add_test(tc, two_vcpus_survive_recuts);
+	tcase_add_test(tc, two_vcpus_share_the_recut_slot_quiesced);
 	tcase_add_test(tc, bad_magic_is_refused);
 	tcase_add_test(tc, unknown_workload_reports);
 	tcase_add_loop_test(tc, bad_cfg_refused, 0,

@@ -236,6 +236,9 @@ int bvm_run(struct bvm *vm, const struct bench_params *params,
 	}
 
 	ret = 0;
+	if (vm->cfg.quiesce && vm->pause.timed_out)
+		vcpu_fail(&vm->cpus[0], -ETIMEDOUT, "a quiesce waited %d s "
+			  "for a vCPU to leave KVM_RUN", BVM_PAUSE_WAIT_S);
 	for (c = 0; c < n; c++) {
 		struct bvm_vcpu *v = &vm->cpus[c];
 

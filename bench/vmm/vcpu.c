@@ -14,19 +14,27 @@
 #include "vmm_impl.h"
 
 /*
- * KVM_RUN, with this thread's id published for the userfaultfd kick only
- * while it is inside: a vCPU thread that blocks on a protected page while
+ * KVM_RUN (entered only when no quiesce holds the vCPUs, with
+ * cfg.quiesce), with this thread's id published for the userfaultfd kick
+ * only while it is inside: a vCPU thread that blocks on a protected page while
  * running the VMM's own code (an emulated device writing guest RAM) must
  * be let through, not kicked (a signal would only retry its store).
  */
 int vcpu_run(struct bvm_vcpu *v)
 {
-	int ret;
+	struct bvm *vm = v->vm;
+	int ret, err;
 
-	v->vm->tids[v->index] = v->tid;
+	if (vm->cfg.quiesce)
+		bvm_pause_enter(&vm->pause, v->index, v->tid, v->run);
+	vm->tids[v->index] = v->tid;
 	ret = ioctl(v->fd, KVM_RUN, 0);
-	v->vm->tids[v->index] = 0;
-	v->vm->kvm_returns[v->index]++;
+	err = errno;
+	vm->tids[v->index] = 0;
+	vm->kvm_returns[v->index]++;
+	if (vm->cfg.quiesce)
+		bvm_pause_leave(&vm->pause, v->index);
+	errno = err;
 	return ret;
 }
 

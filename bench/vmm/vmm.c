@@ -40,7 +40,8 @@
  * - No IDT and IF clear: any guest exception escalates to a triple fault,
  *   KVM_EXIT_SHUTDOWN, reported with RIP and CR2.
  * - With several vCPUs, a memslot re-cut under one vCPU's exit must not
- *   touch the chunk holding the system area (see bvm_new).
+ *   touch the chunk holding the system area (see bvm_new), unless the
+ *   re-cuts are quiesced (cfg.quiesce, pause.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,6 +196,11 @@ static int ram_slot(struct bvm *vm)
 								    : 0;
 }
 
+static const struct wpt_quiesce_ops pause_ops = {
+	.quiesce = bvm_pause_quiesce,
+	.resume = bvm_pause_resume,
+};
+
 static int wpt_attach(struct bvm *vm)
 {
 	struct wpt_ram_region ram = {
@@ -227,6 +233,11 @@ static int wpt_attach(struct bvm *vm)
 		cfg.kvm = &kvm;
 		ret = slots_plan(vm, &kvm.slot_budget);
 	}
+	if (!ret && vm->cfg.quiesce) {
+		cfg.quiesce = &pause_ops;
+		cfg.quiesce_opaque = &vm->pause;
+		ret = bvm_pause_init(&vm->pause);
+	}
 	return ret ? ret : wpt_vm_new(&cfg, &vm->wpt);
 }
 
@@ -240,16 +251,19 @@ int bvm_new(const struct bvm_cfg *cfg, struct bvm **out)
 	    cfg->slot_granule % 4096 ||
 	    (cfg->uffd && (cfg->slot_granule || cfg->force_step)) ||
 	    (cfg->uffd_block && (cfg->uffd || cfg->cpl0 ||
-				 cfg->slot_granule || cfg->force_step)))
+				 cfg->slot_granule || cfg->force_step)) ||
+	    (cfg->quiesce && (cfg->uffd || cfg->uffd_block)))
 		return -EINVAL;
 	/*
 	 * While one vCPU's exit re-cuts a chunk, the others keep running.
 	 * If that chunk also holds the system area, a vCPU fetching code or
 	 * walking its page tables finds no memslot there and triple-faults
 	 * (seen on kvm_pvm within a few re-cuts).  So with several vCPUs the
-	 * system area [0, BENCH_ARENA_GPA) must be chunks of its own.
+	 * system area [0, BENCH_ARENA_GPA) must be chunks of its own,
+	 * unless re-cuts hold every vCPU out of KVM_RUN (cfg->quiesce).
 	 */
 	if (cfg->nr_cpus > 1 && !cfg->uffd && !cfg->uffd_block &&
+	    !cfg->quiesce &&
 	    (!cfg->slot_granule || BENCH_ARENA_GPA % cfg->slot_granule))
 		return -EINVAL;
 	vm = calloc(1, sizeof(*vm));
@@ -303,6 +317,8 @@ void bvm_free(struct bvm *vm)
 	 * the VM fd drops them.  The uffd thread uses the library: first. */
 	uffd_service_fini(&vm->uffd);
 	wpt_vm_free(vm->wpt);
+	if (vm->cfg.quiesce)
+		bvm_pause_fini(&vm->pause);
 	for (i = 0; i < BENCH_MAX_CPUS; i++) {
 		if (vm->cpus[i].run)
 			munmap(vm->cpus[i].run, vm->run_size);

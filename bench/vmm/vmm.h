@@ -62,6 +62,12 @@ struct bvm_cfg {
 	 * the shadow is current at every exit, not after every store.
 	 * Excludes uffd, slot_granule and force_step. */
 	bool uffd_block;
+	/* Memslot re-cuts with every vCPU held out of KVM_RUN (the
+	 * library's wpt_quiesce_ops, pause.c): a vCPU then never meets a
+	 * chunk without its slot, so with several vCPUs the system area may
+	 * share a chunk with table pages (slot_granule 0 allowed).  The
+	 * memslot backend only: excludes uffd and uffd_block. */
+	bool quiesce;
 	/* Called for each MMIO exit the library did not take and that is not
 	 * one of the harness registers: cpu, gpa, data (in for writes, out
 	 * for reads), len.  0, or -errno to stop that vCPU with an error.

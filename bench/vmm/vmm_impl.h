@@ -15,6 +15,7 @@
 
 #include <linux/kvm.h>
 
+#include "pause.h"
 #include "uffd_service.h"
 #include "vmm.h"
 
@@ -53,6 +54,7 @@ struct bvm {
 	_Atomic int tids[BENCH_MAX_CPUS];
 	_Atomic uint64_t kvm_returns[BENCH_MAX_CPUS];
 	struct uffd_service uffd;
+	struct bvm_pause pause;     /* cfg.quiesce */
 	char err[MSG_LEN + 16];
 };
 

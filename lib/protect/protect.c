@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "defer.h"
 #include "protect.h"
 
 struct step_page {
@@ -60,11 +61,20 @@ static uint64_t next_held(struct protect_steps *s, uint64_t gpa, uint64_t end)
 }
 
 /* One call to the backend (on: protect). */
-static int backend_set(struct wpt_protect *p, uint64_t gpa, uint64_t size,
+static int backend_now(struct wpt_protect *p, uint64_t gpa, uint64_t size,
 		       bool on)
 {
 	return on ? p->ops->protect(p->be, gpa, size)
 		  : p->ops->unprotect(p->be, gpa, size);
+}
+
+/* A change for the backend: now, or recorded for protect_flush. */
+static int backend_set(struct wpt_protect *p, uint64_t gpa, uint64_t size,
+		       bool on)
+{
+	if (p->defer)
+		return defer_record(p->defer, gpa, size, on);
+	return backend_now(p, gpa, size, on);
 }
 
 /* Undo what protect_set did to [gpa, stop) outside the held pages, which
@@ -135,6 +145,12 @@ void protect_free(struct wpt_protect *p)
 {
 	if (!p->ops)
 		return;
+	/* Changes still held back are moot: the backend leaves all of RAM
+	 * writable as it goes. */
+	if (p->defer) {
+		defer_fini(p->defer);
+		free(p->defer);
+	}
 	p->ops->free(p->be);
 	free(p->steps->pages);
 	free(p->steps);
@@ -146,6 +162,22 @@ void protect_stats(struct wpt_protect *p, struct wpt_protect_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (p->ops && p->ops->stats)
 		p->ops->stats(p->be, st);
+}
+
+/* Room for one more held page: 0 or -ENOMEM. */
+static int steps_grow(struct protect_steps *s)
+{
+	unsigned int cap = s->cap ? 2 * s->cap : 4;
+	struct step_page *n;
+
+	if (s->nr < s->cap)
+		return 0;
+	n = realloc(s->pages, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	s->pages = n;
+	s->cap = cap;
+	return 0;
 }
 
 int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
@@ -160,15 +192,9 @@ int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa)
 		sp->count++;
 		return 0;
 	}
-	if (s->nr == s->cap) {
-		unsigned int cap = s->cap ? 2 * s->cap : 4;
-		struct step_page *n = realloc(s->pages, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->pages = n;
-		s->cap = cap;
-	}
+	ret = steps_grow(s);
+	if (ret)
+		return ret;
 	ret = backend_set(p, page_gpa, WPT_PAGE_SIZE, false);
 	if (ret)
 		return ret;
@@ -206,4 +232,74 @@ int protect_reassert(struct wpt_protect *p, uint64_t page_gpa)
 	if (page_find(p->steps, page_gpa))
 		return 0;
 	return backend_set(p, page_gpa, WPT_PAGE_SIZE, true);
+}
+
+/* ------------------------------------------------- held-back changes */
+
+int protect_defer_enable(struct wpt_protect *p)
+{
+	p->defer = calloc(1, sizeof(*p->defer));
+	return p->defer ? 0 : -ENOMEM;
+}
+
+bool protect_pending(const struct wpt_protect *p)
+{
+	return p->defer && defer_pending(p->defer);
+}
+
+/* A flushed protect failed: the pages stay writable in the backend while
+ * the tracker counts them protected, which is what a failed step's end
+ * leaves too, so hold them the same way (best effort without memory: the
+ * domains trapping there are faulted all the same). */
+static void hold_failed(struct wpt_protect *p, uint64_t gpa, uint64_t size)
+{
+	uint64_t g;
+
+	for (g = gpa; g < gpa + size; g += WPT_PAGE_SIZE) {
+		struct step_page *sp = page_find(p->steps, g);
+
+		if (sp) {
+			sp->failed = true;
+		} else if (!steps_grow(p->steps)) {
+			p->steps->pages[p->steps->nr++] = (struct step_page){
+				.gpa = g, .failed = true };
+		}
+	}
+}
+
+static int flush_pass(struct wpt_protect *p, struct defer_change *run,
+		      size_t n, bool on, protect_flush_fn done, void *opaque)
+{
+	size_t i;
+	int first = 0;
+
+	for (i = 0; i < n; i++) {
+		uint64_t size = run[i].seq << WPT_PAGE_SHIFT;
+		int r;
+
+		if (run[i].on != on)
+			continue;
+		r = backend_now(p, run[i].gpa, size, on);
+		if (r && on)
+			hold_failed(p, run[i].gpa, size);
+		first = first ? first : r;
+		done(opaque, run[i].gpa, size, on, r);
+	}
+	return first;
+}
+
+int protect_flush(struct wpt_protect *p, protect_flush_fn done, void *opaque)
+{
+	struct defer_change *run;
+	size_t n;
+	int r, ret;
+
+	if (!protect_pending(p))
+		return 0;
+	n = defer_take(p->defer, &run);
+	/* Unprotecting first frees slots for what protecting needs. */
+	ret = flush_pass(p, run, n, false, done, opaque);
+	r = flush_pass(p, run, n, true, done, opaque);
+	free(run);
+	return ret ? ret : r;
 }

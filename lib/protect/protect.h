@@ -71,6 +71,7 @@ struct wpt_protect_backend_ops {
 };
 
 struct protect_steps;
+struct protect_defer;
 
 /*
  * A VM's protection: its backend, and the pages a single step or a
@@ -83,6 +84,10 @@ struct wpt_protect {
 	const struct wpt_protect_backend_ops *ops; /* NULL: no backend */
 	void *be;
 	struct protect_steps *steps;
+	/* Non-NULL: changes are recorded here and reach the backend only at
+	 * protect_flush, which the VM makes with the vCPUs held out of
+	 * KVM_RUN (wpt_quiesce_ops). */
+	struct protect_defer *defer;
 };
 
 static inline bool protect_lifts(const struct wpt_protect *p)
@@ -138,6 +143,31 @@ int protect_step_begin(struct wpt_protect *p, uint64_t page_gpa);
  */
 int protect_step_end(struct wpt_protect *p, uint64_t page_gpa,
 		     bool want_protected);
+
+/* From now on hold p's changes back until protect_flush: 0 or -ENOMEM. */
+int protect_defer_enable(struct wpt_protect *p);
+
+/* Changes wait for protect_flush.  Under the VM lock. */
+bool protect_pending(const struct wpt_protect *p);
+
+/* What one backend call of a flush did: [gpa, gpa + size) protected (on)
+ * or unprotected, err 0 or the backend's -errno (then nothing in the
+ * range changed: a range that stays writable is no longer counted
+ * protected by this layer, see protect_flush). */
+typedef void (*protect_flush_fn)(void *opaque, uint64_t gpa, uint64_t size,
+				 bool on, int err);
+
+/*
+ * Make the held-back changes: the runs that unprotect first, then those
+ * that protect, one backend call each, done() told after each.  done()
+ * may change protection again (a rescan that finds a new table): that
+ * waits for the next flush.  A failed protect leaves its pages writable,
+ * held here as failed like a step's (the tracker's later unprotect does
+ * not reach the backend, a protect tries again); a failed unprotect
+ * leaves the pages protected, which only costs exits.  Under the VM lock;
+ * 0 or the first error.
+ */
+int protect_flush(struct wpt_protect *p, protect_flush_fn done, void *opaque);
 
 /* Protect page again unless a step holds it writable (a page lifted for
  * a VMM thread whose table still wants protection).  0 or -errno. */

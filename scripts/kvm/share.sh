@@ -12,6 +12,7 @@ guess() {
 	test_bench_guest) echo 270 ;;
 	test_singlestep_kvm) echo 130 ;;
 	test_stress_kvm) echo 80 ;;
+	test_recut_kvm) echo 20 ;;
 	test_bench_vmm|test_protect_kvm|test_protect_uffd) echo 10 ;;
 	*) echo 60 ;;
 	esac

@@ -80,6 +80,14 @@
 #define A64T_RACE_GPA      (A64T_POOL_GPA + 496 * 8)
 #define A64T_RACE_DONE     (A64T_GAP_GPA + 0x810)
 
+/* The re-cut window (tests/arm64/recut.c): a vCPU booted with x0 =
+ * A64T_RECUT_ENTRY loops invalidating its TLB (so each fetch walks the
+ * stage-1 tables again) and counting at A64T_RECUT_COUNT until the VMM
+ * sets A64T_RECUT_STOP. */
+#define A64T_RECUT_ENTRY   3
+#define A64T_RECUT_COUNT   (A64T_GAP_GPA + 0x820)
+#define A64T_RECUT_STOP    (A64T_GAP_GPA + 0x828)
+
 /* Fault tests (A64T_CALL_MARK's arg0). */
 #define A64T_F_NOWHERE     1 /* STP outside RAM: external abort */
 #define A64T_F_EL0_KONLY   2 /* EL0 STP into the EL1-only page */

@@ -132,6 +132,7 @@ int main(void)
 	a64t_guest_run(&g);
 	a64t_vcpu1_join(&g); /* a run that stopped mid-race */
 	a64t_memslot_checks(&g);
+	a64t_recut_checks();
 	printf("counts: nisv=%llu emulated=%llu stepped=%llu faulted=%llu "
 	       "mmio=%llu mmio_reads=%llu ext_dabt=%llu delivered=%llu "
 	       "monitor_from_ldxr=%llu\n",

@@ -45,6 +45,8 @@ struct a64t_guest {
 
 void a64t_guest_run(struct a64t_guest *g);
 void a64t_memslot_checks(struct a64t_guest *g);
+/* The re-cut window, on VMs of its own (recut.c). */
+void a64t_recut_checks(void);
 void a64t_pin(int cpu);
 /* Boot vCPU 1 (made on first use) with x0 and run it on its own thread;
  * its hypercalls go to call.  0 or -errno. */

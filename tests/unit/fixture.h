@@ -29,6 +29,9 @@ struct fx {
 	uint64_t protect_calls, unprotect_calls;
 	int fail_protect;       /* next protect fails with this */
 	struct wpt_vm *vm;
+	/* Called first by every protect (1) and unprotect (0). */
+	void (*hook)(struct fx *f, int protect);
+	void *user;
 };
 
 static inline int fx_protect(void *o, uint64_t gpa, uint64_t size)
@@ -36,6 +39,8 @@ static inline int fx_protect(void *o, uint64_t gpa, uint64_t size)
 	struct fx *f = o;
 	uint64_t p;
 
+	if (f->hook)
+		f->hook(f, 1);
 	if (f->fail_protect) {
 		int e = f->fail_protect;
 
@@ -56,6 +61,8 @@ static inline int fx_unprotect(void *o, uint64_t gpa, uint64_t size)
 	struct fx *f = o;
 	uint64_t p;
 
+	if (f->hook)
+		f->hook(f, 0);
 	f->unprotect_calls++;
 	for (p = gpa; p < gpa + size; p += 4096) {
 		ck_assert_msg(f->prot[(p - FX_RAM_GPA) >> 12],
@@ -71,25 +78,34 @@ static const struct wpt_protect_ops fx_protect_ops = {
 	.unprotect = fx_unprotect,
 };
 
-static inline struct fx *fx_new_limits(const struct wpt_limits *lim)
+/* A fixture VM whose configuration the caller completes (limits,
+ * quiesce ops): cfg's regions and protection are set here. */
+static inline struct fx *fx_new_cfg(struct wpt_vm_cfg cfg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct wpt_ram_region r;
-	struct wpt_vm_cfg cfg = { .size = sizeof(cfg) };
 
 	ck_assert_ptr_nonnull(f);
 	f->ram = mmap(NULL, FX_RAM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert(f->ram != MAP_FAILED);
 	r = (struct wpt_ram_region){ FX_RAM_GPA, FX_RAM_SIZE, f->ram };
+	cfg.size = sizeof(cfg);
 	cfg.regions = &r;
 	cfg.nr_regions = 1;
 	cfg.protect_ops = &fx_protect_ops;
 	cfg.protect_opaque = f;
-	if (lim)
-		cfg.limits = *lim;
 	ck_assert_int_eq(wpt_vm_new(&cfg, &f->vm), 0);
 	return f;
+}
+
+static inline struct fx *fx_new_limits(const struct wpt_limits *lim)
+{
+	struct wpt_vm_cfg cfg = { .size = sizeof(cfg) };
+
+	if (lim)
+		cfg.limits = *lim;
+	return fx_new_cfg(cfg);
 }
 
 static inline struct fx *fx_new(void)

@@ -11,7 +11,8 @@
  * statically come here, and only those made while the library runs
  * count: not libcheck's, which is static too, in the test's callbacks),
  * every sink map and unmap, every protect and unprotect of the protection
- * backend.  Then
+ * backend (stage 2 configurations give the VM wpt_quiesce_ops, so there
+ * protection changes are queued and made at the end of each call).  Then
  * the same run again, once for every k: call k fails ("once"), or call k
  * and every later one ("from k on": memory or the sink never comes back
  * until the VMM's retry).  After each failure:
@@ -158,13 +159,22 @@ static void fi_in_library(struct prop *p, bool in)
 	fi.armed = in;
 }
 
-static const struct prop_hooks fi_hooks = {
-	.tolerant = true,
-	.host_write_one_in = 16,
-	.in_library = fi_in_library,
-	.backend_fails = fi_backend_fails,
-	.sink_for = fi_sink_for,
+/* Stage 2 configurations run with wpt_quiesce_ops, so both ways of
+ * changing protection (at once, or recorded and made at the call's end)
+ * meet every failure. */
+static const struct prop_hooks fi_hooks[2] = {
+	{ .tolerant = true, .host_write_one_in = 16,
+	  .in_library = fi_in_library, .backend_fails = fi_backend_fails,
+	  .sink_for = fi_sink_for },
+	{ .tolerant = true, .host_write_one_in = 16,
+	  .in_library = fi_in_library, .backend_fails = fi_backend_fails,
+	  .sink_for = fi_sink_for, .quiesce = true },
 };
+
+static const struct prop_hooks *hooks_for(unsigned int config)
+{
+	return &fi_hooks[config / NR_MODE_SETS % 2];
+}
 
 /* ------------------------------------------------------------ a run */
 
@@ -242,6 +252,10 @@ static void after_op(struct prop *p, struct run *r)
 {
 	unsigned int d;
 
+	if (p->quiesced) /* every quiesce() resumed before the call returned */
+		ck_abort_msg("%s step %lu (%s): %u quiesce() not resumed",
+			     p->label, p->step, p->what, p->quiesced);
+
 	if (!fi.fail_at) { /* the counting run: nothing may go wrong */
 		ck_assert_msg(!p->op_err, "%s step %lu (%s): %d with nothing "
 			      "failed", p->label, p->step, p->what, p->op_err);
@@ -294,6 +308,7 @@ static void destroy_all(struct prop *p)
 		p->d[d] = NULL;
 	}
 	/* Nothing tracked, nothing protected but what a refusal left. */
+	prop_adopt_lost(p);
 	ck_assert_uint_eq(p->nr_prot, p->nr_stuck);
 }
 
@@ -442,7 +457,7 @@ static void checkpoint_end(struct checkpoint *c, struct prop *p,
 static uint64_t count_and_replay(unsigned int config, uint64_t seed,
 				 uint64_t ops, struct results *res)
 {
-	struct prop *p = prop_create(config, seed, &fi_hooks);
+	struct prop *p = prop_create(config, seed, hooks_for(config));
 	struct run r = { 0 };
 	uint64_t phase;
 
@@ -462,7 +477,7 @@ static uint64_t count_and_replay(unsigned int config, uint64_t seed,
 /* The counting run alone: how many calls the run with this seed makes. */
 static uint64_t dry_count(unsigned int config, uint64_t seed, uint64_t ops)
 {
-	struct prop *p = prop_create(config, seed, &fi_hooks);
+	struct prop *p = prop_create(config, seed, hooks_for(config));
 	struct run r = { 0 };
 	uint64_t phase;
 

@@ -4,8 +4,8 @@
  * enters _start (the image's first byte) at EL1h with the MMU on (it
  * builds the stage-1 identity map, MAIR, TCR, SCTLR beforehand), SP_EL1 =
  * the vCPU's stack, FP/SIMD enabled (CPACR_EL1.FPEN) and x0 = the vCPU:
- * 0 runs guest_main, A64T_RACE_ENTRY race_main, any other value
- * gap_main(x0).
+ * 0 runs guest_main, A64T_RACE_ENTRY race_main, A64T_RECUT_ENTRY
+ * recut_main, any other value gap_main(x0).
  *
  * Exceptions: a synchronous one taken at EL1 goes to guest_exc_el1() (C),
  * which reports it and returns the ELR to resume at (past the faulting
@@ -41,9 +41,13 @@ _start:
 	cbz	x0, 1f
 	cmp	x0, #A64T_RACE_ENTRY
 	b.eq	4f
+	cmp	x0, #A64T_RECUT_ENTRY
+	b.eq	5f
 	bl	gap_main
 	b	2f
 4:	bl	race_main
+	b	2f
+5:	bl	recut_main
 	b	2f
 1:	bl	guest_main
 2:

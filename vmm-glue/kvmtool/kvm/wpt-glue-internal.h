@@ -33,4 +33,8 @@ extern struct wpt_glue wpt_glue;
 /* wpt-nisv.c */
 int wpt_glue__nisv(struct kvm_cpu *vcpu);
 
+/* wpt-quiesce.c: the vCPUs out of KVM_RUN around the library's re-cuts. */
+extern const struct wpt_quiesce_ops wpt_glue__quiesce_ops;
+void wpt_glue__quiesce_init(struct kvm *kvm);
+
 #endif

@@ -26,6 +26,10 @@ bool wpt_glue__mmio(struct kvm_cpu *vcpu, u64 addr, u8 *data, u32 len,
 		    u8 is_write);
 /* kvm_cpu__handle_exit (arm64): KVM_EXIT_ARM_NISV; false for any other. */
 bool wpt_glue__handle_exit(struct kvm_cpu *vcpu);
+/* kvm_cpu__start, around kvm_cpu__run: enter waits while the library
+ * re-cuts a memslot (every vCPU is held out of KVM_RUN then). */
+void wpt_glue__vcpu_enter(struct kvm_cpu *vcpu);
+void wpt_glue__vcpu_exit(struct kvm_cpu *vcpu);
 /* vfio/core.c: true if the SMMU maps for this container, so kvmtool must
  * not map all of RAM into it. */
 bool wpt_glue__vfio_container(struct kvm *kvm, int container_fd);
@@ -47,6 +51,12 @@ static inline bool wpt_glue__mmio(struct kvm_cpu *vcpu, u64 addr, u8 *data,
 static inline bool wpt_glue__handle_exit(struct kvm_cpu *vcpu)
 {
 	return false;
+}
+static inline void wpt_glue__vcpu_enter(struct kvm_cpu *vcpu)
+{
+}
+static inline void wpt_glue__vcpu_exit(struct kvm_cpu *vcpu)
+{
 }
 static inline bool wpt_glue__vfio_container(struct kvm *kvm, int container_fd)
 {

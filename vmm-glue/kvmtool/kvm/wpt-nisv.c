@@ -103,10 +103,17 @@ static int wpt_glue__step_run(struct kvm_cpu *vcpu)
 	int i;
 
 	for (i = 0; i < WPT_STEP_MAX_RUNS; i++) {
-		if (ioctl(vcpu->vcpu_fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+		int ret, err;
+
+		/* A step runs guest code too: never inside a re-cut. */
+		wpt_glue__vcpu_enter(vcpu);
+		ret = ioctl(vcpu->vcpu_fd, KVM_RUN, 0);
+		err = errno;
+		wpt_glue__vcpu_exit(vcpu);
+		if (ret < 0) {
+			if (err == EINTR || err == EAGAIN)
 				continue;
-			return -errno;
+			return -err;
 		}
 		if (run->exit_reason == KVM_EXIT_DEBUG)
 			return 0;

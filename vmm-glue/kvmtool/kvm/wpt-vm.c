@@ -100,6 +100,9 @@ static int wpt_glue__init(struct kvm *kvm)
 	struct wpt_vm_cfg cfg = {
 		.size = sizeof(cfg), .kvm = &kcfg,
 		.log = wpt_glue__log,
+		/* Re-cuts with every vCPU out of KVM_RUN: Linux puts IO
+		 * tables next to code and CPU page tables. */
+		.quiesce = &wpt_glue__quiesce_ops,
 	};
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
 	int r;
@@ -116,6 +119,7 @@ static int wpt_glue__init(struct kvm *kvm)
 		die("wpt: no guest RAM to hand over (%d)", r);
 	cfg.regions = regs.r;
 	cfg.nr_regions = regs.n;
+	wpt_glue__quiesce_init(kvm);
 	r = wpt_vm_new(&cfg, &wpt_glue.vm);
 	if (r < 0)
 		die("wpt: wpt_vm_new: %s", strerror(-r));
@@ -160,7 +164,7 @@ static void wpt_glue__print_stats(void)
 	fprintf(stderr, "  # wpt: trapped stores %llu, NISV exits %llu "
 		"(emulated %llu, stepped %llu, aborts injected %llu), "
 		"descriptors changed %llu, pages protected %llu, "
-		"slot ops %llu, errors %llu\n",
+		"slot ops %llu, quiesces %llu, errors %llu\n",
 		(unsigned long long)st.exits_handled,
 		(unsigned long long)wpt_glue.nisv_exits,
 		(unsigned long long)wpt_glue.nisv_emulated,
@@ -169,6 +173,7 @@ static void wpt_glue__print_stats(void)
 		(unsigned long long)st.descs_changed,
 		(unsigned long long)st.protects,
 		(unsigned long long)st.slot_ops,
+		(unsigned long long)st.quiesces,
 		(unsigned long long)st.errors);
 }
 
