@@ -318,3 +318,4 @@ include mk/qemu.mk
   -o -name '*.d' -type f ! -regex '[^/]*/tests/test_[^/]*\.d' -print \
   2>/dev/null)
 -include mk/hardening.mk
+include mk/faultinj.mk

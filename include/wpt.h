@@ -111,7 +111,11 @@ void wpt_sink_free(struct wpt_sink *sink);
  * Protection backend for a VMM that owns its memslots: protect() must make
  * guest stores to [gpa, gpa + size) exit to the VMM (which passes them to
  * wpt_vm_handle_mmio) before it returns; unprotect() undoes it.  Ranges are
- * 4 KiB aligned.  Return 0 or a negative errno.
+ * 4 KiB aligned.  Return 0 or a negative errno.  A failed protect faults
+ * the domains that needed it, with that errno; a failed unprotect leaves
+ * the pages protected and no longer the library's (their stores exit and
+ * are served from RAM), and a later protect() may name them again: it
+ * must then succeed as for any other page.
  */
 struct wpt_protect_ops {
 	int (*protect)(void *opaque, uint64_t gpa, uint64_t size);
@@ -229,8 +233,9 @@ struct wpt_ram_region {
  * domain (wpt_domain_error() says which) and leaves the rest working. */
 struct wpt_limits {
 	uint64_t max_table_uses;     /* table uses tracked (default 65536) */
-	uint64_t max_leaves;         /* pages and blocks mapped (default 1<<20) */
-	uint64_t max_walk_descs;     /* descriptors one walk visits (default 1<<22) */
+	uint64_t max_leaves;         /* pages and blocks mapped (default 1<<25) */
+	uint64_t max_walk_descs;     /* descriptors one walk visits (default 1<<26:
+				      * a walk of 64 GiB of 4K pages) */
 };
 
 /* Optional log sink for rare events (faults, backend errors). */
@@ -316,7 +321,10 @@ struct wpt_vm_stats {
 	uint64_t out_of_ram;      /* table/leaf addresses outside guest RAM */
 	uint64_t addr_size_faults;/* addresses at or above the OAS */
 	uint64_t errors;          /* faulted domains, sink or backend errors */
-	uint64_t lib_ns;          /* time spent handling trapped stores */
+	uint64_t lib_ns;          /* time spent handling trapped stores,
+				   * sampled: one store in 16 is timed and
+				   * counts 16 times (a clock read costs
+				   * what a store should) */
 	uint64_t zap_quirk_off;   /* 1 if KVM_X86_QUIRK_SLOT_ZAP_ALL was disabled */
 	uint64_t slot_ns;         /* time inside memslot ioctls (part of lib_ns
 				   * when a trapped store changed protection) */

@@ -46,18 +46,23 @@ static size_t collect_uses(struct wpt_table *t, struct use_key *stack,
 	return n;
 }
 
-static bool same_meaning(const struct wpt_domain *d, int level, uint64_t a,
+static bool same_decoded(const struct wpt_desc *x, const struct wpt_desc *y)
+{
+	if (x->type != y->type)
+		return false;
+	if (x->type == WPT_DESC_INVALID)
+		return x->fault == y->fault;
+	return x->addr == y->addr && x->perm == y->perm && x->size == y->size;
+}
+
+static bool same_meaning(const struct wpt_table_use *u, uint64_t a,
 			 uint64_t b)
 {
 	struct wpt_desc x, y;
 
-	d->fmt->decode(&d->geo, level, a, &x);
-	d->fmt->decode(&d->geo, level, b, &y);
-	if (x.type != y.type)
-		return false;
-	if (x.type == WPT_DESC_INVALID)
-		return x.fault == y.fault;
-	return x.addr == y.addr && x.perm == y.perm && x.size == y.size;
+	ptwalk_decode(u, a, &x);
+	ptwalk_decode(u, b, &y);
+	return same_decoded(&x, &y);
 }
 
 /* Apply to every use of t (remove if !add, else add) entry idx = desc,
@@ -80,7 +85,7 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 			tracker_use_lookup(t, keys[i].d, keys[i].level,
 					   keys[i].iova);
 
-		if (!u || u->d->doomed || same_meaning(u->d, u->level, old, new))
+		if (!u || u->d->doomed || same_meaning(u, old, new))
 			continue;
 		/* Each use a store reaches is work the guest caused: a
 		 * table with thousands of uses must not turn one store into
@@ -99,26 +104,32 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 }
 
 /*
- * One use, the usual case: no key list and one pair of decodes.  Removing
- * an entry drops only uses at deeper levels than the entry's table (a
- * child's level is its parent's + 1), so u outlives its own removal.
+ * One use, the usual case: no key list, and each value decoded once for
+ * the comparison and the walk.  Removing an entry drops only uses at
+ * deeper levels than the entry's table (a child's level is its parent's
+ * + 1), so u outlives its own removal.
  */
 static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
 			     uint64_t old, uint64_t new)
 {
 	struct wpt_domain *d = u->d;
 	struct wpt_table *t = u->table;
+	struct wpt_desc od, nd;
 
-	if (d->doomed || same_meaning(d, u->level, old, new) ||
-	    !tracker_charge(d, 1)) {
-		t->snap[idx] = new;
-		return;
-	}
+	if (d->doomed)
+		goto out;
+	ptwalk_decode(u, old, &od);
+	ptwalk_decode(u, new, &nd);
+	if (same_decoded(&od, &nd) || !tracker_charge(d, 1))
+		goto out;
 	d->st.descs_changed++;
-	ptwalk_entry_remove(u, idx, old);
+	ptwalk_entry_remove_decoded(u, idx, &od);
 	t->snap[idx] = new;
 	if (!d->doomed)
-		ptwalk_entry_add(u, idx, new);
+		ptwalk_entry_add_decoded(u, idx, &nd);
+	return;
+out:
+	t->snap[idx] = new;
 }
 
 /* Descriptor idx of t now reads new (t is pinned by the caller or used). */

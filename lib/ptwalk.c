@@ -18,15 +18,12 @@ enum entry_kind {
 	ENTRY_OUTSIDE_RAM /* a leaf a device must never reach */
 };
 
-/* Decode desc at level under the ancestors' mask.  *perm: a leaf's
+/* What decoded dd is under the ancestors' mask.  *perm: a leaf's
  * permissions, or the mask a table hands down to its own entries. */
-static enum entry_kind entry_classify(const struct wpt_format_ops *fmt,
-				      const struct wpt_pgtable_geo *geo,
-				      const struct wpt_guestmem *mem,
-				      int level, uint64_t desc, uint32_t mask,
-				      struct wpt_desc *dd, uint32_t *perm)
+static enum entry_kind entry_kind(const struct wpt_guestmem *mem,
+				  const struct wpt_desc *dd, uint32_t mask,
+				  uint32_t *perm)
 {
-	fmt->decode(geo, level, desc, dd);
 	*perm = dd->perm & mask;
 	if (dd->type == WPT_DESC_TABLE)
 		return ENTRY_TABLE;
@@ -35,6 +32,17 @@ static enum entry_kind entry_classify(const struct wpt_format_ops *fmt,
 	/* Invariant: only registered guest RAM reaches a device. */
 	return guestmem_region(mem, dd->addr, dd->size) ? ENTRY_LEAF
 							: ENTRY_OUTSIDE_RAM;
+}
+
+/* Decode desc at level and classify it (entry_kind). */
+static enum entry_kind entry_classify(const struct wpt_format_ops *fmt,
+				      const struct wpt_pgtable_geo *geo,
+				      const struct wpt_guestmem *mem,
+				      int level, uint64_t desc, uint32_t mask,
+				      struct wpt_desc *dd, uint32_t *perm)
+{
+	fmt->decode(geo, level, desc, dd);
+	return entry_kind(mem, dd, mask, perm);
 }
 
 /* Where a table at gpa can be read, or NULL: outside RAM (or in MMIO),
@@ -84,40 +92,33 @@ static void leaf_remove(struct wpt_domain *d, uint64_t iova, uint64_t size)
 		tracker_fault(d, ret, "cannot record a leaf removal");
 }
 
-/* Entry idx of use u holding desc: where it translates and what it is. */
-static enum entry_kind use_entry(const struct wpt_table_use *u, uint64_t idx,
-				 uint64_t desc, uint64_t *iova,
-				 struct wpt_desc *dd, uint32_t *perm)
+void ptwalk_decode(const struct wpt_table_use *u, uint64_t desc,
+		   struct wpt_desc *dd)
 {
-	const struct wpt_domain *d = u->d;
-
-	*iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx);
-	return entry_classify(d->fmt, &d->geo, &d->vm->mem, u->level, desc,
-			      u->perm_mask, dd, perm);
+	u->d->fmt->decode(&u->d->geo, u->level, desc, dd);
 }
 
-/* Map (add) or unmap what entry idx of use u says (desc): the removal
- * undoes exactly what the addition of the same desc did. */
-static void entry_apply(struct wpt_table_use *u, uint64_t idx, uint64_t desc,
-			bool add)
+/* Map (add) or unmap what entry idx of use u says (dd, decoded): the
+ * removal undoes exactly what the addition of the same desc did. */
+static void entry_apply(struct wpt_table_use *u, uint64_t idx,
+			const struct wpt_desc *dd, bool add)
 {
 	struct wpt_domain *d = u->d;
-	struct wpt_desc dd;
-	uint64_t iova;
+	uint64_t iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx);
 	uint32_t perm;
 
 	if (d->doomed)
 		return;
-	switch (use_entry(u, idx, desc, &iova, &dd, &perm)) {
+	switch (entry_kind(&d->vm->mem, dd, u->perm_mask, &perm)) {
 	case ENTRY_NONE:
-		if (add && dd.type == WPT_DESC_INVALID)
-			tracker_count_fault(d, &dd);
+		if (add && dd->type == WPT_DESC_INVALID)
+			tracker_count_fault(d, dd);
 		return;
 	case ENTRY_TABLE:
 		if (add)
-			ptwalk_use_add(d, u->level + 1, iova, dd.addr, perm);
+			ptwalk_use_add(d, u->level + 1, iova, dd->addr, perm);
 		else
-			use_remove(d, u->level + 1, iova, dd.addr);
+			use_remove(d, u->level + 1, iova, dd->addr);
 		return;
 	case ENTRY_OUTSIDE_RAM:
 		d->st.out_of_ram += add;
@@ -125,21 +126,39 @@ static void entry_apply(struct wpt_table_use *u, uint64_t idx, uint64_t desc,
 		return;
 	case ENTRY_LEAF:
 		if (add)
-			leaf_add(d, iova, &dd, perm);
+			leaf_add(d, iova, dd, perm);
 		else
-			leaf_remove(d, iova, dd.size);
+			leaf_remove(d, iova, dd->size);
 		return;
 	}
 }
 
+void ptwalk_entry_add_decoded(struct wpt_table_use *u, uint64_t idx,
+			      const struct wpt_desc *dd)
+{
+	entry_apply(u, idx, dd, true);
+}
+
+void ptwalk_entry_remove_decoded(struct wpt_table_use *u, uint64_t idx,
+				 const struct wpt_desc *dd)
+{
+	entry_apply(u, idx, dd, false);
+}
+
 void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
 {
-	entry_apply(u, idx, desc, true);
+	struct wpt_desc dd;
+
+	ptwalk_decode(u, desc, &dd);
+	entry_apply(u, idx, &dd, true);
 }
 
 void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
 {
-	entry_apply(u, idx, desc, false);
+	struct wpt_desc dd;
+
+	ptwalk_decode(u, desc, &dd);
+	entry_apply(u, idx, &dd, false);
 }
 
 int ptwalk_use_add(struct wpt_domain *d, int level, uint64_t iova,

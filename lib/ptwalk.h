@@ -37,6 +37,14 @@ void ptwalk_root_remove(struct wpt_domain *d);
 void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc);
 void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx,
 			 uint64_t desc);
+/* The same with desc decoded already (ptwalk_decode: as found in u's
+ * table), for a caller that compared two values first. */
+void ptwalk_decode(const struct wpt_table_use *u, uint64_t desc,
+		   struct wpt_desc *dd);
+void ptwalk_entry_add_decoded(struct wpt_table_use *u, uint64_t idx,
+			      const struct wpt_desc *dd);
+void ptwalk_entry_remove_decoded(struct wpt_table_use *u, uint64_t idx,
+				 const struct wpt_desc *dd);
 
 /*
  * The entries translating [lo, hi] (inclusive) in d's tree, from the root:

@@ -13,37 +13,42 @@
 /* ---------------------------------------------------------------- closure */
 
 /* The leaves translate all of [first, last] as held mapping h does. */
-static bool leaves_agree(struct wpt_shadow *s, const struct shadow_range *h,
+static bool leaves_agree(struct wpt_shadow *s, const struct wpt_mapping *h,
 			 uint64_t first, uint64_t last)
 {
-	struct shadow_range *r = range_from(&s->leaves, first);
+	struct wpt_mapping r;
+	struct rm_pos p;
 	uint64_t x = first;
+	bool ok;
 
-	for (; r && r->m.iova <= x; r = RB_NEXT(range_tree, &s->leaves, r)) {
-		if (r->m.gpa - r->m.iova != h->m.gpa - h->m.iova ||
-		    r->m.perm != h->m.perm)
+	for (ok = rm_from(&s->leaves, first, &p); ok;
+	     ok = rm_next(&s->leaves, &p)) {
+		rm_get(&p, &r);
+		if (r.iova > x)
+			break; /* a hole at x */
+		if (r.gpa - r.iova != h->gpa - h->iova || r.perm != h->perm)
 			return false;
-		if (range_last(r) >= last)
+		if (map_last(&r) >= last)
 			return true;
-		x = range_last(r) + 1;
+		x = map_last(&r) + 1;
 	}
-	return false; /* a hole at x */
+	return false;
 }
 
 /* Outside dirty and pending the leaves agree with what is held (the rule at
  * the top), so only those parts of h need comparing. */
-static bool held_disagrees(struct wpt_shadow *s, const struct shadow_range *h)
+static bool held_disagrees(struct wpt_shadow *s, const struct wpt_mapping *h)
 {
 	struct span_set *sets[2] = { &s->dirty, &s->pending };
-	uint64_t last = range_last(h);
+	uint64_t last = map_last(h);
 	struct span *sp;
 	unsigned int i;
 
 	for (i = 0; i < 2; i++) {
-		for (sp = spanset_from(sets[i], h->m.iova); sp && sp->first <= last;
+		for (sp = spanset_from(sets[i], h->iova); sp && sp->first <= last;
 		     sp = spanset_next(sets[i], sp)) {
 			if (!leaves_agree(s, h,
-					  sp->first > h->m.iova ? sp->first : h->m.iova,
+					  sp->first > h->iova ? sp->first : h->iova,
 					  sp->last < last ? sp->last : last))
 				return true;
 		}
@@ -52,42 +57,46 @@ static bool held_disagrees(struct wpt_shadow *s, const struct shadow_range *h)
 }
 
 /* Judged once per reconcile: the leaves do not change during one. */
-static bool held_is_kill(struct wpt_shadow *s, struct shadow_range *h)
+static bool held_is_kill(struct wpt_shadow *s, struct rm_pos *p,
+			 const struct wpt_mapping *h)
 {
-	if (h->epoch != s->epoch) {
-		h->epoch = s->epoch;
-		h->kill = held_disagrees(s, h);
+	unsigned int f = rm_flags(p);
+
+	if (!(f & RM_F_JUDGED)) {
+		f = RM_F_JUDGED | (held_disagrees(s, h) ? RM_F_KILL : 0);
+		rm_set_flags(p, f);
 	}
-	return h->kill;
+	return f & RM_F_KILL;
 }
 
-static void widen(uint64_t *first, uint64_t *last, const struct shadow_range *r)
+static void widen(uint64_t *first, uint64_t *last, const struct wpt_mapping *r)
 {
-	if (r->m.iova < *first)
-		*first = r->m.iova;
-	if (range_last(r) > *last)
-		*last = range_last(r);
+	if (r->iova < *first)
+		*first = r->iova;
+	if (map_last(r) > *last)
+		*last = map_last(r);
 }
 
 /* Widen [*first, *last] by every leaf and kill overlapping [a, b]. */
 static void closure_scan(struct wpt_shadow *s, uint64_t a, uint64_t b,
 			 uint64_t *first, uint64_t *last)
 {
-	struct shadow_range *r;
+	struct wpt_mapping r;
+	struct rm_pos p;
+	bool ok;
 
-	for (r = range_from(&s->leaves, a); r && r->m.iova <= b;
-	     r = RB_NEXT(range_tree, &s->leaves, r)) {
+	for (ok = rm_from(&s->leaves, a, &p); ok && (rm_get(&p, &r), r.iova <= b);
+	     ok = rm_next(&s->leaves, &p)) {
 		s->closure_steps++;
-		widen(first, last, r);
+		widen(first, last, &r);
 	}
-	for (r = range_from(&s->held, a); r && r->m.iova <= b;
-	     r = RB_NEXT(range_tree, &s->held, r)) {
+	for (ok = rm_from(&s->held, a, &p); ok && (rm_get(&p, &r), r.iova <= b);
+	     ok = rm_next(&s->held, &p)) {
 		s->closure_steps++;
-		if (held_is_kill(s, r))
-			widen(first, last, r);
+		if (held_is_kill(s, &p, &r))
+			widen(first, last, &r);
 	}
 }
-
 /*
  * Grow dirty span *spp until nothing overlapping it reaches out; each part
  * of it is scanned once (merged neighbours at most once more).  Below
@@ -138,30 +147,37 @@ static void close_dirty(struct wpt_shadow *s)
 
 /* ------------------------------------------------------------ sink calls */
 
+/* Unmap the kills, and forget every judgement (all made over dirty, all
+ * visited here): the fill that follows needs none. */
 static int unmap_kills(struct wpt_shadow *s)
 {
 	struct span *sp;
-	struct shadow_range *h, *next;
+	struct wpt_mapping h;
+	struct rm_pos p, next;
 	int ret = 0, r;
+	bool ok;
 
 	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp)) {
-		for (h = range_from(&s->held, sp->first);
-		     h && h->m.iova <= sp->last; h = next) {
-			next = RB_NEXT(range_tree, &s->held, h);
-			if (h->epoch != s->epoch || !h->kill)
+		for (ok = rm_from(&s->held, sp->first, &p);
+		     ok && (rm_get(&p, &h), h.iova <= sp->last); p = next) {
+			unsigned int f = rm_flags(&p);
+
+			next = p;
+			ok = rm_next(&s->held, &next);
+			if (f)
+				rm_set_flags(&p, 0);
+			if (f != (RM_F_JUDGED | RM_F_KILL))
 				continue;
-			r = wpt_sink_unmap(s->sink, h->m.iova, h->m.size);
+			r = wpt_sink_unmap(s->sink, h.iova, h.size);
 			if (r) {
-				/* Held still (and still a kill): nothing is
+				/* Held still (and still owed): nothing is
 				 * mapped over it, and the others go on. */
 				s->errors++;
 				ret = ret ? ret : r;
 				continue;
 			}
 			s->unmaps++;
-			RB_REMOVE(range_tree, &s->held, h);
-			s->nr_held--;
-			free(h);
+			rm_remove(&s->held, &p);
 		}
 	}
 	return ret;
@@ -173,83 +189,99 @@ struct shadow_run {
 	const struct wpt_ram_region *region;
 };
 
+static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
+		      uint64_t size)
+{
+	return reg && gpa >= reg->gpa && gpa + size <= reg->gpa + reg->size;
+}
+
+/* Map the run and record it held: 0 or the error (the run stays owed:
+ * dirty, not held). */
 static int run_map(struct wpt_shadow *s, struct shadow_run *run)
 {
-	struct shadow_range *h;
 	void *hva;
 	int ret;
 
 	if (!run->m.size)
 		return 0;
-	/* Invariant 3 checked where it matters: at the call. */
-	hva = guestmem_hva(s->gm, run->m.gpa, run->m.size);
-	if (!hva)
+	/* Invariant 3 checked where it matters: at the call (run_add found
+	 * the region holding the run's start, and grew it only inside). */
+	if (!in_region(run->region, run->m.gpa, run->m.size))
 		return -EFAULT;
-	/* Allocate first: what the sink holds must be recorded.  A run
-	 * that fails is dropped here and stays owed (dirty, not held). */
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		run->m.size = 0;
-		return -ENOMEM;
+	hva = (char *)run->region->hva + (run->m.gpa - run->region->gpa);
+	/* Memory first: what the sink holds must be recorded.  A run that
+	 * fails is dropped here and stays owed (dirty, not held). */
+	ret = rm_reserve(&s->held, &run->m);
+	if (!ret) {
+		ret = wpt_sink_map(s->sink, run->m.iova, run->m.gpa, hva,
+				   run->m.size, run->m.perm);
+		if (ret) {
+			rm_unreserve(&s->held, &run->m);
+			s->errors++;
+		}
 	}
-	ret = wpt_sink_map(s->sink, run->m.iova, run->m.gpa, hva, run->m.size,
-			   run->m.perm);
-	if (ret) {
-		free(h);
-		s->errors++;
-		run->m.size = 0;
-		return ret;
+	if (!ret) {
+		s->maps++;
+		(void)rm_insert(&s->held, &run->m, 0, NULL);
 	}
-	s->maps++;
-	h->m = run->m;
-	h->epoch = s->epoch;
-	RB_INSERT(range_tree, &s->held, h);
-	s->nr_held++;
 	run->m.size = 0;
-	return 0;
-}
-
-/* Extend the run by [first, last] of leaf r, or map it and start anew. */
-static int run_add(struct wpt_shadow *s, struct shadow_run *run,
-		   const struct shadow_range *r, uint64_t first, uint64_t last)
-{
-	uint64_t gpa = r->m.gpa + (first - r->m.iova);
-	int ret;
-
-	if (run->m.size && run->m.iova + run->m.size == first &&
-	    run->m.gpa + run->m.size == gpa && run->m.perm == r->m.perm &&
-	    run->region == r->region) {
-		run->m.size += last - first + 1;
-		return 0;
-	}
-	ret = run_map(s, run); /* a failure still starts the next run */
-	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa,
-				       .size = last - first + 1,
-				       .perm = r->m.perm };
-	run->region = r->region;
 	return ret;
 }
 
-/* Add the parts of leaf r no held mapping covers; *hp walks the held
+/* Extend the run by [first, last] of leaf r, or map it and start anew.
+ * One call may not cross RAM regions: the HVA is contiguous only within
+ * one. */
+static int run_add(struct wpt_shadow *s, struct shadow_run *run,
+		   const struct wpt_mapping *r, uint64_t first, uint64_t last)
+{
+	uint64_t gpa = r->gpa + (first - r->iova), len = last - first + 1;
+	int ret;
+
+	if (run->m.size && run->m.iova + run->m.size == first &&
+	    run->m.gpa + run->m.size == gpa && run->m.perm == r->perm &&
+	    in_region(run->region, gpa, len)) {
+		run->m.size += len;
+		return 0;
+	}
+	ret = run_map(s, run); /* a failure still starts the next run */
+	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa, .size = len,
+				       .perm = r->perm };
+	run->region = guestmem_region(s->gm, gpa, len);
+	return ret;
+}
+
+/* The held mappings fill_leaf walks alongside the leaves. */
+struct held_cursor {
+	struct rm_pos p;
+	struct wpt_mapping m;
+	bool ok;
+};
+
+static void held_advance(struct wpt_shadow *s, struct held_cursor *h)
+{
+	h->ok = rm_next(&s->held, &h->p);
+	if (h->ok)
+		rm_get(&h->p, &h->m);
+}
+
+/* Add the parts of leaf r no held mapping covers; h walks the held
  * mappings alongside (a new one lands before it, never after). */
 static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
-		     const struct shadow_range *r, struct shadow_range **hp)
+		     const struct wpt_mapping *r, struct held_cursor *h)
 {
-	uint64_t x = r->m.iova, last = range_last(r), end;
-	struct shadow_range *h = *hp;
+	uint64_t x = r->iova, last = map_last(r), end;
 	int ret = 0, err;
 
 	for (;;) {
-		while (h && range_last(h) < x)
-			h = RB_NEXT(range_tree, &s->held, h);
-		*hp = h;
-		if (h && h->m.iova <= x) {
-			if (range_last(h) >= last)
+		while (h->ok && map_last(&h->m) < x)
+			held_advance(s, h);
+		if (h->ok && h->m.iova <= x) {
+			if (map_last(&h->m) >= last)
 				return 0;
-			x = range_last(h) + 1;
+			x = map_last(&h->m) + 1;
 			continue;
 		}
-		end = h && h->m.iova <= last ? h->m.iova - 1 : last;
+		end = h->ok && h->m.iova <= last ? h->m.iova - 1 : last;
 		err = run_add(s, run, r, x, end);
 		ret = ret ? ret : err;
 		if (end == last)
@@ -261,18 +293,84 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 static int fill_span(struct wpt_shadow *s, const struct span *sp)
 {
 	struct shadow_run run = { .m.size = 0 };
-	struct shadow_range *r, *h = range_from(&s->held, sp->first);
+	struct held_cursor h;
+	struct wpt_mapping r;
+	struct rm_pos p;
 	int ret = 0, err;
+	bool ok;
 
+	h.ok = rm_from(&s->held, sp->first, &h.p);
+	if (h.ok)
+		rm_get(&h.p, &h.m);
 	/* A run the sink refuses does not hold back the others. */
-	for (r = range_from(&s->leaves, sp->first);
-	     r && r->m.iova <= sp->last;
-	     r = RB_NEXT(range_tree, &s->leaves, r)) {
-		err = fill_leaf(s, &run, r, &h);
+	for (ok = rm_from(&s->leaves, sp->first, &p);
+	     ok && (rm_get(&p, &r), r.iova <= sp->last);
+	     ok = rm_next(&s->leaves, &p)) {
+		err = fill_leaf(s, &run, &r, &h);
 		ret = ret ? ret : err;
 	}
 	err = run_map(s, &run);
 	return ret ? ret : err;
+}
+
+/* The range in m's map at the first span of dirty: false if none is;
+ * *exact whether it is the span's whole range. */
+static bool at_dirty(struct rangemap *rm, const struct span *sp,
+		     struct rm_pos *p, struct wpt_mapping *m, bool *exact)
+{
+	if (!rm_from(rm, sp->first, p))
+		return *exact = true, false;
+	rm_get(p, m);
+	if (m->iova > sp->last)
+		return *exact = true, false;
+	*exact = m->iova == sp->first && map_last(m) == sp->last;
+	return true;
+}
+
+/*
+ * The usual commit: one trapped store changed one leaf, so dirty is one
+ * span that is that leaf's range, the sink holds at most one mapping
+ * there, of exactly that range, and none of it is pending.  The closure
+ * would then find nothing to widen and the result is at most one unmap
+ * and one map: made here without it.  1: not that case.
+ */
+static int reconcile_one(struct wpt_shadow *s)
+{
+	struct span *sp = spanset_first(&s->dirty), *pd;
+	struct shadow_run run = { .region = NULL };
+	struct wpt_mapping held;
+	struct rm_pos lp, hp;
+	bool leaf, has_held, exact;
+	int ret;
+
+	pd = spanset_from(&s->pending, sp->first);
+	if (spanset_next(&s->dirty, sp) || (pd && pd->first <= sp->last))
+		return 1;
+	leaf = at_dirty(&s->leaves, sp, &lp, &run.m, &exact);
+	if (!exact)
+		return 1;
+	has_held = at_dirty(&s->held, sp, &hp, &held, &exact);
+	if (!exact)
+		return 1;
+	if (has_held && (!leaf || held.gpa != run.m.gpa ||
+			 held.perm != run.m.perm)) {
+		ret = wpt_sink_unmap(s->sink, held.iova, held.size);
+		if (ret) {
+			s->errors++;
+			return ret;
+		}
+		s->unmaps++;
+		rm_remove(&s->held, &hp);
+		has_held = false;
+	}
+	if (leaf && !has_held) {
+		run.region = guestmem_region(s->gm, run.m.gpa, run.m.size);
+		ret = run_map(s, &run);
+		if (ret)
+			return ret;
+	}
+	spanset_clear(&s->dirty);
+	return 0;
 }
 
 int shadow_reconcile(struct wpt_shadow *s)
@@ -282,7 +380,9 @@ int shadow_reconcile(struct wpt_shadow *s)
 
 	if (RB_EMPTY(&s->dirty.tree))
 		return 0;
-	s->epoch++;
+	ret = reconcile_one(s);
+	if (ret <= 0)
+		return ret;
 	close_dirty(s);
 	ret = unmap_kills(s);
 	for (sp = spanset_first(&s->dirty); sp;

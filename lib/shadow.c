@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The shadow: per domain, the leaves the guest tables map (the desired
- * state) and the mappings the sink holds, each an RB tree ordered by IOVA,
+ * state) and the mappings the sink holds, each a range map (rangemap.h),
  * plus two sets of IOVA spans: "dirty" (changed since the last successful
  * reconcile) and, with defer_removals, "pending" (removed, not yet flushed).
  *
@@ -9,7 +9,7 @@
  * held mappings translate every page identically.  So a reconcile need only
  * look where those sets say, and deciding whether a held mapping still
  * agrees with the leaves only compares the leaves inside those sets: that
- * keeps one leaf change and its commit at O(log n) however large the map.
+ * keeps one leaf change and its commit at O(1) however large the map.
  *
  * A reconcile (commit, flush, clear) over the dirty set:
  *  1. closure: a held mapping overlapping dirty that disagrees with the
@@ -54,8 +54,8 @@ int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	s->sink = sink;
 	s->gm = gm;
 	s->defer_removals = defer_removals;
-	RB_INIT(&s->leaves);
-	RB_INIT(&s->held);
+	rm_init(&s->leaves);
+	rm_init(&s->held);
 	spanset_init(&s->dirty);
 	spanset_init(&s->pending);
 	*out = s;
@@ -66,10 +66,10 @@ void shadow_free(struct wpt_shadow *s)
 {
 	if (!s)
 		return;
-	range_free_all(&s->leaves);
-	range_free_all(&s->held);
-	spanset_clear(&s->dirty);
-	spanset_clear(&s->pending);
+	rm_free_all(&s->leaves);
+	rm_free_all(&s->held);
+	spanset_fini(&s->dirty);
+	spanset_fini(&s->pending);
 	free(s->reserve);
 	free(s);
 }
@@ -77,60 +77,59 @@ void shadow_free(struct wpt_shadow *s)
 int shadow_leaf_add(struct wpt_shadow *s, uint64_t iova, uint64_t size,
 		    uint64_t gpa, uint32_t perm)
 {
-	const struct wpt_ram_region *region;
-	struct shadow_range *r;
+	struct wpt_mapping m = { .iova = iova, .gpa = gpa, .size = size,
+				 .perm = perm }, r;
 	uint64_t last = iova + size - 1;
+	struct rm_pos p;
 	int ret;
 
 	/* Sinks map whole pages (VFIO type1 wants page alignment). */
 	if (!size || !perm || ((iova | size | gpa) & ~WPT_PAGE_MASK) ||
 	    last < iova)
 		return -EINVAL;
-	region = guestmem_region(s->gm, gpa, size);
-	if (!region)
+	if (!guestmem_region(s->gm, gpa, size))
 		return -EINVAL;
-	r = range_from(&s->leaves, iova);
-	if (r && r->m.iova <= last)
-		return -EEXIST;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	ret = spanset_add(&s->dirty, iova, last, NULL);
+	if (rm_from(&s->leaves, iova, &p)) {
+		rm_get(&p, &r);
+		if (r.iova <= last)
+			return -EEXIST;
+	}
+	/* Reserved first: a dirty span added for a leaf that then failed
+	 * would only be conservative, but the reserve keeps it exact. */
+	ret = rm_reserve(&s->leaves, &m);
+	if (!ret)
+		ret = spanset_add(&s->dirty, iova, last, NULL);
 	if (ret) {
-		free(r);
+		rm_unreserve(&s->leaves, &m);
 		return ret;
 	}
-	r->m = (struct wpt_mapping){ .iova = iova, .gpa = gpa, .size = size,
-				     .perm = perm };
-	r->region = region;
-	RB_INSERT(range_tree, &s->leaves, r);
-	s->nr_leaves++;
-	return 0;
+	return rm_insert(&s->leaves, &m, 0, NULL);
 }
 
 int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size)
 {
-	struct shadow_range key = { .m.iova = iova }, *r;
+	struct wpt_mapping r;
+	struct rm_pos p;
 	int ret;
 
-	r = RB_FIND(range_tree, &s->leaves, &key);
-	if (!r || r->m.size != size)
+	if (!rm_find(&s->leaves, iova, &p))
+		return -ENOENT;
+	rm_get(&p, &r);
+	if (r.size != size)
 		return -ENOENT;
 	/* HYBRID: the device may keep reaching the old page until the
 	 * guest's invalidation says the IOTLB forgot it. */
 	ret = spanset_add(s->defer_removals ? &s->pending : &s->dirty, iova,
-		       range_last(r), NULL);
+		       map_last(&r), NULL);
 	if (ret)
 		return ret;
-	RB_REMOVE(range_tree, &s->leaves, r);
-	s->nr_leaves--;
-	free(r);
+	rm_remove(&s->leaves, &p);
 	return 0;
 }
 
 uint64_t shadow_nr_leaves(const struct wpt_shadow *s)
 {
-	return s->nr_leaves;
+	return s->leaves.nr;
 }
 
 int shadow_commit(struct wpt_shadow *s)
@@ -168,22 +167,26 @@ int shadow_clear(struct wpt_shadow *s)
 
 	if (ret)
 		return ret;
-	range_free_all(&s->leaves);
-	s->nr_leaves = 0;
+	rm_free_all(&s->leaves);
 	ret = shadow_reconcile(s);
 	if (!s->reserve)
 		s->reserve = malloc(sizeof(*s->reserve));
 	return ret;
 }
 
-static int foreach_range(const struct range_tree *t, shadow_iter_fn fn,
+static int foreach_range(const struct rangemap *rm, shadow_iter_fn fn,
 			 void *opaque)
 {
-	struct shadow_range *r;
+	/* Looking up moves the map's cache only: const to its users. */
+	struct rangemap *t = (struct rangemap *)rm;
+	struct wpt_mapping m;
+	struct rm_pos p;
+	bool ok;
 	int ret;
 
-	RB_FOREACH(r, range_tree, (struct range_tree *)t) {
-		ret = fn(opaque, &r->m);
+	for (ok = rm_from(t, 0, &p); ok; ok = rm_next(t, &p)) {
+		rm_get(&p, &m);
+		ret = fn(opaque, &m);
 		if (ret)
 			return ret;
 	}
@@ -219,8 +222,8 @@ bool shadow_is_pending(const struct wpt_shadow *s, uint64_t iova,
 void shadow_stats(const struct wpt_shadow *s, struct wpt_shadow_stats *st)
 {
 	*st = (struct wpt_shadow_stats){
-		.leaves = s->nr_leaves,
-		.mappings = s->nr_held,
+		.leaves = s->leaves.nr,
+		.mappings = s->held.nr,
 		.pending_bytes = s->pending.bytes,
 		.maps = s->maps,
 		.unmaps = s->unmaps,

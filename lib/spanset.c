@@ -27,8 +27,22 @@ static bool touches(uint64_t a_last, uint64_t b_first)
 
 void spanset_init(struct span_set *set)
 {
+	*set = (struct span_set){ .bytes = 0 };
 	RB_INIT(&set->tree);
-	set->bytes = 0;
+}
+
+static struct span *span_alloc(struct span_set *set)
+{
+	return set->nr_spare ? set->spare[--set->nr_spare]
+			     : malloc(sizeof(struct span));
+}
+
+static void span_release(struct span_set *set, struct span *sp)
+{
+	if (set->nr_spare < SPANSET_SPARES)
+		set->spare[set->nr_spare++] = sp;
+	else
+		free(sp);
 }
 
 
@@ -61,10 +75,15 @@ struct span *spanset_first(const struct span_set *set)
 int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 		struct span **out)
 {
-	struct span *sp = spanset_from(set, first ? first - 1 : 0), *n;
+	struct span *sp = set->hint, *n;
+	uint64_t x = first ? first - 1 : 0;
 
+	/* A walk adds in IOVA order: the span grown last is then the one
+	 * ending at or after x, found without a search. */
+	if (!sp || sp->first > first || sp->last < x)
+		sp = spanset_from(set, x);
 	if (!sp || !touches(last, sp->first)) {
-		sp = malloc(sizeof(*sp));
+		sp = span_alloc(set);
 		if (!sp)
 			return -ENOMEM;
 		sp->first = first;
@@ -81,10 +100,11 @@ int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 			sp->last = n->last > sp->last ? n->last : sp->last;
 			set->bytes -= span_len(n->first, n->last);
 			RB_REMOVE(span_tree, &set->tree, n);
-			free(n);
+			span_release(set, n);
 		}
 		set->bytes += span_len(sp->first, sp->last);
 	}
+	set->hint = sp;
 	if (out)
 		*out = sp;
 	return 0;
@@ -94,6 +114,7 @@ int spanset_add_all(struct span_set *set, struct span **spare)
 {
 	if (!RB_EMPTY(&set->tree) || !*spare)
 		return spanset_add(set, 0, UINT64_MAX, NULL);
+	set->hint = NULL;
 	(*spare)->first = 0;
 	(*spare)->last = UINT64_MAX;
 	RB_INSERT(span_tree, &set->tree, *spare);
@@ -106,10 +127,11 @@ void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 {
 	struct span *sp = spanset_from(set, first), *next, *n;
 
+	set->hint = NULL;
 	for (; sp && sp->first <= last; sp = next) {
 		next = spanset_next(set, sp);
 		if (sp->first < first && sp->last > last) {
-			n = malloc(sizeof(*n));
+			n = span_alloc(set);
 			if (!n)
 				return;
 			n->first = last + 1;
@@ -122,7 +144,7 @@ void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 		set->bytes -= span_len(sp->first, sp->last);
 		if (sp->first >= first && sp->last <= last) {
 			RB_REMOVE(span_tree, &set->tree, sp);
-			free(sp);
+			span_release(set, sp);
 			continue;
 		}
 		if (sp->first < first)
@@ -139,7 +161,15 @@ void spanset_clear(struct span_set *set)
 
 	RB_FOREACH_SAFE(sp, span_tree, &set->tree, next) {
 		RB_REMOVE(span_tree, &set->tree, sp);
-		free(sp);
+		span_release(set, sp);
 	}
 	set->bytes = 0;
+	set->hint = NULL;
+}
+
+void spanset_fini(struct span_set *set)
+{
+	spanset_clear(set);
+	while (set->nr_spare)
+		free(set->spare[--set->nr_spare]);
 }

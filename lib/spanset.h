@@ -20,9 +20,16 @@ struct span {
 
 RB_HEAD(span_tree, span);
 
+#define SPANSET_SPARES 1
+
 struct span_set {
 	struct span_tree tree;
 	uint64_t bytes; /* 0 also when the set is the whole 64-bit space */
+	/* A span freed, kept for the next add: the dirty set gains a span
+	 * and is cleared on every trapped store, no malloc each time. */
+	struct span *spare[SPANSET_SPARES];
+	unsigned int nr_spare;
+	struct span *hint; /* the span the last add grew, or NULL */
 };
 
 void spanset_init(struct span_set *set);
@@ -45,6 +52,8 @@ int spanset_add_all(struct span_set *set, struct span **spare);
 void spanset_sub(struct span_set *set, uint64_t first, uint64_t last);
 
 void spanset_clear(struct span_set *set);
+/* Clear and free the spares too: the set is done with. */
+void spanset_fini(struct span_set *set);
 
 /* The first span, the one after sp, the first ending at or after x. */
 struct span *spanset_first(const struct span_set *set);

@@ -17,9 +17,19 @@
 #include "tracker.h"
 #include "pageindex.h"
 
+/*
+ * The defaults let one domain map 64 GiB of scattered 4K pages (16M
+ * leaves in 32K last-level tables) and walk it in one call: set_root
+ * there visits 16.8M descriptors and adds 16.8M leaves, both charged.
+ * They still bound a hostile guest: table uses bound the snapshots (8 B
+ * per descriptor: 512 MiB at 64K uses of 4K tables) and the leaves (512
+ * a table), max_leaves the shadow (at most 16 bytes a dense leaf, about
+ * 150 a scattered one), max_walk_descs one call's CPU (64M descriptors:
+ * seconds).
+ */
 #define DEFAULT_MAX_TABLE_USES 65536ull
-#define DEFAULT_MAX_LEAVES (1ull << 20)
-#define DEFAULT_MAX_WALK_DESCS (1ull << 22)
+#define DEFAULT_MAX_LEAVES (1ull << 25)
+#define DEFAULT_MAX_WALK_DESCS (1ull << 26)
 
 void limits_fill(struct wpt_limits *lim, const struct wpt_limits *dflt)
 {

@@ -254,8 +254,8 @@ static int phase_split(struct mb_ctx *c, struct wpt_domain *d)
 	double freed[SPLIT_REPS];
 	uint64_t r, descs;
 
-	/* The blocks add leaves: at 1M pages that passes the default
-	 * max_leaves, which the set_root goal alone judges. */
+	/* The blocks add leaves beyond the scale's own pages: raised
+	 * limits, so that the set_root goal alone judges the defaults. */
 	if (wpt_domain_set_limits(d, &c->raised))
 		return mb_fail(c, -EIO, "raising the limits");
 	if (trapped_store(c, c->g.l1 + 8 * (MB_BLOCK_IOVA / MB_GIB),

@@ -129,35 +129,53 @@ static struct wpt_domain *three_levels(struct fx *f, struct wpt_sink **s,
 }
 
 /*
- * A trapped store that unmaps a page, with each allocation it makes
- * failing in turn: shadow_leaf_remove's -ENOMEM was ignored (the store
- * returned 1, the sink kept the page, verify found 2 differences).
+ * A trapped store of 0 at gpa, with each allocation it makes failing in
+ * turn; returns how many allocations it made.  shadow_leaf_remove's
+ * -ENOMEM was ignored (the store returned 1, the sink kept the page,
+ * verify found 2 differences).
  */
-START_TEST(leaf_removal_without_memory)
+static unsigned long removal_without_memory(enum wpt_mode mode, uint64_t gpa,
+					    const char *what)
 {
 	unsigned long nth;
 
 	for (nth = 1;; nth++) {
 		struct fx *f = fx_new();
 		struct wpt_sink *s;
-		struct wpt_domain *d = three_levels(f, &s, WPT_MODE_TRAP);
+		struct wpt_domain *d = three_levels(f, &s, mode);
 		uint64_t zero = 0;
 		bool failed;
 		int ret;
 
 		fail_alloc_in(nth);
-		ret = wpt_vm_handle_mmio(f->vm, E(L3, 3), &zero, 8, 1);
+		ret = wpt_vm_handle_mmio(f->vm, gpa, &zero, 8, 1);
 		failed = alloc_failed;
 		fail_alloc_in(0);
 		ck_assert_msg(ret == 1 || ret == -ENOMEM, "store: %d", ret);
-		assert_nothing_lost(d, s, ret, "leaf removal", nth);
+		assert_nothing_lost(d, s, ret, what, nth);
 		wpt_domain_free(d);
 		wpt_sink_free(s);
 		fx_free(f);
 		if (!failed)
-			break; /* the store made fewer than nth allocations */
+			return nth - 1; /* the store made fewer than nth */
 	}
-	ck_assert_uint_gt(nth, 1); /* at least one failure was injected */
+}
+
+/* TRAP: the hot path allocates nothing (the dirty set reuses its span,
+ * the shadow's words need no memory to go), so nothing can fail. */
+START_TEST(leaf_removal_without_memory)
+{
+	ck_assert_uint_eq(removal_without_memory(WPT_MODE_TRAP, E(L3, 3),
+						 "leaf removal"), 0);
+}
+END_TEST
+
+/* HYBRID: the removal waits in the pending set, whose first span needs
+ * memory; its failure must fault the domain. */
+START_TEST(deferred_removal_without_memory)
+{
+	ck_assert_uint_gt(removal_without_memory(WPT_MODE_HYBRID, E(L3, 3),
+						 "deferred leaf removal"), 0);
 }
 END_TEST
 
@@ -283,6 +301,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, leaf_removal_without_memory);
+	tcase_add_test(tc, deferred_removal_without_memory);
 	tcase_add_test(tc, destroy_reports_failed_unmap);
 	tcase_add_test(tc, destroy_retry_after_failure);
 	tcase_add_test(tc, many_tables_on_a_page_without_memory);

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Range maps (rangemap.h).  Page numbers (IOVA >> 12) throughout the
+ * chunk side: a 64-bit space has 2^52 pages, 2^43 chunks of 512.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guestmem.h"
+#include "rangemap_int.h"
+
+/* A chunk's word: GPA frame (40 bits), pages (9), permissions (8), flags. */
+#define E_NP_SHIFT 40
+#define E_PERM_SHIFT 49
+#define E_FLAGS_SHIFT 57
+#define E_FRAME_MAX (1ull << E_NP_SHIFT)
+
+static int big_cmp(const struct rm_big *a, const struct rm_big *b)
+{
+	return a->m.iova < b->m.iova ? -1 : a->m.iova > b->m.iova;
+}
+
+/* tree.h marks static generated functions __unused, which libbsd leaves
+ * undefined (Linux uapi structs have members by that name). */
+#define __unused __attribute__((__unused__))
+RB_GENERATE_STATIC(rm_big_tree, rm_big, link, big_cmp)
+#undef __unused
+
+static unsigned int e_np(uint64_t e)
+{
+	return (e >> E_NP_SHIFT) & (RM_FAN - 1);
+}
+
+static uint64_t big_last(const struct rm_big *b)
+{
+	return b->m.iova + b->m.size - 1;
+}
+
+void rm_init(struct rangemap *rm)
+{
+	*rm = (struct rangemap){ .root = NULL };
+	RB_INIT(&rm->big);
+}
+
+void rm_free_all(struct rangemap *rm)
+{
+	struct rm_big *b, *next;
+
+	chunks_free(rm);
+	RB_FOREACH_SAFE(b, rm_big_tree, &rm->big, next) {
+		RB_REMOVE(rm_big_tree, &rm->big, b);
+		free(b);
+	}
+	free(rm->spare);
+	rm_init(rm);
+}
+
+/* --------------------------------------------------------- positions */
+
+static uint64_t pos_start_page(const struct rm_pos *p)
+{
+	return p->c ? p->c->key << RM_BITS | p->off
+		    : p->b->m.iova >> WPT_PAGE_SHIFT;
+}
+
+static bool at_small(struct rm_pos *p, struct rm_chunk *c, unsigned int off)
+{
+	*p = (struct rm_pos){ .c = c, .off = off };
+	return true;
+}
+
+/* The first chunk range starting at or above page pg. */
+static bool small_from_start(struct rangemap *rm, uint64_t pg,
+			     struct rm_pos *p)
+{
+	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
+	unsigned int off;
+
+	if (c && (off = bits_next(c->start, pg & (RM_FAN - 1))) < RM_FAN)
+		return at_small(p, c, off);
+	c = chunk_first_from(rm, (pg >> RM_BITS) + 1);
+	/* A chunk in the tree is never empty. */
+	return c && at_small(p, c, bits_next(c->start, 0));
+}
+
+/* The first chunk range ending at or above page pg. */
+static bool small_from(struct rangemap *rm, uint64_t pg, struct rm_pos *p)
+{
+	uint64_t key = pg >> RM_BITS;
+	unsigned int off = pg & (RM_FAN - 1);
+	struct rm_chunk *c = chunk_lookup(rm, key);
+	int s = c ? bits_prev(c->start, off) : -1;
+
+	if (s >= 0) {
+		if (s + e_np(*chunk_word(c, (unsigned int)s)) > off)
+			return at_small(p, c, (unsigned int)s);
+	} else if (key && (c = chunk_lookup(rm, key - 1)) &&
+		   (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
+		   s + e_np(*chunk_word(c, (unsigned int)s)) > off + RM_FAN) {
+		/* A range of the chunk before reaching into this one. */
+		return at_small(p, c, (unsigned int)s);
+	}
+	return small_from_start(rm, pg, p);
+}
+
+/* The first tree range starting at or above iova. */
+static struct rm_big *big_from_start(struct rangemap *rm, uint64_t iova)
+{
+	struct rm_big key = { .m.iova = iova };
+
+	return RB_EMPTY(&rm->big) ? NULL
+				  : RB_NFIND(rm_big_tree, &rm->big, &key);
+}
+
+/* The earlier of a chunk range (if found) and a tree range (if any). */
+static bool pick(struct rm_pos *p, bool found, struct rm_big *b)
+{
+	if (b && (!found || (b->m.iova >> WPT_PAGE_SHIFT) < pos_start_page(p))) {
+		*p = (struct rm_pos){ .b = b };
+		return true;
+	}
+	return found;
+}
+
+bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p)
+{
+	struct rm_big *b = big_from_start(rm, x), *prev;
+
+	if (!RB_EMPTY(&rm->big)) {
+		prev = b ? RB_PREV(rm_big_tree, &rm->big, b)
+			 : RB_MAX(rm_big_tree, &rm->big);
+		if (prev && big_last(prev) >= x)
+			b = prev;
+	}
+	return pick(p, small_from(rm, x >> WPT_PAGE_SHIFT, p), b);
+}
+
+bool rm_find(struct rangemap *rm, uint64_t iova, struct rm_pos *p)
+{
+	uint64_t pg = iova >> WPT_PAGE_SHIFT;
+	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
+	unsigned int off = pg & (RM_FAN - 1);
+	struct rm_big key = { .m.iova = iova }, *b;
+
+	if (c && (c->start[off >> 6] >> (off & 63) & 1))
+		return at_small(p, c, off);
+	if (RB_EMPTY(&rm->big))
+		return false;
+	b = RB_FIND(rm_big_tree, &rm->big, &key);
+	*p = (struct rm_pos){ .b = b };
+	return b != NULL;
+}
+
+bool rm_next(struct rangemap *rm, struct rm_pos *p)
+{
+	uint64_t next_pg = pos_start_page(p) + 1;
+	struct rm_big *b = NULL;
+	unsigned int off;
+	bool found;
+
+	if (p->b) {
+		b = RB_NEXT(rm_big_tree, &rm->big, p->b);
+		found = small_from_start(rm, next_pg, p);
+	} else {
+		/* The last page of a 64-bit space has no page after it. */
+		if (next_pg >> (64 - WPT_PAGE_SHIFT) == 0)
+			b = big_from_start(rm, next_pg << WPT_PAGE_SHIFT);
+		off = bits_next(p->c->start, p->off + 1);
+		if (off < RM_FAN) {
+			found = at_small(p, p->c, off);
+		} else {
+			struct rm_chunk *c = chunk_first_from(rm, p->c->key + 1);
+
+			found = c && at_small(p, c, bits_next(c->start, 0));
+		}
+	}
+	return pick(p, found, b);
+}
+
+/* ---------------------------------------------------------- contents */
+
+void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
+{
+	uint64_t e;
+
+	if (p->b) {
+		*m = p->b->m;
+		return;
+	}
+	e = *chunk_word(p->c, p->off);
+	/* Zeroed first: callers may compare mappings whole, padding too. */
+	memset(m, 0, sizeof(*m));
+	m->iova = pos_start_page(p) << WPT_PAGE_SHIFT;
+	m->gpa = (e & (E_FRAME_MAX - 1)) << WPT_PAGE_SHIFT;
+	m->size = (uint64_t)e_np(e) << WPT_PAGE_SHIFT;
+	m->perm = (uint32_t)(e >> E_PERM_SHIFT) & 0xff;
+}
+
+unsigned int rm_flags(const struct rm_pos *p)
+{
+	return p->b ? p->b->flags
+		    : (unsigned int)(*chunk_word(p->c, p->off) >> E_FLAGS_SHIFT);
+}
+
+void rm_set_flags(struct rm_pos *p, unsigned int flags)
+{
+	uint64_t *e;
+
+	if (p->b) {
+		p->b->flags = flags;
+		return;
+	}
+	e = chunk_word(p->c, p->off);
+	*e = (*e & ~(~0ull << E_FLAGS_SHIFT)) | (uint64_t)flags << E_FLAGS_SHIFT;
+}
+
+/* Whether m fits a chunk word. */
+static bool fits_chunk(const struct wpt_mapping *m, unsigned int flags)
+{
+	return m->size < ((uint64_t)RM_FAN << WPT_PAGE_SHIFT) &&
+	       (m->gpa >> WPT_PAGE_SHIFT) < E_FRAME_MAX && m->perm <= 0xff &&
+	       flags < (1u << (64 - E_FLAGS_SHIFT));
+}
+
+int rm_reserve(struct rangemap *rm, const struct wpt_mapping *m)
+{
+	struct rm_chunk *c;
+
+	if (fits_chunk(m, 0)) {
+		c = chunk_get(rm, m->iova >> (WPT_PAGE_SHIFT + RM_BITS));
+		if (c && !chunk_reserve(c))
+			return 0;
+		/* Nothing may stay empty: a chunk in the tree has a range. */
+		if (c && !c->nr)
+			chunk_drop(rm, c);
+		return -ENOMEM;
+	}
+	if (!rm->spare)
+		rm->spare = malloc(sizeof(*rm->spare));
+	return rm->spare ? 0 : -ENOMEM;
+}
+
+void rm_unreserve(struct rangemap *rm, const struct wpt_mapping *m)
+{
+	struct rm_chunk *c;
+
+	/* A chunk made for it alone would be empty: nothing may stay so. */
+	if (fits_chunk(m, 0) &&
+	    (c = chunk_lookup(rm, m->iova >> (WPT_PAGE_SHIFT + RM_BITS))) &&
+	    !c->nr)
+		chunk_drop(rm, c);
+}
+
+int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
+	      unsigned int flags, struct rm_pos *p)
+{
+	uint64_t pg = m->iova >> WPT_PAGE_SHIFT;
+	struct rm_pos tmp, *at = p ? p : &tmp;
+
+	if (fits_chunk(m, flags)) {
+		struct rm_chunk *c = chunk_get(rm, pg >> RM_BITS);
+		unsigned int off = pg & (RM_FAN - 1);
+
+		if (!c || chunk_word_add(c, off, m->gpa >> WPT_PAGE_SHIFT |
+				(m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
+				(uint64_t)m->perm << E_PERM_SHIFT |
+				(uint64_t)flags << E_FLAGS_SHIFT)) {
+			if (c && !c->nr)
+				chunk_drop(rm, c);
+			return -ENOMEM;
+		}
+		at_small(at, c, off);
+	} else {
+		struct rm_big *b = rm->spare ? rm->spare : malloc(sizeof(*b));
+
+		rm->spare = NULL;
+		if (!b)
+			return -ENOMEM;
+		memset(&b->m, 0, sizeof(b->m));
+		b->m.iova = m->iova;
+		b->m.gpa = m->gpa;
+		b->m.size = m->size;
+		b->m.perm = m->perm;
+		b->flags = flags;
+		RB_INSERT(rm_big_tree, &rm->big, b);
+		*at = (struct rm_pos){ .b = b };
+	}
+	rm->nr++;
+	return 0;
+}
+
+void rm_remove(struct rangemap *rm, struct rm_pos *p)
+{
+	rm->nr--;
+	if (p->b) {
+		RB_REMOVE(rm_big_tree, &rm->big, p->b);
+		free(p->b);
+		return;
+	}
+	chunk_word_del(p->c, p->off);
+	if (!p->c->nr)
+		chunk_drop(rm, p->c);
+}

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The range map's chunks and their radix tree (rangemap_int.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rangemap_int.h"
+
+#define RM_MAX_HEIGHT 5          /* 5 x 9 bits >= 43 bits of chunk number */
+#define RM_DENSE_MIN 32          /* an indexed chunk this empty packs again */
+
+struct rm_node {
+	void *slot[RM_FAN];
+	uint64_t used[RM_FAN / 64]; /* slot i is not NULL: found by ctz, a
+				     * sparse map's next chunk costs no scan */
+	unsigned int nr;
+};
+
+static void slot_set(struct rm_node *n, unsigned int i, void *v)
+{
+	n->slot[i] = v;
+	if (v) {
+		n->used[i >> 6] |= 1ull << (i & 63);
+		n->nr++;
+	} else {
+		n->used[i >> 6] &= ~(1ull << (i & 63));
+		n->nr--;
+	}
+}
+
+/* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */
+unsigned int bits_next(const uint64_t *bits, unsigned int i)
+{
+	unsigned int w = i >> 6;
+	uint64_t m;
+
+	if (i >= RM_FAN)
+		return RM_FAN;
+	m = bits[w] & (~0ull << (i & 63));
+	for (;;) {
+		if (m)
+			return w * 64 + (unsigned int)__builtin_ctzll(m);
+		if (++w == RM_FAN / 64)
+			return RM_FAN;
+		m = bits[w];
+	}
+}
+
+int bits_prev(const uint64_t *bits, unsigned int off)
+{
+	int w = (int)(off >> 6);
+	uint64_t m = bits[w] & (~0ull >> (63 - (off & 63)));
+
+	for (;;) {
+		if (m)
+			return w * 64 + 63 - __builtin_clzll(m);
+		if (--w < 0)
+			return -1;
+		m = bits[w];
+	}
+}
+
+/* ---------------------------------------------------- the radix tree */
+
+struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
+{
+	void *n = rm->root;
+	int lvl;
+
+	if (rm->last && rm->last->key == key)
+		return rm->last;
+	if (!n || key >> (RM_BITS * rm->height))
+		return NULL;
+	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
+		n = ((struct rm_node *)n)->slot[(key >> (RM_BITS * lvl)) &
+						(RM_FAN - 1)];
+	if (n)
+		rm->last = n;
+	return n;
+}
+
+static int radix_grow(struct rangemap *rm, uint64_t key)
+{
+	while (!rm->height || key >> (RM_BITS * rm->height)) {
+		struct rm_node *n;
+
+		if (!rm->root) {
+			rm->height++;
+			continue;
+		}
+		n = calloc(1, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		slot_set(n, 0, rm->root);
+		rm->root = n;
+		rm->height++;
+	}
+	return 0;
+}
+
+/* The chunk of key, created if missing; NULL: no memory.  Nodes made on
+ * the way before a failure stay, empty: harmless, freed with the map. */
+struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
+{
+	struct rm_chunk *c = chunk_lookup(rm, key);
+	struct rm_node *n, *child;
+	unsigned int i;
+	int lvl;
+
+	if (c)
+		return c;
+	if (radix_grow(rm, key))
+		return NULL;
+	if (!rm->root && !(rm->root = calloc(1, sizeof(struct rm_node))))
+		return NULL;
+	n = rm->root;
+	for (lvl = (int)rm->height - 1; lvl > 0; lvl--) {
+		i = (key >> (RM_BITS * lvl)) & (RM_FAN - 1);
+		child = n->slot[i];
+		if (!child) {
+			child = calloc(1, sizeof(*child));
+			if (!child)
+				return NULL;
+			slot_set(n, i, child);
+		}
+		n = child;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->key = key;
+	slot_set(n, key & (RM_FAN - 1), c);
+	rm->last = c;
+	return c;
+}
+
+/* Unhook an empty chunk and the nodes it leaves empty, and free them. */
+void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
+{
+	struct rm_node *path[RM_MAX_HEIGHT];
+	unsigned int idx[RM_MAX_HEIGHT];
+	void *n = rm->root;
+	int lvl;
+
+	for (lvl = (int)rm->height - 1; lvl >= 0; lvl--) {
+		path[lvl] = n;
+		idx[lvl] = (c->key >> (RM_BITS * lvl)) & (RM_FAN - 1);
+		n = path[lvl]->slot[idx[lvl]];
+	}
+	for (lvl = 0; lvl < (int)rm->height; lvl++) {
+		slot_set(path[lvl], idx[lvl], NULL);
+		if (path[lvl]->nr)
+			break;
+		free(path[lvl]);
+		if (lvl == (int)rm->height - 1) {
+			rm->root = NULL;
+			rm->height = 0;
+		}
+	}
+	if (rm->last == c)
+		rm->last = NULL;
+	free(c->e);
+	free(c);
+}
+
+/* The first chunk under node n (at level lvl) with a key at least key
+ * (bounded) or any (!bounded). */
+static struct rm_chunk *node_first(struct rm_node *n, int lvl, uint64_t key,
+				   bool bounded)
+{
+	unsigned int first = bounded ? (key >> (RM_BITS * lvl)) & (RM_FAN - 1)
+				     : 0, i;
+
+	for (i = bits_next(n->used, first); i < RM_FAN;
+	     i = bits_next(n->used, i + 1)) {
+		struct rm_chunk *c;
+
+		if (!lvl)
+			return n->slot[i];
+		c = node_first(n->slot[i], lvl - 1, key, bounded && i == first);
+		if (c)
+			return c;
+	}
+	return NULL;
+}
+
+struct rm_chunk *chunk_first_from(struct rangemap *rm, uint64_t key)
+{
+	if (!rm->root || key >> (RM_BITS * rm->height))
+		return NULL;
+	return node_first(rm->root, (int)rm->height - 1, key, true);
+}
+
+static void node_free(struct rm_node *n, int lvl)
+{
+	unsigned int i;
+
+	for (i = bits_next(n->used, 0); i < RM_FAN;
+	     i = bits_next(n->used, i + 1)) {
+		struct rm_chunk *c = n->slot[i];
+
+		if (lvl) {
+			node_free(n->slot[i], lvl - 1);
+		} else {
+			free(c->e);
+			free(c);
+		}
+	}
+	free(n);
+}
+
+
+void chunks_free(struct rangemap *rm)
+{
+	if (rm->root)
+		node_free(rm->root, (int)rm->height - 1);
+	rm->root = NULL;
+	rm->height = 0;
+	rm->last = NULL;
+}
+
+/* ---------------------------------------------------- a chunk's words */
+
+static bool indexed(const struct rm_chunk *c)
+{
+	return c->cap == RM_FAN;
+}
+
+/* Re-lay the words: packed into cap words, or indexed (cap RM_FAN).
+ * -ENOMEM leaves the chunk as it was. */
+static int relay(struct rm_chunk *c, unsigned int cap)
+{
+	uint64_t *e = malloc(cap * sizeof(*e));
+	unsigned int off, i = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (off = bits_next(c->start, 0); off < RM_FAN;
+	     off = bits_next(c->start, off + 1), i++)
+		e[cap == RM_FAN ? off : i] = c->e[indexed(c) ? off : i];
+	free(c->e);
+	c->e = e;
+	c->cap = cap;
+	return 0;
+}
+
+int chunk_reserve(struct rm_chunk *c)
+{
+	uint64_t *e;
+	unsigned int cap;
+
+	if (c->nr < c->cap)
+		return 0;
+	cap = c->cap ? c->cap * 2 : 4;
+	if (cap > RM_SPARSE_MAX)
+		return relay(c, RM_FAN);
+	e = realloc(c->e, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	c->e = e;
+	c->cap = cap;
+	return 0;
+}
+
+int chunk_word_add(struct rm_chunk *c, unsigned int off, uint64_t word)
+{
+	unsigned int i = off;
+
+	if (chunk_reserve(c))
+		return -ENOMEM;
+	if (!indexed(c)) {
+		i = chunk_rank(c, off);
+		memmove(&c->e[i + 1], &c->e[i], (c->nr - i) * sizeof(c->e[0]));
+	}
+	c->e[i] = word;
+	c->start[off >> 6] |= 1ull << (off & 63);
+	c->nr++;
+	return 0;
+}
+
+void chunk_word_del(struct rm_chunk *c, unsigned int off)
+{
+	unsigned int i;
+
+	if (!indexed(c)) {
+		i = chunk_rank(c, off);
+		memmove(&c->e[i], &c->e[i + 1], (c->nr - i - 1) * sizeof(c->e[0]));
+	}
+	c->start[off >> 6] &= ~(1ull << (off & 63));
+	c->nr--;
+	/* Pack a chunk gone sparse (a failure only keeps it indexed). */
+	if (indexed(c) && c->nr && c->nr <= RM_DENSE_MIN)
+		(void)relay(c, RM_SPARSE_MAX);
+}
