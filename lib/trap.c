@@ -98,7 +98,9 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	relax_before_store(vm, gpa, data, len);
 	ret = apply_store_locked(vm, pg, gpa, hva, data, len);
 	if (ret) {
-		pthread_mutex_unlock(&vm->lock);
+		/* What the failed store recorded is still made (or faults
+		 * its domains) before the vCPU runs on. */
+		(void)recut_unlock(vm, NULL);
 		return ret;
 	}
 	ret = apply_rescan(vm, gpa, len);
