@@ -79,6 +79,9 @@ struct wpt_page {
 	struct wpt_table **tables; /* under vm->lock */
 	unsigned int nr_protecting; /* tables here with nr_trap_uses > 0 */
 	struct rcu_head rcu;
+	/* tables while a page holds one table (nearly always): a store to
+	 * it then reads no array of its own. */
+	struct wpt_table *first[1];
 };
 
 struct wpt_domain {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core.h"
 
@@ -108,17 +109,27 @@ static void page_free_rcu(struct rcu_head *head)
 	struct wpt_page *pg = caa_container_of(head, struct wpt_page, rcu);
 
 	tsan_rcu_free();
-	free(pg->tables);
+	if (pg->tables != pg->first)
+		free(pg->tables);
 	free(pg);
 }
 
+/* Room for one more table: the inline slot first, then an array. */
 static int page_grow(struct wpt_page *pg)
 {
-	unsigned int cap = pg->cap ? pg->cap * 2 : 2;
-	struct wpt_table **n = realloc(pg->tables, cap * sizeof(*n));
+	unsigned int cap = pg->cap ? pg->cap * 2 : 1;
+	struct wpt_table **n;
 
-	if (!n)
-		return -ENOMEM;
+	if (cap == 1) {
+		n = pg->first;
+	} else {
+		n = malloc(cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		memcpy(n, pg->tables, pg->nr_tables * sizeof(*n));
+		if (pg->tables != pg->first)
+			free(pg->tables);
+	}
 	pg->tables = n;
 	pg->cap = cap;
 	return 0;
