@@ -24,7 +24,8 @@
  *
  * Threads: every function taking a wpt_vm or a domain of it may be called
  * from any thread.  wpt_vm_handle_mmio() answers "not ours" without a lock
- * (an RCU lookup); everything that changes state serialises on a per-VM lock.
+ * (device MMIO; a store to RAM no table uses while the lock is busy: an RCU
+ * lookup); everything that changes state serialises on a per-VM lock.
  * Threads that call wpt_vm_handle_mmio() need not register with RCU.
  */
 #ifndef WPT_H
