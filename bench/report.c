@@ -58,6 +58,22 @@ double bench_row_price(const struct bench_row *r, const struct bench_units *u)
 	       r->wp_ioctls_per_op * r->wp_ns_in_run;
 }
 
+void bench_row_check_dma(struct bench_row *r)
+{
+	if (r->skipped || r->dma_checks || !r->verified)
+		return;
+	r->verified = false;
+	snprintf(r->note, sizeof(r->note), "no DMA check: the device's "
+		 "doorbell never rang, so no map was checked in the sink");
+}
+
+/* Whether r has figures: not skipped, and not a run that failed before
+ * it measured anything. */
+static bool measured(const struct bench_row *r)
+{
+	return !r->skipped && (r->verified || r->ns_per_op > 0);
+}
+
 /* The row of the same workload with strategy s, or NULL. */
 static const struct bench_row *peer(const struct bench_row *rows, size_t n,
 				    const struct bench_row *r, const char *s)
@@ -137,6 +153,8 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 		fprintf(f, ", \"dma_checks\": %llu, \"dma_faults\": %llu",
 			(unsigned long long)r->dma_checks,
 			(unsigned long long)r->dma_faults);
+		if (r->skipped)
+			fprintf(f, ", \"skipped\": true");
 		fputc('}', f);
 	}
 	fprintf(f, "\n  ]\n}\n");
@@ -186,6 +204,9 @@ static int print_goals(FILE *f, const struct bench_meta *m,
 		bool trapping = !strcmp(r->strategy, "trap") ||
 				!strcmp(r->strategy, "hybrid");
 
+		/* A row skipped or failed has no figures to judge. */
+		if (!measured(r))
+			continue;
 		/* At CPL0 this host interprets the guest's own code, which
 		 * the floor leaves out: no time goal for those rows. */
 		if (r->floor_ns_per_op > 0 && !strstr(r->workload, "-cpl0-"))
@@ -246,46 +267,39 @@ static int print_goals(FILE *f, const struct bench_meta *m,
 	return missed;
 }
 
-int bench_print_table(FILE *f, const struct bench_meta *m,
-		      const struct bench_row *rows, size_t n,
+/* One line of the table: r's figures, or why it has none. */
+static void table_row(FILE *f, const struct bench_row *rows, size_t n,
+		      const struct bench_row *r,
 		      const struct bench_units *project)
 {
-	size_t i;
+	const struct bench_row *e = peer(rows, n, r, "explicit");
+	const struct bench_row *v = peer(rows, n, r, "inval");
+	char xe[16] = "-", xv[16] = "-", pj[24] = "";
 
-	fprintf(f, "wptrack bench: %s, kernel %s, %s, KVM: %s, guest at %s%s\n",
-		m->machine, m->kernel, m->date, m->kvm ? m->kvm : "unknown",
-		m->cpl, m->quick ? ", QUICK" : "");
-	if (m->not_run && *m->not_run)
-		fprintf(f, "not run on this KVM: %s\n", m->not_run);
-	fprintf(f, "unit costs measured: exit %.0f ns, slot ioctl %.0f ns, "
-		"sink call %.0f ns\n\n", m->units.exit_ns, m->units.slot_ns,
-		m->units.sink_ns);
-	fprintf(f, "%-20s %-8s %6s %10s %6s %6s %7s %6s %6s %6s %8s %7s %9s %10s%s\n",
-		"workload", "strategy", "ops", "ns/op", "xexpl", "xinval",
-		"exits", "lib/wr", "sink", "pg/cl", "slots", "wp",
-		"floor", project ? "projected" : "", "  ok");
-	for (i = 0; i < n; i++) {
-		const struct bench_row *r = &rows[i];
-		const struct bench_row *e = peer(rows, n, r, "explicit");
-		const struct bench_row *v = peer(rows, n, r, "inval");
-		char xe[16] = "-", xv[16] = "-", pj[24] = "";
-
-		if (e && e->ns_per_op > 0)
-			snprintf(xe, sizeof(xe), "%.2f", r->ns_per_op / e->ns_per_op);
-		if (v && v->ns_per_op > 0)
-			snprintf(xv, sizeof(xv), "%.2f", r->ns_per_op / v->ns_per_op);
-		if (project)
-			snprintf(pj, sizeof(pj), "%.0f",
-				 bench_row_price(r, project) + r->lib_ns_per_op);
-		fprintf(f, "%-20s %-8s %6llu %10.0f %6s %6s %7.3f %6.0f %6.3f "
-			"%6.1f %8.4f %7.2f %9.0f %10s  %s\n",
-			r->workload, r->strategy, (unsigned long long)r->ops,
-			r->ns_per_op, xe, xv, r->exits_per_op,
-			r->lib_ns_per_write, r->sink_calls_per_op,
-			r->pages_per_call, r->slot_ioctls_per_op,
-			r->wp_ioctls_per_op, r->floor_ns_per_op, pj,
-			r->verified ? "yes" : "NO");
+	if (!measured(r)) {
+		fprintf(f, "%-20s %-8s %s: %s\n", r->workload, r->strategy,
+			r->skipped ? "SKIPPED" : "FAILED", r->note);
+		return;
 	}
+	if (e && e->ns_per_op > 0)
+		snprintf(xe, sizeof(xe), "%.2f", r->ns_per_op / e->ns_per_op);
+	if (v && v->ns_per_op > 0)
+		snprintf(xv, sizeof(xv), "%.2f", r->ns_per_op / v->ns_per_op);
+	if (project)
+		snprintf(pj, sizeof(pj), "%.0f",
+			 bench_row_price(r, project) + r->lib_ns_per_op);
+	fprintf(f, "%-20s %-8s %6llu %10.0f %6s %6s %7.3f %6.0f %6.3f "
+		"%6.1f %8.4f %7.2f %9.0f %7llu %10s  %s\n",
+		r->workload, r->strategy, (unsigned long long)r->ops,
+		r->ns_per_op, xe, xv, r->exits_per_op, r->lib_ns_per_write,
+		r->sink_calls_per_op, r->pages_per_call, r->slot_ioctls_per_op,
+		r->wp_ioctls_per_op, r->floor_ns_per_op,
+		(unsigned long long)r->dma_checks, pj,
+		r->verified ? "yes" : "NO");
+}
+
+static void table_legend(FILE *f, const struct bench_units *project)
+{
 	fprintf(f, "\nns/op: wall time per op (stream, churn, mt: a map+unmap "
 		"pair; bulk4k: a page; bulk2m, split: a block); xexpl, xinval: "
 		"ratio to that\nstrategy on the same workload; exits, sink, "
@@ -301,10 +315,37 @@ int bench_print_table(FILE *f, const struct bench_meta *m,
 		"the --project unit costs, plus the library CPU measured here" :
 		"");
 	fprintf(f, "Every map call rings the device's doorbell, where the "
-		"VMM checks that the range is mapped\nto its GPAs (ok = NO on "
-		"any fault).\n");
+		"VMM checks that the range is mapped\nto its GPAs (dma: "
+		"doorbells checked in the run; ok = NO on any fault, or when "
+		"none was checked).\n");
+}
+
+int bench_print_table(FILE *f, const struct bench_meta *m,
+		      const struct bench_row *rows, size_t n,
+		      const struct bench_units *project)
+{
+	size_t i;
+
+	fprintf(f, "wptrack bench: %s, kernel %s, %s, KVM: %s, guest at %s%s\n",
+		m->machine, m->kernel, m->date, m->kvm ? m->kvm : "unknown",
+		m->cpl, m->quick ? ", QUICK" : "");
+	if (m->not_run && *m->not_run)
+		fprintf(f, "not run on this KVM: %s\n", m->not_run);
+	fprintf(f, "unit costs measured: exit %.0f ns, slot ioctl %.0f ns, "
+		"sink call %.0f ns\n\n", m->units.exit_ns, m->units.slot_ns,
+		m->units.sink_ns);
+	fprintf(f, "%-20s %-8s %6s %10s %6s %6s %7s %6s %6s %6s %8s %7s %9s %7s %10s%s\n",
+		"workload", "strategy", "ops", "ns/op", "xexpl", "xinval",
+		"exits", "lib/wr", "sink", "pg/cl", "slots", "wp",
+		"floor", "dma", project ? "projected" : "", "  ok");
 	for (i = 0; i < n; i++)
-		if (!rows[i].verified)
+		table_row(f, rows, n, &rows[i], project);
+	table_legend(f, project);
+	for (i = 0; i < n; i++)
+		if (rows[i].skipped)
+			fprintf(f, "SKIPPED: %s %s: %s\n", rows[i].workload,
+				rows[i].strategy, rows[i].note);
+		else if (!rows[i].verified)
 			fprintf(f, "NOT VERIFIED: %s %s: %s\n", rows[i].workload,
 				rows[i].strategy, rows[i].note);
 	return print_goals(f, m, rows, n);

@@ -103,7 +103,8 @@ static int mkdir_for(const char *path)
 }
 
 /* The reps of one case under one strategy; the median stands for the
- * set, unless one did not verify.  0, or -1 if a run failed. */
+ * set, unless one did not verify.  0, or -1 if a run failed (then row
+ * is that run's, with no figures, and its note says where it failed). */
 static int run_set(const struct bench_opts *o, const struct bench_case *w,
 		   const struct bench_strategy_name *s,
 		   const struct bench_units *units, struct bench_row *row)
@@ -119,7 +120,10 @@ static int run_set(const struct bench_opts *o, const struct bench_case *w,
 	}
 	if (ret) {
 		fprintf(stderr, "wpt-bench: %s %s FAILED: %s\n", w->name,
-			s->name, reps[k < o->reps ? k : 0].note);
+			s->name, reps[k].note);
+		*row = reps[k];
+		row->verified = false;
+		row->ns_per_op = 0;
 		return -1;
 	}
 	qsort(reps, o->reps, sizeof(reps[0]), row_cmp_ns);
@@ -153,9 +157,10 @@ static int uffd_trial(void *arg, char *why, size_t len)
 }
 
 /* Whether w can run on this KVM: every case of a userfaultfd mode shares
- * its mode's one trial.  Else a line on stderr and why in not_run. */
+ * its mode's one trial.  Else a line on stderr, why in not_run and in
+ * *why. */
 static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
-			 char *not_run, size_t len)
+			 char *not_run, size_t len, const char **why_not)
 {
 	static int verdict[3] = { 1, 0, 0 }; /* by WPT_UFFD_*; 1 can run */
 	static char why[3][200];
@@ -170,6 +175,7 @@ static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
 					       sizeof(why[0])) ?: 1;
 	if (verdict[w->uffd] == 1)
 		return true;
+	*why_not = why[w->uffd];
 	fprintf(stderr, "wpt-bench: %s NOT RUN: this KVM cannot serve its "
 		"userfaultfd mode: %s\n", w->name, why[w->uffd]);
 	snprintf(not_run + used, len - used, "%s%s (%s)", used ? "; " : "",
@@ -177,8 +183,25 @@ static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
 	return false;
 }
 
-/* Every case and strategy chosen: the rows, and how many failed.  The
- * cases this KVM cannot serve are named in not_run (len bytes). */
+/* A row for w under s that was not run here, and why. */
+static void row_skipped(struct bench_row *row, const struct bench_case *w,
+			const struct bench_strategy_name *s, const char *why)
+{
+	memset(row, 0, sizeof(*row));
+	snprintf(row->workload, sizeof(row->workload), "%s", w->name);
+	snprintf(row->strategy, sizeof(row->strategy), "%s", s->name);
+	snprintf(row->backend, sizeof(row->backend), "%s",
+		 w->uffd == WPT_UFFD_BLOCK ? "uffd-block" :
+		 w->uffd ? "uffd" : "slots");
+	snprintf(row->note, sizeof(row->note), "this KVM cannot serve its "
+		 "userfaultfd mode: %s", why);
+	row->skipped = true;
+}
+
+/* Every case and strategy chosen: the rows (a run that failed, and a
+ * case this KVM cannot serve, each keep a row saying why), and how many
+ * failed.  The cases this KVM cannot serve are named in not_run (len
+ * bytes) too. */
 static size_t run_all(const struct bench_opts *o, const struct bench_units *u,
 		      struct bench_row *rows, unsigned int *failed,
 		      char *not_run, size_t len)
@@ -187,22 +210,32 @@ static size_t run_all(const struct bench_opts *o, const struct bench_units *u,
 
 	for (wi = 0; wi < bench_nr_cases; wi++) {
 		const struct bench_case *w = &bench_cases[wi];
+		const char *why_not = NULL;
+		bool can;
 
-		if (!o->want_w[wi] || !case_can_run(o, w, not_run, len))
+		if (!o->want_w[wi])
 			continue;
+		can = case_can_run(o, w, not_run, len, &why_not);
 		for (si = 0; si < BENCH_NR_STRATEGIES; si++) {
 			const struct bench_strategy_name *s = &bench_strategies[si];
 
 			if (!o->want_s[si] || (w->only && strcmp(w->only, s->name)) ||
 			    (s->s == BENCH_S_RELAXED && !bench_case_relaxed(w)))
 				continue;
-			fprintf(stderr, "wpt-bench: %-20s %-8s\n", w->name,
-				s->name);
-			if (nrows == MAX_ROWS || run_set(o, w, s, u, &rows[nrows])) {
+			if (nrows == MAX_ROWS) {
+				fprintf(stderr, "wpt-bench: %s %s: more than "
+					"%d rows\n", w->name, s->name, MAX_ROWS);
 				(*failed)++;
 				continue;
 			}
-			if (!rows[nrows].verified)
+			if (!can) {
+				row_skipped(&rows[nrows++], w, s, why_not);
+				continue;
+			}
+			fprintf(stderr, "wpt-bench: %-20s %-8s\n", w->name,
+				s->name);
+			if (run_set(o, w, s, u, &rows[nrows]) ||
+			    !rows[nrows].verified)
 				(*failed)++;
 			nrows++;
 		}

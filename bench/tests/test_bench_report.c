@@ -216,6 +216,65 @@ START_TEST(test_split_and_churn_goals)
 }
 END_TEST
 
+/* Every measured row must have had its DMA checked; a row with no
+ * doorbell is not verified, and rows skipped or failed are listed with
+ * why, in the table and the JSON, and judged against no goal. */
+START_TEST(test_dma_and_skipped_rows)
+{
+	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1000, 0, 0 },
+				NULL, "churn-uffd-block (the trial had not "
+				"ended)" };
+	struct bench_row rows[5] = {
+		row("churn", "trap", 3000, 3, 2, 0),
+		row("churn", "explicit", 2000, 2, 2, 0),
+		row("stream4k-strict", "relaxed", 0, 0, 0, 0),
+		row("churn-uffd-block", "trap", 0, 0, 0, 0),
+		row("stream4k-strict", "trap", 1000, 3, 2, 0),
+	};
+	struct table_args a = { &m, rows, 5, 0 };
+	char *out;
+
+	rows[0].dma_checks = 64;
+	bench_row_check_dma(&rows[0]);
+	ck_assert(rows[0].verified);
+	ck_assert_str_eq(rows[0].note, "");
+	/* No doorbell rang: not verified, and the note says why. */
+	bench_row_check_dma(&rows[1]);
+	ck_assert(!rows[1].verified);
+	ck_assert_ptr_nonnull(strstr(rows[1].note, "no DMA check"));
+	/* A run that failed keeps its own note. */
+	rows[2].verified = false;
+	snprintf(rows[2].note, sizeof(rows[2].note), "run: KVM_RUN timed out");
+	bench_row_check_dma(&rows[2]);
+	ck_assert_str_eq(rows[2].note, "run: KVM_RUN timed out");
+	rows[3].skipped = true;
+	rows[3].verified = false;
+	snprintf(rows[3].note, sizeof(rows[3].note), "no trial");
+	bench_row_check_dma(&rows[3]);
+	ck_assert_str_eq(rows[3].note, "no trial");
+	rows[4].dma_checks = 7;
+
+	out = capture(do_table, &a);
+	ck_assert_ptr_nonnull(strstr(out, "NOT VERIFIED: churn explicit: no DMA check"));
+	ck_assert_ptr_nonnull(strstr(out, "stream4k-strict      relaxed  FAILED: run: KVM_RUN timed out"));
+	ck_assert_ptr_nonnull(strstr(out, "churn-uffd-block     trap     SKIPPED: no trial"));
+	ck_assert_ptr_nonnull(strstr(out, "SKIPPED: churn-uffd-block trap: no trial"));
+	ck_assert_ptr_nonnull(strstr(out, "not run on this KVM: churn-uffd-block"));
+	/* The dma column: the doorbells checked. */
+	ck_assert_ptr_nonnull(strstr(out, "      64 "));
+	/* The failed relaxed row meets no goal (0 ns is no figure). */
+	ck_assert_ptr_null(strstr(out, "stream4k-strict      relaxed  vs trap"));
+	free(out);
+
+	out = capture(do_json, &a);
+	ck_assert_uint_eq(count(out, "\"skipped\": true"), 1);
+	ck_assert_ptr_nonnull(strstr(out, "\"dma_checks\": 64, \"dma_faults\": 0}"));
+	ck_assert_ptr_nonnull(strstr(out, "\"note\": \"no trial\", \"dma_checks\": 0, "
+					  "\"dma_faults\": 0, \"skipped\": true}"));
+	free(out);
+}
+END_TEST
+
 START_TEST(test_chart)
 {
 	struct bench_row rows[6] = {
@@ -374,6 +433,7 @@ int main(void)
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_goals);
 	tcase_add_test(tc, test_split_and_churn_goals);
+	tcase_add_test(tc, test_dma_and_skipped_rows);
 	tcase_add_test(tc, test_chart);
 	tcase_add_test(tc, test_slot_sweep);
 	suite_add_tcase(s, tc);
