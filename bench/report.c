@@ -143,9 +143,14 @@ int bench_write_json(FILE *f, const struct bench_meta *m,
 			fprintf(f, ", \"slot_layout\": \"%s\", "
 				"\"slot_budget\": %u, "
 				"\"recuts_per_table\": %.3f, "
-				"\"slot_fallbacks\": %llu", r->slot_layout,
+				"\"slot_fallbacks\": %llu, "
+				"\"slot_first_cuts\": %llu, "
+				"\"slot_ioctls_per_cut\": %.3f, "
+				"\"slot_ioctls_steady\": %.3f", r->slot_layout,
 				r->slot_budget, r->recuts_per_table,
-				(unsigned long long)r->slot_fallbacks);
+				(unsigned long long)r->slot_fallbacks,
+				(unsigned long long)r->slot_first_cuts,
+				r->slot_ioctls_per_cut, r->slot_ioctls_steady);
 		if (r->note[0]) {
 			fprintf(f, ", \"note\": ");
 			bench_json_str(f, r->note);
@@ -190,6 +195,26 @@ static int goal(FILE *f, bool met, const char *fmt, const char *w,
 	fprintf(f, fmt, got, want);
 	fputc('\n', f);
 	return !met;
+}
+
+/* Churn's memslot ioctls per table page protected or released, judged
+ * over the whole run; the steady state (once each page has a slot of its
+ * own) is printed beside it, not judged: KVM can neither split a slot nor
+ * flip READONLY on a live one, so a page's first cut out of a larger slot
+ * costs a delete and two or three creates whatever the layout. */
+static int churn_goal(FILE *f, const struct bench_row *r)
+{
+	int missed = goal(f, r->slot_ioctls_per_table <= 2.0,
+			  "slot ioctls/table page %.3f (at most %.0f)",
+			  r->workload, r->strategy, r->slot_ioctls_per_table, 2);
+
+	if (r->slot_ioctls_steady > 0)
+		fprintf(f, "  %-6s %-20s %-8s   after first cuts %.3f; %llu "
+			"first cuts at %.2f each\n", "", r->workload,
+			r->strategy, r->slot_ioctls_steady,
+			(unsigned long long)r->slot_first_cuts,
+			r->slot_ioctls_per_cut);
+	return missed;
 }
 
 static int print_goals(FILE *f, const struct bench_meta *m,
@@ -259,10 +284,7 @@ static int print_goals(FILE *f, const struct bench_meta *m,
 		missed += relaxed_goal(f, rows, n, r);
 		if (!strncmp(r->workload, "churn", 5) && trapping &&
 		    r->slot_ioctls_per_table > 0)
-			missed += goal(f, r->slot_ioctls_per_table <= 2.0,
-				       "slot ioctls/table page %.2f (at most %.0f)",
-				       r->workload, r->strategy,
-				       r->slot_ioctls_per_table, 2);
+			missed += churn_goal(f, r);
 	}
 	return missed;
 }

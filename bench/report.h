@@ -50,6 +50,13 @@ struct bench_row {
 	uint64_t tracked_pages;   /* protected table pages at the end */
 	uint64_t slots_in_use;
 	double recuts_per_table;  /* memslot chunks re-cut / (protects + unprotects) */
+	/* Table pages changed by a re-cut that had to cut slots (the page's
+	 * first cut out of a larger slot, or a merge the budget forced), the
+	 * slot ioctls per such page, and slot_ioctls_per_table over the other
+	 * changes: the steady state once every page has its own slot. */
+	uint64_t slot_first_cuts;
+	double slot_ioctls_per_cut;
+	double slot_ioctls_steady;
 	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
 	const char *slot_layout;  /* "per-page", "merged"; NULL: no memslots */
 	uint32_t slot_budget;     /* the library's slot budget */

@@ -375,6 +375,9 @@ START_TEST(test_slot_sweep)
 	rows[1].slot_layout = "per-page";
 	rows[1].slot_ioctls_per_table = 2;
 	rows[1].recuts_per_table = 1;
+	rows[1].slot_ioctls_steady = 2;
+	rows[1].slot_first_cuts = 17;
+	rows[1].slot_ioctls_per_cut = 3.2;
 	rows[2].slot_layout = "merged";
 	rows[2].slot_ioctls_per_table = 3.1;
 	rows[2].slot_budget = 80;
@@ -385,6 +388,17 @@ START_TEST(test_slot_sweep)
 	ck_assert_ptr_nonnull(strstr(out, "churn-slot2m-merged        trap     "
 					  "merged       80    3.100"));
 	ck_assert_ptr_null(strstr(out, "stream4k"));
+	ck_assert_ptr_nonnull(strstr(out, "   2.000     17\n"));
+	free(out);
+	/* The goal is judged over the whole run; the steady state is shown
+	 * beside it. */
+	out = capture(do_table, &a);
+	ck_assert_ptr_nonnull(strstr(out, "met    churn-slot2m         trap     "
+					  "slot ioctls/table page 2.000"));
+	ck_assert_ptr_nonnull(strstr(out, "churn-slot2m         trap       after "
+					  "first cuts 2.000; 17 first cuts at 3.20 each"));
+	ck_assert_ptr_nonnull(strstr(out, "MISSED churn-slot2m-merged  trap     "
+					  "slot ioctls/table page 3.100"));
 	free(out);
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
