@@ -85,6 +85,24 @@ struct wpt_page *pageindex_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 	return node ? caa_container_of(node, struct wpt_page, node) : NULL;
 }
 
+static unsigned int cache_slot(uint64_t page_gpa)
+{
+	return (unsigned int)(page_hash(page_gpa) >> 56) & (WPT_PAGE_CACHE - 1);
+}
+
+struct wpt_page *pageindex_find(struct wpt_vm *vm, uint64_t page_gpa)
+{
+	struct wpt_page **slot = &vm->page_cache[cache_slot(page_gpa)];
+	struct wpt_page *pg = *slot;
+
+	if (pg && pg->gpa == page_gpa)
+		return pg;
+	pg = pageindex_lookup(vm, page_gpa);
+	if (pg)
+		*slot = pg;
+	return pg;
+}
+
 static void page_free_rcu(struct rcu_head *head)
 {
 	struct wpt_page *pg = caa_container_of(head, struct wpt_page, rcu);
@@ -149,6 +167,8 @@ void pageindex_detach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t)
 	}
 	if (pg->nr_tables)
 		return;
+	if (vm->page_cache[cache_slot(gpa)] == pg)
+		vm->page_cache[cache_slot(gpa)] = NULL;
 	rcu_read_lock();
 	cds_lfht_del(vm->pages, &pg->node);
 	rcu_read_unlock();
