@@ -381,7 +381,9 @@ int bench_print_table(FILE *f, const struct bench_meta *m,
  * interprets CPL0 code), so they stay in the table only.
  */
 static const char *const chart_strategies[] = { "explicit", "inval", "trap",
-						"hybrid" };
+						"hybrid", "relaxed" };
+#define CHART_NR_STRATEGIES \
+	(sizeof(chart_strategies) / sizeof(chart_strategies[0]))
 
 /* Goals drawn over a workload's bars: strategy `of` at most factor x the
  * time of strategy `to` (report goals, and issue 11's relaxed mode). */
@@ -418,17 +420,17 @@ static size_t chart_data(FILE *f, const struct bench_row *rows, size_t n,
 {
 	size_t nw = 0, i, j, k;
 
-	fprintf(f, "workload explicit inval trap hybrid\n");
+	fprintf(f, "workload explicit inval trap hybrid relaxed\n");
 	for (i = 0; i < n && nw < max; i++) {
 		const struct bench_row *ref = chart_ref(rows, n, &rows[i]);
 
 		for (j = 0; j < nw && strcmp(seen[j]->workload, rows[i].workload); j++)
 			;
-		if (j < nw || !ref || ref->ns_per_op <= 0)
+		if (j < nw || !ref || ref->ns_per_op <= 0 || !measured(&rows[i]))
 			continue;
 		seen[nw++] = &rows[i];
 		fprintf(f, "%s", rows[i].workload);
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < CHART_NR_STRATEGIES; k++) {
 			const struct bench_row *r = peer(rows, n, &rows[i],
 							 chart_strategies[k]);
 
@@ -503,7 +505,8 @@ static void chart_script(FILE *f, const char *png, const char *dat,
 		"plot '%s' using 2:xtic(1) title columnheader(2), "
 		"'' using 3 title columnheader(3), "
 		"'' using 4 title columnheader(4), "
-		"'' using 5 title columnheader(5)\n",
+		"'' using 5 title columnheader(5), "
+		"'' using 6 title columnheader(6)\n",
 		nw ? nw - 1 : 0, panel ? "0.39" : "0.02", dat);
 	if (panel)
 		fprintf(f, "unset arrow\nunset label\nset origin 0,0\n"

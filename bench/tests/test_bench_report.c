@@ -277,13 +277,15 @@ END_TEST
 
 START_TEST(test_chart)
 {
-	struct bench_row rows[6] = {
+	struct bench_row rows[8] = {
 		row("bulk4k", "explicit", 100, 1, 1, 0),
 		row("bulk4k", "inval", 300, 0.01, 1, 0),
 		row("bulk4k", "trap", 25000, 1, 1, 0),
 		row("churn", "explicit", 50000, 2, 2, 0),
 		row("churn-slot1", "trap", 600000, 9, 2, 18),
 		row("churn-cpl0-slot1", "trap", 3000000, 9, 2, 18),
+		row("bulk4k", "relaxed", 500, 0.01, 1, 0),
+		row("churn-uffd-block", "trap", 0, 0, 0, 0),
 	};
 	char dir[] = "/tmp/wpt-chart-XXXXXX", png[128], dat[160], line[256];
 	char gp[160], all[8192] = "";
@@ -296,19 +298,22 @@ START_TEST(test_chart)
 	snprintf(png, sizeof(png), "%s/c.png", dir);
 	/* Nothing to compare with: no chart, and gnuplot is not run. */
 	ck_assert_int_eq(bench_write_chart(png, &rows[1], 2), -ENODATA);
-	ret = bench_write_chart(png, rows, 6);
+	rows[7].skipped = true;
+	rows[7].verified = false;
+	ret = bench_write_chart(png, rows, 8);
 	/* Ratios to explicit; the slot sweep's to churn's explicit; the
-	 * -cpl0- rows left out; a missing strategy is "-". */
+	 * -cpl0- rows and a skipped one left out; a missing strategy is
+	 * "-". */
 	snprintf(dat, sizeof(dat), "%s.dat", png);
 	f = fopen(dat, "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f))
 		strncat(all, line, sizeof(all) - strlen(all) - 1);
 	fclose(f);
-	ck_assert_str_eq(all, "workload explicit inval trap hybrid\n"
-			      "bulk4k 1.0000 3.0000 250.0000 -\n"
-			      "churn 1.0000 - - -\n"
-			      "churn-slot1 - - 12.0000 -\n");
+	ck_assert_str_eq(all, "workload explicit inval trap hybrid relaxed\n"
+			      "bulk4k 1.0000 3.0000 250.0000 - 5.0000\n"
+			      "churn 1.0000 - - - -\n"
+			      "churn-slot1 - - 12.0000 - -\n");
 	/* The goals are lines: bulk4k's relaxed goal at 3 x inval / explicit. */
 	snprintf(gp, sizeof(gp), "%s.gp", png);
 	f = fopen(gp, "r");
