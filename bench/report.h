@@ -23,6 +23,9 @@ struct bench_units {
  * alias of "map") over *u.  0, or -EINVAL with *u unchanged. */
 int bench_units_parse(const char *s, struct bench_units *u);
 
+/* A row's note: room for the VMM's last error after where it happened. */
+#define BENCH_NOTE_LEN 200
+
 struct bench_row {
 	char workload[32];        /* stream4k-strict, bulk4k, ... */
 	char backend[12];         /* "slots" (KVM memslots), "uffd" (SIGBUS
@@ -63,7 +66,7 @@ struct bench_row {
 	uint64_t split_runs;      /* split: contiguous runs the splits left */
 	uint64_t split_maps;      /* split: sink map calls they made */
 	bool verified;
-	char note[96];            /* why not verified, or "" */
+	char note[BENCH_NOTE_LEN]; /* why not verified, skipped or failed, or "" */
 	uint64_t dma_checks;      /* device doorbells checked (one per map call) */
 	uint64_t dma_faults;      /* of those, a page not mapped to its GPA
 				   * (the row is then not verified) */

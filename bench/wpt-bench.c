@@ -154,7 +154,7 @@ static int run_bounded(const struct bench_opts *o, const struct bench_case *w,
 					PROT_READ | PROT_WRITE,
 					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct run_arg a = { o, w, s, u, shared };
-	char why[200], note[sizeof(row->note)];
+	char why[240], note[sizeof(row->note)];
 	int ret;
 
 	if (shared == MAP_FAILED) {
@@ -239,7 +239,7 @@ static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
 			 char *not_run, size_t len, const char **why_not)
 {
 	static int verdict[3] = { 1, 0, 0 }; /* by WPT_UFFD_*; 1 can run */
-	static char why[3][200], note[3][96];
+	static char why[3][240], note[3][BENCH_NOTE_LEN];
 	const void *arg[2] = { w, o };
 	size_t used = strlen(not_run);
 
