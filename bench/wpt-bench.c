@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <urcu-bp.h>
+
 #include "options.h"
 #include "report.h"
 #include "run.h"
@@ -108,6 +110,41 @@ static int mkdir_for(const char *path)
 	return 0;
 }
 
+/*
+ * bench_probe with liburcu's fork hooks: the library frees table pages
+ * through call_rcu, whose worker thread and locks a forked child would
+ * otherwise inherit half-way (the thread is not there: a child's
+ * rcu_barrier() in wpt_vm_free would wait for ever).  liburcu asks for
+ * these around every fork not followed by exec.
+ */
+struct probe_call {
+	int (*fn)(void *arg, char *why, size_t len);
+	void *arg;
+};
+
+static int probe_child(void *opaque, char *why, size_t len)
+{
+	struct probe_call *c = opaque;
+
+	urcu_bp_after_fork_child();
+	call_rcu_after_fork_child();
+	return c->fn(c->arg, why, len);
+}
+
+static int probe(int (*fn)(void *arg, char *why, size_t len), void *arg,
+		 unsigned int timeout_ms, char *why, size_t len)
+{
+	struct probe_call c = { fn, arg };
+	int ret;
+
+	call_rcu_before_fork();
+	urcu_bp_before_fork();
+	ret = bench_probe(probe_child, &c, timeout_ms, why, len);
+	urcu_bp_after_fork_parent();
+	call_rcu_after_fork_parent();
+	return ret;
+}
+
 /* A row of w under s with no figures: skipped (this KVM cannot run it)
  * or failed, and why. */
 static void row_without_figures(struct bench_row *row,
@@ -163,7 +200,7 @@ static int run_bounded(const struct bench_opts *o, const struct bench_case *w,
 		return ret;
 	}
 	memset(shared, 0, sizeof(*shared));
-	ret = bench_probe(run_child, &a, RUN_TIMEOUT_MS, why, sizeof(why));
+	ret = probe(run_child, &a, RUN_TIMEOUT_MS, why, sizeof(why));
 	*row = *shared;
 	munmap(shared, sizeof(*shared));
 	if (ret == -ETIMEDOUT || ret == -ECHILD) {
@@ -246,9 +283,8 @@ static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
 	if (!w->uffd || w->uffd > WPT_UFFD_BLOCK)
 		return true;
 	if (!verdict[w->uffd])
-		verdict[w->uffd] = bench_probe(uffd_trial, arg, UFFD_TRIAL_MS,
-					       why[w->uffd],
-					       sizeof(why[0])) ?: 1;
+		verdict[w->uffd] = probe(uffd_trial, arg, UFFD_TRIAL_MS,
+					 why[w->uffd], sizeof(why[0])) ?: 1;
 	if (verdict[w->uffd] == 1)
 		return true;
 	snprintf(note[w->uffd], sizeof(note[0]), "this KVM cannot serve its "
