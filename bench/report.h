@@ -23,6 +23,9 @@ struct bench_units {
  * alias of "map") over *u.  0, or -EINVAL with *u unchanged. */
 int bench_units_parse(const char *s, struct bench_units *u);
 
+/* A row's note: room for the VMM's last error after where it happened. */
+#define BENCH_NOTE_LEN 200
+
 struct bench_row {
 	char workload[32];        /* stream4k-strict, bulk4k, ... */
 	char backend[12];         /* "slots" (KVM memslots), "uffd" (SIGBUS
@@ -50,17 +53,32 @@ struct bench_row {
 	uint64_t tracked_pages;   /* protected table pages at the end */
 	uint64_t slots_in_use;
 	double recuts_per_table;  /* memslot chunks re-cut / (protects + unprotects) */
+	/* Table pages changed by a re-cut that had to cut slots (the page's
+	 * first cut out of a larger slot, or a merge the budget forced), the
+	 * slot ioctls per such page, and slot_ioctls_per_table over the other
+	 * changes: the steady state once every page has its own slot. */
+	uint64_t slot_first_cuts;
+	double slot_ioctls_per_cut;
+	double slot_ioctls_steady;
 	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
 	const char *slot_layout;  /* "per-page", "merged"; NULL: no memslots */
 	uint32_t slot_budget;     /* the library's slot budget */
 	uint64_t split_runs;      /* split: contiguous runs the splits left */
 	uint64_t split_maps;      /* split: sink map calls they made */
 	bool verified;
-	char note[96];            /* why not verified, or "" */
+	char note[BENCH_NOTE_LEN]; /* why not verified, skipped or failed, or "" */
 	uint64_t dma_checks;      /* device doorbells checked (one per map call) */
 	uint64_t dma_faults;      /* of those, a page not mapped to its GPA
 				   * (the row is then not verified) */
+	bool skipped;             /* not run here: note says why (this KVM
+				   * cannot serve its backend, its trial
+				   * timed out); no figures */
 };
+
+/* A measured row must have had its DMA checked: a row whose device was
+ * never rung proves nothing about when maps reach the sink, so with
+ * dma_checks == 0 it is not verified (note says why). */
+void bench_row_check_dma(struct bench_row *r);
 
 /* The rows of a JSON bench_write_json wrote (the fields the chart
  * uses): 0, -EINVAL (not such a file), -E2BIG (more than max rows). */

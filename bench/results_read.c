@@ -77,6 +77,7 @@ int bench_read_rows(FILE *f, struct bench_row *rows, size_t max, size_t *n)
 		r->recuts_per_table = field_num(line, "recuts_per_table");
 		r->slot_layout = layout_of(line);
 		r->verified = strstr(line, "\"verified\": true") != NULL;
+		r->skipped = strstr(line, "\"skipped\": true") != NULL;
 		(*n)++;
 	}
 	return ferror(f) ? -EIO : 0;

@@ -273,6 +273,7 @@ static void check_cpus(struct run *r, const struct bench_case *w,
 		bench_tally_cpu(t, w, &p[c], &res[c], &st[c], r->at[c],
 				r->sink[c], row);
 	}
+	bench_row_check_dma(row);
 }
 
 int bench_run_one(const struct bench_opts *o, const struct bench_case *w,

@@ -24,25 +24,34 @@ void bench_print_slot_sweep(FILE *f, const struct bench_row *rows, size_t n)
 		if (!any)
 			fprintf(f, "\nSlot sweep (churn on KVM memslots; per "
 				"table page protected or released):\n"
-				"%-26s %-8s %-8s %6s %8s %8s %6s %9s %10s\n",
+				"%-26s %-8s %-8s %6s %8s %8s %6s %9s %10s "
+				"%7s %6s\n",
 				"workload", "strategy", "layout", "budget",
 				"ioctls", "re-cuts", "slots", "fallback",
-				"ns/op");
+				"ns/op", "steady", "cuts");
 		any = true;
 		if (r->slot_budget)
 			snprintf(budget, sizeof(budget), "%u", r->slot_budget);
 		fprintf(f, "%-26s %-8s %-8s %6s %8.3f %8.3f %6llu %9llu "
-			"%10.0f%s\n", r->workload, r->strategy, r->slot_layout,
-			budget, r->slot_ioctls_per_table, r->recuts_per_table,
+			"%10.0f %7.3f %6llu%s\n", r->workload, r->strategy,
+			r->slot_layout, budget, r->slot_ioctls_per_table,
+			r->recuts_per_table,
 			(unsigned long long)r->slots_in_use,
 			(unsigned long long)r->slot_fallbacks, r->ns_per_op,
+			r->slot_ioctls_steady,
+			(unsigned long long)r->slot_first_cuts,
 			r->verified ? "" : "  NOT VERIFIED");
 	}
 	if (any)
 		fprintf(f, "ioctls: KVM_SET_USER_MEMORY_REGION calls, re-cuts: "
 			"chunks whose slots changed, slots: held at the end\n"
 			"(the chunks included), fallback: re-cuts the budget "
-			"made merge (goal: at most 2 ioctls).\n");
+			"made merge (goal: at most 2 ioctls); steady: ioctls\n"
+			"per table page once it has a slot of its own, cuts: "
+			"the pages that had to be cut out of a larger slot\n"
+			"first (or were merged by the budget); KVM cannot split "
+			"a live slot, so each such cut is a delete and two\n"
+			"or three creates.\n");
 }
 
 /* The sweep's rows for the chart: one line per churn row on memslots

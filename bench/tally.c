@@ -92,6 +92,8 @@ static void vm_delta(struct bench_tally *t, const struct wpt_vm_stats *a,
 	t->prot = b->protects + b->unprotects - a->protects - a->unprotects;
 	t->recuts = b->slot_recuts - a->slot_recuts;
 	t->fallbacks = b->slot_fallbacks - a->slot_fallbacks;
+	t->cut_pages = b->slot_cut_pages - a->slot_cut_pages;
+	t->cut_ops = b->slot_cut_ops - a->slot_cut_ops;
 	/* Relaxed mode's sync points run inside exits the library leaves
 	 * to the VMM (a doorbell) or inside invalidations: its own CPU too,
 	 * and the slot ioctls above include theirs. */
@@ -154,6 +156,13 @@ void bench_tally_row(const struct bench_tally *t, const struct bench_case *w,
 	row->slot_ioctls_per_op = (double)t->slots / per;
 	row->slot_ioctls_per_table = t->prot ? (double)t->slots / t->prot : 0;
 	row->recuts_per_table = t->prot ? (double)t->recuts / t->prot : 0;
+	/* The same after each page's first cut (and without re-cuts the
+	 * budget made merge): what a table page costs once it has a slot. */
+	row->slot_first_cuts = t->cut_pages;
+	row->slot_ioctls_steady = t->prot > t->cut_pages ?
+		(double)(t->slots - t->cut_ops) / (double)(t->prot - t->cut_pages) : 0;
+	row->slot_ioctls_per_cut = t->cut_pages ?
+		(double)t->cut_ops / (double)t->cut_pages : 0;
 	row->slot_fallbacks = t->fallbacks;
 	/* Each vCPU pays its own exits side by side: the floor of one
 	 * vCPU's op. */

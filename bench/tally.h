@@ -40,6 +40,7 @@ struct bench_tally {
 	uint64_t slots, slot_ns;  /* memslot ioctls */
 	uint64_t prot;            /* protects + unprotects */
 	uint64_t recuts, fallbacks; /* memslot chunks re-cut; budget merges */
+	uint64_t cut_pages, cut_ops; /* first cuts (wpt_vm_stats.slot_cut_*) */
 };
 
 void bench_tally_init(struct bench_tally *t);

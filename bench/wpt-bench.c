@@ -29,10 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <urcu-bp.h>
 
 #include "options.h"
 #include "report.h"
@@ -45,6 +48,11 @@
 /* A userfaultfd mode's trial: seconds on a host KVM, about a minute in
  * make bench's nested guest. */
 #define UFFD_TRIAL_MS 120000
+/* One run's bound: a run that stays in KVM_RUN for good (a fault a KVM
+ * retries forever) becomes a FAILED row, not a bench that never ends.
+ * The slowest run in make bench's nested guest (churn-slot2m-starved)
+ * takes about 15 s. */
+#define RUN_TIMEOUT_MS 600000
 
 static int row_cmp_ns(const void *a, const void *b)
 {
@@ -102,8 +110,114 @@ static int mkdir_for(const char *path)
 	return 0;
 }
 
+/*
+ * bench_probe with liburcu's fork hooks: the library frees table pages
+ * through call_rcu, whose worker thread and locks a forked child would
+ * otherwise inherit half-way (the thread is not there: a child's
+ * rcu_barrier() in wpt_vm_free would wait for ever).  liburcu asks for
+ * these around every fork not followed by exec.
+ */
+struct probe_call {
+	int (*fn)(void *arg, char *why, size_t len);
+	void *arg;
+};
+
+static int probe_child(void *opaque, char *why, size_t len)
+{
+	struct probe_call *c = opaque;
+
+	urcu_bp_after_fork_child();
+	call_rcu_after_fork_child();
+	return c->fn(c->arg, why, len);
+}
+
+static int probe(int (*fn)(void *arg, char *why, size_t len), void *arg,
+		 unsigned int timeout_ms, char *why, size_t len)
+{
+	struct probe_call c = { fn, arg };
+	int ret;
+
+	call_rcu_before_fork();
+	urcu_bp_before_fork();
+	ret = bench_probe(probe_child, &c, timeout_ms, why, len);
+	urcu_bp_after_fork_parent();
+	call_rcu_after_fork_parent();
+	return ret;
+}
+
+/* A row of w under s with no figures: skipped (this KVM cannot run it)
+ * or failed, and why. */
+static void row_without_figures(struct bench_row *row,
+				const struct bench_case *w,
+				const struct bench_strategy_name *s,
+				bool skipped, const char *why)
+{
+	memset(row, 0, sizeof(*row));
+	snprintf(row->workload, sizeof(row->workload), "%s", w->name);
+	snprintf(row->strategy, sizeof(row->strategy), "%s", s->name);
+	snprintf(row->backend, sizeof(row->backend), "%s",
+		 w->uffd == WPT_UFFD_BLOCK ? "uffd-block" :
+		 w->uffd ? "uffd" : "slots");
+	snprintf(row->note, sizeof(row->note), "%s", why);
+	row->skipped = skipped;
+}
+
+struct run_arg {
+	const struct bench_opts *o;
+	const struct bench_case *w;
+	const struct bench_strategy_name *s;
+	const struct bench_units *u;
+	struct bench_row *row;  /* shared with the child, which fills it */
+};
+
+static int run_child(void *opaque, char *why, size_t len)
+{
+	struct run_arg *a = opaque;
+	int ret = bench_run_one(a->o, a->w, a->s->s, a->s->name, a->u, a->row);
+
+	if (ret)
+		snprintf(why, len, "%s", a->row->note);
+	return ret;
+}
+
+/* bench_run_one in a child process bounded by RUN_TIMEOUT_MS (the row
+ * comes back through a shared page).  Its return, or -ETIMEDOUT and
+ * -ECHILD with the row's note saying so. */
+static int run_bounded(const struct bench_opts *o, const struct bench_case *w,
+		       const struct bench_strategy_name *s,
+		       const struct bench_units *u, struct bench_row *row)
+{
+	struct bench_row *shared = mmap(NULL, sizeof(*shared),
+					PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct run_arg a = { o, w, s, u, shared };
+	char why[240], note[sizeof(row->note)];
+	int ret;
+
+	if (shared == MAP_FAILED) {
+		ret = -errno;
+		row_without_figures(row, w, s, false, "setup: no shared page");
+		return ret;
+	}
+	memset(shared, 0, sizeof(*shared));
+	ret = probe(run_child, &a, RUN_TIMEOUT_MS, why, sizeof(why));
+	*row = *shared;
+	munmap(shared, sizeof(*shared));
+	if (ret == -ETIMEDOUT || ret == -ECHILD) {
+		if (ret == -ETIMEDOUT)
+			snprintf(note, sizeof(note), "run: had not ended after "
+				 "%u s (killed)", RUN_TIMEOUT_MS / 1000);
+		else
+			snprintf(note, sizeof(note), "run: its process died "
+				 "without an answer");
+		row_without_figures(row, w, s, false, note);
+	}
+	return ret;
+}
+
 /* The reps of one case under one strategy; the median stands for the
- * set, unless one did not verify.  0, or -1 if a run failed. */
+ * set, unless one did not verify.  0, or -1 if a run failed (then row
+ * is that run's, with no figures, and its note says where it failed). */
 static int run_set(const struct bench_opts *o, const struct bench_case *w,
 		   const struct bench_strategy_name *s,
 		   const struct bench_units *units, struct bench_row *row)
@@ -113,13 +227,16 @@ static int run_set(const struct bench_opts *o, const struct bench_case *w,
 	int ret = 0;
 
 	for (k = 0; k < o->reps; k++) {
-		ret = bench_run_one(o, w, s->s, s->name, units, &reps[k]);
+		ret = run_bounded(o, w, s, units, &reps[k]);
 		if (ret)
 			break;
 	}
 	if (ret) {
 		fprintf(stderr, "wpt-bench: %s %s FAILED: %s\n", w->name,
-			s->name, reps[k < o->reps ? k : 0].note);
+			s->name, reps[k].note);
+		*row = reps[k];
+		row->verified = false;
+		row->ns_per_op = 0;
 		return -1;
 	}
 	qsort(reps, o->reps, sizeof(reps[0]), row_cmp_ns);
@@ -153,23 +270,26 @@ static int uffd_trial(void *arg, char *why, size_t len)
 }
 
 /* Whether w can run on this KVM: every case of a userfaultfd mode shares
- * its mode's one trial.  Else a line on stderr and why in not_run. */
+ * its mode's one trial.  Else a line on stderr, why in not_run and in
+ * *why. */
 static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
-			 char *not_run, size_t len)
+			 char *not_run, size_t len, const char **why_not)
 {
 	static int verdict[3] = { 1, 0, 0 }; /* by WPT_UFFD_*; 1 can run */
-	static char why[3][200];
+	static char why[3][240], note[3][BENCH_NOTE_LEN];
 	const void *arg[2] = { w, o };
 	size_t used = strlen(not_run);
 
 	if (!w->uffd || w->uffd > WPT_UFFD_BLOCK)
 		return true;
 	if (!verdict[w->uffd])
-		verdict[w->uffd] = bench_probe(uffd_trial, arg, UFFD_TRIAL_MS,
-					       why[w->uffd],
-					       sizeof(why[0])) ?: 1;
+		verdict[w->uffd] = probe(uffd_trial, arg, UFFD_TRIAL_MS,
+					 why[w->uffd], sizeof(why[0])) ?: 1;
 	if (verdict[w->uffd] == 1)
 		return true;
+	snprintf(note[w->uffd], sizeof(note[0]), "this KVM cannot serve its "
+		 "userfaultfd mode: %s", why[w->uffd]);
+	*why_not = note[w->uffd];
 	fprintf(stderr, "wpt-bench: %s NOT RUN: this KVM cannot serve its "
 		"userfaultfd mode: %s\n", w->name, why[w->uffd]);
 	snprintf(not_run + used, len - used, "%s%s (%s)", used ? "; " : "",
@@ -177,32 +297,46 @@ static bool case_can_run(const struct bench_opts *o, const struct bench_case *w,
 	return false;
 }
 
-/* Every case and strategy chosen: the rows, and how many failed.  The
- * cases this KVM cannot serve are named in not_run (len bytes). */
+/* Every case and strategy chosen: the rows (a run that failed, and a
+ * case this KVM cannot serve, each keep a row saying why), and how many
+ * failed.  The cases this KVM cannot serve are named in not_run (len
+ * bytes) too.  With skip_all, nothing runs: every row is skipped for
+ * that reason. */
 static size_t run_all(const struct bench_opts *o, const struct bench_units *u,
 		      struct bench_row *rows, unsigned int *failed,
-		      char *not_run, size_t len)
+		      char *not_run, size_t len, const char *skip_all)
 {
 	size_t nrows = 0, wi, si;
 
 	for (wi = 0; wi < bench_nr_cases; wi++) {
 		const struct bench_case *w = &bench_cases[wi];
+		const char *why_not = skip_all;
+		bool can;
 
-		if (!o->want_w[wi] || !case_can_run(o, w, not_run, len))
+		if (!o->want_w[wi])
 			continue;
+		can = !skip_all && case_can_run(o, w, not_run, len, &why_not);
 		for (si = 0; si < BENCH_NR_STRATEGIES; si++) {
 			const struct bench_strategy_name *s = &bench_strategies[si];
 
 			if (!o->want_s[si] || (w->only && strcmp(w->only, s->name)) ||
 			    (s->s == BENCH_S_RELAXED && !bench_case_relaxed(w)))
 				continue;
-			fprintf(stderr, "wpt-bench: %-20s %-8s\n", w->name,
-				s->name);
-			if (nrows == MAX_ROWS || run_set(o, w, s, u, &rows[nrows])) {
+			if (nrows == MAX_ROWS) {
+				fprintf(stderr, "wpt-bench: %s %s: more than "
+					"%d rows\n", w->name, s->name, MAX_ROWS);
 				(*failed)++;
 				continue;
 			}
-			if (!rows[nrows].verified)
+			if (!can) {
+				row_without_figures(&rows[nrows++], w, s, true,
+						    why_not);
+				continue;
+			}
+			fprintf(stderr, "wpt-bench: %-20s %-8s\n", w->name,
+				s->name);
+			if (run_set(o, w, s, u, &rows[nrows]) ||
+			    !rows[nrows].verified)
 				(*failed)++;
 			nrows++;
 		}
@@ -291,9 +425,17 @@ int main(int argc, char **argv)
 	/* A host without KVM still has the microbench's figures (make bench
 	 * runs it first); say plainly why these rows are missing. */
 	if (access("/dev/kvm", R_OK | W_OK)) {
-		printf("wpt-bench: the KVM rows are SKIPPED: /dev/kvm: %s (the "
-		       "strategy bench boots a guest under KVM; `make microbench` "
-		       "measures the engine without it)\n", strerror(errno));
+		char why[96];
+
+		snprintf(why, sizeof(why), "no KVM here: /dev/kvm: %s",
+			 strerror(errno));
+		printf("wpt-bench: the KVM rows are SKIPPED, %s (the strategy "
+		       "bench boots a guest under KVM; `make microbench` "
+		       "measures the engine without it)\n\n", why);
+		meta.kvm = "none";
+		nrows = run_all(&o, &meta.units, rows, &failed, not_run,
+				sizeof(not_run), why);
+		bench_print_table(stdout, &meta, rows, nrows, NULL);
 		return 0;
 	}
 	fprintf(stderr, "wpt-bench: calibrating (exit, slot ioctl, sink call)\n");
@@ -305,7 +447,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nrows = run_all(&o, &meta.units, rows, &failed, not_run,
-			sizeof(not_run));
+			sizeof(not_run), NULL);
 	missed = bench_print_table(stdout, &meta, rows, nrows,
 				   o.project ? &o.proj : NULL);
 	bench_print_slot_sweep(stdout, rows, nrows);

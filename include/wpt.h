@@ -352,6 +352,13 @@ struct wpt_vm_stats {
 	uint64_t sync_ns;         /* time inside those syncs */
 	uint64_t slot_recuts;     /* memslot chunks re-cut (KVM backend) */
 	uint64_t slot_fallbacks;  /* re-cuts the slot budget made merge */
+	/* Pages protected or released by a re-cut that had to cut slots:
+	 * the page had no slot of its own yet (its first cut out of a larger
+	 * slot), or the budget made the re-cut merge; and the memslot ioctls
+	 * those re-cuts made.  The rest of slot_ops over the rest of the
+	 * pages changed is the steady-state cost (2 a page per-page). */
+	uint64_t slot_cut_pages;
+	uint64_t slot_cut_ops;
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */

@@ -129,6 +129,8 @@ static void stats_add_protect(struct wpt_vm *vm, struct wpt_vm_stats *s)
 	s->zap_quirk_off = ps.zap_quirk_off;
 	s->slot_recuts = ps.slot_recuts;
 	s->slot_fallbacks = ps.slot_fallbacks;
+	s->slot_cut_pages = ps.slot_cut_pages;
+	s->slot_cut_ops = ps.slot_cut_ops;
 	s->wp_ops = ps.wp_ops;
 	s->wp_ns = ps.wp_ns;
 	s->uffd_lifts = ps.lifts;

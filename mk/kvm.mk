@@ -63,8 +63,10 @@ endif
 # stdout, bench/results/latest.json copied out and its chart drawn here
 # (the guest has no gnuplot).  BENCH_TIMEOUT bounds the guest (seconds).
 .PHONY: bench-nested
-bench-nested: $(KVM_BENCH) | kvm-deps
-	@KERNEL='$(KERNEL)' MODULES='$(MODULES)' scripts/kvm/bench.sh \
+# The probe only says why the host's KVM was not used.
+bench-nested: $(KVM_BENCH) $(KVM_PROBE) | kvm-deps
+	@KERNEL='$(KERNEL)' MODULES='$(MODULES)' KVM_PROBE='$(KVM_PROBE)' \
+	  scripts/kvm/bench.sh \
 	  $(KVM_DIR)/bench $(KVM_BENCH) $(if $(filter 1,$(QUICK)),--quick) \
 	  $(BENCH_ARGS)
 # ---- end check-kvm ----

@@ -345,6 +345,10 @@ static void run_ok(const struct bench_params *p, struct bench_result *r)
 	/* CONS is read only when the queue is full: never here. */
 	ck_assert_uint_eq(E.reg_reads, 0);
 	verify();
+	/* Every workload maps in its timed part, and rings the device after
+	 * each map call there: no bench row goes without DMA checks. */
+	ck_assert_uint_gt(r->map_calls, 0);
+	ck_assert_uint_eq(r->dma_bells, r->map_calls);
 	if (p->strategy == BENCH_S_INVAL || p->strategy == BENCH_S_EXPLICIT)
 		ck_assert_uint_eq(E.trapped, 0);
 	if (p->strategy == BENCH_S_EXPLICIT)

@@ -216,15 +216,76 @@ START_TEST(test_split_and_churn_goals)
 }
 END_TEST
 
+/* Every measured row must have had its DMA checked; a row with no
+ * doorbell is not verified, and rows skipped or failed are listed with
+ * why, in the table and the JSON, and judged against no goal. */
+START_TEST(test_dma_and_skipped_rows)
+{
+	struct bench_meta m = { "m", "k", "d", "cpl3", false, { 1000, 0, 0 },
+				NULL, "churn-uffd-block (the trial had not "
+				"ended)" };
+	struct bench_row rows[5] = {
+		row("churn", "trap", 3000, 3, 2, 0),
+		row("churn", "explicit", 2000, 2, 2, 0),
+		row("stream4k-strict", "relaxed", 0, 0, 0, 0),
+		row("churn-uffd-block", "trap", 0, 0, 0, 0),
+		row("stream4k-strict", "trap", 1000, 3, 2, 0),
+	};
+	struct table_args a = { &m, rows, 5, 0 };
+	char *out;
+
+	rows[0].dma_checks = 64;
+	bench_row_check_dma(&rows[0]);
+	ck_assert(rows[0].verified);
+	ck_assert_str_eq(rows[0].note, "");
+	/* No doorbell rang: not verified, and the note says why. */
+	bench_row_check_dma(&rows[1]);
+	ck_assert(!rows[1].verified);
+	ck_assert_ptr_nonnull(strstr(rows[1].note, "no DMA check"));
+	/* A run that failed keeps its own note. */
+	rows[2].verified = false;
+	snprintf(rows[2].note, sizeof(rows[2].note), "run: KVM_RUN timed out");
+	bench_row_check_dma(&rows[2]);
+	ck_assert_str_eq(rows[2].note, "run: KVM_RUN timed out");
+	rows[3].skipped = true;
+	rows[3].verified = false;
+	snprintf(rows[3].note, sizeof(rows[3].note), "no trial");
+	bench_row_check_dma(&rows[3]);
+	ck_assert_str_eq(rows[3].note, "no trial");
+	rows[4].dma_checks = 7;
+
+	out = capture(do_table, &a);
+	ck_assert_ptr_nonnull(strstr(out, "NOT VERIFIED: churn explicit: no DMA check"));
+	ck_assert_ptr_nonnull(strstr(out, "stream4k-strict      relaxed  FAILED: run: KVM_RUN timed out"));
+	ck_assert_ptr_nonnull(strstr(out, "churn-uffd-block     trap     SKIPPED: no trial"));
+	ck_assert_ptr_nonnull(strstr(out, "SKIPPED: churn-uffd-block trap: no trial"));
+	ck_assert_ptr_nonnull(strstr(out, "not run on this KVM: churn-uffd-block"));
+	/* The dma column: the doorbells checked. */
+	ck_assert_ptr_nonnull(strstr(out, "      64 "));
+	/* The failed relaxed row meets no goal (0 ns is no figure). */
+	ck_assert_ptr_null(strstr(out, "stream4k-strict      relaxed  vs trap"));
+	free(out);
+
+	out = capture(do_json, &a);
+	ck_assert_uint_eq(count(out, "\"skipped\": true"), 1);
+	ck_assert_ptr_nonnull(strstr(out, "\"dma_checks\": 64, \"dma_faults\": 0}"));
+	ck_assert_ptr_nonnull(strstr(out, "\"note\": \"no trial\", \"dma_checks\": 0, "
+					  "\"dma_faults\": 0, \"skipped\": true}"));
+	free(out);
+}
+END_TEST
+
 START_TEST(test_chart)
 {
-	struct bench_row rows[6] = {
+	struct bench_row rows[8] = {
 		row("bulk4k", "explicit", 100, 1, 1, 0),
 		row("bulk4k", "inval", 300, 0.01, 1, 0),
 		row("bulk4k", "trap", 25000, 1, 1, 0),
 		row("churn", "explicit", 50000, 2, 2, 0),
 		row("churn-slot1", "trap", 600000, 9, 2, 18),
 		row("churn-cpl0-slot1", "trap", 3000000, 9, 2, 18),
+		row("bulk4k", "relaxed", 500, 0.01, 1, 0),
+		row("churn-uffd-block", "trap", 0, 0, 0, 0),
 	};
 	char dir[] = "/tmp/wpt-chart-XXXXXX", png[128], dat[160], line[256];
 	char gp[160], all[8192] = "";
@@ -237,19 +298,22 @@ START_TEST(test_chart)
 	snprintf(png, sizeof(png), "%s/c.png", dir);
 	/* Nothing to compare with: no chart, and gnuplot is not run. */
 	ck_assert_int_eq(bench_write_chart(png, &rows[1], 2), -ENODATA);
-	ret = bench_write_chart(png, rows, 6);
+	rows[7].skipped = true;
+	rows[7].verified = false;
+	ret = bench_write_chart(png, rows, 8);
 	/* Ratios to explicit; the slot sweep's to churn's explicit; the
-	 * -cpl0- rows left out; a missing strategy is "-". */
+	 * -cpl0- rows and a skipped one left out; a missing strategy is
+	 * "-". */
 	snprintf(dat, sizeof(dat), "%s.dat", png);
 	f = fopen(dat, "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f))
 		strncat(all, line, sizeof(all) - strlen(all) - 1);
 	fclose(f);
-	ck_assert_str_eq(all, "workload explicit inval trap hybrid\n"
-			      "bulk4k 1.0000 3.0000 250.0000 -\n"
-			      "churn 1.0000 - - -\n"
-			      "churn-slot1 - - 12.0000 -\n");
+	ck_assert_str_eq(all, "workload explicit inval trap hybrid relaxed\n"
+			      "bulk4k 1.0000 3.0000 250.0000 - 5.0000\n"
+			      "churn 1.0000 - - - -\n"
+			      "churn-slot1 - - 12.0000 - -\n");
 	/* The goals are lines: bulk4k's relaxed goal at 3 x inval / explicit. */
 	snprintf(gp, sizeof(gp), "%s.gp", png);
 	f = fopen(gp, "r");
@@ -316,6 +380,9 @@ START_TEST(test_slot_sweep)
 	rows[1].slot_layout = "per-page";
 	rows[1].slot_ioctls_per_table = 2;
 	rows[1].recuts_per_table = 1;
+	rows[1].slot_ioctls_steady = 2;
+	rows[1].slot_first_cuts = 17;
+	rows[1].slot_ioctls_per_cut = 3.2;
 	rows[2].slot_layout = "merged";
 	rows[2].slot_ioctls_per_table = 3.1;
 	rows[2].slot_budget = 80;
@@ -326,6 +393,17 @@ START_TEST(test_slot_sweep)
 	ck_assert_ptr_nonnull(strstr(out, "churn-slot2m-merged        trap     "
 					  "merged       80    3.100"));
 	ck_assert_ptr_null(strstr(out, "stream4k"));
+	ck_assert_ptr_nonnull(strstr(out, "   2.000     17\n"));
+	free(out);
+	/* The goal is judged over the whole run; the steady state is shown
+	 * beside it. */
+	out = capture(do_table, &a);
+	ck_assert_ptr_nonnull(strstr(out, "met    churn-slot2m         trap     "
+					  "slot ioctls/table page 2.000"));
+	ck_assert_ptr_nonnull(strstr(out, "churn-slot2m         trap       after "
+					  "first cuts 2.000; 17 first cuts at 3.20 each"));
+	ck_assert_ptr_nonnull(strstr(out, "MISSED churn-slot2m-merged  trap     "
+					  "slot ioctls/table page 3.100"));
 	free(out);
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -374,6 +452,7 @@ int main(void)
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_goals);
 	tcase_add_test(tc, test_split_and_churn_goals);
+	tcase_add_test(tc, test_dma_and_skipped_rows);
 	tcase_add_test(tc, test_chart);
 	tcase_add_test(tc, test_slot_sweep);
 	suite_add_tcase(s, tc);

@@ -52,6 +52,8 @@ struct kvm_backend {
 	uint64_t protected_pages;
 	uint64_t recuts;           /* chunks re-cut */
 	uint64_t fallbacks;        /* re-cuts the budget made merge */
+	uint64_t cut_pages;        /* pages whose re-cut cut slots */
+	uint64_t cut_ops;          /* the ioctls of those re-cuts */
 	uint16_t layout;           /* WPT_KVM_LAYOUT_* */
 	int zap_quirk_off;
 };
@@ -210,7 +212,8 @@ static int kvm_recut_range(void *opaque, uint64_t gpa, uint64_t size,
 		.per_page = be->layout == WPT_KVM_LAYOUT_PER_PAGE,
 	};
 	struct kvm_recut *plan;
-	bool fell_back;
+	uint64_t ops = be->slot_ops;
+	bool fell_back, cut;
 	size_t n;
 	int ret;
 
@@ -220,10 +223,18 @@ static int kvm_recut_range(void *opaque, uint64_t gpa, uint64_t size,
 	ret = kvm_recut_plan(&l, gpa, size, readonly, &plan, &n, &fell_back);
 	if (ret)
 		return ret;
+	/* Counted apart: the first cut of a range out of a larger slot (KVM
+	 * cannot split a slot, so it deletes it and creates every piece
+	 * again), and a re-cut the budget made merge. */
+	cut = fell_back || !kvm_recut_toggles(plan, n, gpa, size);
 	ret = recut_run(be, plan, n);
 	if (!ret) {
 		be->recuts += n;
 		be->fallbacks += fell_back;
+		if (cut) {
+			be->cut_pages += size >> WPT_PAGE_SHIFT;
+			be->cut_ops += be->slot_ops - ops;
+		}
 	}
 	kvm_recut_plan_free(plan, n);
 	return ret;
@@ -250,6 +261,8 @@ static void kvm_stats(void *opaque, struct wpt_protect_stats *st)
 	st->zap_quirk_off = be->zap_quirk_off;
 	st->slot_recuts = be->recuts;
 	st->slot_fallbacks = be->fallbacks;
+	st->slot_cut_pages = be->cut_pages;
+	st->slot_cut_ops = be->cut_ops;
 }
 
 /*

@@ -71,6 +71,27 @@ void kvm_recut_plan_free(struct kvm_recut *plan, size_t n)
 	free(plan);
 }
 
+bool kvm_recut_toggles(const struct kvm_recut *plan, size_t n, uint64_t gpa,
+		       uint64_t size)
+{
+	uint64_t end = gpa + size;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct kvm_chunk *c = plan[i].chunk;
+		uint64_t lo = gpa > c->gpa ? gpa : c->gpa;
+		uint64_t hi = end < c->gpa + c->size ? end : c->gpa + c->size;
+		const struct kvm_piece *p;
+
+		if (lo >= hi)
+			return false; /* a chunk the budget made merge */
+		p = kvm_piece_at(plan[i].old, plan[i].nr_old, lo);
+		if (!p || p->size != hi - lo || p->slot == KVM_SLOT_NONE)
+			return false;
+	}
+	return true;
+}
+
 /* r's room for chunk c's old layout and its next (at most two pieces
  * more: one piece cut in three). */
 static int recut_alloc(struct kvm_recut *r, struct kvm_chunk *c)

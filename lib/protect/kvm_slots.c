@@ -65,9 +65,8 @@ unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 	return o.nr;
 }
 
-/* The piece of set[0..n) (sorted, non-overlapping) that starts at gpa. */
-static const struct kvm_piece *piece_at(const struct kvm_piece *set,
-					unsigned int n, uint64_t gpa)
+const struct kvm_piece *kvm_piece_at(const struct kvm_piece *set,
+				     unsigned int n, uint64_t gpa)
 {
 	unsigned int lo = 0, hi = n;
 
@@ -93,7 +92,7 @@ static bool piece_same(const struct kvm_piece *a, const struct kvm_piece *b)
 bool kvm_piece_kept(const struct kvm_piece *p, const struct kvm_piece *set,
 		    unsigned int n)
 {
-	const struct kvm_piece *q = piece_at(set, n, p->gpa);
+	const struct kvm_piece *q = kvm_piece_at(set, n, p->gpa);
 
 	return p->slot != KVM_SLOT_NONE && piece_same(p, q) &&
 	       q->slot == p->slot;
@@ -105,7 +104,7 @@ void kvm_pieces_match(const struct kvm_piece *cur, unsigned int n,
 	unsigned int j;
 
 	for (j = 0; j < m; j++) {
-		const struct kvm_piece *q = piece_at(cur, n, next[j].gpa);
+		const struct kvm_piece *q = kvm_piece_at(cur, n, next[j].gpa);
 
 		next[j].slot = piece_same(&next[j], q) ? q->slot
 						       : KVM_SLOT_NONE;

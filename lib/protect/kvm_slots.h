@@ -67,6 +67,11 @@ unsigned int kvm_pieces_recut(const struct kvm_piece *cur, unsigned int n,
 			      uint64_t lo, uint64_t hi, bool readonly,
 			      unsigned int merge, struct kvm_piece *out);
 
+/* The piece of set[0..n) (sorted, non-overlapping) starting at gpa, or
+ * NULL. */
+const struct kvm_piece *kvm_piece_at(const struct kvm_piece *set,
+				     unsigned int n, uint64_t gpa);
+
 /* Whether p is also in set[0..n) with a slot: same gpa, size and kind. */
 bool kvm_piece_kept(const struct kvm_piece *p, const struct kvm_piece *set,
 		    unsigned int n);
@@ -120,6 +125,11 @@ int kvm_recut_plan(const struct kvm_layout *l, uint64_t gpa, uint64_t size,
 		   bool readonly, struct kvm_recut **plan, size_t *nr,
 		   bool *fell_back);
 void kvm_recut_plan_free(struct kvm_recut *plan, size_t n);
+/* Whether plan[0..n) only changes the kind of slots that hold exactly
+ * [gpa, gpa + size): in each chunk the range's part already was one
+ * piece with a slot, so each costs one delete and one create. */
+bool kvm_recut_toggles(const struct kvm_recut *plan, size_t n, uint64_t gpa,
+		       uint64_t size);
 
 /* Slot ids [base, base + budget): a stack of free ids, lowest on top, so a
  * freed id is the next one reused. */

@@ -30,6 +30,8 @@ struct wpt_protect_stats {
 	uint64_t lifts;         /* pages lifted for the VMM's own stores */
 	uint64_t slot_recuts;   /* chunks re-cut */
 	uint64_t slot_fallbacks;/* re-cuts the slot budget made merge */
+	uint64_t slot_cut_pages;/* pages whose re-cut cut slots (wpt.h) */
+	uint64_t slot_cut_ops;  /* the memslot ioctls of those re-cuts */
 };
 
 struct wpt_protect_backend_ops {
