@@ -31,7 +31,8 @@
 
 #include "wpt.h"
 
-/* Two bits a user may keep with each range (the shadow's reconcile). */
+/* Two bits a user may keep with each range (the shadow's reconcile); no
+ * more fit a chunk's word. */
 #define RM_F_JUDGED (1u << 0)
 #define RM_F_KILL   (1u << 1)
 
@@ -51,6 +52,7 @@ struct rangemap {
 	uint64_t nr;          /* ranges held */
 	struct rm_chunk *last; /* the chunk found last: stores hit one table */
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
+	struct rangemap *source; /* rm_follow's: whose words chunks may read */
 };
 
 /* Where a range is: in a chunk (c, off) or the tree (b).  Stays valid
@@ -86,5 +88,23 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p);
 /* Remove the range at p; p is then invalid. */
 void rm_remove(struct rangemap *rm, struct rm_pos *p);
+
+/*
+ * Let follower's chunks read source's words where the two hold the same
+ * ranges, instead of keeping a copy (the shadow's held mappings and its
+ * leaves: between reconciles the sink holds what the guest maps, page for
+ * page when every page is a mapping of its own, and 4 KiB a chunk is
+ * saved).  A chunk follower makes follows its source's chunk of the same
+ * key from the start (if that is indexed); rm_share(follower, first,
+ * last) makes those over [first, last] follow that hold exactly their
+ * source chunk's ranges (flags clear): the count, or -ENOMEM (those made
+ * so stay so).  Both maps stay free to change in any way: a change that
+ * would show one the other's words makes a private copy of what it
+ * touches, room for which rm_reserve and rm_insert make as they always
+ * did.  Words are freed with the last map that reads them: the two may be
+ * freed in either order.
+ */
+void rm_follow(struct rangemap *follower, struct rangemap *source);
+int rm_share(struct rangemap *follower, uint64_t first, uint64_t last);
 
 #endif

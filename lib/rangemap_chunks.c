@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The range map's chunks and their radix tree (rangemap_int.h).
+ * The range map's radix tree over its chunks (rangemap_int.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include "rangemap_int.h"
 
 #define RM_MAX_HEIGHT 5          /* 5 x 9 bits >= 43 bits of chunk number */
-#define RM_DENSE_MIN 32          /* an indexed chunk this empty packs again */
 
 struct rm_node {
 	void *slot[RM_FAN];
@@ -27,38 +26,6 @@ static void slot_set(struct rm_node *n, unsigned int i, void *v)
 	} else {
 		n->used[i >> 6] &= ~(1ull << (i & 63));
 		n->nr--;
-	}
-}
-
-/* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */
-unsigned int bits_next(const uint64_t *bits, unsigned int i)
-{
-	unsigned int w = i >> 6;
-	uint64_t m;
-
-	if (i >= RM_FAN)
-		return RM_FAN;
-	m = bits[w] & (~0ull << (i & 63));
-	for (;;) {
-		if (m)
-			return w * 64 + (unsigned int)__builtin_ctzll(m);
-		if (++w == RM_FAN / 64)
-			return RM_FAN;
-		m = bits[w];
-	}
-}
-
-int bits_prev(const uint64_t *bits, unsigned int off)
-{
-	int w = (int)(off >> 6);
-	uint64_t m = bits[w] & (~0ull >> (63 - (off & 63)));
-
-	for (;;) {
-		if (m)
-			return w * 64 + 63 - __builtin_clzll(m);
-		if (--w < 0)
-			return -1;
-		m = bits[w];
 	}
 }
 
@@ -131,6 +98,8 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 	if (!c)
 		return NULL;
 	c->key = key;
+	if (rm->source)
+		chunk_follow(c, chunk_lookup(rm->source, key));
 	slot_set(n, key & (RM_FAN - 1), c);
 	rm->last = c;
 	return c;
@@ -161,7 +130,7 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 	}
 	if (rm->last == c)
 		rm->last = NULL;
-	free(c->e);
+	chunk_words_free(c);
 	free(c);
 }
 
@@ -204,13 +173,12 @@ static void node_free(struct rm_node *n, int lvl)
 		if (lvl) {
 			node_free(n->slot[i], lvl - 1);
 		} else {
-			free(c->e);
+			chunk_words_free(c);
 			free(c);
 		}
 	}
 	free(n);
 }
-
 
 void chunks_free(struct rangemap *rm)
 {
@@ -219,78 +187,4 @@ void chunks_free(struct rangemap *rm)
 	rm->root = NULL;
 	rm->height = 0;
 	rm->last = NULL;
-}
-
-/* ---------------------------------------------------- a chunk's words */
-
-static bool indexed(const struct rm_chunk *c)
-{
-	return c->cap == RM_FAN;
-}
-
-/* Re-lay the words: packed into cap words, or indexed (cap RM_FAN).
- * -ENOMEM leaves the chunk as it was. */
-static int relay(struct rm_chunk *c, unsigned int cap)
-{
-	uint64_t *e = malloc(cap * sizeof(*e));
-	unsigned int off, i = 0;
-
-	if (!e)
-		return -ENOMEM;
-	for (off = bits_next(c->start, 0); off < RM_FAN;
-	     off = bits_next(c->start, off + 1), i++)
-		e[cap == RM_FAN ? off : i] = c->e[indexed(c) ? off : i];
-	free(c->e);
-	c->e = e;
-	c->cap = cap;
-	return 0;
-}
-
-int chunk_reserve(struct rm_chunk *c)
-{
-	uint64_t *e;
-	unsigned int cap;
-
-	if (c->nr < c->cap)
-		return 0;
-	cap = c->cap ? c->cap * 2 : 4;
-	if (cap > RM_SPARSE_MAX)
-		return relay(c, RM_FAN);
-	e = realloc(c->e, cap * sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	c->e = e;
-	c->cap = cap;
-	return 0;
-}
-
-int chunk_word_add(struct rm_chunk *c, unsigned int off, uint64_t word)
-{
-	unsigned int i = off;
-
-	if (chunk_reserve(c))
-		return -ENOMEM;
-	if (!indexed(c)) {
-		i = chunk_rank(c, off);
-		memmove(&c->e[i + 1], &c->e[i], (c->nr - i) * sizeof(c->e[0]));
-	}
-	c->e[i] = word;
-	c->start[off >> 6] |= 1ull << (off & 63);
-	c->nr++;
-	return 0;
-}
-
-void chunk_word_del(struct rm_chunk *c, unsigned int off)
-{
-	unsigned int i;
-
-	if (!indexed(c)) {
-		i = chunk_rank(c, off);
-		memmove(&c->e[i], &c->e[i + 1], (c->nr - i - 1) * sizeof(c->e[0]));
-	}
-	c->start[off >> 6] &= ~(1ull << (off & 63));
-	c->nr--;
-	/* Pack a chunk gone sparse (a failure only keeps it indexed). */
-	if (indexed(c) && c->nr && c->nr <= RM_DENSE_MIN)
-		(void)relay(c, RM_SPARSE_MAX);
 }
