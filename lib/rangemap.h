@@ -11,13 +11,14 @@
  * shorter than a chunk (2 MiB of IOVA, one last-level table's span with
  * the 4K granule) is one 8-byte word in its chunk's array of 512, found by
  * indexing; a chunk is reached through a radix tree over chunk numbers
- * (512-way, as deep as the highest IOVA needs), so a lookup costs the same
+ * (64-way, as deep as the highest IOVA needs), so a lookup costs the same
  * at any number of ranges.  Longer ranges (blocks, long runs), and the
  * rare range a word cannot describe, sit in an RB tree; there are few.
  *
  * Memory: a populated chunk costs 4 KiB plus its bitmap, no more than the
- * guest's own last-level table that filled it; the radix nodes cost what
- * the guest's upper tables do.
+ * guest's own last-level table that filled it, and a chunk that follows
+ * another map's (rm_follow) about 450 bytes; the radix nodes cost less
+ * than the guest's upper tables do.
  *
  * Not thread safe: the shadow's caller holds the VM lock.
  */
@@ -46,7 +47,7 @@ struct rm_big {
 RB_HEAD(rm_big_tree, rm_big);
 
 struct rangemap {
-	void *root;           /* radix node, or a chunk when height is 0 */
+	void *root;           /* radix node (NULL: no chunk) */
 	unsigned int height;  /* radix levels above the chunks */
 	struct rm_big_tree big;
 	uint64_t nr;          /* ranges held */

@@ -8,11 +8,21 @@
 
 #include "rangemap_int.h"
 
-#define RM_MAX_HEIGHT 5          /* 5 x 9 bits >= 43 bits of chunk number */
+/*
+ * 64-way nodes (528 bytes), not 512-way like a chunk (4 KiB a node): a
+ * map is as tall as its highest key needs, and its nodes are a fixed cost
+ * that a small domain pays per page (two 512-way nodes were 8 of the 56
+ * bytes per page of 1K scattered pages).  A map of 16M pages needs the
+ * same memory in nodes either way (0.02 byte a page); a lookup the chunk
+ * cache misses descends a level or two more, through nodes that stay hot.
+ */
+#define RM_NODE_BITS 6
+#define RM_NODE_FAN (1u << RM_NODE_BITS)
+#define RM_MAX_HEIGHT 8          /* 8 x 6 bits >= 43 bits of chunk number */
 
 struct rm_node {
-	void *slot[RM_FAN];
-	uint64_t used[RM_FAN / 64]; /* slot i is not NULL: found by ctz, a
+	void *slot[RM_NODE_FAN];
+	uint64_t used;              /* slot i is not NULL: found by ctz, a
 				     * sparse map's next chunk costs no scan */
 	unsigned int nr;
 };
@@ -21,12 +31,26 @@ static void slot_set(struct rm_node *n, unsigned int i, void *v)
 {
 	n->slot[i] = v;
 	if (v) {
-		n->used[i >> 6] |= 1ull << (i & 63);
+		n->used |= 1ull << i;
 		n->nr++;
 	} else {
-		n->used[i >> 6] &= ~(1ull << (i & 63));
+		n->used &= ~(1ull << i);
 		n->nr--;
 	}
+}
+
+/* The first slot used at or above i (RM_NODE_FAN: none). */
+static unsigned int slot_next(const struct rm_node *n, unsigned int i)
+{
+	uint64_t m = i < RM_NODE_FAN ? n->used & (~0ull << i) : 0;
+
+	return m ? (unsigned int)__builtin_ctzll(m) : RM_NODE_FAN;
+}
+
+/* Slot of key at radix level lvl (0: the chunk's own slot). */
+static unsigned int slot_of(uint64_t key, int lvl)
+{
+	return (key >> (RM_NODE_BITS * lvl)) & (RM_NODE_FAN - 1);
 }
 
 /* ---------------------------------------------------- the radix tree */
@@ -38,11 +62,10 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 
 	if (rm->last && rm->last->key == key)
 		return rm->last;
-	if (!n || key >> (RM_BITS * rm->height))
+	if (!n || key >> (RM_NODE_BITS * rm->height))
 		return NULL;
 	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
-		n = ((struct rm_node *)n)->slot[(key >> (RM_BITS * lvl)) &
-						(RM_FAN - 1)];
+		n = ((struct rm_node *)n)->slot[slot_of(key, lvl)];
 	if (n)
 		rm->last = n;
 	return n;
@@ -50,7 +73,7 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 
 static int radix_grow(struct rangemap *rm, uint64_t key)
 {
-	while (!rm->height || key >> (RM_BITS * rm->height)) {
+	while (!rm->height || key >> (RM_NODE_BITS * rm->height)) {
 		struct rm_node *n;
 
 		if (!rm->root) {
@@ -84,7 +107,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 		return NULL;
 	n = rm->root;
 	for (lvl = (int)rm->height - 1; lvl > 0; lvl--) {
-		i = (key >> (RM_BITS * lvl)) & (RM_FAN - 1);
+		i = slot_of(key, lvl);
 		child = n->slot[i];
 		if (!child) {
 			child = calloc(1, sizeof(*child));
@@ -100,7 +123,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 	c->key = key;
 	if (rm->source)
 		chunk_follow(c, chunk_lookup(rm->source, key));
-	slot_set(n, key & (RM_FAN - 1), c);
+	slot_set(n, slot_of(key, 0), c);
 	rm->last = c;
 	return c;
 }
@@ -115,7 +138,7 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 
 	for (lvl = (int)rm->height - 1; lvl >= 0; lvl--) {
 		path[lvl] = n;
-		idx[lvl] = (c->key >> (RM_BITS * lvl)) & (RM_FAN - 1);
+		idx[lvl] = slot_of(c->key, lvl);
 		n = path[lvl]->slot[idx[lvl]];
 	}
 	for (lvl = 0; lvl < (int)rm->height; lvl++) {
@@ -139,11 +162,9 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 static struct rm_chunk *node_first(struct rm_node *n, int lvl, uint64_t key,
 				   bool bounded)
 {
-	unsigned int first = bounded ? (key >> (RM_BITS * lvl)) & (RM_FAN - 1)
-				     : 0, i;
+	unsigned int first = bounded ? slot_of(key, lvl) : 0, i;
 
-	for (i = bits_next(n->used, first); i < RM_FAN;
-	     i = bits_next(n->used, i + 1)) {
+	for (i = slot_next(n, first); i < RM_NODE_FAN; i = slot_next(n, i + 1)) {
 		struct rm_chunk *c;
 
 		if (!lvl)
@@ -157,7 +178,7 @@ static struct rm_chunk *node_first(struct rm_node *n, int lvl, uint64_t key,
 
 struct rm_chunk *chunk_first_from(struct rangemap *rm, uint64_t key)
 {
-	if (!rm->root || key >> (RM_BITS * rm->height))
+	if (!rm->root || key >> (RM_NODE_BITS * rm->height))
 		return NULL;
 	return node_first(rm->root, (int)rm->height - 1, key, true);
 }
@@ -166,8 +187,7 @@ static void node_free(struct rm_node *n, int lvl)
 {
 	unsigned int i;
 
-	for (i = bits_next(n->used, 0); i < RM_FAN;
-	     i = bits_next(n->used, i + 1)) {
+	for (i = slot_next(n, 0); i < RM_NODE_FAN; i = slot_next(n, i + 1)) {
 		struct rm_chunk *c = n->slot[i];
 
 		if (lvl) {

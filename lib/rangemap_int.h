@@ -21,7 +21,7 @@
 #include "rangemap.h"
 
 #define RM_BITS 9
-#define RM_FAN (1u << RM_BITS)   /* pages a chunk, slots a radix node */
+#define RM_FAN (1u << RM_BITS)   /* pages a chunk */
 #define RM_SPARSE_MAX 64         /* packed words at most, then indexed */
 #define RM_DENSE_MIN 32          /* an indexed chunk this empty packs again */
 #define RM_OV_MAX 16             /* a follower's own words, then a copy */
