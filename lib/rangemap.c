@@ -39,6 +39,7 @@ void rm_init(struct rangemap *rm)
 
 void rm_free_all(struct rangemap *rm)
 {
+	struct rangemap *source = rm->source;
 	struct rm_big *b, *next;
 
 	chunks_free(rm);
@@ -46,11 +47,9 @@ void rm_free_all(struct rangemap *rm)
 		RB_REMOVE(rm_big_tree, &rm->big, b);
 		free(b);
 	}
-	struct rangemap *source = rm->source;
-
 	free(rm->spare);
 	rm_init(rm);
-	rm->source = source;
+	rm->source = source; /* emptied, still following */
 }
 
 /* --------------------------------------------------------- positions */
