@@ -66,7 +66,9 @@ struct wpt_sink_ops {
 int wpt_sink_callback_new(const struct wpt_sink_ops *ops, void *opaque,
 			  struct wpt_sink **out);
 
-/* A sink that records mappings in memory (tests, the bench, replay). */
+/* A sink that records mappings in memory (tests, the bench, replay): as
+ * strict as VFIO type1 (whole pages; a map overlapping a held mapping is
+ * -EEXIST) and stricter (an unmap must name one held mapping exactly). */
 int wpt_sink_record_new(struct wpt_sink **out);
 
 /* One mapping a recording sink holds. */

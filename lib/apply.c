@@ -114,7 +114,7 @@ int apply_rescan(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 	struct wpt_page *pg;
 
 	op_begin(vm);
-	pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
+	pg = pageindex_find(vm, gpa & WPT_PAGE_MASK);
 	if (pg)
 		diff_page(vm, pg, gpa, len);
 	return op_end(vm);
@@ -190,7 +190,7 @@ int apply_close_lifted(struct wpt_vm *vm, uint64_t gpa, uint64_t len)
 	if (!protect_lifts(&vm->protect))
 		return 0;
 	while (vm->protect.ops->take_lifted(vm->protect.be, gpa, len, &page)) {
-		struct wpt_page *pg = pageindex_lookup(vm, page);
+		struct wpt_page *pg = pageindex_find(vm, page);
 		int r;
 
 		/* A page no table wants protected any more stays open. */
@@ -234,7 +234,7 @@ static void flushed(void *opaque, uint64_t gpa, uint64_t size, bool on,
 	if (!f->backend_err[on])
 		f->backend_err[on] = err;
 	for (g = gpa; on && g < gpa + size; g += WPT_PAGE_SIZE) {
-		struct wpt_page *pg = pageindex_lookup(f->vm, g);
+		struct wpt_page *pg = pageindex_find(f->vm, g);
 		int r = 0;
 
 		if (pg && err)

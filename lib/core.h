@@ -79,6 +79,9 @@ struct wpt_page {
 	struct wpt_table **tables; /* under vm->lock */
 	unsigned int nr_protecting; /* tables here with nr_trap_uses > 0 */
 	struct rcu_head rcu;
+	/* tables while a page holds one table (nearly always): a store to
+	 * it then reads no array of its own. */
+	struct wpt_table *first[1];
 };
 
 struct wpt_domain {
@@ -125,12 +128,17 @@ struct uffd_blocked {
 };
 void uffd_blocked_free(struct uffd_blocked *b);
 
+/* Entries of the page index's cache: a power of two. */
+#define WPT_PAGE_CACHE 256
+
 struct wpt_vm {
 	pthread_mutex_t lock;
 	struct wpt_guestmem mem;
 	struct wpt_protect protect; /* ops NULL: no backend */
 	struct wpt_limits limits;
 	struct cds_lfht *pages;     /* page gpa -> struct wpt_page */
+	/* pageindex_find's cache (under lock; detach clears an entry). */
+	struct wpt_page *page_cache[WPT_PAGE_CACHE];
 	LIST_HEAD(, wpt_domain) domains;
 	/* The current operation (under lock). */
 	struct wpt_domain *touched;     /* domains to commit */

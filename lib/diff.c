@@ -183,6 +183,14 @@ static void page_fault_domains(struct wpt_page *pg)
 	}
 }
 
+static void count_write(struct wpt_vm *vm, struct wpt_domain *d)
+{
+	if (d->write_seq != vm->op_seq) {
+		d->write_seq = vm->op_seq;
+		d->st.writes++;
+	}
+}
+
 void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 	       uint64_t len)
 {
@@ -202,13 +210,14 @@ void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 		struct wpt_table_use *u;
 
 		tracker_table_pin(tables[i]);
-		/* A store to a table counts once for each domain using it. */
-		RB_FOREACH(u, wpt_use_tree, &tables[i]->uses) {
-			if (u->d->write_seq != vm->op_seq) {
-				u->d->write_seq = vm->op_seq;
-				u->d->st.writes++;
-			}
+		/* A store to a table counts once for each domain using it
+		 * (one use, the usual case, is the tree's root). */
+		if (tables[i]->nr_uses == 1) {
+			count_write(vm, RB_ROOT(&tables[i]->uses)->d);
+			continue;
 		}
+		RB_FOREACH(u, wpt_use_tree, &tables[i]->uses)
+			count_write(vm, u->d);
 	}
 	for (i = 0; i < n; i++) {
 		struct wpt_table *t = tables[i];

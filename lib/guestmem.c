@@ -45,28 +45,6 @@ void guestmem_fini(struct wpt_guestmem *gm)
 	memset(gm, 0, sizeof(*gm));
 }
 
-const struct wpt_ram_region *guestmem_region(const struct wpt_guestmem *gm,
-					     uint64_t gpa, uint64_t len)
-{
-	unsigned int lo = 0, hi = gm->nr;
-
-	if (!len || gpa + len < gpa)
-		return NULL;
-	/* Binary search: every MMIO exit of the VMM passes here first. */
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		const struct wpt_ram_region *x = &gm->regions[mid];
-
-		if (gpa < x->gpa)
-			hi = mid;
-		else if (gpa - x->gpa >= x->size)
-			lo = mid + 1;
-		else
-			return len <= x->size - (gpa - x->gpa) ? x : NULL;
-	}
-	return NULL;
-}
-
 void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len)
 {
 	const struct wpt_ram_region *x = guestmem_region(gm, gpa, len);

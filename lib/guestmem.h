@@ -29,9 +29,30 @@ int guestmem_init(struct wpt_guestmem *gm, const struct wpt_ram_region *r,
 		  unsigned int nr);
 void guestmem_fini(struct wpt_guestmem *gm);
 
-/* The region holding all of [gpa, gpa + len), or NULL.  len > 0. */
-const struct wpt_ram_region *guestmem_region(const struct wpt_guestmem *gm,
-					     uint64_t gpa, uint64_t len);
+/* The region holding all of [gpa, gpa + len), or NULL.  len > 0.
+ * Inline: a trapped store asks it four times (the exit, the old and new
+ * leaf, the sink call), and the binary search over a VMM's few regions
+ * is shorter than a call. */
+static inline const struct wpt_ram_region *
+guestmem_region(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len)
+{
+	unsigned int lo = 0, hi = gm->nr;
+
+	if (!len || gpa + len < gpa)
+		return NULL;
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		const struct wpt_ram_region *x = &gm->regions[mid];
+
+		if (gpa < x->gpa)
+			hi = mid;
+		else if (gpa - x->gpa >= x->size)
+			lo = mid + 1;
+		else
+			return len <= x->size - (gpa - x->gpa) ? x : NULL;
+	}
+	return NULL;
+}
 
 /* HVA of gpa if all of [gpa, gpa + len) lies in one region, else NULL. */
 void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core.h"
 
@@ -85,22 +86,50 @@ struct wpt_page *pageindex_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 	return node ? caa_container_of(node, struct wpt_page, node) : NULL;
 }
 
+static unsigned int cache_slot(uint64_t page_gpa)
+{
+	return (unsigned int)(page_hash(page_gpa) >> 56) & (WPT_PAGE_CACHE - 1);
+}
+
+struct wpt_page *pageindex_find(struct wpt_vm *vm, uint64_t page_gpa)
+{
+	struct wpt_page **slot = &vm->page_cache[cache_slot(page_gpa)];
+	struct wpt_page *pg = *slot;
+
+	if (pg && pg->gpa == page_gpa)
+		return pg;
+	pg = pageindex_lookup(vm, page_gpa);
+	if (pg)
+		*slot = pg;
+	return pg;
+}
+
 static void page_free_rcu(struct rcu_head *head)
 {
 	struct wpt_page *pg = caa_container_of(head, struct wpt_page, rcu);
 
 	tsan_rcu_free();
-	free(pg->tables);
+	if (pg->tables != pg->first)
+		free(pg->tables);
 	free(pg);
 }
 
+/* Room for one more table: the inline slot first, then an array. */
 static int page_grow(struct wpt_page *pg)
 {
-	unsigned int cap = pg->cap ? pg->cap * 2 : 2;
-	struct wpt_table **n = realloc(pg->tables, cap * sizeof(*n));
+	unsigned int cap = pg->cap ? pg->cap * 2 : 1;
+	struct wpt_table **n;
 
-	if (!n)
-		return -ENOMEM;
+	if (cap == 1) {
+		n = pg->first;
+	} else {
+		n = malloc(cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		memcpy(n, pg->tables, pg->nr_tables * sizeof(*n));
+		if (pg->tables != pg->first)
+			free(pg->tables);
+	}
 	pg->tables = n;
 	pg->cap = cap;
 	return 0;
@@ -149,6 +178,8 @@ void pageindex_detach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t)
 	}
 	if (pg->nr_tables)
 		return;
+	if (vm->page_cache[cache_slot(gpa)] == pg)
+		vm->page_cache[cache_slot(gpa)] = NULL;
 	rcu_read_lock();
 	cds_lfht_del(vm->pages, &pg->node);
 	rcu_read_unlock();

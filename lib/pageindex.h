@@ -25,6 +25,10 @@ void pageindex_fini(struct wpt_vm *vm);
  * only its presence means anything.
  */
 struct wpt_page *pageindex_lookup(struct wpt_vm *vm, uint64_t page_gpa);
+/* The same under the VM lock: a small cache of pages found lately is
+ * looked at first, so the exit path's lookup of a hot table page costs a
+ * compare, not an RCU read section and a hash chain. */
+struct wpt_page *pageindex_find(struct wpt_vm *vm, uint64_t page_gpa);
 
 /* Add table t to the page at gpa (creating and publishing the entry) or
  * take it off (freeing the entry after a grace period when it empties).

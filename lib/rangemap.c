@@ -66,22 +66,33 @@ static bool at_small(struct rm_pos *p, struct rm_chunk *c, unsigned int off)
 	return true;
 }
 
-/* The first chunk range starting at or above page pg. */
-static bool small_from_start(struct rangemap *rm, uint64_t pg,
-			     struct rm_pos *p)
+/* The first chunk range starting at or above page pg, in a chunk whose
+ * key is at most max_key: a bounded look stops there instead of searching
+ * the radix tree for the next chunk. */
+static bool small_from_start_to(struct rangemap *rm, uint64_t pg,
+				uint64_t max_key, struct rm_pos *p)
 {
 	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
 	unsigned int off;
 
 	if (c && (off = bits_next(c->start, pg & (RM_FAN - 1))) < RM_FAN)
 		return at_small(p, c, off);
+	if (pg >> RM_BITS >= max_key)
+		return false;
 	c = chunk_first_from(rm, (pg >> RM_BITS) + 1);
 	/* A chunk in the tree is never empty. */
-	return c && at_small(p, c, bits_next(c->start, 0));
+	return c && c->key <= max_key && at_small(p, c, bits_next(c->start, 0));
 }
 
-/* The first chunk range ending at or above page pg. */
-static bool small_from(struct rangemap *rm, uint64_t pg, struct rm_pos *p)
+static bool small_from_start(struct rangemap *rm, uint64_t pg,
+			     struct rm_pos *p)
+{
+	return small_from_start_to(rm, pg, UINT64_MAX, p);
+}
+
+/* The first chunk range ending at or above page pg (bounded as above). */
+static bool small_from_to(struct rangemap *rm, uint64_t pg, uint64_t max_key,
+			  struct rm_pos *p)
 {
 	uint64_t key = pg >> RM_BITS;
 	unsigned int off = pg & (RM_FAN - 1);
@@ -97,7 +108,7 @@ static bool small_from(struct rangemap *rm, uint64_t pg, struct rm_pos *p)
 		/* A range of the chunk before reaching into this one. */
 		return at_small(p, c, (unsigned int)s);
 	}
-	return small_from_start(rm, pg, p);
+	return small_from_start_to(rm, pg, max_key, p);
 }
 
 /* The first tree range starting at or above iova. */
@@ -119,17 +130,61 @@ static bool pick(struct rm_pos *p, bool found, struct rm_big *b)
 	return found;
 }
 
-bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p)
+/* rm_from, looking at chunks no further than max_key. */
+static bool from_to(struct rangemap *rm, uint64_t x, uint64_t max_key,
+		    struct rm_pos *p)
 {
-	struct rm_big *b = big_from_start(rm, x), *prev;
+	struct rm_big *b = NULL, *prev;
 
 	if (!RB_EMPTY(&rm->big)) {
+		b = big_from_start(rm, x);
 		prev = b ? RB_PREV(rm_big_tree, &rm->big, b)
 			 : RB_MAX(rm_big_tree, &rm->big);
 		if (prev && big_last(prev) >= x)
 			b = prev;
 	}
-	return pick(p, small_from(rm, x >> WPT_PAGE_SHIFT, p), b);
+	return pick(p, small_from_to(rm, x >> WPT_PAGE_SHIFT, max_key, p), b);
+}
+
+bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p)
+{
+	return from_to(rm, x, UINT64_MAX, p);
+}
+
+/* Whether a chunk range overlaps pages [pg, last_pg] of one chunk, told
+ * from the start bits alone: nothing is read when nothing is there. */
+static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
+			  struct rm_pos *p)
+{
+	unsigned int off = pg & (RM_FAN - 1), last = last_pg & (RM_FAN - 1);
+	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
+	int s = c && off ? bits_prev(c->start, off - 1) : -1;
+
+	if (s >= 0 && s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
+		return at_small(p, c, (unsigned int)s);
+	if (c && (off = bits_next(c->start, off)) <= last)
+		return at_small(p, c, off);
+	/* A range of the chunk before reaching into this one. */
+	if (s < 0 && pg >> RM_BITS && (c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) &&
+	    (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
+	    s + e_np(chunk_word_get(c, (unsigned int)s)) > (pg & (RM_FAN - 1)) + RM_FAN)
+		return at_small(p, c, (unsigned int)s);
+	return false;
+}
+
+bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
+		struct rm_pos *p, struct wpt_mapping *m)
+{
+	uint64_t pg = first >> WPT_PAGE_SHIFT, last_pg = last >> WPT_PAGE_SHIFT;
+
+	if (RB_EMPTY(&rm->big) && pg >> RM_BITS == last_pg >> RM_BITS) {
+		if (!chunk_overlap(rm, pg, last_pg, p))
+			return false;
+	} else if (!from_to(rm, first, last_pg >> RM_BITS, p)) {
+		return false;
+	}
+	rm_get(p, m);
+	return m->iova <= last;
 }
 
 bool rm_find(struct rangemap *rm, uint64_t iova, struct rm_pos *p)

@@ -72,6 +72,12 @@ void rm_free_all(struct rangemap *rm);
 bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p);
 bool rm_find(struct rangemap *rm, uint64_t iova, struct rm_pos *p);
 bool rm_next(struct rangemap *rm, struct rm_pos *p);
+/* The first range overlapping [first, last]: true, *p and its mapping *m,
+ * or false.  Never looks past last (rm_from may search far for the next
+ * range): the shadow's questions about one leaf's range cost the same
+ * however sparse the map is. */
+bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
+		struct rm_pos *p, struct wpt_mapping *m);
 
 void rm_get(const struct rm_pos *p, struct wpt_mapping *m);
 unsigned int rm_flags(const struct rm_pos *p);

@@ -318,13 +318,10 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 static bool at_dirty(struct rangemap *rm, const struct span *sp,
 		     struct rm_pos *p, struct wpt_mapping *m, bool *exact)
 {
-	if (!rm_from(rm, sp->first, p))
-		return *exact = true, false;
-	rm_get(p, m);
-	if (m->iova > sp->last)
-		return *exact = true, false;
-	*exact = m->iova == sp->first && map_last(m) == sp->last;
-	return true;
+	bool found = rm_overlap(rm, sp->first, sp->last, p, m);
+
+	*exact = !found || (m->iova == sp->first && map_last(m) == sp->last);
+	return found;
 }
 
 /*

@@ -146,7 +146,7 @@ static bool evict_quietest(struct wpt_vm *vm)
 	page = r->pages[best] & WPT_PAGE_MASK;
 	r->pages[best] = r->pages[--r->nr];
 	/* Protected first, then diffed, as at a sync point. */
-	if (!apply_page_close(vm, pageindex_lookup(vm, page), page))
+	if (!apply_page_close(vm, pageindex_find(vm, page), page))
 		(void)apply_rescan(vm, page, WPT_PAGE_SIZE);
 	__atomic_store_n(&r->nr_pending, r->nr, __ATOMIC_SEQ_CST);
 	vm->st.unsynced_pages = r->nr;
@@ -191,7 +191,7 @@ void relax_after_trap(struct wpt_vm *vm, uint64_t page)
 	if (!r->nr_domains || recent_hit(r, page) < r->cfg.burst ||
 	    is_unsynced(r, page))
 		return;
-	pg = pageindex_lookup(vm, page);
+	pg = pageindex_find(vm, page);
 	if (page_relaxable(pg) && list_add(vm, pg, page, apply_page_open))
 		recent_forget(r, page);
 }
@@ -209,7 +209,7 @@ static int open_unprotected(struct wpt_vm *vm, struct wpt_page *pg,
 static uint64_t new_table_page(struct wpt_vm *vm, uint64_t gpa,
 			       uint64_t value)
 {
-	struct wpt_page *pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
+	struct wpt_page *pg = pageindex_find(vm, gpa & WPT_PAGE_MASK);
 	uint64_t next = 0;
 	unsigned int i;
 
@@ -247,7 +247,7 @@ static void hold_if_new_table(struct wpt_vm *vm, uint64_t gpa, uint64_t value)
 		return;
 	/* Tracked and protected already (a table used twice): the usual
 	 * path, by its own stores. */
-	npg = pageindex_lookup(vm, next);
+	npg = pageindex_find(vm, next);
 	if (npg && npg->nr_protecting)
 		return;
 	list_add(vm, npg, next, open_unprotected);
@@ -308,7 +308,7 @@ static uint64_t page_changes(const struct wpt_page *pg)
  * the lock, outside an operation. */
 static void hold_new_tables(struct wpt_vm *vm, uint64_t page)
 {
-	struct wpt_page *pg = pageindex_lookup(vm, page);
+	struct wpt_page *pg = pageindex_find(vm, page);
 	uint64_t bits = pg ? page_changes(pg) : 0;
 
 	while (bits) {
@@ -325,7 +325,7 @@ static void hold_new_tables(struct wpt_vm *vm, uint64_t page)
 /* Diff the chunks of page that changed (inside an operation). */
 static void diff_changes(struct wpt_vm *vm, uint64_t page)
 {
-	struct wpt_page *pg = pageindex_lookup(vm, page);
+	struct wpt_page *pg = pageindex_find(vm, page);
 	uint64_t bits = pg ? page_changes(pg) : 0;
 
 	/* diff_page looks the page up again each time: a diff may track or
@@ -334,7 +334,7 @@ static void diff_changes(struct wpt_vm *vm, uint64_t page)
 		unsigned int k = __builtin_ctzll(bits);
 
 		bits &= bits - 1;
-		pg = pageindex_lookup(vm, page);
+		pg = pageindex_find(vm, page);
 		if (pg)
 			diff_page(vm, pg, page + k * RELAX_CHUNK, RELAX_CHUNK);
 	}
@@ -354,7 +354,7 @@ static int close_quiet(struct wpt_vm *vm, uint64_t *closed, unsigned int *nc)
 
 	while (i < r->nr) {
 		uint64_t page = r->pages[i] & WPT_PAGE_MASK;
-		struct wpt_page *pg = pageindex_lookup(vm, page);
+		struct wpt_page *pg = pageindex_find(vm, page);
 		bool fresh = r->pages[i] & RELAX_FRESH;
 		unsigned int quiet = entry_quiet(r->pages[i]);
 		int e;

@@ -90,21 +90,12 @@ int shadow_leaf_add(struct wpt_shadow *s, uint64_t iova, uint64_t size,
 		return -EINVAL;
 	if (!guestmem_region(s->gm, gpa, size))
 		return -EINVAL;
-	if (rm_from(&s->leaves, iova, &p)) {
-		rm_get(&p, &r);
-		if (r.iova <= last)
-			return -EEXIST;
-	}
-	/* Reserved first: a dirty span added for a leaf that then failed
-	 * would only be conservative, but the reserve keeps it exact. */
-	ret = rm_reserve(&s->leaves, &m);
-	if (!ret)
-		ret = spanset_add(&s->dirty, iova, last, NULL);
-	if (ret) {
-		rm_unreserve(&s->leaves, &m);
-		return ret;
-	}
-	return rm_insert(&s->leaves, &m, 0, NULL);
+	if (rm_overlap(&s->leaves, iova, last, &p, &r))
+		return -EEXIST;
+	/* Dirty first: if the insert then fails, a span dirty for nothing
+	 * is only conservative (a reconcile finds nothing to do there). */
+	ret = spanset_add(&s->dirty, iova, last, NULL);
+	return ret ? ret : rm_insert(&s->leaves, &m, 0, NULL);
 }
 
 int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size)

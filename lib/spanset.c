@@ -72,12 +72,36 @@ struct span *spanset_first(const struct span_set *set)
 	return RB_MIN(span_tree, (struct span_tree *)&set->tree);
 }
 
+/* The set's one span, set as the root of an empty tree: a trapped store
+ * dirties one leaf's range and clears it again, and a one-node tree needs
+ * neither a search nor a rebalance. */
+static int add_to_empty(struct span_set *set, uint64_t first, uint64_t last,
+			struct span **out)
+{
+	struct span *sp = span_alloc(set);
+
+	if (!sp)
+		return -ENOMEM;
+	sp->first = first;
+	sp->last = last;
+	RB_SET(sp, NULL, link);
+	RB_COLOR(sp, link) = RB_BLACK;
+	RB_ROOT(&set->tree) = sp;
+	set->bytes = span_len(first, last);
+	set->hint = sp;
+	if (out)
+		*out = sp;
+	return 0;
+}
+
 int spanset_add(struct span_set *set, uint64_t first, uint64_t last,
 		struct span **out)
 {
 	struct span *sp = set->hint, *n;
 	uint64_t x = first ? first - 1 : 0;
 
+	if (RB_EMPTY(&set->tree))
+		return add_to_empty(set, first, last, out);
 	/* A walk adds in IOVA order: the span grown last is then the one
 	 * ending at or after x, found without a search. */
 	if (!sp || sp->first > first || sp->last < x)
@@ -157,7 +181,12 @@ void spanset_sub(struct span_set *set, uint64_t first, uint64_t last)
 
 void spanset_clear(struct span_set *set)
 {
-	struct span *sp, *next;
+	struct span *sp = RB_ROOT(&set->tree), *next;
+
+	if (sp && !RB_LEFT(sp, link) && !RB_RIGHT(sp, link)) {
+		RB_INIT(&set->tree);
+		span_release(set, sp);
+	}
 
 	RB_FOREACH_SAFE(sp, span_tree, &set->tree, next) {
 		RB_REMOVE(span_tree, &set->tree, sp);

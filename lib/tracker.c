@@ -72,7 +72,7 @@ struct wpt_table_use *tracker_use_lookup(struct wpt_table *t,
 struct wpt_table *tracker_table_lookup(struct wpt_vm *vm, uint64_t gpa,
 				       uint64_t size)
 {
-	struct wpt_page *pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
+	struct wpt_page *pg = pageindex_find(vm, gpa & WPT_PAGE_MASK);
 	unsigned int i;
 
 	for (i = 0; pg && i < pg->nr_tables; i++)
@@ -144,7 +144,7 @@ void tracker_table_unpin(struct wpt_vm *vm, struct wpt_table *t)
 
 static bool page_flips(struct wpt_vm *vm, uint64_t p, bool on)
 {
-	struct wpt_page *pg = pageindex_lookup(vm, p);
+	struct wpt_page *pg = pageindex_find(vm, p);
 
 	return on ? pg->nr_protecting == 0 : pg->nr_protecting == 1;
 }
@@ -216,7 +216,7 @@ static int table_set_protect(struct wpt_vm *vm, struct wpt_table *t, bool on)
 		return ret;
 	}
 	for (p = lo; p < hi; p += WPT_PAGE_SIZE) {
-		struct wpt_page *pg = pageindex_lookup(vm, p);
+		struct wpt_page *pg = pageindex_find(vm, p);
 
 		if (on && ++pg->nr_protecting == 1)
 			vm->st.protected_pages++;

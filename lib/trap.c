@@ -2,10 +2,13 @@
 /*
  * The trap stage: the exits and steps a VMM hands the library.
  * wpt_vm_handle_mmio() sees every MMIO exit of the VMM, so "not ours"
- * costs one binary search over the RAM regions; an access inside RAM that
- * is not a tracked table (a vCPU that fell into a memslot being re-cut) is
- * served from RAM without the lock; only a store to a tracked table takes
- * the VM lock and goes on to apply -> diff -> walk -> shadow -> sink.
+ * costs one binary search over the RAM regions; a store inside RAM takes
+ * the VM lock if it is free, and there one look in the page cache says
+ * whether it hit a tracked table (apply -> diff -> walk -> shadow -> sink)
+ * or a page no table holds (a vCPU that fell into a memslot being re-cut:
+ * served from RAM).  If the lock is busy, the RCU page index answers
+ * first, so such a store never waits for it; reads only exit in a gap and
+ * never take it.
  */
 #include <errno.h>
 #include <time.h>
@@ -47,9 +50,10 @@ static void count_gap(struct wpt_vm *vm)
 }
 
 /*
- * A store to a page no table holds fell into a memslot being re-cut: KVM
- * would have written it to RAM, so do that, without the lock.  If the page
- * became a table meanwhile, its snapshot may predate this store: diff it.
+ * A store to a page no table holds, made while another thread held the
+ * lock: it fell into a memslot being re-cut, and KVM would have written
+ * it to RAM, so do that, without the lock.  If the page became a table
+ * meanwhile, its snapshot may predate this store: diff it.
  */
 static int store_in_gap(struct wpt_vm *vm, uint64_t gpa, void *hva,
 			const void *data, uint32_t len)
@@ -71,30 +75,33 @@ static int store_in_gap(struct wpt_vm *vm, uint64_t gpa, void *hva,
 static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		       const void *data, uint32_t len)
 {
-	struct wpt_page *pg = NULL;
+	struct wpt_page *pg;
 	uint64_t t0 = 0;
 	bool timed;
 	int ret;
 
-	/* Where the backend protects our own mapping too, whether a page
-	 * is protected is only stable under the lock: no lock-free path. */
-	if (!protect_lifts(&vm->protect) && !page_tracked(vm, gpa))
-		return store_in_gap(vm, gpa, hva, data, len);
-	pthread_mutex_lock(&vm->lock);
+	/* Whether a page is protected is stable only under the lock, and
+	 * there the page cache makes the lookup of a hot table a compare.
+	 * A store to RAM no table uses never waits for the lock (a sink
+	 * call may hold it for long): if it is busy, ask the index first. */
+	if (pthread_mutex_trylock(&vm->lock)) {
+		if (!protect_lifts(&vm->protect) && !page_tracked(vm, gpa))
+			return store_in_gap(vm, gpa, hva, data, len);
+		pthread_mutex_lock(&vm->lock);
+	}
+	pg = pageindex_find(vm, gpa & WPT_PAGE_MASK);
+	if (!pg) {
+		/* No table here: a vCPU that fell into a memslot being
+		 * re-cut, or a table released since the store trapped.
+		 * KVM would have written RAM: do that. */
+		apply_ram_store(hva, data, len);
+		count_gap(vm);
+		pthread_mutex_unlock(&vm->lock);
+		return 1;
+	}
 	timed = vm->st.exits_handled % LIB_NS_SAMPLE == 0;
 	if (timed)
 		t0 = now_ns();
-	if (protect_lifts(&vm->protect)) {
-		/* Under the lock one lookup settles it: no table here any
-		 * more (released since it trapped) is a plain store. */
-		pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
-		if (!pg) {
-			apply_ram_store(hva, data, len);
-			count_gap(vm);
-			pthread_mutex_unlock(&vm->lock);
-			return 1;
-		}
-	}
 	relax_before_store(vm, gpa, data, len);
 	ret = apply_store_locked(vm, pg, gpa, hva, data, len);
 	if (ret) {
@@ -237,7 +244,7 @@ int wpt_vm_step_begin(struct wpt_vm *vm, uint64_t gpa, struct wpt_step *st)
 	st->gpa = gpa;
 	st->page_gpa = WPT_STEP_NO_PAGE;
 	st->flags = STEP_F_BEGUN;
-	r = apply_page_open(vm, pageindex_lookup(vm, page), page);
+	r = apply_page_open(vm, pageindex_find(vm, page), page);
 	if (r < 0) {
 		st->flags = 0;
 		ret = r;
@@ -268,7 +275,7 @@ int wpt_vm_step_end(struct wpt_vm *vm, struct wpt_step *st)
 		return 0; /* nothing was made writable */
 	t0 = now_ns();
 	pthread_mutex_lock(&vm->lock);
-	pg = pageindex_lookup(vm, st->page_gpa);
+	pg = pageindex_find(vm, st->page_gpa);
 	/* Protect first, then diff: a store by another vCPU is then in RAM
 	 * for the diff or traps after it (see wpt.h). */
 	ret = apply_page_close(vm, pg, st->page_gpa);

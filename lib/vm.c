@@ -203,7 +203,7 @@ int wpt_vm_page_protected(struct wpt_vm *vm, uint64_t gpa)
 	int ret;
 
 	pthread_mutex_lock(&vm->lock);
-	pg = pageindex_lookup(vm, gpa & WPT_PAGE_MASK);
+	pg = pageindex_find(vm, gpa & WPT_PAGE_MASK);
 	ret = pg && pg->nr_protecting > 0;
 	pthread_mutex_unlock(&vm->lock);
 	return ret;

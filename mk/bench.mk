@@ -45,7 +45,7 @@ $(BUILD)/bench/guest_image.o: $(BUILD)/bench/guest.bin
 
 $(BENCH_BIN): $(BENCH_PROG_OBJS) $(BENCH_VMM_OBJS) $(BENCH_SMMU_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
+	$(CC) $(LDFLAGS) $(LTO) $^ $(LIBS) -lm -o $@
 
 # The bench's tests: binaries beside the others in $(BUILD)/tests/, each
 # linked with the parts it tests.

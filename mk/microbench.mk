@@ -17,7 +17,7 @@ microbench:
 	@$(MAKE) --no-print-directory SAN=0 TSAN=0 microbench
 else
 $(MB_BIN): $(MB_SRCS:%.c=build/%.o) build/bench/output.o lib/libwpt.a
-	$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
+	$(CC) $(LDFLAGS) $(LTO) $^ $(LIBS) -lm -o $@
 microbench: $(MB_BIN)
 	@scripts/deps.sh --bench
 	$(MB_BIN) $(if $(filter 1,$(QUICK)),--quick) $(MICROBENCH_ARGS)

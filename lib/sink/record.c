@@ -17,50 +17,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bsd/sys/tree.h>
-
+#include "guestmem.h"
+#include "rangemap.h"
 #include "sink.h"
 #include "wpt_internal.h"
 
-struct record_node {
-	RB_ENTRY(record_node) link;
-	struct wpt_mapping m;
-};
-
-static int record_node_cmp(const struct record_node *a,
-			   const struct record_node *b)
-{
-	return a->m.iova < b->m.iova ? -1 : a->m.iova > b->m.iova;
-}
-
-RB_HEAD(record_tree, record_node);
-/* tree.h marks static generated functions __unused, which libbsd leaves
- * undefined (Linux uapi structs have members by that name); define it only
- * around the expansion. */
-#define __unused __attribute__((__unused__))
-RB_GENERATE_STATIC(record_tree, record_node, link, record_node_cmp)
-#undef __unused
-
+/* Held mappings in the shadow's own range map (rangemap.h): a map or
+ * unmap costs the same at any number of mappings, so the bench's rows
+ * through this sink measure the library, not an oracle's tree. */
 struct record {
-	struct record_tree tree;
-	uint64_t nr;
+	struct rangemap held;
 	uint64_t fail_in; /* calls until the injected failure; 0: none armed */
 	int fail_err;
 };
 
 /* Inclusive last byte, so a mapping may end at 2^64 - 1; -EINVAL for an
- * empty or wrapping range. */
+ * empty or wrapping range, or one not made of whole pages (type1 wants
+ * page alignment too). */
 static int range_last(uint64_t iova, uint64_t size, uint64_t *last)
 {
-	if (!size || iova + (size - 1) < iova)
+	if (!size || iova + (size - 1) < iova ||
+	    (iova | size) & ~WPT_PAGE_MASK)
 		return -EINVAL;
 	*last = iova + (size - 1);
 	return 0;
-}
-
-static uint64_t node_last(const struct record_node *n)
-{
-	return n->m.iova + (n->m.size - 1);
 }
 
 /* Count one call against an armed failure: nonzero when this is the one. */
@@ -71,50 +51,30 @@ static int injected_failure(struct record *r)
 	return r->fail_err;
 }
 
-/* Held mappings never overlap, so only the first one starting at or after
- * iova and the one before it can reach [iova, last]. */
-static int overlaps_held(struct record *r, uint64_t iova, uint64_t last)
-{
-	struct record_node key = { .m.iova = iova };
-	struct record_node *next = RB_NFIND(record_tree, &r->tree, &key);
-	struct record_node *prev;
-
-	if (next && next->m.iova <= last)
-		return 1;
-	prev = next ? RB_PREV(record_tree, &r->tree, next)
-		    : RB_MAX(record_tree, &r->tree);
-	return prev && node_last(prev) >= iova;
-}
-
 static int record_map(struct wpt_sink *s, uint64_t iova, uint64_t gpa,
 		      void *hva, uint64_t size, uint32_t perm)
 {
 	struct record *r = s->priv;
-	struct record_node *n;
+	struct wpt_mapping m = { .iova = iova, .gpa = gpa, .size = size,
+				 .perm = perm }, held;
+	struct rm_pos p;
 	uint64_t last;
 	int ret = injected_failure(r);
 
 	if (ret)
 		return ret;
-	if (range_last(iova, size, &last) || !perm)
+	if (range_last(iova, size, &last) || !perm || gpa & ~WPT_PAGE_MASK)
 		return -EINVAL;
-	if (overlaps_held(r, iova, last))
+	if (rm_overlap(&r->held, iova, last, &p, &held))
 		return -EEXIST;
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	n->m = (struct wpt_mapping){ .iova = iova, .gpa = gpa, .size = size,
-				     .perm = perm };
-	RB_INSERT(record_tree, &r->tree, n);
-	r->nr++;
-	return 0;
+	return rm_insert(&r->held, &m, 0, NULL);
 }
 
 static int record_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 {
 	struct record *r = s->priv;
-	struct record_node key = { .m.iova = iova };
-	struct record_node *n;
+	struct wpt_mapping held;
+	struct rm_pos p;
 	uint64_t last;
 	int ret = injected_failure(r);
 
@@ -122,24 +82,20 @@ static int record_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 		return ret;
 	if (range_last(iova, size, &last))
 		return -EINVAL;
-	n = RB_FIND(record_tree, &r->tree, &key);
-	if (!n || n->m.size != size)
+	if (!rm_find(&r->held, iova, &p))
 		return -EINVAL;
-	RB_REMOVE(record_tree, &r->tree, n);
-	free(n);
-	r->nr--;
+	rm_get(&p, &held);
+	if (held.size != size)
+		return -EINVAL;
+	rm_remove(&r->held, &p);
 	return 0;
 }
 
 static void record_free(struct wpt_sink *s)
 {
 	struct record *r = s->priv;
-	struct record_node *n, *next;
 
-	RB_FOREACH_SAFE(n, record_tree, &r->tree, next) {
-		RB_REMOVE(record_tree, &r->tree, n);
-		free(n);
-	}
+	rm_free_all(&r->held);
 	free(r);
 }
 
@@ -160,7 +116,7 @@ int wpt_sink_record_new(struct wpt_sink **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	RB_INIT(&r->tree);
+	rm_init(&r->held);
 	ret = wpt_sink_alloc(&record_ops, r, out);
 	if (ret)
 		free(r);
@@ -177,17 +133,16 @@ long wpt_sink_record_get(const struct wpt_sink *sink, struct wpt_mapping *out,
 			 size_t max)
 {
 	struct record *r = record_of(sink);
-	struct record_node *n;
+	struct rm_pos p;
 	size_t i = 0;
+	bool ok;
 
 	if (!r || (max && !out))
 		return -EINVAL;
-	RB_FOREACH(n, record_tree, &r->tree) {
-		if (i == max)
-			break;
-		out[i++] = n->m;
-	}
-	return (long)r->nr;
+	for (ok = rm_from(&r->held, 0, &p); ok && i < max;
+	     ok = rm_next(&r->held, &p))
+		rm_get(&p, &out[i++]);
+	return (long)r->held.nr;
 }
 
 int wpt_sink_record_fail_at(struct wpt_sink *sink, uint64_t nth, int err)

@@ -5,9 +5,10 @@
  * cannot hold, sparse keys far apart (radix levels made and freed), the
  * top of a 64-bit space, and ranges reaching from one chunk into the next.
  * After every change: the iteration order, "first ending at or after x"
- * at ranges' edges and in the holes, exact finds and the flags.  And a
- * map that follows another (rm_follow, rm_share): each still reads as its
- * own model whatever is done to either, in either order.
+ * and "first overlapping [a, b]" at ranges' edges and in the holes, exact
+ * finds and the flags.  And a map that follows another (rm_follow,
+ * rm_share): each still reads as its own model whatever is done to
+ * either, in either order.
  */
 #include <check.h>
 #include <errno.h>
@@ -102,6 +103,50 @@ static void check_from(struct rangemap *rm, const struct model *md, uint64_t x)
 	}
 }
 
+/* rm_overlap against the model: the first range overlapping [a, b]. */
+static void check_overlap(struct rangemap *rm, const struct model *md,
+			  uint64_t a, uint64_t b)
+{
+	struct wpt_mapping got;
+	struct rm_pos p;
+	unsigned int i;
+
+	if (b < a)
+		return;
+	for (i = 0; i < md->n && last_of(&md->r[i]) < a; i++)
+		;
+	if (i == md->n || md->r[i].iova > b) {
+		ck_assert_msg(!rm_overlap(rm, a, b, &p, &got),
+			      "[%#llx, %#llx]: found %#llx, want none",
+			      (unsigned long long)a, (unsigned long long)b,
+			      (unsigned long long)got.iova);
+		return;
+	}
+	ck_assert_msg(rm_overlap(rm, a, b, &p, &got),
+		      "[%#llx, %#llx]: none found, want %#llx",
+		      (unsigned long long)a, (unsigned long long)b,
+		      (unsigned long long)md->r[i].iova);
+	ck_assert_uint_eq(got.iova, md->r[i].iova);
+	ck_assert_uint_eq(got.size, md->r[i].size);
+	ck_assert_uint_eq(got.gpa, md->r[i].gpa);
+}
+
+/* Around range m: one page and a few pages at its edges, in the holes
+ * beside it, and one 2 MiB chunk over it. */
+static void check_overlaps(struct rangemap *rm, const struct model *md,
+			   const struct wpt_mapping *m)
+{
+	uint64_t l = last_of(m);
+
+	check_overlap(rm, md, m->iova, m->iova + K4 - 1);
+	check_overlap(rm, md, m->iova - K4, m->iova - 1);
+	check_overlap(rm, md, l + 1, l + K4);
+	check_overlap(rm, md, l - K4 + 1, l + 3 * K4);
+	check_overlap(rm, md, m->iova - 3 * K4, m->iova - 1);
+	check_overlap(rm, md, m->iova & ~(M2 - 1), m->iova | (M2 - 1));
+	check_overlap(rm, md, (l + 1) & ~(M2 - 1), (l + 1) | (M2 - 1));
+}
+
 static void check_all(struct rangemap *rm, struct model *md)
 {
 	struct wpt_mapping got;
@@ -122,6 +167,7 @@ static void check_all(struct rangemap *rm, struct model *md)
 	for (i = 0; i < md->n; i++) {
 		const struct wpt_mapping *m = &md->r[i];
 
+		check_overlaps(rm, md, m);
 		check_from(rm, md, m->iova);
 		check_from(rm, md, last_of(m));
 		check_from(rm, md, m->iova - K4);

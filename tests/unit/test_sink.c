@@ -88,7 +88,7 @@ static const struct {
 	{ 0x0f000, 0x2000, -EEXIST },  /* over its first page */
 	{ 0x13000, 0x2000, -EEXIST },  /* over its last page */
 	{ 0x08000, 0x10000, -EEXIST }, /* covering it */
-	{ 0x13fff, 0x1, -EEXIST },     /* its last byte */
+	{ 0x13fff, 0x1, -EINVAL },     /* its last byte: not a whole page */
 	{ 0x0f000, 0x1000, 0 },        /* just below */
 	{ 0x14000, 0x1000, 0 },        /* just above */
 	{ 0, 0x10000, 0 },             /* everything below, touching */
@@ -121,8 +121,12 @@ START_TEST(test_record_overlap_between)
 
 	ck_assert_int_eq(map(s, 0x10000, 0x1000), 0);
 	ck_assert_int_eq(map(s, 0x20000, 0x1000), 0);
-	ck_assert_int_eq(map(s, 0x10800, 0x1000), -EEXIST);
+	ck_assert_int_eq(map(s, 0xf000, 0x2000), -EEXIST);
 	ck_assert_int_eq(map(s, 0x1f000, 0x2000), -EEXIST);
+	/* Whole pages only, as type1 wants: not an overlap, a bad range. */
+	ck_assert_int_eq(map(s, 0x10800, 0x1000), -EINVAL);
+	ck_assert_int_eq(map(s, 0x30000, 0x800), -EINVAL);
+	ck_assert_int_eq(wpt_sink_unmap(s, 0x10000, 0x800), -EINVAL);
 	ck_assert_int_eq(map(s, 0x11000, 0xf000), 0);
 	ck_assert_int_eq(wpt_sink_record_get(s, NULL, 0), 3);
 	wpt_sink_free(s);
