@@ -10,12 +10,6 @@
 #include "guestmem.h"
 #include "rangemap_int.h"
 
-/* A chunk's word: GPA frame (40 bits), pages (9), permissions (8), flags. */
-#define E_NP_SHIFT 40
-#define E_PERM_SHIFT 49
-#define E_FLAGS_SHIFT 57
-#define E_FRAME_MAX (1ull << E_NP_SHIFT)
-
 static int big_cmp(const struct rm_big *a, const struct rm_big *b)
 {
 	return a->m.iova < b->m.iova ? -1 : a->m.iova > b->m.iova;
@@ -45,6 +39,7 @@ void rm_init(struct rangemap *rm)
 
 void rm_free_all(struct rangemap *rm)
 {
+	struct rangemap *source = rm->source;
 	struct rm_big *b, *next;
 
 	chunks_free(rm);
@@ -54,6 +49,7 @@ void rm_free_all(struct rangemap *rm)
 	}
 	free(rm->spare);
 	rm_init(rm);
+	rm->source = source; /* emptied, still following */
 }
 
 /* --------------------------------------------------------- positions */
@@ -104,11 +100,11 @@ static bool small_from_to(struct rangemap *rm, uint64_t pg, uint64_t max_key,
 	int s = c ? bits_prev(c->start, off) : -1;
 
 	if (s >= 0) {
-		if (s + e_np(*chunk_word(c, (unsigned int)s)) > off)
+		if (s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
 			return at_small(p, c, (unsigned int)s);
 	} else if (key && (c = chunk_lookup(rm, key - 1)) &&
 		   (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
-		   s + e_np(*chunk_word(c, (unsigned int)s)) > off + RM_FAN) {
+		   s + e_np(chunk_word_get(c, (unsigned int)s)) > off + RM_FAN) {
 		/* A range of the chunk before reaching into this one. */
 		return at_small(p, c, (unsigned int)s);
 	}
@@ -164,14 +160,14 @@ static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
 	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
 	int s = c && off ? bits_prev(c->start, off - 1) : -1;
 
-	if (s >= 0 && s + e_np(*chunk_word(c, (unsigned int)s)) > off)
+	if (s >= 0 && s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
 		return at_small(p, c, (unsigned int)s);
 	if (c && (off = bits_next(c->start, off)) <= last)
 		return at_small(p, c, off);
 	/* A range of the chunk before reaching into this one. */
 	if (s < 0 && pg >> RM_BITS && (c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) &&
 	    (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
-	    s + e_np(*chunk_word(c, (unsigned int)s)) > (pg & (RM_FAN - 1)) + RM_FAN)
+	    s + e_np(chunk_word_get(c, (unsigned int)s)) > (pg & (RM_FAN - 1)) + RM_FAN)
 		return at_small(p, c, (unsigned int)s);
 	return false;
 }
@@ -243,7 +239,7 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 		*m = p->b->m;
 		return;
 	}
-	e = *chunk_word(p->c, p->off);
+	e = chunk_word_get(p->c, p->off);
 	/* Zeroed first: callers may compare mappings whole, padding too. */
 	memset(m, 0, sizeof(*m));
 	m->iova = pos_start_page(p) << WPT_PAGE_SHIFT;
@@ -255,19 +251,15 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 unsigned int rm_flags(const struct rm_pos *p)
 {
 	return p->b ? p->b->flags
-		    : (unsigned int)(*chunk_word(p->c, p->off) >> E_FLAGS_SHIFT);
+		    : (unsigned int)(chunk_word_get(p->c, p->off) >> E_FLAGS_SHIFT);
 }
 
 void rm_set_flags(struct rm_pos *p, unsigned int flags)
 {
-	uint64_t *e;
-
-	if (p->b) {
+	if (p->b)
 		p->b->flags = flags;
-		return;
-	}
-	e = chunk_word(p->c, p->off);
-	*e = (*e & ~(~0ull << E_FLAGS_SHIFT)) | (uint64_t)flags << E_FLAGS_SHIFT;
+	else
+		chunk_set_flags(p->c, p->off, flags);
 }
 
 /* Whether m fits a chunk word. */
@@ -275,7 +267,7 @@ static bool fits_chunk(const struct wpt_mapping *m, unsigned int flags)
 {
 	return m->size < ((uint64_t)RM_FAN << WPT_PAGE_SHIFT) &&
 	       (m->gpa >> WPT_PAGE_SHIFT) < E_FRAME_MAX && m->perm <= 0xff &&
-	       flags < (1u << (64 - E_FLAGS_SHIFT));
+	       flags < (1u << RM_F_BITS);
 }
 
 int rm_reserve(struct rangemap *rm, const struct wpt_mapping *m)
@@ -284,7 +276,8 @@ int rm_reserve(struct rangemap *rm, const struct wpt_mapping *m)
 
 	if (fits_chunk(m, 0)) {
 		c = chunk_get(rm, m->iova >> (WPT_PAGE_SHIFT + RM_BITS));
-		if (c && !chunk_reserve(c))
+		if (c && !chunk_reserve(c, (m->iova >> WPT_PAGE_SHIFT) &
+					   (RM_FAN - 1)))
 			return 0;
 		/* Nothing may stay empty: a chunk in the tree has a range. */
 		if (c && !c->nr)
@@ -356,4 +349,31 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p)
 	chunk_word_del(p->c, p->off);
 	if (!p->c->nr)
 		chunk_drop(rm, p->c);
+}
+
+void rm_follow(struct rangemap *follower, struct rangemap *source)
+{
+	follower->source = source;
+}
+
+int rm_share(struct rangemap *follower, uint64_t first, uint64_t last)
+{
+	uint64_t key = first >> (WPT_PAGE_SHIFT + RM_BITS);
+	uint64_t last_key = last >> (WPT_PAGE_SHIFT + RM_BITS);
+	struct rm_chunk *f, *s;
+	int shared = 0, r;
+
+	for (f = chunk_first_from(follower, key); f && f->key <= last_key;
+	     f = f->key == UINT64_MAX >> (WPT_PAGE_SHIFT + RM_BITS) ? NULL :
+		 chunk_first_from(follower, f->key + 1)) {
+		s = follower->source ? chunk_lookup(follower->source, f->key)
+				     : NULL;
+		if (!s)
+			continue;
+		r = chunk_share(f, s);
+		if (r < 0)
+			return r;
+		shared += !r;
+	}
+	return shared;
 }

@@ -11,13 +11,14 @@
  * shorter than a chunk (2 MiB of IOVA, one last-level table's span with
  * the 4K granule) is one 8-byte word in its chunk's array of 512, found by
  * indexing; a chunk is reached through a radix tree over chunk numbers
- * (512-way, as deep as the highest IOVA needs), so a lookup costs the same
+ * (64-way, as deep as the highest IOVA needs), so a lookup costs the same
  * at any number of ranges.  Longer ranges (blocks, long runs), and the
  * rare range a word cannot describe, sit in an RB tree; there are few.
  *
  * Memory: a populated chunk costs 4 KiB plus its bitmap, no more than the
- * guest's own last-level table that filled it; the radix nodes cost what
- * the guest's upper tables do.
+ * guest's own last-level table that filled it, and a chunk that follows
+ * another map's (rm_follow) about 450 bytes; the radix nodes cost less
+ * than the guest's upper tables do.
  *
  * Not thread safe: the shadow's caller holds the VM lock.
  */
@@ -31,7 +32,8 @@
 
 #include "wpt.h"
 
-/* Two bits a user may keep with each range (the shadow's reconcile). */
+/* Two bits a user may keep with each range (the shadow's reconcile); no
+ * more fit a chunk's word. */
 #define RM_F_JUDGED (1u << 0)
 #define RM_F_KILL   (1u << 1)
 
@@ -45,12 +47,13 @@ struct rm_big {
 RB_HEAD(rm_big_tree, rm_big);
 
 struct rangemap {
-	void *root;           /* radix node, or a chunk when height is 0 */
+	void *root;           /* radix node (NULL: no chunk) */
 	unsigned int height;  /* radix levels above the chunks */
 	struct rm_big_tree big;
 	uint64_t nr;          /* ranges held */
 	struct rm_chunk *last; /* the chunk found last: stores hit one table */
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
+	struct rangemap *source; /* rm_follow's: whose words chunks may read */
 };
 
 /* Where a range is: in a chunk (c, off) or the tree (b).  Stays valid
@@ -92,5 +95,23 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p);
 /* Remove the range at p; p is then invalid. */
 void rm_remove(struct rangemap *rm, struct rm_pos *p);
+
+/*
+ * Let follower's chunks read source's words where the two hold the same
+ * ranges, instead of keeping a copy (the shadow's held mappings and its
+ * leaves: between reconciles the sink holds what the guest maps, page for
+ * page when every page is a mapping of its own, and 4 KiB a chunk is
+ * saved).  A chunk follower makes follows its source's chunk of the same
+ * key from the start (if that is indexed); rm_share(follower, first,
+ * last) makes those over [first, last] follow that hold exactly their
+ * source chunk's ranges (flags clear): the count, or -ENOMEM (those made
+ * so stay so).  Both maps stay free to change in any way: a change that
+ * would show one the other's words makes a private copy of what it
+ * touches, room for which rm_reserve and rm_insert make as they always
+ * did.  Words are freed with the last map that reads them: the two may be
+ * freed in either order.
+ */
+void rm_follow(struct rangemap *follower, struct rangemap *source);
+int rm_share(struct rangemap *follower, uint64_t first, uint64_t last);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The range map's chunks and their radix tree (rangemap_int.h).
+ * The range map's radix tree over its chunks (rangemap_int.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,12 +8,21 @@
 
 #include "rangemap_int.h"
 
-#define RM_MAX_HEIGHT 5          /* 5 x 9 bits >= 43 bits of chunk number */
-#define RM_DENSE_MIN 32          /* an indexed chunk this empty packs again */
+/*
+ * 64-way nodes (528 bytes), not 512-way like a chunk (4 KiB a node): a
+ * map is as tall as its highest key needs, and its nodes are a fixed cost
+ * that a small domain pays per page (two 512-way nodes were 8 of the 56
+ * bytes per page of 1K scattered pages).  A map of 16M pages needs the
+ * same memory in nodes either way (0.02 byte a page); a lookup the chunk
+ * cache misses descends a level or two more, through nodes that stay hot.
+ */
+#define RM_NODE_BITS 6
+#define RM_NODE_FAN (1u << RM_NODE_BITS)
+#define RM_MAX_HEIGHT 8          /* 8 x 6 bits >= 43 bits of chunk number */
 
 struct rm_node {
-	void *slot[RM_FAN];
-	uint64_t used[RM_FAN / 64]; /* slot i is not NULL: found by ctz, a
+	void *slot[RM_NODE_FAN];
+	uint64_t used;              /* slot i is not NULL: found by ctz, a
 				     * sparse map's next chunk costs no scan */
 	unsigned int nr;
 };
@@ -22,44 +31,26 @@ static void slot_set(struct rm_node *n, unsigned int i, void *v)
 {
 	n->slot[i] = v;
 	if (v) {
-		n->used[i >> 6] |= 1ull << (i & 63);
+		n->used |= 1ull << i;
 		n->nr++;
 	} else {
-		n->used[i >> 6] &= ~(1ull << (i & 63));
+		n->used &= ~(1ull << i);
 		n->nr--;
 	}
 }
 
-/* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */
-unsigned int bits_next(const uint64_t *bits, unsigned int i)
+/* The first slot used at or above i (RM_NODE_FAN: none). */
+static unsigned int slot_next(const struct rm_node *n, unsigned int i)
 {
-	unsigned int w = i >> 6;
-	uint64_t m;
+	uint64_t m = i < RM_NODE_FAN ? n->used & (~0ull << i) : 0;
 
-	if (i >= RM_FAN)
-		return RM_FAN;
-	m = bits[w] & (~0ull << (i & 63));
-	for (;;) {
-		if (m)
-			return w * 64 + (unsigned int)__builtin_ctzll(m);
-		if (++w == RM_FAN / 64)
-			return RM_FAN;
-		m = bits[w];
-	}
+	return m ? (unsigned int)__builtin_ctzll(m) : RM_NODE_FAN;
 }
 
-int bits_prev(const uint64_t *bits, unsigned int off)
+/* Slot of key at radix level lvl (0: the chunk's own slot). */
+static unsigned int slot_of(uint64_t key, int lvl)
 {
-	int w = (int)(off >> 6);
-	uint64_t m = bits[w] & (~0ull >> (63 - (off & 63)));
-
-	for (;;) {
-		if (m)
-			return w * 64 + 63 - __builtin_clzll(m);
-		if (--w < 0)
-			return -1;
-		m = bits[w];
-	}
+	return (key >> (RM_NODE_BITS * lvl)) & (RM_NODE_FAN - 1);
 }
 
 /* ---------------------------------------------------- the radix tree */
@@ -71,11 +62,10 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 
 	if (rm->last && rm->last->key == key)
 		return rm->last;
-	if (!n || key >> (RM_BITS * rm->height))
+	if (!n || key >> (RM_NODE_BITS * rm->height))
 		return NULL;
 	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
-		n = ((struct rm_node *)n)->slot[(key >> (RM_BITS * lvl)) &
-						(RM_FAN - 1)];
+		n = ((struct rm_node *)n)->slot[slot_of(key, lvl)];
 	if (n)
 		rm->last = n;
 	return n;
@@ -83,7 +73,7 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 
 static int radix_grow(struct rangemap *rm, uint64_t key)
 {
-	while (!rm->height || key >> (RM_BITS * rm->height)) {
+	while (!rm->height || key >> (RM_NODE_BITS * rm->height)) {
 		struct rm_node *n;
 
 		if (!rm->root) {
@@ -117,7 +107,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 		return NULL;
 	n = rm->root;
 	for (lvl = (int)rm->height - 1; lvl > 0; lvl--) {
-		i = (key >> (RM_BITS * lvl)) & (RM_FAN - 1);
+		i = slot_of(key, lvl);
 		child = n->slot[i];
 		if (!child) {
 			child = calloc(1, sizeof(*child));
@@ -131,7 +121,9 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 	if (!c)
 		return NULL;
 	c->key = key;
-	slot_set(n, key & (RM_FAN - 1), c);
+	if (rm->source)
+		chunk_follow(c, chunk_lookup(rm->source, key));
+	slot_set(n, slot_of(key, 0), c);
 	rm->last = c;
 	return c;
 }
@@ -146,7 +138,7 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 
 	for (lvl = (int)rm->height - 1; lvl >= 0; lvl--) {
 		path[lvl] = n;
-		idx[lvl] = (c->key >> (RM_BITS * lvl)) & (RM_FAN - 1);
+		idx[lvl] = slot_of(c->key, lvl);
 		n = path[lvl]->slot[idx[lvl]];
 	}
 	for (lvl = 0; lvl < (int)rm->height; lvl++) {
@@ -161,7 +153,7 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 	}
 	if (rm->last == c)
 		rm->last = NULL;
-	free(c->e);
+	chunk_words_free(c);
 	free(c);
 }
 
@@ -170,11 +162,9 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 static struct rm_chunk *node_first(struct rm_node *n, int lvl, uint64_t key,
 				   bool bounded)
 {
-	unsigned int first = bounded ? (key >> (RM_BITS * lvl)) & (RM_FAN - 1)
-				     : 0, i;
+	unsigned int first = bounded ? slot_of(key, lvl) : 0, i;
 
-	for (i = bits_next(n->used, first); i < RM_FAN;
-	     i = bits_next(n->used, i + 1)) {
+	for (i = slot_next(n, first); i < RM_NODE_FAN; i = slot_next(n, i + 1)) {
 		struct rm_chunk *c;
 
 		if (!lvl)
@@ -188,7 +178,7 @@ static struct rm_chunk *node_first(struct rm_node *n, int lvl, uint64_t key,
 
 struct rm_chunk *chunk_first_from(struct rangemap *rm, uint64_t key)
 {
-	if (!rm->root || key >> (RM_BITS * rm->height))
+	if (!rm->root || key >> (RM_NODE_BITS * rm->height))
 		return NULL;
 	return node_first(rm->root, (int)rm->height - 1, key, true);
 }
@@ -197,20 +187,18 @@ static void node_free(struct rm_node *n, int lvl)
 {
 	unsigned int i;
 
-	for (i = bits_next(n->used, 0); i < RM_FAN;
-	     i = bits_next(n->used, i + 1)) {
+	for (i = slot_next(n, 0); i < RM_NODE_FAN; i = slot_next(n, i + 1)) {
 		struct rm_chunk *c = n->slot[i];
 
 		if (lvl) {
 			node_free(n->slot[i], lvl - 1);
 		} else {
-			free(c->e);
+			chunk_words_free(c);
 			free(c);
 		}
 	}
 	free(n);
 }
-
 
 void chunks_free(struct rangemap *rm)
 {
@@ -219,78 +207,4 @@ void chunks_free(struct rangemap *rm)
 	rm->root = NULL;
 	rm->height = 0;
 	rm->last = NULL;
-}
-
-/* ---------------------------------------------------- a chunk's words */
-
-static bool indexed(const struct rm_chunk *c)
-{
-	return c->cap == RM_FAN;
-}
-
-/* Re-lay the words: packed into cap words, or indexed (cap RM_FAN).
- * -ENOMEM leaves the chunk as it was. */
-static int relay(struct rm_chunk *c, unsigned int cap)
-{
-	uint64_t *e = malloc(cap * sizeof(*e));
-	unsigned int off, i = 0;
-
-	if (!e)
-		return -ENOMEM;
-	for (off = bits_next(c->start, 0); off < RM_FAN;
-	     off = bits_next(c->start, off + 1), i++)
-		e[cap == RM_FAN ? off : i] = c->e[indexed(c) ? off : i];
-	free(c->e);
-	c->e = e;
-	c->cap = cap;
-	return 0;
-}
-
-int chunk_reserve(struct rm_chunk *c)
-{
-	uint64_t *e;
-	unsigned int cap;
-
-	if (c->nr < c->cap)
-		return 0;
-	cap = c->cap ? c->cap * 2 : 4;
-	if (cap > RM_SPARSE_MAX)
-		return relay(c, RM_FAN);
-	e = realloc(c->e, cap * sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	c->e = e;
-	c->cap = cap;
-	return 0;
-}
-
-int chunk_word_add(struct rm_chunk *c, unsigned int off, uint64_t word)
-{
-	unsigned int i = off;
-
-	if (chunk_reserve(c))
-		return -ENOMEM;
-	if (!indexed(c)) {
-		i = chunk_rank(c, off);
-		memmove(&c->e[i + 1], &c->e[i], (c->nr - i) * sizeof(c->e[0]));
-	}
-	c->e[i] = word;
-	c->start[off >> 6] |= 1ull << (off & 63);
-	c->nr++;
-	return 0;
-}
-
-void chunk_word_del(struct rm_chunk *c, unsigned int off)
-{
-	unsigned int i;
-
-	if (!indexed(c)) {
-		i = chunk_rank(c, off);
-		memmove(&c->e[i], &c->e[i + 1], (c->nr - i - 1) * sizeof(c->e[0]));
-	}
-	c->start[off >> 6] &= ~(1ull << (off & 63));
-	c->nr--;
-	/* Pack a chunk gone sparse (a failure only keeps it indexed). */
-	if (indexed(c) && c->nr && c->nr <= RM_DENSE_MIN)
-		(void)relay(c, RM_SPARSE_MAX);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The range map's chunks (rangemap_chunks.c), for rangemap.c alone: a
+ * The range map's chunks, for rangemap.c alone (rangemap_chunks.c: the
+ * radix tree; rangemap_words.c: a chunk's words, and sharing them): a
  * chunk holds the ranges starting in one 2 MiB of IOVA (512 pages), one
  * word each, reached through a radix tree over chunk numbers.
  *
@@ -20,21 +21,107 @@
 #include "rangemap.h"
 
 #define RM_BITS 9
-#define RM_FAN (1u << RM_BITS)   /* pages a chunk, slots a radix node */
+#define RM_FAN (1u << RM_BITS)   /* pages a chunk */
 #define RM_SPARSE_MAX 64         /* packed words at most, then indexed */
+#define RM_DENSE_MIN 32          /* an indexed chunk this empty packs again */
+#define RM_OV_MAX 16             /* a follower's own words, then a copy */
+
+/* A chunk's word: GPA frame (40 bits), pages (9), permissions (8), flags
+ * (RM_F_BITS of the 7 left). */
+#define E_NP_SHIFT 40
+#define E_PERM_SHIFT 49
+#define E_FLAGS_SHIFT 57
+#define E_FRAME_MAX (1ull << E_NP_SHIFT)
+#define E_RANGE_MASK ((1ull << E_FLAGS_SHIFT) - 1) /* the word less flags */
+#define RM_F_BITS 2
+
+/*
+ * Sharing (rm_share): between reconciles the sink holds exactly what the
+ * guest maps, page for page when every page is a mapping of its own, so
+ * a chunk of held ranges would repeat its leaves chunk's 4 KiB word for
+ * word.  Instead the held chunk (the follower) reads the leaves chunk's
+ * (the source's) array, and keeps only where it differs: for an offset
+ * where it has a range, the word is its own (in ov->w, packed by rank of
+ * ov->own) or, if not own, the source array's word there (flag bits
+ * masked: a follower's flags sit in ov->flag).
+ *
+ * What keeps that true without copying 4 KiB on a store: the source never
+ * moves or frees its array while followed (it stays indexed; a chunk
+ * freed hands the array to its follower), a source's removal leaves the
+ * word in the array (only the start bit goes), and a source's write over
+ * a word its follower reads makes that word the follower's own first.  A
+ * trapped store then costs no copy: the leaf's removal touches only the
+ * source's start bit, the held range's removal only the follower's, and
+ * a leaf added and mapped writes the same word in both, which a follower
+ * need not own.  Past RM_OV_MAX own words the follower takes a copy.
+ */
+struct rm_overlay {
+	uint64_t own[RM_FAN / 64];  /* bit off: the word at off is in w */
+	uint64_t flag[RM_F_BITS][RM_FAN / 64]; /* flag bit b of off's range */
+	unsigned int n;             /* own words */
+	uint64_t w[RM_OV_MAX];      /* own words, flags clear, by rank */
+};
 
 struct rm_chunk {
 	uint64_t key;                /* chunk number: IOVA >> 21 */
 	uint64_t start[RM_FAN / 64]; /* bit off: a range starts at page off */
 	unsigned int nr;             /* ranges starting here */
 	unsigned int cap;            /* words allocated; RM_FAN: indexed */
-	uint64_t *e;                 /* the words */
+	uint64_t *e;                 /* the words (a follower: the source's) */
+	struct rm_overlay *ov;       /* set: this chunk follows peer */
+	struct rm_chunk *peer;       /* its follower, or (ov set) its source */
 };
 
-/* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none) /
- * the last at or below i (-1: none). */
-unsigned int bits_next(const uint64_t *bits, unsigned int i);
-int bits_prev(const uint64_t *bits, unsigned int i);
+/* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */
+static inline unsigned int bits_next(const uint64_t *bits, unsigned int i)
+{
+	unsigned int w = i >> 6;
+	uint64_t m;
+
+	if (i >= RM_FAN)
+		return RM_FAN;
+	m = bits[w] & (~0ull << (i & 63));
+	for (;;) {
+		if (m)
+			return w * 64 + (unsigned int)__builtin_ctzll(m);
+		if (++w == RM_FAN / 64)
+			return RM_FAN;
+		m = bits[w];
+	}
+}
+
+/* The last bit set at or below off (-1: none). */
+static inline int bits_prev(const uint64_t *bits, unsigned int off)
+{
+	int w = (int)(off >> 6);
+	uint64_t m = bits[w] & (~0ull >> (63 - (off & 63)));
+
+	for (;;) {
+		if (m)
+			return w * 64 + 63 - __builtin_clzll(m);
+		if (--w < 0)
+			return -1;
+		m = bits[w];
+	}
+}
+
+static inline bool bit_test(const uint64_t *bits, unsigned int off)
+{
+	return bits[off >> 6] >> (off & 63) & 1;
+}
+
+/* Bits set below off: a packed word's index. */
+static inline unsigned int bits_rank(const uint64_t *bits, unsigned int off)
+{
+	unsigned int w, n = 0;
+
+	for (w = 0; w < off >> 6; w++)
+		n += (unsigned int)__builtin_popcountll(bits[w]);
+	if (off & 63)
+		n += (unsigned int)__builtin_popcountll(
+			bits[w] & ((1ull << (off & 63)) - 1));
+	return n;
+}
 
 /* The chunk of key: found, or NULL / created (NULL: no memory). */
 struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key);
@@ -45,32 +132,50 @@ struct rm_chunk *chunk_first_from(struct rangemap *rm, uint64_t key);
 void chunk_drop(struct rangemap *rm, struct rm_chunk *c);
 void chunks_free(struct rangemap *rm);
 
-/* Ranges starting below off: a packed word's index. */
-static inline unsigned int chunk_rank(const struct rm_chunk *c,
+/* ---- rangemap_words.c: a chunk's words ---- */
+
+/* A follower's word at off (its range's start bit is set). */
+static inline uint64_t follower_word(const struct rm_chunk *c,
+				     unsigned int off)
+{
+	const struct rm_overlay *ov = c->ov;
+	uint64_t e = bit_test(ov->own, off) ? ov->w[bits_rank(ov->own, off)]
+					    : c->e[off] & E_RANGE_MASK;
+	unsigned int b;
+
+	for (b = 0; b < RM_F_BITS; b++)
+		e |= (uint64_t)bit_test(ov->flag[b], off) << (E_FLAGS_SHIFT + b);
+	return e;
+}
+
+/* The word of the range starting at off (its start bit is set), flags
+ * included.  Inline: every range looked at reads one. */
+static inline uint64_t chunk_word_get(const struct rm_chunk *c,
 				      unsigned int off)
 {
-	unsigned int w, n = 0;
-
-	for (w = 0; w < off >> 6; w++)
-		n += (unsigned int)__builtin_popcountll(c->start[w]);
-	if (off & 63)
-		n += (unsigned int)__builtin_popcountll(
-			c->start[w] & ((1ull << (off & 63)) - 1));
-	return n;
+	if (c->ov)
+		return follower_word(c, off);
+	return c->e[c->cap == RM_FAN ? off : bits_rank(c->start, off)];
 }
 
-/* The word of the range starting at off (its start bit is set).  Inline:
- * every range looked at reads one. */
-static inline uint64_t *chunk_word(struct rm_chunk *c, unsigned int off)
-{
-	return &c->e[c->cap == RM_FAN ? off : chunk_rank(c, off)];
-}
-/* Room for one more word: 0 or -ENOMEM.  Then chunk_word_add cannot
- * fail. */
-int chunk_reserve(struct rm_chunk *c);
+/* Room for one more word, at off: 0 or -ENOMEM.  Then
+ * chunk_word_add(c, off, ...) cannot fail. */
+int chunk_reserve(struct rm_chunk *c, unsigned int off);
 /* Add the word of a range starting at off (no start bit there): 0 or
  * -ENOMEM, the chunk unchanged / take it away. */
 int chunk_word_add(struct rm_chunk *c, unsigned int off, uint64_t word);
 void chunk_word_del(struct rm_chunk *c, unsigned int off);
+/* The flags of the range at off (flags < 1 << RM_F_BITS). */
+void chunk_set_flags(struct rm_chunk *c, unsigned int off,
+		     unsigned int flags);
+/* Let go of c's words before c is freed: a follower stops following, a
+ * source hands its array to its follower. */
+void chunk_words_free(struct rm_chunk *c);
+/* Make new chunk f follow s (NULL: none) if s is indexed and not followed
+ * yet (no memory: f is made as usual). */
+void chunk_follow(struct rm_chunk *f, struct rm_chunk *s);
+/* Make f (not sharing) follow s (indexed, not followed, same key) if
+ * their ranges are equal, flags clear: 0 shared, 1 not equal, -ENOMEM. */
+int chunk_share(struct rm_chunk *f, struct rm_chunk *s);
 
 #endif

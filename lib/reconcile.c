@@ -391,9 +391,12 @@ int shadow_reconcile(struct wpt_shadow *s)
 	if (ret)
 		return ret;
 	/* Leaves and sink agree over all of dirty now: nothing there is
-	 * pending any more either. */
-	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp))
+	 * pending any more either, and held chunks equal to their leaves
+	 * chunks share their words (no memory to share them: not shared). */
+	for (sp = spanset_first(&s->dirty); sp; sp = spanset_next(&s->dirty, sp)) {
 		spanset_sub(&s->pending, sp->first, sp->last);
+		(void)rm_share(&s->held, sp->first, sp->last);
+	}
 	spanset_clear(&s->dirty);
 	return 0;
 }

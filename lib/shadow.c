@@ -56,6 +56,7 @@ int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	s->defer_removals = defer_removals;
 	rm_init(&s->leaves);
 	rm_init(&s->held);
+	rm_follow(&s->held, &s->leaves);
 	spanset_init(&s->dirty);
 	spanset_init(&s->pending);
 	*out = s;

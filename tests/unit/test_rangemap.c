@@ -6,7 +6,9 @@
  * top of a 64-bit space, and ranges reaching from one chunk into the next.
  * After every change: the iteration order, "first ending at or after x"
  * and "first overlapping [a, b]" at ranges' edges and in the holes, exact
- * finds and the flags.
+ * finds and the flags.  And a map that follows another (rm_follow,
+ * rm_share): each still reads as its own model whatever is done to
+ * either, in either order.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "rangemap.h"
+#include "rangemap_int.h"
 
 #define K4 0x1000ull
 #define M2 0x200000ull
@@ -307,6 +310,258 @@ START_TEST(test_empties_and_refills)
 }
 END_TEST
 
+/* ------------------------------------------------------- following */
+
+static struct wpt_mapping page_at(uint64_t iova, uint64_t gpa_page)
+{
+	return (struct wpt_mapping){ .iova = iova, .size = K4,
+				     .gpa = gpa_page * K4, .perm = 3 };
+}
+
+static struct rm_chunk *chunk_of(struct rangemap *rm, uint64_t iova)
+{
+	return chunk_lookup(rm, iova >> 21);
+}
+
+static void model_remove_at(struct model *md, uint64_t iova)
+{
+	unsigned int i;
+
+	for (i = 0; md->r[i].iova != iova; i++)
+		;
+	memmove(&md->r[i], &md->r[i + 1], (md->n - i - 1) * sizeof(md->r[0]));
+	memmove(&md->flags[i], &md->flags[i + 1],
+		(md->n - i - 1) * sizeof(md->flags[0]));
+	md->n--;
+}
+
+static void map_put(struct rangemap *rm, struct model *md,
+		    const struct wpt_mapping *m, unsigned int flags)
+{
+	ck_assert_int_eq(rm_insert(rm, m, flags, NULL), 0);
+	model_insert(md, m, flags);
+}
+
+static void map_del(struct rangemap *rm, struct model *md, uint64_t iova)
+{
+	struct rm_pos p;
+
+	ck_assert(rm_find(rm, iova, &p));
+	rm_remove(rm, &p);
+	model_remove_at(md, iova);
+}
+
+/* A source chunk filled past its packed size, then a follower given the
+ * same ranges: it reads the source's array; a source's change under it
+ * makes the old word its own; past RM_OV_MAX own words it takes a copy;
+ * rm_share makes it follow again once equal; the source freed first
+ * hands it the array. */
+START_TEST(test_follower_reads_and_copies)
+{
+	static struct model ms, mf;
+	struct rangemap src, fol;
+	struct rm_chunk *fc;
+	struct rm_pos p;
+	unsigned int k;
+
+	memset(&ms, 0, sizeof(ms));
+	memset(&mf, 0, sizeof(mf));
+	rm_init(&src);
+	rm_init(&fol);
+	rm_follow(&fol, &src);
+	for (k = 0; k < 200; k++) {
+		struct wpt_mapping m = page_at(M2 + k * K4, 1000 + k * 7);
+
+		map_put(&src, &ms, &m, 0);
+	}
+	for (k = 0; k < 200; k++) {
+		struct wpt_mapping m = page_at(M2 + k * K4, 1000 + k * 7);
+
+		map_put(&fol, &mf, &m, 0);
+	}
+	fc = chunk_of(&fol, M2);
+	ck_assert_ptr_nonnull(fc->ov);
+	ck_assert_ptr_eq(fc->e, chunk_of(&src, M2)->e);
+	ck_assert_uint_eq(fc->ov->n, 0);
+	check_all(&src, &ms);
+	check_all(&fol, &mf);
+
+	/* Flags of the follower stay its own. */
+	ck_assert(rm_find(&fol, M2, &p));
+	rm_set_flags(&p, RM_F_JUDGED | RM_F_KILL);
+	mf.flags[0] = RM_F_JUDGED | RM_F_KILL;
+	check_all(&src, &ms);
+	check_all(&fol, &mf);
+	rm_set_flags(&p, 0);
+	mf.flags[0] = 0;
+
+	/* The source remaps pages under the follower, one by one. */
+	for (k = 0; k <= RM_OV_MAX; k++) {
+		struct wpt_mapping m = page_at(M2 + k * K4, 5000 + k);
+
+		map_del(&src, &ms, m.iova);
+		check_all(&fol, &mf);
+		map_put(&src, &ms, &m, 0);
+		check_all(&src, &ms);
+		check_all(&fol, &mf);
+		if (k < RM_OV_MAX)
+			ck_assert_uint_eq(fc->ov->n, k + 1);
+	}
+	ck_assert_ptr_null(fc->ov); /* full: a copy of its own */
+	ck_assert_ptr_ne(fc->e, chunk_of(&src, M2)->e);
+	ck_assert_int_eq(rm_share(&fol, 0, UINT64_MAX), 0);
+
+	/* Made equal again, it follows again. */
+	for (k = 0; k <= RM_OV_MAX; k++) {
+		struct wpt_mapping m = page_at(M2 + k * K4, 5000 + k);
+
+		map_del(&fol, &mf, m.iova);
+		map_put(&fol, &mf, &m, 0);
+	}
+	ck_assert_int_eq(rm_share(&fol, 0, UINT64_MAX), 1);
+	ck_assert_ptr_nonnull(fc->ov);
+	check_all(&fol, &mf);
+
+	/* A page unmapped and mapped in both, as a store does: no own word. */
+	map_del(&src, &ms, M2 + 9 * K4);
+	map_del(&fol, &mf, M2 + 9 * K4);
+	{
+		struct wpt_mapping m = page_at(M2 + 9 * K4, 77);
+
+		map_put(&src, &ms, &m, 0);
+		map_put(&fol, &mf, &m, 0);
+	}
+	ck_assert_uint_eq(fc->ov->n, 0);
+	check_all(&fol, &mf);
+
+	/* The follower's own word for a page the source no longer has. */
+	map_del(&src, &ms, M2 + 3 * K4);
+	check_all(&fol, &mf);
+	rm_free_all(&src);
+	ck_assert_ptr_null(fc->ov);
+	check_all(&fol, &mf);
+	rm_free_all(&fol);
+}
+END_TEST
+
+/* Both maps changed at random over three chunks (inserts of the other's
+ * range or of a new one, removals, flags, reserves kept or given back,
+ * rm_share now and then), each checked against its model; freed in one
+ * order or the other (ASan: nothing leaks, nothing is freed twice). */
+static void follow_step(struct rangemap *rm[2], struct model *md[2])
+{
+	unsigned int w = (unsigned int)rnd(2), i;
+	struct model *o = md[!w];
+	struct wpt_mapping m;
+	struct rm_pos p;
+
+	if (md[w]->n < MAXR && rnd(3)) {
+		if (o->n && rnd(3))
+			m = o->r[rnd(o->n)]; /* what a store and its map do */
+		else
+			m = page_at(rnd(3 * 512) * K4, rnd(1 << 20));
+		if (rnd(8) == 0)
+			m.size = (1 + rnd(4)) * K4;
+		if (overlaps(md[w], &m))
+			return;
+		if (rnd(4) == 0) {
+			ck_assert_int_eq(rm_reserve(rm[w], &m), 0);
+			if (rnd(2)) {
+				rm_unreserve(rm[w], &m);
+				return;
+			}
+		}
+		map_put(rm[w], md[w], &m, (unsigned int)rnd(2) * RM_F_JUDGED);
+	} else if (md[w]->n) {
+		i = (unsigned int)rnd(md[w]->n);
+		if (rnd(3) == 0) {
+			ck_assert(rm_find(rm[w], md[w]->r[i].iova, &p));
+			md[w]->flags[i] = (unsigned int)rnd(4);
+			rm_set_flags(&p, md[w]->flags[i]);
+		} else {
+			map_del(rm[w], md[w], md[w]->r[i].iova);
+		}
+	}
+}
+
+/* Make the follower hold what the source holds, flags clear in both, and
+ * share: then every follower chunk whose source chunk is indexed follows. */
+static void follow_sync(struct rangemap *rm[2], struct model *md[2])
+{
+	struct model *ms = md[0], *mf = md[1];
+	struct rm_chunk *c;
+	struct rm_pos p;
+	unsigned int i, j;
+
+	for (i = 0; i < mf->n;) {
+		for (j = 0; j < ms->n && memcmp(&ms->r[j], &mf->r[i],
+						sizeof(ms->r[j])); j++)
+			;
+		if (j == ms->n)
+			map_del(rm[1], mf, mf->r[i].iova);
+		else
+			i++;
+	}
+	for (j = 0; j < ms->n; j++) {
+		ck_assert(rm_find(rm[0], ms->r[j].iova, &p));
+		rm_set_flags(&p, ms->flags[j] = 0);
+		if (!overlaps(mf, &ms->r[j]))
+			map_put(rm[1], mf, &ms->r[j], 0);
+	}
+	for (i = 0; i < mf->n; i++) {
+		ck_assert(rm_find(rm[1], mf->r[i].iova, &p));
+		rm_set_flags(&p, mf->flags[i] = 0);
+	}
+	ck_assert_int_ge(rm_share(rm[1], 0, UINT64_MAX), 0);
+	for (c = chunk_first_from(rm[1], 0); c; c = chunk_first_from(rm[1], c->key + 1))
+		ck_assert(c->ov || chunk_lookup(rm[0], c->key)->cap != RM_FAN);
+}
+
+START_TEST(test_follower_against_models)
+{
+	static struct model ms, mf;
+	struct rangemap src, fol;
+	struct rangemap *rm[2] = { &src, &fol };
+	struct model *md[2] = { &ms, &mf };
+	unsigned int step;
+
+	memset(&ms, 0, sizeof(ms));
+	memset(&mf, 0, sizeof(mf));
+	rm_init(&src);
+	rm_init(&fol);
+	rm_follow(&fol, &src);
+	/* The source's chunks indexed first, as set_root's leaves are. */
+	while (ms.n < 300) {
+		struct wpt_mapping m = page_at(rnd(3 * 512) * K4, rnd(1 << 20));
+
+		if (!overlaps(&ms, &m))
+			map_put(&src, &ms, &m, 0);
+	}
+	/* Checked every few hundred steps: a check is quadratic in the
+	 * ranges held (the model is a plain array). */
+	for (step = 0; step < 8000; step++) {
+		follow_step(rm, md);
+		if (step % 997 == 0)
+			follow_sync(rm, md);
+		if (step % 331 == 0) {
+			check_all(&src, &ms);
+			check_all(&fol, &mf);
+		}
+	}
+	check_all(&src, &ms);
+	check_all(&fol, &mf);
+	if (_i) {
+		rm_free_all(&src);
+		check_all(&fol, &mf);
+		rm_free_all(&fol);
+	} else {
+		rm_free_all(&fol);
+		check_all(&src, &ms);
+		rm_free_all(&src);
+	}
+}
+END_TEST
+
 static Suite *rangemap_suite(void)
 {
 	Suite *s = suite_create("rangemap");
@@ -315,6 +570,8 @@ static Suite *rangemap_suite(void)
 	tcase_add_test(tc, test_against_model);
 	tcase_add_test(tc, test_chunk_fills_and_empties);
 	tcase_add_test(tc, test_empties_and_refills);
+	tcase_add_test(tc, test_follower_reads_and_copies);
+	tcase_add_loop_test(tc, test_follower_against_models, 0, 2);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

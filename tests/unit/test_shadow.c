@@ -15,6 +15,8 @@
 #include "wpt.h"
 #include "guestmem.h"
 #include "shadow.h"
+#include "shadow_int.h"
+#include "rangemap_int.h"
 #include "sink/sink.h"
 
 #define K4 0x1000ull
@@ -1387,6 +1389,71 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* ------------------------------------------------------- shared words */
+
+/* Held chunks that read their leaves chunk's words, and the words of
+ * their own they keep. */
+static unsigned int held_following(struct env *e, unsigned int *own)
+{
+	struct rm_chunk *c;
+	unsigned int n = 0;
+
+	*own = 0;
+	for (c = chunk_first_from(&e->sh->held, 0); c;
+	     c = chunk_first_from(&e->sh->held, c->key + 1)) {
+		if (!c->ov)
+			continue;
+		n++;
+		*own += c->ov->n;
+	}
+	return n;
+}
+
+/*
+ * Every page a mapping of its own over two chunks: after the commit the
+ * held chunks keep no words of their own.  A store's unmap and map (one
+ * commit each), a batch of changes in one commit (more than a follower
+ * keeps: it takes a copy, and the commit shares it again), and HYBRID's
+ * late removal keep the sink equal to the leaves and the sharing whole.
+ */
+START_TEST(test_held_shares_leaves_words)
+{
+	struct env *e = env_new(_i);
+	uint64_t i, n = 1024;
+	unsigned int own;
+
+	for (i = 0; i < n; i++)
+		add(e, i * K4, K4, (n - i) * 2 * K4, RW);
+	commit_ok(e);
+	ck_assert_uint_eq(held_following(e, &own), 2);
+	ck_assert_uint_eq(own, 0);
+	for (i = 0; i < 64; i++) {
+		uint64_t iova = (i * 331 % n) * K4;
+
+		del(e, iova, K4);
+		commit_ok(e);
+		ck_assert_int_eq(shadow_flush_all(e->sh), 0);
+		add(e, iova, K4, 8 * G1 + i * 2 * K4, R);
+		commit_ok(e);
+		ck_assert_uint_eq(held_following(e, &own), 2);
+		ck_assert_uint_eq(own, 0);
+	}
+	assert_sink_is_leaves(e);
+	for (i = 0; i < 2 * RM_OV_MAX; i++) {
+		del(e, (i * 3 + 1) * K4, K4);
+		add(e, (i * 3 + 1) * K4, K4, 8 * G1 + (i * 2 + 1) * K4, RW);
+	}
+	commit_ok(e);
+	ck_assert_int_eq(shadow_flush_all(e->sh), 0);
+	assert_sink_is_leaves(e);
+	ck_assert_uint_eq(held_following(e, &own), 2);
+	ck_assert_uint_eq(own, 0);
+	ck_assert_int_eq(shadow_clear(e->sh), 0);
+	ck_assert_uint_eq(e->fake.nr_held, 0);
+	env_free(e);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- main */
 
 static Suite *shadow_suite(void)
@@ -1429,6 +1496,7 @@ static Suite *shadow_suite(void)
 	tcase_add_test(tc, test_iterate_stop_and_stats);
 	tcase_add_test(tc, test_local_work);
 	tcase_add_test(tc, test_closure_linear);
+	tcase_add_loop_test(tc, test_held_shares_leaves_words, 0, 2);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("random");

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A chunk's words (rangemap_int.h): packed or indexed, and shared between
+ * a follower and its source.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rangemap_int.h"
+
+static bool indexed(const struct rm_chunk *c)
+{
+	return c->cap == RM_FAN;
+}
+
+static void bit_put(uint64_t *bits, unsigned int off, bool on)
+{
+	if (on)
+		bits[off >> 6] |= 1ull << (off & 63);
+	else
+		bits[off >> 6] &= ~(1ull << (off & 63));
+}
+
+/* ---------------------------------------------------------- a follower */
+
+/* Stop following: the source may move or free its array again. */
+static void unfollow(struct rm_chunk *f)
+{
+	f->peer->peer = NULL;
+	free(f->ov);
+	f->ov = NULL;
+	f->peer = NULL;
+}
+
+static void own_put(struct rm_overlay *ov, unsigned int off, uint64_t word)
+{
+	unsigned int i = bits_rank(ov->own, off);
+
+	memmove(&ov->w[i + 1], &ov->w[i], (ov->n - i) * sizeof(ov->w[0]));
+	ov->w[i] = word;
+	bit_put(ov->own, off, true);
+	ov->n++;
+}
+
+static void own_drop(struct rm_overlay *ov, unsigned int off)
+{
+	unsigned int i = bits_rank(ov->own, off);
+
+	memmove(&ov->w[i], &ov->w[i + 1], (ov->n - i - 1) * sizeof(ov->w[0]));
+	bit_put(ov->own, off, false);
+	ov->n--;
+}
+
+/*
+ * The source is about to write word at off: a follower range there that
+ * reads the old word takes it as its own first (room made by
+ * chunk_reserve), and an own word the new one equals goes back to being
+ * read from the source.
+ */
+static void source_writes(struct rm_chunk *f, unsigned int off, uint64_t word)
+{
+	struct rm_overlay *ov = f->ov;
+	uint64_t old = f->e[off] & E_RANGE_MASK;
+
+	word &= E_RANGE_MASK;
+	if (!bit_test(f->start, off))
+		return;
+	if (bit_test(ov->own, off)) {
+		if (ov->w[bits_rank(ov->own, off)] == word)
+			own_drop(ov, off);
+	} else if (old != word) {
+		own_put(ov, off, old);
+	}
+}
+
+/* A follower's new range at off: its own word only where the source's
+ * array holds another. */
+static void follower_add(struct rm_chunk *f, unsigned int off, uint64_t word)
+{
+	unsigned int b, flags = (unsigned int)(word >> E_FLAGS_SHIFT);
+
+	word &= E_RANGE_MASK;
+	for (b = 0; b < RM_F_BITS; b++)
+		bit_put(f->ov->flag[b], off, flags >> b & 1);
+	if ((f->e[off] & E_RANGE_MASK) != word)
+		own_put(f->ov, off, word);
+}
+
+/* Whether a word added at off needs an own word of c's follower, or of c
+ * itself if it follows. */
+static bool needs_own_slot(const struct rm_chunk *c, unsigned int off)
+{
+	const struct rm_chunk *f = c->ov ? c : c->peer;
+
+	if (!f || f->ov->n < RM_OV_MAX)
+		return false;
+	return c->ov || (bit_test(f->start, off) && !bit_test(f->ov->own, off));
+}
+
+/* ------------------------------------------------------------- layout */
+
+/* Re-lay c's words into an array of its own: packed into cap words, or
+ * indexed (cap RM_FAN).  A follower stops following.  -ENOMEM leaves the
+ * chunk as it was. */
+static int relay(struct rm_chunk *c, unsigned int cap)
+{
+	/* Zeroed when indexed: a follower compares words at offsets its
+	 * source has no range at. */
+	uint64_t *e = cap == RM_FAN ? calloc(RM_FAN, sizeof(*e))
+				    : malloc(cap * sizeof(*e));
+	unsigned int off, i = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (off = bits_next(c->start, 0); off < RM_FAN;
+	     off = bits_next(c->start, off + 1), i++)
+		e[cap == RM_FAN ? off : i] = chunk_word_get(c, off);
+	if (c->ov)
+		unfollow(c);
+	else
+		free(c->e);
+	c->e = e;
+	c->cap = cap;
+	return 0;
+}
+
+int chunk_reserve(struct rm_chunk *c, unsigned int off)
+{
+	uint64_t *e;
+	unsigned int cap;
+
+	/* A full overlay: the follower takes a copy of its own. */
+	if (needs_own_slot(c, off) &&
+	    relay(c->ov ? c : c->peer, RM_FAN))
+		return -ENOMEM;
+	if (c->ov || c->nr < c->cap)
+		return 0;
+	cap = c->cap ? c->cap * 2 : 4;
+	if (cap > RM_SPARSE_MAX)
+		return relay(c, RM_FAN);
+	e = realloc(c->e, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	c->e = e;
+	c->cap = cap;
+	return 0;
+}
+
+int chunk_word_add(struct rm_chunk *c, unsigned int off, uint64_t word)
+{
+	unsigned int i = off;
+
+	if (chunk_reserve(c, off))
+		return -ENOMEM;
+	if (c->ov) {
+		follower_add(c, off, word);
+	} else {
+		if (c->peer)
+			source_writes(c->peer, off, word);
+		if (!indexed(c)) {
+			i = bits_rank(c->start, off);
+			memmove(&c->e[i + 1], &c->e[i],
+				(c->nr - i) * sizeof(c->e[0]));
+		}
+		c->e[i] = word;
+	}
+	bit_put(c->start, off, true);
+	c->nr++;
+	return 0;
+}
+
+void chunk_word_del(struct rm_chunk *c, unsigned int off)
+{
+	unsigned int i;
+
+	/* A source's word stays in its array: its follower may read it. */
+	if (c->ov && bit_test(c->ov->own, off)) {
+		own_drop(c->ov, off);
+	} else if (!indexed(c)) {
+		i = bits_rank(c->start, off);
+		memmove(&c->e[i], &c->e[i + 1], (c->nr - i - 1) * sizeof(c->e[0]));
+	}
+	bit_put(c->start, off, false);
+	c->nr--;
+	/* Pack a chunk gone sparse (a failure only keeps it indexed); a
+	 * source keeps its array where its follower reads it. */
+	if (indexed(c) && !(c->peer && !c->ov) && c->nr &&
+	    c->nr <= RM_DENSE_MIN)
+		(void)relay(c, RM_SPARSE_MAX);
+}
+
+void chunk_set_flags(struct rm_chunk *c, unsigned int off, unsigned int flags)
+{
+	unsigned int b;
+	uint64_t *e;
+
+	if (c->ov) {
+		for (b = 0; b < RM_F_BITS; b++)
+			bit_put(c->ov->flag[b], off, flags >> b & 1);
+		return;
+	}
+	/* A follower masks a source's flags: nothing to tell it. */
+	e = &c->e[indexed(c) ? off : bits_rank(c->start, off)];
+	*e = (*e & E_RANGE_MASK) | (uint64_t)flags << E_FLAGS_SHIFT;
+}
+
+/* --------------------------------------------------- sharing and freeing */
+
+void chunk_words_free(struct rm_chunk *c)
+{
+	struct rm_chunk *f = c->peer;
+	unsigned int off;
+
+	if (c->ov) {
+		unfollow(c);
+		return;
+	}
+	if (!f) {
+		free(c->e);
+		return;
+	}
+	/* The follower keeps the array: its words written in, in place (each
+	 * offset reads only itself). */
+	for (off = bits_next(f->start, 0); off < RM_FAN;
+	     off = bits_next(f->start, off + 1))
+		f->e[off] = chunk_word_get(f, off);
+	free(f->ov);
+	f->ov = NULL;
+	f->peer = NULL;
+	c->peer = NULL;
+	c->e = NULL;
+}
+
+/* f's words from now on s's: 0, or -ENOMEM and f unchanged. */
+static int follow(struct rm_chunk *f, struct rm_chunk *s)
+{
+	struct rm_overlay *ov = calloc(1, sizeof(*ov));
+
+	if (!ov)
+		return -ENOMEM;
+	free(f->e);
+	f->e = s->e;
+	f->cap = RM_FAN;
+	f->ov = ov;
+	f->peer = s;
+	s->peer = f;
+	return 0;
+}
+
+void chunk_follow(struct rm_chunk *f, struct rm_chunk *s)
+{
+	if (s && indexed(s) && !s->peer && !s->ov)
+		(void)follow(f, s);
+}
+
+int chunk_share(struct rm_chunk *f, struct rm_chunk *s)
+{
+	unsigned int off;
+
+	if (f->ov || f->peer || s->ov || s->peer || !indexed(s) ||
+	    f->nr != s->nr || memcmp(f->start, s->start, sizeof(f->start)))
+		return 1;
+	for (off = bits_next(f->start, 0); off < RM_FAN;
+	     off = bits_next(f->start, off + 1))
+		if (chunk_word_get(f, off) != s->e[off] ||
+		    (s->e[off] & ~E_RANGE_MASK))
+			return 1;
+	return follow(f, s);
+}
