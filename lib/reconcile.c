@@ -85,10 +85,17 @@ static void closure_scan(struct wpt_shadow *s, uint64_t a, uint64_t b,
 	struct rm_pos p;
 	bool ok;
 
-	for (ok = rm_from(&s->leaves, a, &p); ok && (rm_get(&p, &r), r.iova <= b);
-	     ok = rm_next(&s->leaves, &p)) {
+	/* Leaves are disjoint: of those overlapping [a, b] only the one
+	 * holding a and the one holding b can reach out of it.  Visiting
+	 * every leaf between was most of a big walk's commit. */
+	if (rm_from(&s->leaves, a, &p) && (rm_get(&p, &r), r.iova <= b)) {
 		s->closure_steps++;
 		widen(first, last, &r);
+		if (map_last(&r) < b && rm_from(&s->leaves, b, &p) &&
+		    (rm_get(&p, &r), r.iova <= b)) {
+			s->closure_steps++;
+			widen(first, last, &r);
+		}
 	}
 	for (ok = rm_from(&s->held, a, &p); ok && (rm_get(&p, &r), r.iova <= b);
 	     ok = rm_next(&s->held, &p)) {
@@ -187,6 +194,7 @@ static int unmap_kills(struct wpt_shadow *s)
 struct shadow_run {
 	struct wpt_mapping m; /* m.size 0: none yet */
 	const struct wpt_ram_region *region;
+	const struct wpt_ram_region *last; /* the region found last */
 };
 
 static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
@@ -246,7 +254,8 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 	ret = run_map(s, run); /* a failure still starts the next run */
 	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa, .size = len,
 				       .perm = r->perm };
-	run->region = guestmem_region(s->gm, gpa, len);
+	/* Scattered pages make a run each: the region search was cached. */
+	run->region = guestmem_region_cached(s->gm, &run->last, gpa, len);
 	return ret;
 }
 
