@@ -70,10 +70,11 @@ static void use_remove(struct wpt_domain *d, int level, uint64_t iova,
  * span per run and one charge for the lot, where a leaf at a time paid a
  * lookup, a span and a reservation each (most of set_root's time).
  */
-#define LEAF_BATCH 64
+#define LEAF_BATCH SHADOW_BATCH_MAX
 
 struct leaf_batch {
 	const struct wpt_ram_region *reg; /* entry_kind's cache */
+	bool add;                         /* else leaves to remove */
 	unsigned int n;
 	struct wpt_mapping m[LEAF_BATCH];
 };
@@ -99,14 +100,12 @@ static void leaf_add(struct wpt_domain *d, const struct wpt_mapping *m)
  * time would: the leaf limit not reached within it (else one at a time,
  * which faults at the leaf past it), nothing else in its span (else one
  * at a time, which faults at a leaf overlapped, if any is). */
-static void batch_flush(struct wpt_domain *d, struct leaf_batch *b)
+static void batch_add(struct wpt_domain *d, struct leaf_batch *b,
+		      unsigned int n)
 {
-	unsigned int i, n = b->n;
+	unsigned int i;
 	int ret;
 
-	b->n = 0;
-	if (!n || d->doomed)
-		return;
 	if (n > d->limits.max_leaves - shadow_nr_leaves(d->shadow) ||
 	    shadow_nr_leaves(d->shadow) > d->limits.max_leaves) {
 		for (i = 0; i < n && !d->doomed; i++)
@@ -121,6 +120,36 @@ static void batch_flush(struct wpt_domain *d, struct leaf_batch *b)
 				      b->m[i].gpa, b->m[i].perm);
 	if (ret)
 		tracker_fault(d, ret, "leaf overlaps another");
+}
+
+/* Remove the batch's leaves, charged as one at a time would be: a leaf
+ * not found (its add was refused) is visited all the same. */
+static void batch_remove(struct wpt_domain *d, struct leaf_batch *b,
+			 unsigned int n)
+{
+	unsigned int removed;
+	int ret;
+
+	if (!tracker_charge(d, n))
+		return;
+	/* -ENOMEM removed nothing: the teardown of the faulted domain
+	 * unmaps them, so no removal is lost. */
+	ret = shadow_leaves_remove(d->shadow, b->m, n, &removed);
+	if (ret)
+		tracker_fault(d, ret, "cannot record a leaf removal");
+}
+
+static void batch_flush(struct wpt_domain *d, struct leaf_batch *b)
+{
+	unsigned int n = b->n;
+
+	b->n = 0;
+	if (!n || d->doomed)
+		return;
+	if (b->add)
+		batch_add(d, b, n);
+	else
+		batch_remove(d, b, n);
 }
 
 static void leaf_remove(struct wpt_domain *d, uint64_t iova, uint64_t size)
@@ -178,19 +207,19 @@ static void entry_apply(struct wpt_table_use *u, uint64_t idx,
 		d->vm->st.out_of_ram += add;
 		return;
 	case ENTRY_LEAF:
-		if (!add) {
+		if (b) {
+			b->m[b->n++] = (struct wpt_mapping){
+				.iova = iova, .gpa = dd->addr,
+				.size = dd->size, .perm = perm };
+			if (b->n == LEAF_BATCH)
+				batch_flush(d, b);
+		} else if (add) {
+			leaf_add(d, &(struct wpt_mapping){
+				.iova = iova, .gpa = dd->addr,
+				.size = dd->size, .perm = perm });
+		} else {
 			leaf_remove(d, iova, dd->size);
-			return;
 		}
-		struct wpt_mapping m = { .iova = iova, .gpa = dd->addr,
-					 .size = dd->size, .perm = perm };
-		if (!b) {
-			leaf_add(d, &m);
-			return;
-		}
-		b->m[b->n++] = m;
-		if (b->n == LEAF_BATCH)
-			batch_flush(d, b);
 		return;
 	}
 }
@@ -224,7 +253,7 @@ void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
 }
 
 /* Map (add) or unmap every entry of use u's table: one pass over the
- * snapshot, the leaves batched (add) or their region cached (remove). */
+ * snapshot, its leaves batched. */
 static void use_entries(struct wpt_table_use *u, const uint64_t *snap,
 			uint64_t n, bool add)
 {
@@ -234,6 +263,7 @@ static void use_entries(struct wpt_table_use *u, const uint64_t *snap,
 	uint64_t i;
 
 	b.reg = NULL;
+	b.add = add;
 	b.n = 0;
 	for (i = 0; i < n && !d->doomed; i++) {
 		if (!snap[i])

@@ -252,6 +252,15 @@ void rm_unreserve(struct rangemap *rm, const struct wpt_mapping *m)
 		chunk_drop(rm, c);
 }
 
+/* The chunk word of m (fits_chunk). */
+static uint64_t word_of(const struct wpt_mapping *m, unsigned int flags)
+{
+	return m->gpa >> WPT_PAGE_SHIFT |
+	       (m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
+	       (uint64_t)m->perm << E_PERM_SHIFT |
+	       (uint64_t)flags << E_FLAGS_SHIFT;
+}
+
 int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p)
 {
@@ -262,10 +271,7 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 		struct rm_chunk *c = chunk_get(rm, pg >> RM_BITS);
 		unsigned int off = pg & (RM_FAN - 1);
 
-		if (!c || chunk_word_add(c, off, m->gpa >> WPT_PAGE_SHIFT |
-				(m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
-				(uint64_t)m->perm << E_PERM_SHIFT |
-				(uint64_t)flags << E_FLAGS_SHIFT)) {
+		if (!c || chunk_word_add(c, off, word_of(m, flags))) {
 			if (c && !c->nr)
 				chunk_drop(rm, c);
 			return -ENOMEM;
@@ -288,6 +294,42 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	}
 	rm->nr++;
 	return 0;
+}
+
+int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
+		    unsigned int n)
+{
+	struct rm_chunk *c = NULL;
+	struct rm_pos p;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t pg = m[i].iova >> WPT_PAGE_SHIFT;
+
+		if (!fits_chunk(&m[i], 0)) {
+			if (rm_insert(rm, &m[i], 0, NULL))
+				goto undo;
+			continue;
+		}
+		/* A table's leaves fill one chunk after another: each
+		 * found once, not once a range. */
+		if (!c || c->key != pg >> RM_BITS)
+			c = chunk_get(rm, pg >> RM_BITS);
+		if (!c)
+			goto undo;
+		if (chunk_word_add(c, pg & (RM_FAN - 1), word_of(&m[i], 0))) {
+			if (!c->nr)
+				chunk_drop(rm, c);
+			goto undo;
+		}
+		rm->nr++;
+	}
+	return 0;
+undo:
+	while (i--)
+		if (rm_find(rm, m[i].iova, &p))
+			rm_remove(rm, &p);
+	return -ENOMEM;
 }
 
 void rm_remove(struct rangemap *rm, struct rm_pos *p)

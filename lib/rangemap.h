@@ -84,6 +84,11 @@ void rm_unreserve(struct rangemap *rm, const struct wpt_mapping *m);
  * 0 (and *p if given) or -ENOMEM, the map unchanged. */
 int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p);
+/* Insert m[0..n) (sorted by IOVA, disjoint, page aligned, sizes > 0,
+ * overlapping nothing held) with flags 0: 0, or -ENOMEM and the map
+ * unchanged. */
+int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
+		    unsigned int n);
 /* Remove the range at p; p is then invalid. */
 void rm_remove(struct rangemap *rm, struct rm_pos *p);
 

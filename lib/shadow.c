@@ -171,12 +171,9 @@ int shadow_leaves_add(struct wpt_shadow *s, const struct wpt_mapping *m,
 		if (r.iova <= map_last(&m[n - 1]))
 			return -EEXIST;
 	}
-	for (i = 0; i < n && !ret; i++)
-		ret = rm_insert(&s->leaves, &m[i], 0, NULL);
-	if (ret) {
-		leaves_unadd(s, m, i - 1);
+	ret = rm_insert_batch(&s->leaves, m, n);
+	if (ret)
 		return ret;
-	}
 	/* A span added before a failure says too much: only conservative. */
 	ret = leaves_dirty(s, m, n);
 	if (ret)
@@ -202,6 +199,46 @@ int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size)
 	if (ret)
 		return ret;
 	rm_remove(&s->leaves, &p);
+	return 0;
+}
+
+int shadow_leaves_remove(struct wpt_shadow *s, const struct wpt_mapping *m,
+			 unsigned int n, unsigned int *removed)
+{
+	struct span_set *set = s->defer_removals ? &s->pending : &s->dirty;
+	struct rm_pos p[SHADOW_BATCH_MAX];
+	uint64_t found = 0, first = 0;
+	struct wpt_mapping r;
+	unsigned int i;
+	int ret;
+
+	*removed = 0;
+	if (n > SHADOW_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (rm_find(&s->leaves, m[i].iova, &p[i]) &&
+		    (rm_get(&p[i], &r), r.size == m[i].size))
+			found |= 1ull << i;
+	/* The spans first, one per run of adjacent leaves found: if one
+	 * cannot be added, nothing is removed (and nothing lost). */
+	for (i = 0; i < n; i++) {
+		if (!(found >> i & 1))
+			continue;
+		if (!i || !(found >> (i - 1) & 1) ||
+		    m[i].iova != map_last(&m[i - 1]) + 1)
+			first = m[i].iova;
+		if (i + 1 < n && (found >> (i + 1) & 1) &&
+		    m[i + 1].iova == map_last(&m[i]) + 1)
+			continue;
+		ret = spanset_add(set, first, map_last(&m[i]), NULL);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < n; i++)
+		if (found >> i & 1) {
+			rm_remove(&s->leaves, &p[i]);
+			++*removed;
+		}
 	return 0;
 }
 
