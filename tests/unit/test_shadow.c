@@ -1168,6 +1168,60 @@ START_TEST(test_leaves_add_beside_pending)
 }
 END_TEST
 
+/* Removed together: the same leaves gone and the same sink calls as one
+ * at a time (HYBRID: the same removals pending); a leaf not held, or
+ * held with another size, is passed over as shadow_leaf_remove does. */
+START_TEST(test_leaves_remove_as_one_by_one)
+{
+	struct wpt_mapping m[NR_BATCH + 1];
+	struct env *a = env_new(_i), *b = env_new(_i);
+	struct vec va = { 0 }, vb = { 0 };
+	unsigned int removed;
+	size_t i;
+
+	for (i = 0; i < NR_BATCH; i++) {
+		add(a, batch[i].iova, batch[i].size, batch[i].gpa, batch[i].perm);
+		add(b, batch[i].iova, batch[i].size, batch[i].gpa, batch[i].perm);
+	}
+	add(a, 0x40000, K4, 0x40000, RW);
+	add(b, 0x40000, K4, 0x40000, RW);
+	commit_ok(a);
+	commit_ok(b);
+	fake_reset_log(&a->fake);
+	fake_reset_log(&b->fake);
+	/* All but the third, a page not held, the 64K leaf as a 4K one. */
+	memcpy(m, batch, sizeof(batch));
+	m[2].iova = 0x3000;
+	m[4].size = K4;
+	m[NR_BATCH] = (struct wpt_mapping){ .iova = 0x40000, .size = K4 };
+	ck_assert_int_eq(shadow_leaves_remove(a->sh, m, NR_BATCH + 1, &removed),
+			 0);
+	ck_assert_uint_eq(removed, NR_BATCH - 1);
+	for (i = 0; i <= NR_BATCH; i++)
+		if (i != 2 && i != 4)
+			del(b, m[i].iova, m[i].size);
+	ck_assert_int_eq(shadow_foreach_leaf(a->sh, vec_push, &va), 0);
+	ck_assert_int_eq(shadow_foreach_leaf(b->sh, vec_push, &vb), 0);
+	vec_eq(&va, &vb);
+	ck_assert_uint_eq(stats(a).pending_bytes, stats(b).pending_bytes);
+	commit_ok(a);
+	commit_ok(b);
+	expect_calls(a, b->fake.log, b->fake.nr_log);
+	ck_assert_uint_eq(a->fake.nr_held, b->fake.nr_held);
+	fake_reset_log(&b->fake);
+	ck_assert_int_eq(shadow_flush_all(a->sh), 0);
+	ck_assert_int_eq(shadow_flush_all(b->sh), 0);
+	expect_calls(a, b->fake.log, b->fake.nr_log);
+	assert_sink_is_leaves(a);
+	ck_assert_int_eq(shadow_leaves_remove(a->sh, m, SHADOW_BATCH_MAX + 1,
+					      &removed), -EINVAL);
+	free(va.v);
+	free(vb.v);
+	env_free(a);
+	env_free(b);
+}
+END_TEST
+
 /* ------------------------------------------------------ iteration, stats */
 
 static int stop_at_second(void *o, const struct wpt_mapping *m)
@@ -1540,6 +1594,7 @@ static Suite *shadow_suite(void)
 			    sizeof(bad_leaves) / sizeof(bad_leaves[0]));
 	tcase_add_test(tc, test_leaves_add_extent);
 	tcase_add_test(tc, test_leaves_add_beside_pending);
+	tcase_add_loop_test(tc, test_leaves_remove_as_one_by_one, 0, 2);
 	tcase_add_test(tc, test_iterate_stop_and_stats);
 	tcase_add_test(tc, test_local_work);
 	tcase_add_test(tc, test_closure_linear);
