@@ -104,13 +104,23 @@ static bool small_from(struct rangemap *rm, uint64_t pg, struct rm_pos *p)
 	return small_from_start(rm, pg, p);
 }
 
-/* The first tree range starting at or above iova. */
+/* The first tree range starting at or above iova.  Iterating over the
+ * chunks asks this at every range: the answer for [big_lo, its start]
+ * is kept (until the tree changes), so a walk over many pages between
+ * two blocks searches the tree once, not once a page. */
 static struct rm_big *big_from_start(struct rangemap *rm, uint64_t iova)
 {
 	struct rm_big key = { .m.iova = iova };
 
-	return RB_EMPTY(&rm->big) ? NULL
-				  : RB_NFIND(rm_big_tree, &rm->big, &key);
+	if (RB_EMPTY(&rm->big))
+		return NULL;
+	if (rm->big_cached && iova >= rm->big_lo &&
+	    (!rm->big_next || iova <= rm->big_next->m.iova))
+		return rm->big_next;
+	rm->big_next = RB_NFIND(rm_big_tree, &rm->big, &key);
+	rm->big_lo = iova;
+	rm->big_cached = true;
+	return rm->big_next;
 }
 
 /* The earlier of a chunk range (if found) and a tree range (if any). */
@@ -290,6 +300,7 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 		b->m.perm = m->perm;
 		b->flags = flags;
 		RB_INSERT(rm_big_tree, &rm->big, b);
+		rm->big_cached = false;
 		*at = (struct rm_pos){ .b = b };
 	}
 	rm->nr++;
@@ -337,6 +348,7 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p)
 	rm->nr--;
 	if (p->b) {
 		RB_REMOVE(rm_big_tree, &rm->big, p->b);
+		rm->big_cached = false;
 		free(p->b);
 		return;
 	}

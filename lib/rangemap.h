@@ -51,6 +51,11 @@ struct rangemap {
 	uint64_t nr;          /* ranges held */
 	struct rm_chunk *last; /* the chunk found last: stores hit one table */
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
+	/* big_cached: the first tree range starting at or after any IOVA
+	 * in [big_lo, big_next's start] is big_next (NULL: none after). */
+	bool big_cached;
+	uint64_t big_lo;
+	struct rm_big *big_next;
 };
 
 /* Where a range is: in a chunk (c, off) or the tree (b).  Stays valid
