@@ -54,6 +54,25 @@ guestmem_region(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+/* guestmem_region through a cache: *last, the region found last, is tried
+ * first (a walk's leaves fall in one region, one after another) and
+ * updated.  *last NULL or stale costs the search only. */
+static inline const struct wpt_ram_region *
+guestmem_region_cached(const struct wpt_guestmem *gm,
+		       const struct wpt_ram_region **last, uint64_t gpa,
+		       uint64_t len)
+{
+	const struct wpt_ram_region *x = *last;
+
+	if (x && gpa >= x->gpa && len && gpa + len >= gpa &&
+	    gpa + len - x->gpa <= x->size)
+		return x;
+	x = guestmem_region(gm, gpa, len);
+	if (x)
+		*last = x;
+	return x;
+}
+
 /* HVA of gpa if all of [gpa, gpa + len) lies in one region, else NULL. */
 void *guestmem_hva(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len);
 

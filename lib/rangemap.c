@@ -111,13 +111,23 @@ static bool small_from_to(struct rangemap *rm, uint64_t pg, uint64_t max_key,
 	return small_from_start_to(rm, pg, max_key, p);
 }
 
-/* The first tree range starting at or above iova. */
+/* The first tree range starting at or above iova.  Iterating over the
+ * chunks asks this at every range: the answer for [big_lo, its start]
+ * is kept (until the tree changes), so a walk over many pages between
+ * two blocks searches the tree once, not once a page. */
 static struct rm_big *big_from_start(struct rangemap *rm, uint64_t iova)
 {
 	struct rm_big key = { .m.iova = iova };
 
-	return RB_EMPTY(&rm->big) ? NULL
-				  : RB_NFIND(rm_big_tree, &rm->big, &key);
+	if (RB_EMPTY(&rm->big))
+		return NULL;
+	if (rm->big_cached && iova >= rm->big_lo &&
+	    (!rm->big_next || iova <= rm->big_next->m.iova))
+		return rm->big_next;
+	rm->big_next = RB_NFIND(rm_big_tree, &rm->big, &key);
+	rm->big_lo = iova;
+	rm->big_cached = true;
+	return rm->big_next;
 }
 
 /* The earlier of a chunk range (if found) and a tree range (if any). */
@@ -300,6 +310,15 @@ void rm_unreserve(struct rangemap *rm, const struct wpt_mapping *m)
 		chunk_drop(rm, c);
 }
 
+/* The chunk word of m (fits_chunk). */
+static uint64_t word_of(const struct wpt_mapping *m, unsigned int flags)
+{
+	return m->gpa >> WPT_PAGE_SHIFT |
+	       (m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
+	       (uint64_t)m->perm << E_PERM_SHIFT |
+	       (uint64_t)flags << E_FLAGS_SHIFT;
+}
+
 int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p)
 {
@@ -310,10 +329,7 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 		struct rm_chunk *c = chunk_get(rm, pg >> RM_BITS);
 		unsigned int off = pg & (RM_FAN - 1);
 
-		if (!c || chunk_word_add(c, off, m->gpa >> WPT_PAGE_SHIFT |
-				(m->size >> WPT_PAGE_SHIFT) << E_NP_SHIFT |
-				(uint64_t)m->perm << E_PERM_SHIFT |
-				(uint64_t)flags << E_FLAGS_SHIFT)) {
+		if (!c || chunk_word_add(c, off, word_of(m, flags))) {
 			if (c && !c->nr)
 				chunk_drop(rm, c);
 			return -ENOMEM;
@@ -332,10 +348,47 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 		b->m.perm = m->perm;
 		b->flags = flags;
 		RB_INSERT(rm_big_tree, &rm->big, b);
+		rm->big_cached = false;
 		*at = (struct rm_pos){ .b = b };
 	}
 	rm->nr++;
 	return 0;
+}
+
+int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
+		    unsigned int n)
+{
+	struct rm_chunk *c = NULL;
+	struct rm_pos p;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t pg = m[i].iova >> WPT_PAGE_SHIFT;
+
+		if (!fits_chunk(&m[i], 0)) {
+			if (rm_insert(rm, &m[i], 0, NULL))
+				goto undo;
+			continue;
+		}
+		/* A table's leaves fill one chunk after another: each
+		 * found once, not once a range. */
+		if (!c || c->key != pg >> RM_BITS)
+			c = chunk_get(rm, pg >> RM_BITS);
+		if (!c)
+			goto undo;
+		if (chunk_word_add(c, pg & (RM_FAN - 1), word_of(&m[i], 0))) {
+			if (!c->nr)
+				chunk_drop(rm, c);
+			goto undo;
+		}
+		rm->nr++;
+	}
+	return 0;
+undo:
+	while (i--)
+		if (rm_find(rm, m[i].iova, &p))
+			rm_remove(rm, &p);
+	return -ENOMEM;
 }
 
 void rm_remove(struct rangemap *rm, struct rm_pos *p)
@@ -343,6 +396,7 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p)
 	rm->nr--;
 	if (p->b) {
 		RB_REMOVE(rm_big_tree, &rm->big, p->b);
+		rm->big_cached = false;
 		free(p->b);
 		return;
 	}

@@ -54,6 +54,11 @@ struct rangemap {
 	struct rm_chunk *last; /* the chunk found last: stores hit one table */
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
 	struct rangemap *source; /* rm_follow's: whose words chunks may read */
+	/* big_cached: the first tree range starting at or after any IOVA
+	 * in [big_lo, big_next's start] is big_next (NULL: none after). */
+	bool big_cached;
+	uint64_t big_lo;
+	struct rm_big *big_next;
 };
 
 /* Where a range is: in a chunk (c, off) or the tree (b).  Stays valid
@@ -93,6 +98,11 @@ void rm_unreserve(struct rangemap *rm, const struct wpt_mapping *m);
  * 0 (and *p if given) or -ENOMEM, the map unchanged. */
 int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p);
+/* Insert m[0..n) (sorted by IOVA, disjoint, page aligned, sizes > 0,
+ * overlapping nothing held) with flags 0: 0, or -ENOMEM and the map
+ * unchanged. */
+int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
+		    unsigned int n);
 /* Remove the range at p; p is then invalid. */
 void rm_remove(struct rangemap *rm, struct rm_pos *p);
 

@@ -85,10 +85,17 @@ static void closure_scan(struct wpt_shadow *s, uint64_t a, uint64_t b,
 	struct rm_pos p;
 	bool ok;
 
-	for (ok = rm_from(&s->leaves, a, &p); ok && (rm_get(&p, &r), r.iova <= b);
-	     ok = rm_next(&s->leaves, &p)) {
+	/* Leaves are disjoint: of those overlapping [a, b] only the one
+	 * holding a and the one holding b can reach out of it.  Visiting
+	 * every leaf between was most of a big walk's commit. */
+	if (rm_from(&s->leaves, a, &p) && (rm_get(&p, &r), r.iova <= b)) {
 		s->closure_steps++;
 		widen(first, last, &r);
+		if (map_last(&r) < b && rm_from(&s->leaves, b, &p) &&
+		    (rm_get(&p, &r), r.iova <= b)) {
+			s->closure_steps++;
+			widen(first, last, &r);
+		}
 	}
 	for (ok = rm_from(&s->held, a, &p); ok && (rm_get(&p, &r), r.iova <= b);
 	     ok = rm_next(&s->held, &p)) {
@@ -183,10 +190,23 @@ static int unmap_kills(struct wpt_shadow *s)
 	return ret;
 }
 
+/* Runs ended in one span, mapped together (runs_map): one insert into
+ * held for them all, where scattered pages (a run each) paid a
+ * reservation and an insert each. */
+#define RUN_BATCH 64
+
+struct run_batch {
+	unsigned int n;
+	struct wpt_mapping m[RUN_BATCH];
+	const struct wpt_ram_region *region[RUN_BATCH];
+};
+
 /* The pieces of leaves one map call is being gathered for. */
 struct shadow_run {
 	struct wpt_mapping m; /* m.size 0: none yet */
 	const struct wpt_ram_region *region;
+	const struct wpt_ram_region *last; /* the region found last */
+	struct run_batch *batch; /* NULL: a run is mapped when it ends */
 };
 
 static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
@@ -195,35 +215,75 @@ static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
 	return reg && gpa >= reg->gpa && gpa + size <= reg->gpa + reg->size;
 }
 
-/* Map the run and record it held: 0 or the error (the run stays owed:
- * dirty, not held). */
+/* The sink call of run m in region reg, counted: 0 or its error. */
+static int run_call(struct wpt_shadow *s, const struct wpt_mapping *m,
+		    const struct wpt_ram_region *reg)
+{
+	int ret;
+
+	/* Invariant 3 checked where it matters: at the call (run_add found
+	 * the region holding the run's start, and grew it only inside). */
+	if (!in_region(reg, m->gpa, m->size))
+		return -EFAULT;
+	ret = wpt_sink_map(s->sink, m->iova, m->gpa,
+			   (char *)reg->hva + (m->gpa - reg->gpa), m->size,
+			   m->perm);
+	if (ret)
+		s->errors++;
+	else
+		s->maps++;
+	return ret;
+}
+
+/* Map the batch's runs.  Memory first, as run_map: they are recorded
+ * held before their calls (if that fails, all stay owed), and a run the
+ * sink refuses is taken out again and stays owed (dirty, not held).  0
+ * or the first error. */
+static int runs_map(struct wpt_shadow *s, struct run_batch *b)
+{
+	unsigned int i, n = b->n;
+	struct rm_pos p;
+	int ret = 0, err;
+
+	b->n = 0;
+	if (!n || rm_insert_batch(&s->held, b->m, n))
+		return n ? -ENOMEM : 0;
+	for (i = 0; i < n; i++) {
+		err = run_call(s, &b->m[i], b->region[i]);
+		if (!err)
+			continue;
+		if (rm_find(&s->held, b->m[i].iova, &p))
+			rm_remove(&s->held, &p);
+		ret = ret ? ret : err;
+	}
+	return ret;
+}
+
+/* Map the run and record it held (or, with a batch, leave that to
+ * runs_map): 0 or the error (the run stays owed: dirty, not held). */
 static int run_map(struct wpt_shadow *s, struct shadow_run *run)
 {
-	void *hva;
+	struct run_batch *b = run->batch;
 	int ret;
 
 	if (!run->m.size)
 		return 0;
-	/* Invariant 3 checked where it matters: at the call (run_add found
-	 * the region holding the run's start, and grew it only inside). */
-	if (!in_region(run->region, run->m.gpa, run->m.size))
-		return -EFAULT;
-	hva = (char *)run->region->hva + (run->m.gpa - run->region->gpa);
+	if (b) {
+		b->m[b->n] = run->m;
+		b->region[b->n++] = run->region;
+		run->m.size = 0;
+		return b->n == RUN_BATCH ? runs_map(s, b) : 0;
+	}
 	/* Memory first: what the sink holds must be recorded.  A run that
 	 * fails is dropped here and stays owed (dirty, not held). */
 	ret = rm_reserve(&s->held, &run->m);
 	if (!ret) {
-		ret = wpt_sink_map(s->sink, run->m.iova, run->m.gpa, hva,
-				   run->m.size, run->m.perm);
-		if (ret) {
+		ret = run_call(s, &run->m, run->region);
+		if (ret)
 			rm_unreserve(&s->held, &run->m);
-			s->errors++;
-		}
 	}
-	if (!ret) {
-		s->maps++;
+	if (!ret)
 		(void)rm_insert(&s->held, &run->m, 0, NULL);
-	}
 	run->m.size = 0;
 	return ret;
 }
@@ -246,7 +306,8 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 	ret = run_map(s, run); /* a failure still starts the next run */
 	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa, .size = len,
 				       .perm = r->perm };
-	run->region = guestmem_region(s->gm, gpa, len);
+	/* Scattered pages make a run each: the region search was cached. */
+	run->region = guestmem_region_cached(s->gm, &run->last, gpa, len);
 	return ret;
 }
 
@@ -292,13 +353,15 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 
 static int fill_span(struct wpt_shadow *s, const struct span *sp)
 {
-	struct shadow_run run = { .m.size = 0 };
+	struct run_batch batch;
+	struct shadow_run run = { .m.size = 0, .batch = &batch };
 	struct held_cursor h;
 	struct wpt_mapping r;
 	struct rm_pos p;
 	int ret = 0, err;
 	bool ok;
 
+	batch.n = 0;
 	h.ok = rm_from(&s->held, sp->first, &h.p);
 	if (h.ok)
 		rm_get(&h.p, &h.m);
@@ -310,6 +373,8 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 		ret = ret ? ret : err;
 	}
 	err = run_map(s, &run);
+	ret = ret ? ret : err;
+	err = runs_map(s, &batch);
 	return ret ? ret : err;
 }
 

@@ -98,6 +98,81 @@ int shadow_leaf_add(struct wpt_shadow *s, uint64_t iova, uint64_t size,
 	return ret ? ret : rm_insert(&s->leaves, &m, 0, NULL);
 }
 
+/* A leaf's own checks (shadow_leaf_add's -EINVAL), *reg caching the RAM
+ * region found last. */
+static bool leaf_valid(const struct wpt_shadow *s,
+		       const struct wpt_ram_region **reg,
+		       const struct wpt_mapping *m)
+{
+	/* Sinks map whole pages (VFIO type1 wants page alignment). */
+	return m->size && m->perm &&
+	       !((m->iova | m->size | m->gpa) & ~WPT_PAGE_MASK) &&
+	       map_last(m) >= m->iova &&
+	       guestmem_region_cached(s->gm, reg, m->gpa, m->size);
+}
+
+/* Take back the first n leaves of m, just inserted. */
+static void leaves_unadd(struct wpt_shadow *s, const struct wpt_mapping *m,
+			 unsigned int n)
+{
+	struct rm_pos p;
+
+	while (n--)
+		if (rm_find(&s->leaves, m[n].iova, &p))
+			rm_remove(&s->leaves, &p);
+}
+
+/* Mark the leaves of m dirty: one span per run of adjacent leaves (a span
+ * over a gap between them could reach a pending removal). */
+static int leaves_dirty(struct wpt_shadow *s, const struct wpt_mapping *m,
+			unsigned int n)
+{
+	unsigned int i, j;
+	int ret;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && m[j].iova == map_last(&m[j - 1]) + 1;
+		     j++)
+			;
+		ret = spanset_add(&s->dirty, m[i].iova, map_last(&m[j - 1]),
+				  NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int shadow_leaves_add(struct wpt_shadow *s, const struct wpt_mapping *m,
+		      unsigned int n)
+{
+	const struct wpt_ram_region *reg = NULL;
+	struct wpt_mapping r;
+	struct rm_pos p;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < n; i++)
+		if (!leaf_valid(s, &reg, &m[i]) ||
+		    (i && m[i].iova <= map_last(&m[i - 1])))
+			return -EINVAL;
+	if (!n)
+		return 0;
+	/* One look for the whole extent, gaps included. */
+	if (rm_from(&s->leaves, m[0].iova, &p)) {
+		rm_get(&p, &r);
+		if (r.iova <= map_last(&m[n - 1]))
+			return -EEXIST;
+	}
+	ret = rm_insert_batch(&s->leaves, m, n);
+	if (ret)
+		return ret;
+	/* A span added before a failure says too much: only conservative. */
+	ret = leaves_dirty(s, m, n);
+	if (ret)
+		leaves_unadd(s, m, n);
+	return ret;
+}
+
 int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size)
 {
 	struct wpt_mapping r;
@@ -116,6 +191,46 @@ int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size)
 	if (ret)
 		return ret;
 	rm_remove(&s->leaves, &p);
+	return 0;
+}
+
+int shadow_leaves_remove(struct wpt_shadow *s, const struct wpt_mapping *m,
+			 unsigned int n, unsigned int *removed)
+{
+	struct span_set *set = s->defer_removals ? &s->pending : &s->dirty;
+	struct rm_pos p[SHADOW_BATCH_MAX];
+	uint64_t found = 0, first = 0;
+	struct wpt_mapping r;
+	unsigned int i;
+	int ret;
+
+	*removed = 0;
+	if (n > SHADOW_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (rm_find(&s->leaves, m[i].iova, &p[i]) &&
+		    (rm_get(&p[i], &r), r.size == m[i].size))
+			found |= 1ull << i;
+	/* The spans first, one per run of adjacent leaves found: if one
+	 * cannot be added, nothing is removed (and nothing lost). */
+	for (i = 0; i < n; i++) {
+		if (!(found >> i & 1))
+			continue;
+		if (!i || !(found >> (i - 1) & 1) ||
+		    m[i].iova != map_last(&m[i - 1]) + 1)
+			first = m[i].iova;
+		if (i + 1 < n && (found >> (i + 1) & 1) &&
+		    m[i + 1].iova == map_last(&m[i]) + 1)
+			continue;
+		ret = spanset_add(set, first, map_last(&m[i]), NULL);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < n; i++)
+		if (found >> i & 1) {
+			rm_remove(&s->leaves, &p[i]);
+			++*removed;
+		}
 	return 0;
 }
 

@@ -40,7 +40,20 @@ void shadow_free(struct wpt_shadow *s);
  * starting at iova with that size, else -ENOENT. */
 int shadow_leaf_add(struct wpt_shadow *s, uint64_t iova, uint64_t size,
 		    uint64_t gpa, uint32_t perm);
+/* Add n leaves, m sorted by IOVA and disjoint, together: 0, or nothing
+ * added and -EINVAL (a leaf shadow_leaf_add refuses so, or m unsorted),
+ * -EEXIST (a leaf held anywhere from m[0]'s start to m[n - 1]'s end, gaps
+ * included: the caller adds one at a time to learn more) or -ENOMEM. */
+int shadow_leaves_add(struct wpt_shadow *s, const struct wpt_mapping *m,
+		      unsigned int n);
 int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size);
+/* Remove the leaves of m (sorted by IOVA, disjoint, n at most
+ * SHADOW_BATCH_MAX) together, each as shadow_leaf_remove would: one not
+ * held with that start and size is passed over.  0 and *removed, or
+ * -ENOMEM (nothing removed) or -EINVAL. */
+#define SHADOW_BATCH_MAX 64
+int shadow_leaves_remove(struct wpt_shadow *s, const struct wpt_mapping *m,
+			 unsigned int n, unsigned int *removed);
 uint64_t shadow_nr_leaves(const struct wpt_shadow *s);
 
 /* Bring the sink in line with the leaves over everything changed since the

@@ -206,6 +206,40 @@ START_TEST(test_leaf_limit)
 }
 END_TEST
 
+/* The limit reached inside one table's leaves, which a walk adds
+ * together: the domain faults as if they came one at a time, and is
+ * walked again whole once the guest maps fewer. */
+START_TEST(test_leaf_limit_in_one_table)
+{
+	struct wpt_limits lim = { .max_leaves = 4 };
+	struct fx *f = fx_new_limits(&lim);
+	struct wpt_sink *s;
+	struct wpt_domain *d = fx_domain(f, &s, WPT_MODE_TRAP, 4096, 48);
+	struct wpt_domain_stats st;
+	char buf[128];
+	int i;
+
+	*fx_desc(f, E(ROOT, 0)) = s1_table(L1);
+	*fx_desc(f, E(L1, 0)) = s1_table(L2);
+	*fx_desc(f, E(L2, 0)) = s1_table(L3);
+	for (i = 0; i < 8; i++)
+		*fx_desc(f, E(L3, i)) = s1_page(D + i * 0x2000ull);
+	ck_assert_int_eq(wpt_domain_set_root(d, ROOT), 0);
+	assert_faulted_clean(f, d, s, -E2BIG);
+	for (i = 4; i < 8; i++)
+		*fx_desc(f, E(L3, i)) = 0;
+	ck_assert_int_eq(wpt_domain_set_root(d, ROOT), 0);
+	ck_assert_int_eq(wpt_domain_error(d), 0);
+	ck_assert_int_eq(wpt_domain_stats(d, &st, sizeof(st)), 0);
+	ck_assert_uint_eq(st.leaves, 4);
+	ck_assert_ptr_nonnull(fx_sink_str(s, buf, sizeof(buf)));
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(test_walk_limit)
 {
 	struct fx *f = fx_new();
@@ -365,6 +399,7 @@ int main(void)
 	tcase_add_test(tc, test_outside_ram_and_mmio);
 	tcase_add_test(tc, test_address_size_fault);
 	tcase_add_test(tc, test_leaf_limit);
+	tcase_add_test(tc, test_leaf_limit_in_one_table);
 	tcase_add_test(tc, test_walk_limit);
 	tcase_add_test(tc, test_store_amplification);
 	tcase_add_test(tc, test_protect_failure);

@@ -285,6 +285,57 @@ START_TEST(test_chunk_fills_and_empties)
 }
 END_TEST
 
+static int by_iova(const void *a, const void *b)
+{
+	const struct wpt_mapping *x = a, *y = b;
+
+	return x->iova < y->iova ? -1 : x->iova > y->iova;
+}
+
+/* Batches of random ranges (chunk words and tree ranges, one chunk after
+ * another or far apart) inserted together land as one at a time would,
+ * between removals one at a time. */
+START_TEST(test_insert_batch)
+{
+	static struct model md;
+	struct wpt_mapping b[40];
+	struct rangemap rm;
+	struct rm_pos p;
+	unsigned int round, n, i;
+
+	memset(&md, 0, sizeof(md));
+	rm_init(&rm);
+	for (round = 0; round < 200; round++) {
+		for (n = 0; n < 40 && md.n + n < MAXR;) {
+			struct wpt_mapping m = random_range();
+
+			if (overlaps(&md, &m))
+				continue;
+			for (i = 0; i < n && (b[i].iova > last_of(&m) ||
+					      m.iova > last_of(&b[i]));
+			     i++)
+				;
+			if (i == n)
+				b[n++] = m;
+		}
+		qsort(b, n, sizeof(b[0]), by_iova);
+		ck_assert_int_eq(rm_insert_batch(&rm, b, n), 0);
+		for (i = 0; i < n; i++)
+			model_insert(&md, &b[i], 0);
+		check_all(&rm, &md);
+		while (md.n > MAXR / 2) {
+			i = (unsigned int)rnd(md.n);
+			ck_assert(rm_find(&rm, md.r[i].iova, &p));
+			rm_remove(&rm, &p);
+			md.r[i] = md.r[--md.n];
+			qsort(md.r, md.n, sizeof(md.r[0]), by_iova);
+		}
+	}
+	check_all(&rm, &md);
+	rm_free_all(&rm);
+}
+END_TEST
+
 /* Emptied, the map frees every chunk and radix node (run under ASan, a
  * leak shows) and starts again from nothing. */
 START_TEST(test_empties_and_refills)
@@ -572,6 +623,7 @@ static Suite *rangemap_suite(void)
 	tcase_add_test(tc, test_empties_and_refills);
 	tcase_add_test(tc, test_follower_reads_and_copies);
 	tcase_add_loop_test(tc, test_follower_against_models, 0, 2);
+	tcase_add_test(tc, test_insert_batch);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

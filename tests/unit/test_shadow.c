@@ -1061,6 +1061,169 @@ START_TEST(test_remove_unknown)
 }
 END_TEST
 
+/* ------------------------------------------------- leaves added together */
+
+/* Scattered pages, adjacent pages, a 64K leaf and a leaf in another
+ * region: together they make the same leaves and the same sink calls as
+ * one at a time. */
+static const struct wpt_mapping batch[] = {
+	{ .iova = 0x0000, .gpa = 0x9000, .size = K4, .perm = RW },
+	{ .iova = 0x1000, .gpa = 0xa000, .size = K4, .perm = RW },
+	{ .iova = 0x2000, .gpa = 0x3000, .size = K4, .perm = RW },
+	{ .iova = 0x5000, .gpa = 0x6000, .size = K4, .perm = R },
+	{ .iova = 0x10000, .gpa = 8 * G1, .size = K64, .perm = RW },
+	{ .iova = 0x20000, .gpa = G1, .size = K4, .perm = RW },
+};
+#define NR_BATCH (sizeof(batch) / sizeof(batch[0]))
+
+START_TEST(test_leaves_add_as_one_by_one)
+{
+	struct env *a = env_new(_i), *b = env_new(_i);
+	struct vec va = { 0 }, vb = { 0 };
+	size_t i;
+
+	ck_assert_int_eq(shadow_leaves_add(a->sh, batch, NR_BATCH), 0);
+	for (i = 0; i < NR_BATCH; i++)
+		add(b, batch[i].iova, batch[i].size, batch[i].gpa,
+		    batch[i].perm);
+	ck_assert_uint_eq(shadow_nr_leaves(a->sh), NR_BATCH);
+	ck_assert_int_eq(shadow_foreach_leaf(a->sh, vec_push, &va), 0);
+	ck_assert_int_eq(shadow_foreach_leaf(b->sh, vec_push, &vb), 0);
+	vec_eq(&va, &vb);
+	commit_ok(a);
+	commit_ok(b);
+	ck_assert_uint_eq(a->fake.nr_log, b->fake.nr_log);
+	expect_calls(a, b->fake.log, b->fake.nr_log);
+	assert_sink_is_leaves(a);
+	ck_assert_int_eq(shadow_leaves_add(a->sh, batch, 0), 0);
+	free(va.v);
+	free(vb.v);
+	env_free(a);
+	env_free(b);
+}
+END_TEST
+
+/* A refused leaf refuses the lot, with the error one at a time gives
+ * (bad_leaves), and adds nothing: the block alone is there after. */
+START_TEST(test_leaves_add_refused)
+{
+	const struct bad_leaf *bl = &bad_leaves[_i];
+	struct wpt_mapping m[2] = {
+		{ .iova = bl->iova, .gpa = bl->gpa, .size = bl->size,
+		  .perm = bl->perm },
+		{ .iova = 2 * G1, .gpa = 0, .size = K4, .perm = RW },
+	};
+	struct env *e = env_block(false);
+
+	ck_assert_int_eq(shadow_leaves_add(e->sh, m, 2), bl->err);
+	ck_assert_uint_eq(shadow_nr_leaves(e->sh), 1);
+	commit_ok(e);
+	EXPECT_NONE(e);
+	env_free(e);
+}
+END_TEST
+
+/* The overlap check covers the batch's whole extent, gaps included
+ * (-EEXIST: the caller then adds one at a time); unsorted is -EINVAL. */
+START_TEST(test_leaves_add_extent)
+{
+	struct wpt_mapping gap[2] = {
+		{ .iova = 0, .gpa = 0, .size = K4, .perm = RW },
+		{ .iova = 2 * K4, .gpa = 0, .size = K4, .perm = RW },
+	}, rev[2] = { gap[1], gap[0] }, dup[2] = { gap[0], gap[0] };
+	struct env *e = env_new(false);
+
+	add(e, K4, K4, K4, RW);
+	ck_assert_int_eq(shadow_leaves_add(e->sh, gap, 2), -EEXIST);
+	ck_assert_int_eq(shadow_leaves_add(e->sh, rev, 2), -EINVAL);
+	ck_assert_int_eq(shadow_leaves_add(e->sh, dup, 2), -EINVAL);
+	ck_assert_uint_eq(shadow_nr_leaves(e->sh), 1);
+	commit_ok(e);
+	EXPECT(e, C_MAP(K4, K4, K4, RW));
+	env_free(e);
+}
+END_TEST
+
+/* HYBRID: leaves added together on both sides of a pending removal leave
+ * it pending (their dirty spans do not bridge the gap). */
+START_TEST(test_leaves_add_beside_pending)
+{
+	struct wpt_mapping m[2] = {
+		{ .iova = 0, .gpa = 0x10000, .size = K4, .perm = RW },
+		{ .iova = 2 * K4, .gpa = 0x30000, .size = K4, .perm = RW },
+	};
+	struct env *e = env_new(true);
+
+	add(e, K4, K4, 0x20000, RW);
+	commit_ok(e);
+	del(e, K4, K4);
+	commit_ok(e);
+	fake_reset_log(&e->fake);
+	ck_assert_int_eq(shadow_leaves_add(e->sh, m, 2), 0);
+	commit_ok(e);
+	EXPECT(e, C_MAP(0, 0x10000, K4, RW), C_MAP(2 * K4, 0x30000, K4, RW));
+	ck_assert(shadow_is_pending(e->sh, K4, K4));
+	ck_assert_int_eq(shadow_flush_all(e->sh), 0);
+	EXPECT(e, C_UNMAP(K4, K4));
+	assert_sink_is_leaves(e);
+	env_free(e);
+}
+END_TEST
+
+/* Removed together: the same leaves gone and the same sink calls as one
+ * at a time (HYBRID: the same removals pending); a leaf not held, or
+ * held with another size, is passed over as shadow_leaf_remove does. */
+START_TEST(test_leaves_remove_as_one_by_one)
+{
+	struct wpt_mapping m[NR_BATCH + 1];
+	struct env *a = env_new(_i), *b = env_new(_i);
+	struct vec va = { 0 }, vb = { 0 };
+	unsigned int removed;
+	size_t i;
+
+	for (i = 0; i < NR_BATCH; i++) {
+		add(a, batch[i].iova, batch[i].size, batch[i].gpa, batch[i].perm);
+		add(b, batch[i].iova, batch[i].size, batch[i].gpa, batch[i].perm);
+	}
+	add(a, 0x40000, K4, 0x40000, RW);
+	add(b, 0x40000, K4, 0x40000, RW);
+	commit_ok(a);
+	commit_ok(b);
+	fake_reset_log(&a->fake);
+	fake_reset_log(&b->fake);
+	/* All but the third, a page not held, the 64K leaf as a 4K one. */
+	memcpy(m, batch, sizeof(batch));
+	m[2].iova = 0x3000;
+	m[4].size = K4;
+	m[NR_BATCH] = (struct wpt_mapping){ .iova = 0x40000, .size = K4 };
+	ck_assert_int_eq(shadow_leaves_remove(a->sh, m, NR_BATCH + 1, &removed),
+			 0);
+	ck_assert_uint_eq(removed, NR_BATCH - 1);
+	for (i = 0; i <= NR_BATCH; i++)
+		if (i != 2 && i != 4)
+			del(b, m[i].iova, m[i].size);
+	ck_assert_int_eq(shadow_foreach_leaf(a->sh, vec_push, &va), 0);
+	ck_assert_int_eq(shadow_foreach_leaf(b->sh, vec_push, &vb), 0);
+	vec_eq(&va, &vb);
+	ck_assert_uint_eq(stats(a).pending_bytes, stats(b).pending_bytes);
+	commit_ok(a);
+	commit_ok(b);
+	expect_calls(a, b->fake.log, b->fake.nr_log);
+	ck_assert_uint_eq(a->fake.nr_held, b->fake.nr_held);
+	fake_reset_log(&b->fake);
+	ck_assert_int_eq(shadow_flush_all(a->sh), 0);
+	ck_assert_int_eq(shadow_flush_all(b->sh), 0);
+	expect_calls(a, b->fake.log, b->fake.nr_log);
+	assert_sink_is_leaves(a);
+	ck_assert_int_eq(shadow_leaves_remove(a->sh, m, SHADOW_BATCH_MAX + 1,
+					      &removed), -EINVAL);
+	free(va.v);
+	free(vb.v);
+	env_free(a);
+	env_free(b);
+}
+END_TEST
+
 /* ------------------------------------------------------ iteration, stats */
 
 static int stop_at_second(void *o, const struct wpt_mapping *m)
@@ -1493,6 +1656,12 @@ static Suite *shadow_suite(void)
 	tcase_add_loop_test(tc, test_bad_leaf, 0,
 			    sizeof(bad_leaves) / sizeof(bad_leaves[0]));
 	tcase_add_test(tc, test_remove_unknown);
+	tcase_add_loop_test(tc, test_leaves_add_as_one_by_one, 0, 2);
+	tcase_add_loop_test(tc, test_leaves_add_refused, 0,
+			    sizeof(bad_leaves) / sizeof(bad_leaves[0]));
+	tcase_add_test(tc, test_leaves_add_extent);
+	tcase_add_test(tc, test_leaves_add_beside_pending);
+	tcase_add_loop_test(tc, test_leaves_remove_as_one_by_one, 0, 2);
 	tcase_add_test(tc, test_iterate_stop_and_stats);
 	tcase_add_test(tc, test_local_work);
 	tcase_add_test(tc, test_closure_linear);
