@@ -45,6 +45,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <urcu-bp.h>
+#include <urcu/call-rcu.h>
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -357,11 +359,39 @@ struct checkpoint {
 	int pipe[2];
 };
 
+/*
+ * fork() with liburcu's hooks, as liburcu asks of every fork not
+ * followed by exec: the library frees through call_rcu, whose worker
+ * (and, under ASan, the allocator's locks it may hold in free()) a bare
+ * fork would leave half-way in the child, where the next malloc or grace
+ * period could wait for ever.  The child gets a worker of its own.
+ */
+static pid_t fork_rcu(void)
+{
+	pid_t pid;
+
+	call_rcu_before_fork();
+	urcu_bp_before_fork();
+	pid = fork();
+	if (pid) {
+		urcu_bp_after_fork_parent();
+		call_rcu_after_fork_parent();
+	} else {
+		urcu_bp_after_fork_child();
+		call_rcu_after_fork_child();
+	}
+	return pid;
+}
+
 static void replay_rest(struct prop *p, uint64_t phase, uint64_t ops,
 			struct results *res)
 {
 	struct run r = { 0 };
 
+	/* The bound kills this replay alone, with a message: Check's own
+	 * SIGALRM handler, inherited through the forks, would kill the
+	 * whole test's process group without one. */
+	signal(SIGALRM, SIG_DFL);
 	alarm(REPLAY_BOUND_S);
 	for (; phase <= ops + 1; phase++)
 		run_phase(p, &r, phase, ops);
@@ -408,7 +438,7 @@ static void checkpoint_serve(struct checkpoint *c, struct prop *p,
 				replay_reap(p);
 				running--;
 			}
-			pid = fork();
+			pid = fork_rcu();
 			if (pid < 0)
 				_exit(3);
 			fi.fail_at = k;
@@ -427,7 +457,7 @@ static void checkpoint_begin(struct checkpoint *c, struct prop *p,
 			     uint64_t phase, uint64_t ops, struct results *res)
 {
 	ck_assert_int_eq(pipe(c->pipe), 0);
-	c->pid = fork();
+	c->pid = fork_rcu();
 	ck_assert_int_ge(c->pid, 0);
 	if (!c->pid)
 		checkpoint_serve(c, p, phase, ops, res);
