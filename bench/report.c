@@ -386,7 +386,7 @@ static const char *const chart_strategies[] = { "explicit", "inval", "trap",
 	(sizeof(chart_strategies) / sizeof(chart_strategies[0]))
 
 /* Goals drawn over a workload's bars: strategy `of` at most factor x the
- * time of strategy `to` (report goals, and issue 11's relaxed mode). */
+ * time of strategy `to` (the report's goals, the relaxed mode's among them). */
 static const struct {
 	const char *workload, *to, *what;
 	double factor;

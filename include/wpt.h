@@ -27,6 +27,9 @@
  * (device MMIO; a store to RAM no table uses while the lock is busy: an RCU
  * lookup); everything that changes state serialises on a per-VM lock.
  * Threads that call wpt_vm_handle_mmio() need not register with RCU.
+ * A process that forks without exec while a VM exists wraps the fork in
+ * liburcu's hooks (call_rcu_before_fork, urcu_bp_before_fork and their
+ * after_fork_parent/_child pairs): table pages are freed through call_rcu.
  */
 #ifndef WPT_H
 #define WPT_H

@@ -1,9 +1,9 @@
-# ---- make microbench (microbench helper's block) ----
+# ---- make microbench ----
 # make microbench [QUICK=1] [MICROBENCH_ARGS="--scales 1k,1m --batches 50"]
 # The engine's own cost without KVM (bench/microbench/, linked with
 # lib/libwpt.a only): per trapped leaf store, per descriptor walked, and
 # resident memory per mapped page from 1K to 16M mapped 4K pages; the
-# goals of issue 11 met or MISSED beside each figure.  Writes
+# goals met or MISSED beside each figure.  Writes
 # bench/results/microbench.json and .png.  About 30-40 s here, 16M
 # included (a scale estimated past the 60 s budget is skipped, loudly;
 # --budget 0 runs it anyway); QUICK=1 (1K and 64K pages) a few seconds.  Never sanitized: timing is the point

@@ -1,4 +1,4 @@
-# ---- vmm-glue/qemu: QEMU's SMMUv3 with wptrack (qemu-glue helper's block) ----
+# ---- vmm-glue/qemu: QEMU's SMMUv3 with wptrack ----
 # make qemu         Debian bookworm's QEMU source (apt-get source, once, as
 #                   root) with vmm-glue/qemu/patches applied, built for
 #                   aarch64-softmmu only, in build/qemu-build; a change of the

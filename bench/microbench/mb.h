@@ -52,7 +52,7 @@ struct mb_metric_info {
 extern const struct mb_metric_info mb_metrics[MB_NR_METRICS];
 
 /* Every figure flat within this factor from the smallest scale to the
- * largest (issue 11). */
+ * largest. */
 #define MB_FLAT_GOAL 1.2
 
 struct mb_opts {

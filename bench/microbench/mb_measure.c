@@ -147,7 +147,7 @@ static int root_once(struct mb_ctx *c, struct wpt_domain *d, double *per_desc)
 
 /*
  * The first set_root, in a fresh process, under the library's default
- * limits (issue 11 asks that they allow 16M pages; if they refuse, raise
+ * limits (they should allow 16M pages; if they refuse, raise
  * them and walk again): resident memory is measured across it, and its
  * time includes the page faults of a growing heap.  Then, where a walk is
  * quick enough to repeat, clear_root and set_root again on a warm heap:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The microbench's pure half: its options, the goals of issue 11 and their
+ * The microbench's pure half: its options, the goals and their
  * evaluation, the stdout table, the JSON file and the chart's data.  No
  * library calls, no clocks: bench/tests/test_microbench.c covers it.
  */
@@ -108,7 +108,7 @@ void mb_usage(FILE *f)
 		"  --scales LIST      mapped 4K pages, powers of two from 1k to 64m,\n"
 		"                     ascending (default 1k,64k,1m,16m; --quick 1k,64k)\n"
 		"  --batches N        timed batches of 64 stores per kind (default 200)\n"
-		"  --record-max PAGES the recording-sink rows up to this scale (1m)\n"
+		"  --record-max PAGES the recording-sink rows up to this scale (16m)\n"
 		"  --budget SECONDS   skip a scale estimated to end past this (60;\n"
 		"                     0: run every scale whatever it takes)\n"
 		"  --gpa scattered|contiguous  what the pages map: every page a\n"
@@ -178,7 +178,7 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err)
 	bool scales = false;
 	int c;
 
-	*o = (struct mb_opts){ .batches = 0, .record_max = 1ull << 20,
+	*o = (struct mb_opts){ .batches = 0, .record_max = 1ull << 24,
 			       .budget_s = 60, .chart = true,
 			       .json = "bench/results/microbench.json",
 			       .png = "bench/results/microbench.png" };

@@ -72,7 +72,7 @@ START_TEST(args_defaults_and_quick)
 	ck_assert_uint_eq(o.nr_scales, 4);
 	ck_assert_uint_eq(o.scales[3], 16ull << 20);
 	ck_assert_uint_eq(o.batches, 200);
-	ck_assert_uint_eq(o.record_max, 1ull << 20);
+	ck_assert_uint_eq(o.record_max, 1ull << 24);
 	ck_assert(o.chart && !o.quick && !o.contiguous && !o.hot);
 	ck_assert_str_eq(o.json, "bench/results/microbench.json");
 	ck_assert_int_eq(parse(&o, (const char *const[]){ "--quick", NULL }), 0);
@@ -272,7 +272,8 @@ START_TEST(budget_skips_what_would_not_fit)
 	struct mb_scale last = { .pages = 1ull << 20, .root_wall_s = 2,
 				 .scale_wall_s = 10 }, out;
 
-	ck_assert_int_eq(parse(&o, (const char *const[]){ NULL }), 0);
+	ck_assert_int_eq(parse(&o, (const char *const[]){ "--record-max",
+							   "1m", NULL }), 0);
 	ck_assert(o.budget_s == 60);
 	/* Nothing run yet: nothing to judge by. */
 	ck_assert(!mb_over_budget(&o, NULL, 16ull << 20, 0, &out));
@@ -284,6 +285,11 @@ START_TEST(budget_skips_what_would_not_fit)
 	ck_assert_ptr_nonnull(strstr(out.note, "about 18 s"));
 	/* 16M: 32 s a walk, 2 walks: skipped; --budget 0 runs it. */
 	ck_assert(mb_over_budget(&o, &last, 16ull << 20, 0, &out));
+	/* Within the recording sink's scales, its walk counts too: 22 s. */
+	ck_assert_int_eq(parse(&o, (const char *const[]){ NULL }), 0);
+	ck_assert(!mb_over_budget(&o, &last, 2ull << 20, 38, &out));
+	ck_assert(mb_over_budget(&o, &last, 2ull << 20, 38.5, &out));
+	ck_assert_ptr_nonnull(strstr(out.note, "about 22 s"));
 	ck_assert_int_eq(parse(&o, (const char *const[]){ "--budget", "0",
 							   NULL }), 0);
 	ck_assert(!mb_over_budget(&o, &last, 16ull << 20, 1e6, &out));
