@@ -4,7 +4,7 @@
 # lib/libwpt.a only): per trapped leaf store, per descriptor walked, and
 # resident memory per mapped page from 1K to 16M mapped 4K pages; the
 # goals met or MISSED beside each figure.  Writes
-# bench/results/microbench.json and .png.  About 30-40 s here, 16M
+# bench/results/microbench.json and .png.  About 10 s here, 16M
 # included (a scale estimated past the 60 s budget is skipped, loudly;
 # --budget 0 runs it anyway); QUICK=1 (1K and 64K pages) a few seconds.  Never sanitized: timing is the point
 # (SAN=1 or TSAN=1 builds it in build/ as usual).
