@@ -168,8 +168,13 @@ static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
 {
 	unsigned int off = pg & (RM_FAN - 1), last = last_pg & (RM_FAN - 1);
 	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
-	int s = c && off ? bits_prev(c->start, off - 1) : -1;
+	int s;
 
+	/* Ranges are disjoint: one starting at pg is the first there (the
+	 * usual answer: a store's leaf, its mapping). */
+	if (c && bit_test(c->start, off))
+		return at_small(p, c, off);
+	s = c && off ? bits_prev(c->start, off - 1) : -1;
 	if (s >= 0 && s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
 		return at_small(p, c, (unsigned int)s);
 	if (c && (off = bits_next(c->start, off)) <= last)
