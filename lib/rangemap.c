@@ -161,6 +161,29 @@ bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p)
 	return from_to(rm, x, UINT64_MAX, p);
 }
 
+/* The first range of chunk c starting in [off, last]. */
+static bool chunk_next_to(struct rm_chunk *c, unsigned int off,
+			  unsigned int last, struct rm_pos *p)
+{
+	off = bits_next(c->start, off);
+	return off <= last && at_small(p, c, off);
+}
+
+/* Whether the last range of the chunk before pg's reaches page pg. */
+static bool from_chunk_before(struct rangemap *rm, uint64_t pg,
+			      struct rm_pos *p)
+{
+	struct rm_chunk *c;
+	int s;
+
+	if (!(pg >> RM_BITS) || !(c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) ||
+	    (s = bits_prev(c->start, RM_FAN - 1)) < 0 ||
+	    s + e_np(chunk_word_get(c, (unsigned int)s)) <=
+		    (pg & (RM_FAN - 1)) + RM_FAN)
+		return false;
+	return at_small(p, c, (unsigned int)s);
+}
+
 /* Whether a chunk range overlaps pages [pg, last_pg] of one chunk, told
  * from the start bits alone: nothing is read when nothing is there. */
 static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
@@ -175,16 +198,14 @@ static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
 	if (c && bit_test(c->start, off))
 		return at_small(p, c, off);
 	s = c && off ? bits_prev(c->start, off - 1) : -1;
-	if (s >= 0 && s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
-		return at_small(p, c, (unsigned int)s);
-	if (c && (off = bits_next(c->start, off)) <= last)
-		return at_small(p, c, off);
-	/* A range of the chunk before reaching into this one. */
-	if (s < 0 && pg >> RM_BITS && (c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) &&
-	    (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
-	    s + e_np(chunk_word_get(c, (unsigned int)s)) > (pg & (RM_FAN - 1)) + RM_FAN)
-		return at_small(p, c, (unsigned int)s);
-	return false;
+	if (s >= 0)
+		return s + e_np(chunk_word_get(c, (unsigned int)s)) > off ?
+			       at_small(p, c, (unsigned int)s) :
+			       chunk_next_to(c, off, last, p);
+	/* Nothing starts in this chunk before pg: a range of the chunk
+	 * before may reach pg, and comes before any starting after it. */
+	return from_chunk_before(rm, pg, p) ||
+	       (c && chunk_next_to(c, off, last, p));
 }
 
 bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,

@@ -285,6 +285,44 @@ START_TEST(test_chunk_fills_and_empties)
 }
 END_TEST
 
+/* A range short enough for a chunk word may start in one chunk and end in
+ * the next: a look that starts past the edge must find it before any
+ * range starting later in the look, whatever else either chunk holds. */
+START_TEST(test_overlap_across_chunk_edge)
+{
+	static struct model md;
+	const struct wpt_mapping across = { .iova = 2 * M2 - 2 * K4,
+					    .size = 6 * K4, .gpa = 0x100000,
+					    .perm = 3 };
+	const struct wpt_mapping later = { .iova = 2 * M2 + 8 * K4,
+					   .size = K4, .gpa = 0x200000,
+					   .perm = 1 };
+	const struct wpt_mapping before = { .iova = M2 + 4 * K4, .size = K4,
+					    .gpa = 0x300000, .perm = 1 };
+	struct rangemap rm;
+	unsigned int round;
+
+	memset(&md, 0, sizeof(md));
+	rm_init(&rm);
+	for (round = 0; round < 3; round++) {
+		const struct wpt_mapping *m =
+			round == 0 ? &across : round == 1 ? &later : &before;
+
+		ck_assert_int_eq(rm_insert(&rm, m, 0, NULL), 0);
+		model_insert(&md, m, 0);
+		/* From inside the crossing range's second chunk, from its
+		 * first page, from before it, and one page past its end. */
+		check_overlap(&rm, &md, 2 * M2 + K4, 2 * M2 + 16 * K4);
+		check_overlap(&rm, &md, 2 * M2, 2 * M2 + 9 * K4);
+		check_overlap(&rm, &md, 2 * M2 - 4 * K4, 2 * M2 + 9 * K4);
+		check_overlap(&rm, &md, 2 * M2 + 4 * K4, 2 * M2 + 9 * K4 - 1);
+		check_overlap(&rm, &md, 2 * M2 + 3 * K4, 2 * M2 + 3 * K4);
+		check_all(&rm, &md);
+	}
+	rm_free_all(&rm);
+}
+END_TEST
+
 static int by_iova(const void *a, const void *b)
 {
 	const struct wpt_mapping *x = a, *y = b;
@@ -620,6 +658,7 @@ static Suite *rangemap_suite(void)
 
 	tcase_add_test(tc, test_against_model);
 	tcase_add_test(tc, test_chunk_fills_and_empties);
+	tcase_add_test(tc, test_overlap_across_chunk_edge);
 	tcase_add_test(tc, test_empties_and_refills);
 	tcase_add_test(tc, test_follower_reads_and_copies);
 	tcase_add_loop_test(tc, test_follower_against_models, 0, 2);
