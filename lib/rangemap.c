@@ -66,49 +66,79 @@ static bool at_small(struct rm_pos *p, struct rm_chunk *c, unsigned int off)
 	return true;
 }
 
-/* The first chunk range starting at or above page pg, in a chunk whose
- * key is at most max_key: a bounded look stops there instead of searching
- * the radix tree for the next chunk. */
-static bool small_from_start_to(struct rangemap *rm, uint64_t pg,
-				uint64_t max_key, struct rm_pos *p)
+/* The first range of a chunk after key's, if that chunk's key is at
+ * most max_key: a bounded look stops there instead of searching the
+ * radix tree further. */
+static bool next_chunk_to(struct rangemap *rm, uint64_t key, uint64_t max_key,
+			  struct rm_pos *p)
+{
+	struct rm_chunk *c;
+
+	if (key >= max_key)
+		return false;
+	c = chunk_first_from(rm, key + 1);
+	/* A chunk in the tree is never empty. */
+	return c && c->key <= max_key && at_small(p, c, bits_next(c->start, 0));
+}
+
+/* The first chunk range starting at or above page pg (bounded as above). */
+static bool small_from_start(struct rangemap *rm, uint64_t pg,
+			     struct rm_pos *p)
 {
 	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
 	unsigned int off;
 
 	if (c && (off = bits_next(c->start, pg & (RM_FAN - 1))) < RM_FAN)
 		return at_small(p, c, off);
-	if (pg >> RM_BITS >= max_key)
-		return false;
-	c = chunk_first_from(rm, (pg >> RM_BITS) + 1);
-	/* A chunk in the tree is never empty. */
-	return c && c->key <= max_key && at_small(p, c, bits_next(c->start, 0));
+	return next_chunk_to(rm, pg >> RM_BITS, UINT64_MAX, p);
 }
 
-static bool small_from_start(struct rangemap *rm, uint64_t pg,
-			     struct rm_pos *p)
+/* Whether the last range of the chunk before pg's reaches page pg. */
+static bool from_chunk_before(struct rangemap *rm, uint64_t pg,
+			      struct rm_pos *p)
 {
-	return small_from_start_to(rm, pg, UINT64_MAX, p);
+	struct rm_chunk *c;
+	int s;
+
+	if (!(pg >> RM_BITS) || !(c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) ||
+	    (s = bits_prev(c->start, RM_FAN - 1)) < 0 ||
+	    s + e_np(chunk_word_get(c, (unsigned int)s)) <=
+		    (pg & (RM_FAN - 1)) + RM_FAN)
+		return false;
+	return at_small(p, c, (unsigned int)s);
+}
+
+/* The first chunk range overlapping pages [pg, last_pg] of one chunk,
+ * told from the start bits: a word is read only for a range starting
+ * before pg, to see whether it reaches it. */
+static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
+			  struct rm_pos *p)
+{
+	unsigned int off = pg & (RM_FAN - 1), last = last_pg & (RM_FAN - 1);
+	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
+	int s;
+
+	/* Ranges are disjoint: one starting at pg is the first there (the
+	 * usual answer: a store's leaf, its mapping). */
+	if (c && bit_test(c->start, off))
+		return at_small(p, c, off);
+	s = c && off ? bits_prev(c->start, off - 1) : -1;
+	if (s >= 0 && s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
+		return at_small(p, c, (unsigned int)s);
+	/* With nothing starting here before pg, a range of the chunk
+	 * before may reach pg: it comes before any starting after it. */
+	if (s < 0 && from_chunk_before(rm, pg, p))
+		return true;
+	off = c ? bits_next(c->start, off) : RM_FAN;
+	return off <= last && at_small(p, c, off);
 }
 
 /* The first chunk range ending at or above page pg (bounded as above). */
 static bool small_from_to(struct rangemap *rm, uint64_t pg, uint64_t max_key,
 			  struct rm_pos *p)
 {
-	uint64_t key = pg >> RM_BITS;
-	unsigned int off = pg & (RM_FAN - 1);
-	struct rm_chunk *c = chunk_lookup(rm, key);
-	int s = c ? bits_prev(c->start, off) : -1;
-
-	if (s >= 0) {
-		if (s + e_np(chunk_word_get(c, (unsigned int)s)) > off)
-			return at_small(p, c, (unsigned int)s);
-	} else if (key && (c = chunk_lookup(rm, key - 1)) &&
-		   (s = bits_prev(c->start, RM_FAN - 1)) >= 0 &&
-		   s + e_np(chunk_word_get(c, (unsigned int)s)) > off + RM_FAN) {
-		/* A range of the chunk before reaching into this one. */
-		return at_small(p, c, (unsigned int)s);
-	}
-	return small_from_start_to(rm, pg, max_key, p);
+	return chunk_overlap(rm, pg, pg | (RM_FAN - 1), p) ||
+	       next_chunk_to(rm, pg >> RM_BITS, max_key, p);
 }
 
 /* The first tree range starting at or above iova.  Iterating over the
@@ -159,53 +189,6 @@ static bool from_to(struct rangemap *rm, uint64_t x, uint64_t max_key,
 bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p)
 {
 	return from_to(rm, x, UINT64_MAX, p);
-}
-
-/* The first range of chunk c starting in [off, last]. */
-static bool chunk_next_to(struct rm_chunk *c, unsigned int off,
-			  unsigned int last, struct rm_pos *p)
-{
-	off = bits_next(c->start, off);
-	return off <= last && at_small(p, c, off);
-}
-
-/* Whether the last range of the chunk before pg's reaches page pg. */
-static bool from_chunk_before(struct rangemap *rm, uint64_t pg,
-			      struct rm_pos *p)
-{
-	struct rm_chunk *c;
-	int s;
-
-	if (!(pg >> RM_BITS) || !(c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) ||
-	    (s = bits_prev(c->start, RM_FAN - 1)) < 0 ||
-	    s + e_np(chunk_word_get(c, (unsigned int)s)) <=
-		    (pg & (RM_FAN - 1)) + RM_FAN)
-		return false;
-	return at_small(p, c, (unsigned int)s);
-}
-
-/* Whether a chunk range overlaps pages [pg, last_pg] of one chunk, told
- * from the start bits alone: nothing is read when nothing is there. */
-static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
-			  struct rm_pos *p)
-{
-	unsigned int off = pg & (RM_FAN - 1), last = last_pg & (RM_FAN - 1);
-	struct rm_chunk *c = chunk_lookup(rm, pg >> RM_BITS);
-	int s;
-
-	/* Ranges are disjoint: one starting at pg is the first there (the
-	 * usual answer: a store's leaf, its mapping). */
-	if (c && bit_test(c->start, off))
-		return at_small(p, c, off);
-	s = c && off ? bits_prev(c->start, off - 1) : -1;
-	if (s >= 0)
-		return s + e_np(chunk_word_get(c, (unsigned int)s)) > off ?
-			       at_small(p, c, (unsigned int)s) :
-			       chunk_next_to(c, off, last, p);
-	/* Nothing starts in this chunk before pg: a range of the chunk
-	 * before may reach pg, and comes before any starting after it. */
-	return from_chunk_before(rm, pg, p) ||
-	       (c && chunk_next_to(c, off, last, p));
 }
 
 bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
