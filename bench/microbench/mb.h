@@ -74,6 +74,13 @@ struct mb_scale {
 	uint64_t samples[MB_NR_METRICS]; /* medians of how many samples */
 	uint64_t lib_descs[MB_NR_METRICS]; /* library's descs_visited per op */
 	double root_wall_s;     /* one set_root, wall seconds */
+	/* The first set_root's page faults (RUSAGE_THREAD minor faults), the
+	 * machine's cost of a first touch of a fresh page (CPU ns, measured
+	 * just before it) and so what its faults cost per descriptor: the
+	 * part of that figure that is the machine's, not the engine's. */
+	uint64_t root_faults;
+	double fault_ns;
+	double root_fault_share;  /* ns per descriptor; NAN: not measured */
 	double scale_wall_s;    /* the whole scale, wall seconds */
 	int defaults_err;       /* set_root under default limits: 0 or -errno */
 	bool limits_raised;     /* limits were raised for part of the run */

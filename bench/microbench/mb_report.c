@@ -229,6 +229,7 @@ bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 	if (elapsed_s + est <= o->budget_s)
 		return false;
 	memset(out, 0, sizeof(*out));
+	out->fault_ns = out->root_fault_share = NAN;
 	out->pages = pages;
 	out->skipped = true;
 	snprintf(out->note, sizeof(out->note), "about %.0f s (estimated from "
@@ -340,6 +341,49 @@ static void print_row(FILE *f, const struct mb_scale *sc, size_t n, int m,
 	fputc('\n', f);
 }
 
+/* Under the first set_root, what its page faults cost per descriptor at
+ * this machine's price of a fresh page: a figure without a goal, since
+ * it is the machine's (the kernel's zeroing, a hypervisor's backing). */
+static void print_fault_row(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	char num[32];
+	size_t i;
+
+	fprintf(f, "%-32s %-9s", "  of it page faults (est.)", "");
+	for (i = 0; i < n; i++) {
+		if (sc[i].error || sc[i].skipped || isnan(sc[i].root_fault_share))
+			snprintf(num, sizeof(num), "-");
+		else
+			snprintf(num, sizeof(num), "%.1f", sc[i].root_fault_share);
+		fprintf(f, " %8s %-6s", num, "");
+	}
+	fputc('\n', f);
+}
+
+/* The line under the table that prices those faults: a fault's cost as
+ * measured in each scale's own process, and the first set_root's faults
+ * there. */
+static void print_fault_note(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	bool any = false;
+	char name[16];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (sc[i].error || sc[i].skipped || isnan(sc[i].fault_ns))
+			continue;
+		mb_scale_name(sc[i].pages, name, sizeof(name));
+		fprintf(f, "%s%.1f us at %s (%llu in the first set_root)",
+			any ? ", " : "page faults: a first touch of a fresh "
+			"4 KiB page costs ", sc[i].fault_ns / 1000, name,
+			(unsigned long long)sc[i].root_faults);
+		any = true;
+	}
+	if (any)
+		fprintf(f, "; \"of it page faults\" is their count at that "
+			"price, per descriptor\n");
+}
+
 /* The table: a row per metric, a column per scale, each figure with its
  * goal met or MISSED, the flatness last.  Returns the goals missed. */
 int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n)
@@ -355,13 +399,17 @@ int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n)
 		fprintf(f, " %8s %-6s", name, "");
 	}
 	fprintf(f, "  flat (max/min <= %.1fx)\n", MB_FLAT_GOAL);
-	for (m = 0; m < MB_NR_METRICS; m++)
+	for (m = 0; m < MB_NR_METRICS; m++) {
 		print_row(f, sc, n, m, g, ng);
+		if (m == MB_ROOT_WALK)
+			print_fault_row(f, sc, n);
+	}
 	print_row(f, sc, n, MB_NR_METRICS, g, ng);
 	for (i = 0; i < ng; i++)
 		missed += !g[i].met;
 	fprintf(f, "\n%zu goals: %zu met, %d MISSED\n", ng, ng - (size_t)missed,
 		missed);
+	print_fault_note(f, sc, n);
 	for (i = 0; i < n; i++) {
 		mb_scale_name(sc[i].pages, name, sizeof(name));
 		if (sc[i].error)
@@ -399,6 +447,11 @@ static void json_scale(FILE *f, const struct mb_scale *s)
 	json_num(f, s->root_wall_s);
 	fprintf(f, ", \"scale_wall_s\": ");
 	json_num(f, s->scale_wall_s);
+	fprintf(f, ", \"set_root_faults\": %llu, \"first_touch_ns\": ",
+		(unsigned long long)s->root_faults);
+	json_num(f, s->fault_ns);
+	fprintf(f, ", \"set_root_fault_ns_per_desc\": ");
+	json_num(f, s->root_fault_share);
 	for (m = 0; m < MB_NR_METRICS; m++) {
 		fprintf(f, ",\n     \"%s\": {\"value\": ", mb_metrics[m].key);
 		json_num(f, measured(s, m) ? s->value[m] : NAN);

@@ -79,8 +79,12 @@ static void merge(struct mb_scale *out, const struct mb_scale *ph)
 	}
 	out->defaults_err = out->defaults_err ?: ph->defaults_err;
 	out->limits_raised |= ph->limits_raised;
-	if (ph->root_wall_s > 0)
+	if (ph->root_wall_s > 0) {
 		out->root_wall_s = ph->root_wall_s;
+		out->root_faults = ph->root_faults;
+		out->fault_ns = ph->fault_ns;
+		out->root_fault_share = ph->root_fault_share;
+	}
 	if (ph->error && !out->error) {
 		out->error = ph->error;
 		memcpy(out->note, ph->note, sizeof(out->note));
@@ -134,6 +138,7 @@ int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out)
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < MB_NR_METRICS; i++)
 		out->value[i] = NAN;
+	out->fault_ns = out->root_fault_share = NAN;
 	out->pages = pages;
 	memset(&c, 0, sizeof(c));
 	c.o = o;

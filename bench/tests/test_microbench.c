@@ -131,6 +131,7 @@ static struct mb_scale scale(uint64_t pages, double store, double desc,
 	s.value[MB_STORE_MAP] = store;
 	s.value[MB_ROOT_WALK] = desc;
 	s.value[MB_MEMORY] = mem;
+	s.fault_ns = s.root_fault_share = NAN;
 	return s;
 }
 
@@ -205,6 +206,23 @@ START_TEST(table_counts_missed)
 	ck_assert_ptr_nonnull(strstr(out, "60.0 met"));
 	ck_assert_ptr_nonnull(strstr(out, "<=100 ns"));
 	ck_assert_ptr_nonnull(strstr(out, "9 goals: 4 met, 5 MISSED"));
+	/* No fault was measured: its row has dashes, and no line prices it. */
+	ck_assert_ptr_nonnull(strstr(out, "  of it page faults (est.)"));
+	ck_assert_ptr_null(strstr(out, "page faults: "));
+	free(out);
+	/* Measured: the share under the first walk (not a goal: the count
+	 * stays), the price and count per scale under the table. */
+	sc[0].fault_ns = 9500;
+	sc[0].root_faults = 12;
+	sc[0].root_fault_share = 45.04;
+	out = capture(mb_print_table, sc, 2, &ret);
+	ck_assert_int_eq(ret, 5);
+	ck_assert_ptr_nonnull(strstr(out, "  of it page faults (est.)"
+				      "                     45.0 "));
+	ck_assert_ptr_nonnull(strstr(out, "page faults: a first touch of a "
+				      "fresh 4 KiB page costs 9.5 us at 1K "
+				      "(12 in the first set_root);"));
+	ck_assert_ptr_null(strstr(out, "at 64K ("));
 	free(out);
 	/* The default limits' refusal by its errno's name. */
 	sc[1].defaults_err = -E2BIG;
@@ -224,6 +242,9 @@ START_TEST(json_written)
 	char *out, *p;
 
 	snprintf(sc[1].note, sizeof(sc[1].note), "a \"note\"\n");
+	sc[0].fault_ns = 9500;
+	sc[0].root_faults = 12;
+	sc[0].root_fault_share = 45.04;
 	out = capture(json, sc, 2, &ret);
 	ck_assert_int_eq(ret, 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"machine\": \"2 cpus, \\\"quoted\\\"\\\\\""));
@@ -231,6 +252,11 @@ START_TEST(json_written)
 	ck_assert_ptr_nonnull(strstr(out, "\"store_map_ns\": {\"value\": 540.250"));
 	ck_assert_ptr_nonnull(strstr(out, "\"inval_1g_ns_per_desc\": {\"value\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"goal\": \"flat\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"set_root_faults\": 12, "
+				      "\"first_touch_ns\": 9500.000, "
+				      "\"set_root_fault_ns_per_desc\": 45.040"));
+	ck_assert_ptr_nonnull(strstr(out, "\"set_root_faults\": 0, "
+				      "\"first_touch_ns\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"gpa\": \"scattered\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"window\": \"hot\""));
 	ck_assert_ptr_null(strstr(out, "nan"));
