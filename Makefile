@@ -82,6 +82,14 @@ ifeq ($(SANITIZED)$(findstring clang,$(shell $(CC) --version 2>/dev/null)),)
 LTO       := -flto=auto
 $(LIB_OBJS): CFLAGS += $(LTO) -ffat-lto-objects
 endif
+# And at -O3 (unless sanitized: the sanitizers' builds keep their own
+# level): measured side by side with -O2 in one microbench run, a
+# trapped store cost about 10% less and a walk up to 15% less, the
+# unrolled and vectorized loops over a table's 512 descriptors.
+ifeq ($(SANITIZED),)
+LIB_OPT   ?= -O3
+$(LIB_OBJS): CFLAGS += $(LIB_OPT)
+endif
 TOOLS     := tools/wpt-replay tools/wpt-tracegen
 ifneq ($(SANITIZED),)
 TOOL_BINS := $(TOOLS:tools/%=$(BUILD)/tools/%)

@@ -267,6 +267,12 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 	m->perm = (uint32_t)(e >> E_PERM_SHIFT) & 0xff;
 }
 
+uint64_t rm_size(const struct rm_pos *p)
+{
+	return p->b ? p->b->m.size
+		    : (uint64_t)e_np(chunk_word_get(p->c, p->off)) << WPT_PAGE_SHIFT;
+}
+
 unsigned int rm_flags(const struct rm_pos *p)
 {
 	return p->b ? p->b->flags

@@ -85,6 +85,9 @@ bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
 		struct rm_pos *p, struct wpt_mapping *m);
 
 void rm_get(const struct rm_pos *p, struct wpt_mapping *m);
+/* The size of the range at p alone (rm_get's m->size, without the rest:
+ * a batch removal checks only that). */
+uint64_t rm_size(const struct rm_pos *p);
 unsigned int rm_flags(const struct rm_pos *p);
 void rm_set_flags(struct rm_pos *p, unsigned int flags);
 

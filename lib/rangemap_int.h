@@ -110,16 +110,30 @@ static inline bool bit_test(const uint64_t *bits, unsigned int off)
 	return bits[off >> 6] >> (off & 63) & 1;
 }
 
+/* Bits set in x.  Inline where the target has no popcount instruction
+ * (the x86-64 baseline Debian builds for): __builtin_popcountll is then a
+ * call into libgcc, on every packed word's look. */
+static inline unsigned int popcount64(uint64_t x)
+{
+#ifdef __POPCNT__
+	return (unsigned int)__builtin_popcountll(x);
+#else
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned int)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 /* Bits set below off: a packed word's index. */
 static inline unsigned int bits_rank(const uint64_t *bits, unsigned int off)
 {
 	unsigned int w, n = 0;
 
 	for (w = 0; w < off >> 6; w++)
-		n += (unsigned int)__builtin_popcountll(bits[w]);
+		n += popcount64(bits[w]);
 	if (off & 63)
-		n += (unsigned int)__builtin_popcountll(
-			bits[w] & ((1ull << (off & 63)) - 1));
+		n += popcount64(bits[w] & ((1ull << (off & 63)) - 1));
 	return n;
 }
 

@@ -408,9 +408,11 @@ static int reconcile_one(struct wpt_shadow *s)
 	pd = spanset_from(&s->pending, sp->first);
 	if (spanset_next(&s->dirty, sp) || (pd && pd->first <= sp->last))
 		return 1;
-	leaf = at_dirty(&s->leaves, sp, &lp, &run.m, &exact);
-	if (!exact)
-		return 1;
+	if (!shadow_known(s, sp->first, sp->last, &leaf, &run.m)) {
+		leaf = at_dirty(&s->leaves, sp, &lp, &run.m, &exact);
+		if (!exact)
+			return 1;
+	}
 	has_held = at_dirty(&s->held, sp, &hp, &held, &exact);
 	if (!exact)
 		return 1;

@@ -75,6 +75,18 @@ void shadow_free(struct wpt_shadow *s)
 	free(s);
 }
 
+/* After a change to the leaves: the leaves over m's range are exactly m
+ * (leaf) or none, or (m NULL) nothing is known (shadow_int.h). */
+static void leaves_known(struct wpt_shadow *s, const struct wpt_mapping *m,
+			 bool leaf)
+{
+	s->known_valid = m != NULL;
+	if (!m)
+		return;
+	s->known = *m;
+	s->known_leaf = leaf;
+}
+
 int shadow_leaf_add(struct wpt_shadow *s, uint64_t iova, uint64_t size,
 		    uint64_t gpa, uint32_t perm)
 {
@@ -95,7 +107,11 @@ int shadow_leaf_add(struct wpt_shadow *s, uint64_t iova, uint64_t size,
 	/* Dirty first: if the insert then fails, a span dirty for nothing
 	 * is only conservative (a reconcile finds nothing to do there). */
 	ret = spanset_add(&s->dirty, iova, last, NULL);
-	return ret ? ret : rm_insert(&s->leaves, &m, 0, NULL);
+	if (!ret)
+		ret = rm_insert(&s->leaves, &m, 0, NULL);
+	if (!ret)
+		leaves_known(s, &m, true);
+	return ret;
 }
 
 /* A leaf's own checks (shadow_leaf_add's -EINVAL), *reg caching the RAM
@@ -117,6 +133,7 @@ static void leaves_unadd(struct wpt_shadow *s, const struct wpt_mapping *m,
 {
 	struct rm_pos p;
 
+	leaves_known(s, NULL, false);
 	while (n--)
 		if (rm_find(&s->leaves, m[n].iova, &p))
 			rm_remove(&s->leaves, &p);
@@ -166,6 +183,7 @@ int shadow_leaves_add(struct wpt_shadow *s, const struct wpt_mapping *m,
 	ret = rm_insert_batch(&s->leaves, m, n);
 	if (ret)
 		return ret;
+	leaves_known(s, NULL, false);
 	/* A span added before a failure says too much: only conservative. */
 	ret = leaves_dirty(s, m, n);
 	if (ret)
@@ -191,6 +209,8 @@ int shadow_leaf_remove(struct wpt_shadow *s, uint64_t iova, uint64_t size)
 	if (ret)
 		return ret;
 	rm_remove(&s->leaves, &p);
+	/* Leaves are disjoint: nothing else was over r's range. */
+	leaves_known(s, &r, false);
 	return 0;
 }
 
@@ -200,7 +220,6 @@ int shadow_leaves_remove(struct wpt_shadow *s, const struct wpt_mapping *m,
 	struct span_set *set = s->defer_removals ? &s->pending : &s->dirty;
 	struct rm_pos p[SHADOW_BATCH_MAX];
 	uint64_t found = 0, first = 0;
-	struct wpt_mapping r;
 	unsigned int i;
 	int ret;
 
@@ -209,7 +228,7 @@ int shadow_leaves_remove(struct wpt_shadow *s, const struct wpt_mapping *m,
 		return -EINVAL;
 	for (i = 0; i < n; i++)
 		if (rm_find(&s->leaves, m[i].iova, &p[i]) &&
-		    (rm_get(&p[i], &r), r.size == m[i].size))
+		    rm_size(&p[i]) == m[i].size)
 			found |= 1ull << i;
 	/* The spans first, one per run of adjacent leaves found: if one
 	 * cannot be added, nothing is removed (and nothing lost). */
@@ -226,6 +245,8 @@ int shadow_leaves_remove(struct wpt_shadow *s, const struct wpt_mapping *m,
 		if (ret)
 			return ret;
 	}
+	if (found)
+		leaves_known(s, NULL, false);
 	for (i = 0; i < n; i++)
 		if (found >> i & 1) {
 			rm_remove(&s->leaves, &p[i]);
@@ -275,6 +296,7 @@ int shadow_clear(struct wpt_shadow *s)
 	if (ret)
 		return ret;
 	rm_free_all(&s->leaves);
+	leaves_known(s, NULL, false);
 	ret = shadow_reconcile(s);
 	if (!s->reserve)
 		s->reserve = malloc(sizeof(*s->reserve));

@@ -23,6 +23,13 @@ struct wpt_shadow {
 	 * leaves) by the reconcile in progress, never between two. */
 	struct rangemap leaves, held;
 	struct span_set dirty, pending;
+	/* The leaves over known's range are exactly known (known_leaf) or
+	 * none, as the last leaf_add or leaf_remove left them: true until
+	 * the leaves change again (every other change clears known_valid).
+	 * A trapped store's commit (reconcile_one) reads its leaf here
+	 * instead of looking it up again. */
+	bool known_valid, known_leaf;
+	struct wpt_mapping known;
 	uint64_t maps, unmaps, errors;
 	uint64_t closure_steps; /* leaves and held visited by closure scans */
 	/* Kept for shadow_clear, which must not need an allocation: it is how
@@ -34,6 +41,22 @@ struct wpt_shadow {
 static inline uint64_t map_last(const struct wpt_mapping *m)
 {
 	return m->iova + m->size - 1;
+}
+
+/* What reconcile_one may take as the leaves over [first, last] without a
+ * look: true and *leaf (with *m if so) where the last single-leaf change
+ * was exactly there and nothing changed the leaves since. */
+static inline bool shadow_known(const struct wpt_shadow *s, uint64_t first,
+				uint64_t last, bool *leaf,
+				struct wpt_mapping *m)
+{
+	if (!s->known_valid || s->known.iova != first ||
+	    map_last(&s->known) != last)
+		return false;
+	*leaf = s->known_leaf;
+	if (*leaf)
+		*m = s->known;
+	return true;
 }
 
 /* ---- reconcile.c ---- */

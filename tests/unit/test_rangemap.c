@@ -93,6 +93,7 @@ static void check_from(struct rangemap *rm, const struct model *md, uint64_t x)
 		      (unsigned long long)md->r[i].iova,
 		      (unsigned long long)md->r[i].size);
 	ck_assert_uint_eq(rm_flags(&p), md->flags[i]);
+	ck_assert_uint_eq(rm_size(&p), md->r[i].size);
 	/* Read back whole, the padding is zero (callers memcmp mappings). */
 	if (sizeof(got) > offsetof(struct wpt_mapping, perm) + 4) {
 		uint32_t pad;

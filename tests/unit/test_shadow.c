@@ -1224,6 +1224,49 @@ START_TEST(test_leaves_remove_as_one_by_one)
 }
 END_TEST
 
+/* A single leaf's change is remembered for the commit that follows (it
+ * skips looking the leaf up); every other change to the leaves must
+ * forget it.  Each step changes the leaves over the remembered range
+ * another way and leaves exactly that range dirty, so a stale memory
+ * would commit the wrong thing there: the sink must end as the leaves. */
+START_TEST(test_single_leaf_memory_forgotten)
+{
+	struct wpt_mapping one = { .iova = 0x10000, .gpa = 0x10000,
+				   .size = K4, .perm = RW };
+	struct wpt_mapping other = one;
+	struct env *e = env_new(false);
+	unsigned int removed;
+
+	other.gpa = 0x20000;
+	/* Added one by one, removed in a batch: unmapped. */
+	add(e, one.iova, one.size, one.gpa, one.perm);
+	commit_ok(e);
+	ck_assert_int_eq(shadow_leaves_remove(e->sh, &one, 1, &removed), 0);
+	ck_assert_uint_eq(removed, 1);
+	commit_ok(e);
+	assert_sink_is_leaves(e);
+	ck_assert_uint_eq(e->fake.nr_held, 0);
+	/* Removed one by one, added back in a batch elsewhere: mapped. */
+	add(e, one.iova, one.size, one.gpa, one.perm);
+	commit_ok(e);
+	del(e, one.iova, one.size);
+	commit_ok(e);
+	ck_assert_int_eq(shadow_leaves_add(e->sh, &other, 1), 0);
+	commit_ok(e);
+	assert_sink_is_leaves(e);
+	ck_assert_uint_eq(e->fake.nr_held, 1);
+	ck_assert_uint_eq(e->fake.held[0].gpa, other.gpa);
+	/* Added one by one, then everything cleared: nothing held. */
+	ck_assert_int_eq(shadow_leaves_remove(e->sh, &other, 1, &removed), 0);
+	add(e, one.iova, one.size, one.gpa, one.perm);
+	commit_ok(e);
+	ck_assert_int_eq(shadow_clear(e->sh), 0);
+	ck_assert_uint_eq(e->fake.nr_held, 0);
+	ck_assert_uint_eq(shadow_nr_leaves(e->sh), 0);
+	env_free(e);
+}
+END_TEST
+
 /* ------------------------------------------------------ iteration, stats */
 
 static int stop_at_second(void *o, const struct wpt_mapping *m)
@@ -1662,6 +1705,7 @@ static Suite *shadow_suite(void)
 	tcase_add_test(tc, test_leaves_add_extent);
 	tcase_add_test(tc, test_leaves_add_beside_pending);
 	tcase_add_loop_test(tc, test_leaves_remove_as_one_by_one, 0, 2);
+	tcase_add_test(tc, test_single_leaf_memory_forgotten);
 	tcase_add_test(tc, test_iterate_stop_and_stats);
 	tcase_add_test(tc, test_local_work);
 	tcase_add_test(tc, test_closure_linear);
