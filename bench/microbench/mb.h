@@ -79,6 +79,11 @@ struct mb_scale {
 	 * just before it) and so what its faults cost per descriptor: the
 	 * part of that figure that is the machine's, not the engine's. */
 	uint64_t root_faults;
+	/* What one read of the CPU-time clock costs (a system call; its
+	 * cost lands inside every interval it times): measured in each
+	 * phase's process and subtracted from every interval.  NAN: not
+	 * measured. */
+	double clock_ns;
 	double fault_ns;
 	double root_fault_share;  /* ns per descriptor; NAN: not measured */
 	double scale_wall_s;    /* the whole scale, wall seconds */

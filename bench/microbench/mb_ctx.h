@@ -22,11 +22,15 @@ struct mb_ctx {
 	struct wpt_limits raised;
 	uint64_t window[MB_WINDOW];   /* page numbers, spread over the range */
 	double samples[MB_MAX_REPS];
+	uint64_t clock_ns;            /* what a clock read adds to an interval */
 };
 
 /* Record err (first error wins) with what failed; returns the error. */
 int mb_fail(struct mb_ctx *c, int err, const char *what);
 uint64_t mb_clock_ns(clockid_t id);
+/* Measure what reading the CPU-time clock adds to an interval timed
+ * with it, into c (subtracted from every interval) and c->out. */
+void mb_clock_calibrate(struct mb_ctx *c);
 
 /* The VMM's side: protection that costs nothing, a sink that does
  * nothing. */

@@ -229,7 +229,7 @@ bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 	if (elapsed_s + est <= o->budget_s)
 		return false;
 	memset(out, 0, sizeof(*out));
-	out->fault_ns = out->root_fault_share = NAN;
+	out->fault_ns = out->root_fault_share = out->clock_ns = NAN;
 	out->pages = pages;
 	out->skipped = true;
 	snprintf(out->note, sizeof(out->note), "about %.0f s (estimated from "
@@ -384,6 +384,25 @@ static void print_fault_note(FILE *f, const struct mb_scale *sc, size_t n)
 			"price, per descriptor\n");
 }
 
+/* The line that says what the clock costs, as measured at each scale and
+ * taken off every interval timed there. */
+static void print_clock_note(FILE *f, const struct mb_scale *sc, size_t n)
+{
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (sc[i].error || sc[i].skipped || isnan(sc[i].clock_ns))
+			continue;
+		fprintf(f, "%s%.0f", any ? " / " : "timing: a read of the "
+			"thread's CPU-time clock costs ", sc[i].clock_ns);
+		any = true;
+	}
+	if (any)
+		fprintf(f, " ns here (by scale), taken off every interval "
+			"timed\n");
+}
+
 /* The table: a row per metric, a column per scale, each figure with its
  * goal met or MISSED, the flatness last.  Returns the goals missed. */
 int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n)
@@ -410,6 +429,7 @@ int mb_print_table(FILE *f, const struct mb_scale *sc, size_t n)
 	fprintf(f, "\n%zu goals: %zu met, %d MISSED\n", ng, ng - (size_t)missed,
 		missed);
 	print_fault_note(f, sc, n);
+	print_clock_note(f, sc, n);
 	for (i = 0; i < n; i++) {
 		mb_scale_name(sc[i].pages, name, sizeof(name));
 		if (sc[i].error)
@@ -452,6 +472,8 @@ static void json_scale(FILE *f, const struct mb_scale *s)
 	json_num(f, s->fault_ns);
 	fprintf(f, ", \"set_root_fault_ns_per_desc\": ");
 	json_num(f, s->root_fault_share);
+	fprintf(f, ", \"clock_read_ns\": ");
+	json_num(f, s->clock_ns);
 	for (m = 0; m < MB_NR_METRICS; m++) {
 		fprintf(f, ",\n     \"%s\": {\"value\": ", mb_metrics[m].key);
 		json_num(f, measured(s, m) ? s->value[m] : NAN);

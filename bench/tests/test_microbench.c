@@ -131,7 +131,7 @@ static struct mb_scale scale(uint64_t pages, double store, double desc,
 	s.value[MB_STORE_MAP] = store;
 	s.value[MB_ROOT_WALK] = desc;
 	s.value[MB_MEMORY] = mem;
-	s.fault_ns = s.root_fault_share = NAN;
+	s.fault_ns = s.root_fault_share = s.clock_ns = NAN;
 	return s;
 }
 
@@ -209,12 +209,15 @@ START_TEST(table_counts_missed)
 	/* No fault was measured: its row has dashes, and no line prices it. */
 	ck_assert_ptr_nonnull(strstr(out, "  of it page faults (est.)"));
 	ck_assert_ptr_null(strstr(out, "page faults: "));
+	ck_assert_ptr_null(strstr(out, "timing: "));
 	free(out);
 	/* Measured: the share under the first walk (not a goal: the count
 	 * stays), the price and count per scale under the table. */
 	sc[0].fault_ns = 9500;
 	sc[0].root_faults = 12;
 	sc[0].root_fault_share = 45.04;
+	sc[0].clock_ns = 1324;
+	sc[1].clock_ns = 1301;
 	out = capture(mb_print_table, sc, 2, &ret);
 	ck_assert_int_eq(ret, 5);
 	ck_assert_ptr_nonnull(strstr(out, "  of it page faults (est.)"
@@ -223,6 +226,8 @@ START_TEST(table_counts_missed)
 				      "fresh 4 KiB page costs 9.5 us at 1K "
 				      "(12 in the first set_root);"));
 	ck_assert_ptr_null(strstr(out, "at 64K ("));
+	ck_assert_ptr_nonnull(strstr(out, "timing: a read of the thread's "
+				      "CPU-time clock costs 1324 / 1301 ns"));
 	free(out);
 	/* The default limits' refusal by its errno's name. */
 	sc[1].defaults_err = -E2BIG;
@@ -245,6 +250,7 @@ START_TEST(json_written)
 	sc[0].fault_ns = 9500;
 	sc[0].root_faults = 12;
 	sc[0].root_fault_share = 45.04;
+	sc[0].clock_ns = 1324;
 	out = capture(json, sc, 2, &ret);
 	ck_assert_int_eq(ret, 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"machine\": \"2 cpus, \\\"quoted\\\"\\\\\""));
@@ -254,7 +260,8 @@ START_TEST(json_written)
 	ck_assert_ptr_nonnull(strstr(out, "\"goal\": \"flat\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"set_root_faults\": 12, "
 				      "\"first_touch_ns\": 9500.000, "
-				      "\"set_root_fault_ns_per_desc\": 45.040"));
+				      "\"set_root_fault_ns_per_desc\": 45.040, "
+				      "\"clock_read_ns\": 1324.000"));
 	ck_assert_ptr_nonnull(strstr(out, "\"set_root_faults\": 0, "
 				      "\"first_touch_ns\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"gpa\": \"scattered\""));
