@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #define MB_MAX_SCALES 8
+#define MB_MAX_RUNS 9
 #define MB_MIN_PAGES 1024ull
 #define MB_MAX_PAGES (1ull << 26)  /* 256 GiB of IOVA, one level 1 table */
 
@@ -59,6 +60,7 @@ struct mb_opts {
 	uint64_t scales[MB_MAX_SCALES]; /* mapped 4K pages, ascending */
 	unsigned int nr_scales;
 	unsigned int batches;   /* store batches of 64 per kind */
+	unsigned int runs;      /* the whole run this many times: medians */
 	uint64_t record_max;    /* the recording sink up to this many pages */
 	double budget_s;        /* skip a scale estimated to end past it; 0: none */
 	bool contiguous;        /* GPAs contiguous (one run), else scattered */
@@ -90,6 +92,7 @@ struct mb_scale {
 	int defaults_err;       /* set_root under default limits: 0 or -errno */
 	bool limits_raised;     /* limits were raised for part of the run */
 	bool skipped;           /* not run: over the time budget (note says) */
+	unsigned int runs;      /* runs its figures are the medians of */
 	int error;              /* 0, or the -errno that stopped the scale */
 	char note[160];
 };
@@ -122,6 +125,11 @@ void mb_scale_name(uint64_t pages, char *buf, size_t len);
  * so, *out says it was skipped and why. */
 bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 		    uint64_t pages, double elapsed_s, struct mb_scale *out);
+
+/* One scale's figures over its runs run[0..n): each the median of the
+ * runs that measured it (a failed or skipped run measures nothing; the
+ * first failure is the result's).  n >= 1. */
+void mb_combine_runs(const struct mb_scale *run, size_t n, struct mb_scale *out);
 
 /* mb_scale.c: one scale; each phase in a child process */
 int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out);

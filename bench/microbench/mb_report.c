@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,13 +102,15 @@ void mb_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: wpt-microbench [--quick] [--scales LIST] [--batches N]\n"
-		"                      [--record-max PAGES] [--budget SECONDS]\n"
+		"                      [--runs N] [--record-max PAGES] [--budget SECONDS]\n"
 		"                      [--gpa scattered|contiguous] [--window spread|hot]\n"
 		"                      [--json PATH] [--png PATH]\n"
 		"                      [--no-chart]\n"
 		"  --scales LIST      mapped 4K pages, powers of two from 1k to 64m,\n"
 		"                     ascending (default 1k,64k,1m,16m; --quick 1k,64k)\n"
 		"  --batches N        timed batches of 64 stores per kind (default 200)\n"
+		"  --runs N           every scale N times, in turn; each figure the\n"
+		"                     median of the N (default 3; --quick 1)\n"
 		"  --record-max PAGES the recording-sink rows up to this scale (16m)\n"
 		"  --budget SECONDS   skip a scale estimated to end past this (60;\n"
 		"                     0: run every scale whatever it takes)\n"
@@ -125,6 +128,7 @@ static const struct option long_opts[] = {
 	{ "quick", no_argument, NULL, 'q' },
 	{ "scales", required_argument, NULL, 's' },
 	{ "batches", required_argument, NULL, 'b' },
+	{ "runs", required_argument, NULL, 'R' },
 	{ "record-max", required_argument, NULL, 'r' },
 	{ "budget", required_argument, NULL, 'B' },
 	{ "gpa", required_argument, NULL, 'g' },
@@ -150,6 +154,13 @@ static int parse_one(int c, const char *arg, struct mb_opts *o, bool *scales)
 		if (errno || *end || *arg == '-' || v < 1 || v > 512)
 			return -EINVAL;
 		o->batches = (unsigned int)v;
+		return 0;
+	case 'R':
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || *end || *arg == '-' || v < 1 || v > MB_MAX_RUNS)
+			return -EINVAL;
+		o->runs = (unsigned int)v;
 		return 0;
 	case 'r':
 		return parse_pages(arg, &o->record_max) == (int)strlen(arg) ?
@@ -204,6 +215,8 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err)
 		mb_parse_scales(o->quick ? "1k,64k" : "1k,64k,1m,16m", o);
 	if (!o->batches)
 		o->batches = o->quick ? 64 : 200;
+	if (!o->runs)
+		o->runs = o->quick ? 1 : 3;
 	return 0;
 }
 
@@ -241,6 +254,70 @@ bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 static bool measured(const struct mb_scale *s, enum mb_metric m)
 {
 	return !s->error && !s->skipped && !isnan(s->value[m]);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of the numbers among v[0..n) (NaN: none is one). */
+static double median_of(double *v, size_t n)
+{
+	size_t k = 0, i;
+
+	for (i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			v[k++] = v[i];
+	if (!k)
+		return NAN;
+	qsort(v, k, sizeof(v[0]), cmp_dbl);
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* The median of the double at offset off in the runs that measured. */
+static double field_median(const struct mb_scale *run, size_t n, size_t off)
+{
+	double v[MB_MAX_RUNS];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = run[i].error || run[i].skipped ? NAN :
+			*(const double *)((const char *)&run[i] + off);
+	return median_of(v, n);
+}
+
+void mb_combine_runs(const struct mb_scale *run, size_t n, struct mb_scale *out)
+{
+	double v[MB_MAX_RUNS];
+	size_t i, ok = 0, first_ok = n;
+	int m;
+
+	for (i = 0; i < n; i++)
+		if (!run[i].error && !run[i].skipped && first_ok == n)
+			first_ok = i;
+	/* Counts, limits and wall times from the first run that measured;
+	 * a failure wins over everything, else a scale no run measured is
+	 * skipped as the first run said. */
+	for (i = 0; i < n && !run[i].error; i++)
+		;
+	*out = run[i < n ? i : first_ok < n ? first_ok : 0];
+	if (out->error || out->skipped)
+		return;
+	for (m = 0; m < MB_NR_METRICS; m++) {
+		for (i = 0; i < n; i++)
+			v[i] = measured(&run[i], m) ? run[i].value[m] : NAN;
+		out->value[m] = median_of(v, n);
+	}
+	out->fault_ns = field_median(run, n, offsetof(struct mb_scale, fault_ns));
+	out->root_fault_share = field_median(run, n, offsetof(struct mb_scale,
+							  root_fault_share));
+	out->clock_ns = field_median(run, n, offsetof(struct mb_scale, clock_ns));
+	for (i = 0; i < n; i++)
+		ok += !run[i].error && !run[i].skipped;
+	out->runs = (unsigned int)ok;
 }
 
 /*
@@ -474,6 +551,7 @@ static void json_scale(FILE *f, const struct mb_scale *s)
 	json_num(f, s->root_fault_share);
 	fprintf(f, ", \"clock_read_ns\": ");
 	json_num(f, s->clock_ns);
+	fprintf(f, ", \"runs\": %u", s->runs);
 	for (m = 0; m < MB_NR_METRICS; m++) {
 		fprintf(f, ",\n     \"%s\": {\"value\": ", mb_metrics[m].key);
 		json_num(f, measured(s, m) ? s->value[m] : NAN);
@@ -516,9 +594,10 @@ int mb_write_json(FILE *f, const char *machine, const char *date,
 	fprintf(f, ",\n  \"date\": ");
 	bench_json_str(f, date);
 	fprintf(f, ",\n  \"quick\": %s,\n  \"gpa\": \"%s\",\n  \"window\": \"%s\",\n"
-		"  \"batches\": %u,\n  \"setup\": ", o->quick ? "true" : "false",
+		"  \"batches\": %u,\n  \"runs\": %u,\n  \"setup\": ",
+		o->quick ? "true" : "false",
 		o->contiguous ? "contiguous" : "scattered",
-		o->hot ? "hot" : "spread", o->batches);
+		o->hot ? "hot" : "spread", o->batches, o->runs);
 	bench_json_str(f, "Arm LPAE stage 1, 4K granule, 48-bit IAS, trap mode "
 		    "(inval mode for invalidations), callback protection, "
 		    "thread CPU time, medians");

@@ -172,14 +172,44 @@ static int write_outputs(const struct mb_opts *o, const char *machine,
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Every scale once, in order, into sc; returns the scales that failed. */
+static unsigned int run_once(const struct mb_opts *o, unsigned int r,
+			     const struct timespec *t0, struct mb_scale *sc)
 {
-	static struct mb_scale sc[MB_MAX_SCALES];
-	char machine[256], date[64], name[16];
-	struct timespec t0;
-	time_t now = time(NULL);
 	const struct mb_scale *last = NULL;
 	unsigned int i, failed = 0;
+	char name[16], round[32] = "";
+
+	if (o->runs > 1)
+		snprintf(round, sizeof(round), " (run %u of %u)", r + 1, o->runs);
+	for (i = 0; i < o->nr_scales; i++) {
+		mb_scale_name(o->scales[i], name, sizeof(name));
+		if (mb_over_budget(o, last, o->scales[i], since(t0), &sc[i])) {
+			fprintf(stderr, "wpt-microbench: %s%s SKIPPED: %s\n",
+				name, round, sc[i].note);
+			continue;
+		}
+		fprintf(stderr, "wpt-microbench: %s mapped 4K pages%s...\n",
+			name, round);
+		mb_run_scale(o, o->scales[i], &sc[i]);
+		failed += sc[i].error != 0;
+		if (!sc[i].error)
+			last = &sc[i];
+		fprintf(stderr, "wpt-microbench: %s done in %.1f s%s%s\n", name,
+			sc[i].scale_wall_s, sc[i].error ? ": FAILED: " : "",
+			sc[i].note);
+	}
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	static struct mb_scale sc[MB_MAX_SCALES], runs[MB_MAX_RUNS][MB_MAX_SCALES];
+	struct mb_scale one[MB_MAX_RUNS];
+	char machine[256], date[64];
+	struct timespec t0;
+	time_t now = time(NULL);
+	unsigned int i, r, failed = 0;
 	struct mb_opts o;
 	int ret = mb_parse_args(argc, argv, &o, stderr);
 
@@ -188,30 +218,25 @@ int main(int argc, char **argv)
 	machine_name(machine, sizeof(machine));
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Runs in turn, not each scale's back to back: a minute of a noisy
+	 * neighbour then costs one run of a figure, not all of it. */
+	for (r = 0; r < o.runs; r++)
+		failed += run_once(&o, r, &t0, runs[r]);
 	for (i = 0; i < o.nr_scales; i++) {
-		mb_scale_name(o.scales[i], name, sizeof(name));
-		if (mb_over_budget(&o, last, o.scales[i],
-				since(&t0), &sc[i])) {
-			fprintf(stderr, "wpt-microbench: %s SKIPPED: %s\n", name,
-				sc[i].note);
-			continue;
-		}
-		fprintf(stderr, "wpt-microbench: %s mapped 4K pages...\n", name);
-		mb_run_scale(&o, o.scales[i], &sc[i]);
-		failed += sc[i].error != 0;
-		if (!sc[i].error)
-			last = &sc[i];
-		fprintf(stderr, "wpt-microbench: %s done in %.1f s%s%s\n", name,
-			sc[i].scale_wall_s, sc[i].error ? ": FAILED: " : "",
-			sc[i].note);
+		for (r = 0; r < o.runs; r++)
+			one[r] = runs[r][i];
+		mb_combine_runs(one, o.runs, &sc[i]);
 	}
 	printf("wpt-microbench: %s, %s%s; the engine without KVM: Arm LPAE "
 	       "stage 1, 4K granule,\ncallback protection, CPU time of the "
-	       "calling thread, medians (%u batches of 64 stores per kind);\n"
+	       "calling thread, medians (%u batches of 64 stores per kind)%s;\n"
 	       "GPAs %s, the 64 stored leaves %s\n\n", machine, date,
 	       o.quick ? ", QUICK" : "", o.batches,
+	       o.runs > 1 ? ", then the median of the runs" : "",
 	       o.contiguous ? "contiguous (one run)" : "scattered (a mapping each)",
 	       o.hot ? "adjacent (one table)" : "spread over the range");
+	if (o.runs > 1)
+		printf("runs: %u, in turn\n\n", o.runs);
 	ret = mb_print_table(stdout, sc, o.nr_scales);
 	printf("wall time %.1f s\n", since(&t0));
 	fflush(stdout);

@@ -72,6 +72,7 @@ START_TEST(args_defaults_and_quick)
 	ck_assert_uint_eq(o.nr_scales, 4);
 	ck_assert_uint_eq(o.scales[3], 16ull << 20);
 	ck_assert_uint_eq(o.batches, 200);
+	ck_assert_uint_eq(o.runs, 3);
 	ck_assert_uint_eq(o.record_max, 1ull << 24);
 	ck_assert(o.chart && !o.quick && !o.contiguous && !o.hot);
 	ck_assert_str_eq(o.json, "bench/results/microbench.json");
@@ -80,12 +81,14 @@ START_TEST(args_defaults_and_quick)
 	ck_assert_uint_eq(o.nr_scales, 2);
 	ck_assert_uint_eq(o.scales[1], 65536);
 	ck_assert_uint_eq(o.batches, 64);
+	ck_assert_uint_eq(o.runs, 1);
 	/* Explicit values win over --quick's, in any order. */
 	ck_assert_int_eq(parse(&o, (const char *const[]){ "--batches", "9",
 		"--quick", "--scales", "8k", "--record-max", "0", "--no-chart",
 		"--json", "/tmp/x.json", "--png", "/tmp/x.png", "--gpa",
-		"contiguous", "--window", "hot", NULL }), 0);
+		"contiguous", "--window", "hot", "--runs", "5", NULL }), 0);
 	ck_assert(o.contiguous && o.hot);
+	ck_assert_uint_eq(o.runs, 5);
 	ck_assert_uint_eq(o.batches, 9);
 	ck_assert_uint_eq(o.nr_scales, 1);
 	ck_assert_uint_eq(o.scales[0], 8192);
@@ -108,6 +111,10 @@ static const char *const *const bad_args[] = {
 	(const char *const[]){ "--budget", "soon", NULL },
 	(const char *const[]){ "--gpa", "random", NULL },
 	(const char *const[]){ "--window", "cold", NULL },
+	(const char *const[]){ "--runs", "0", NULL },
+	(const char *const[]){ "--runs", "10", NULL },
+	(const char *const[]){ "--runs", "-1", NULL },
+	(const char *const[]){ "--runs", "2x", NULL },
 };
 
 START_TEST(bad_args_refused)
@@ -170,6 +177,47 @@ START_TEST(goals_judged)
 }
 END_TEST
 
+/* Runs combined: each figure the median of the runs that measured it. */
+START_TEST(runs_combined)
+{
+	struct mb_scale run[4] = {
+		scale(1024, 120, 30, 50), scale(1024, 90, NAN, 40),
+		scale(1024, 100, 10, 60), scale(1024, 500, 500, 500),
+	}, out;
+
+	run[0].clock_ns = 1300;
+	run[1].clock_ns = 1500;
+	run[2].clock_ns = 1400;
+	run[0].root_faults = 12;
+	run[3].skipped = true;
+	mb_combine_runs(run, 4, &out);
+	ck_assert(!out.error && !out.skipped);
+	ck_assert_uint_eq(out.runs, 3);
+	ck_assert(out.value[MB_STORE_MAP] == 100);
+	ck_assert(out.value[MB_ROOT_WALK] == 20);  /* of 30 and 10 */
+	ck_assert(out.value[MB_MEMORY] == 50);
+	ck_assert(isnan(out.value[MB_SPLIT]));
+	ck_assert(out.clock_ns == 1400);
+	ck_assert(isnan(out.fault_ns));
+	ck_assert_uint_eq(out.root_faults, 12);
+	/* One run alone is itself. */
+	mb_combine_runs(run, 1, &out);
+	ck_assert(out.value[MB_STORE_MAP] == 120 && out.runs == 1);
+	/* A failure is the scale's, whatever the others measured. */
+	run[2].error = -EIO;
+	snprintf(run[2].note, sizeof(run[2].note), "verify");
+	mb_combine_runs(run, 3, &out);
+	ck_assert_int_eq(out.error, -EIO);
+	ck_assert_str_eq(out.note, "verify");
+	/* Skipped by every run: skipped, as the first run said. */
+	run[3].pages = 1ull << 24;
+	snprintf(run[3].note, sizeof(run[3].note), "over budget");
+	mb_combine_runs(&run[3], 1, &out);
+	ck_assert(out.skipped);
+	ck_assert_str_eq(out.note, "over budget");
+}
+END_TEST
+
 static char *capture(int (*fn)(FILE *, const struct mb_scale *, size_t),
 		     const struct mb_scale *sc, size_t n, int *ret)
 {
@@ -185,7 +233,7 @@ static char *capture(int (*fn)(FILE *, const struct mb_scale *, size_t),
 
 static int json(FILE *f, const struct mb_scale *sc, size_t n)
 {
-	struct mb_opts o = { .batches = 7, .hot = true };
+	struct mb_opts o = { .batches = 7, .runs = 2, .hot = true };
 
 	return mb_write_json(f, "2 cpus, \"quoted\"\\", "2026-12-04", &o, sc, n);
 }
@@ -266,6 +314,7 @@ START_TEST(json_written)
 				      "\"first_touch_ns\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"gpa\": \"scattered\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"window\": \"hot\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"runs\": 2,"));
 	ck_assert_ptr_null(strstr(out, "nan"));
 	ck_assert_ptr_null(strstr(out, "inf"));
 	for (p = out; *p; p++) {
@@ -356,6 +405,7 @@ int main(void)
 	tcase_add_loop_test(tc, bad_args_refused, 0,
 			    sizeof(bad_args) / sizeof(bad_args[0]));
 	tcase_add_test(tc, goals_judged);
+	tcase_add_test(tc, runs_combined);
 	tcase_add_test(tc, table_counts_missed);
 	tcase_add_test(tc, json_written);
 	tcase_add_test(tc, chart_data_written);
