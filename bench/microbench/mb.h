@@ -60,7 +60,7 @@ struct mb_opts {
 	uint64_t scales[MB_MAX_SCALES]; /* mapped 4K pages, ascending */
 	unsigned int nr_scales;
 	unsigned int batches;   /* store batches of 64 per kind */
-	unsigned int runs;      /* the whole run this many times: medians */
+	unsigned int runs;      /* the whole run this many times: the lowest */
 	uint64_t record_max;    /* the recording sink up to this many pages */
 	double budget_s;        /* skip a scale estimated to end past it; 0: none */
 	bool contiguous;        /* GPAs contiguous (one run), else scattered */
@@ -81,18 +81,18 @@ struct mb_scale {
 	 * just before it) and so what its faults cost per descriptor: the
 	 * part of that figure that is the machine's, not the engine's. */
 	uint64_t root_faults;
-	/* What one read of the CPU-time clock costs (a system call; its
-	 * cost lands inside every interval it times): measured in each
-	 * phase's process and subtracted from every interval.  NAN: not
+	/* What one read of the CPU-time clock (a system call) and of
+	 * CLOCK_MONOTONIC (vDSO) add to an interval they time: measured in
+	 * each phase's process and taken off every interval.  NAN: not
 	 * measured. */
-	double clock_ns;
+	double clock_ns, wall_clock_ns;
 	double fault_ns;
 	double root_fault_share;  /* ns per descriptor; NAN: not measured */
 	double scale_wall_s;    /* the whole scale, wall seconds */
 	int defaults_err;       /* set_root under default limits: 0 or -errno */
 	bool limits_raised;     /* limits were raised for part of the run */
 	bool skipped;           /* not run: over the time budget (note says) */
-	unsigned int runs;      /* runs its figures are the medians of */
+	unsigned int runs;      /* runs its figures are the lowest of */
 	int error;              /* 0, or the -errno that stopped the scale */
 	char note[160];
 };
@@ -126,9 +126,10 @@ void mb_scale_name(uint64_t pages, char *buf, size_t len);
 bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 		    uint64_t pages, double elapsed_s, struct mb_scale *out);
 
-/* One scale's figures over its runs run[0..n): each the median of the
- * runs that measured it (a failed or skipped run measures nothing; the
- * first failure is the result's).  n >= 1. */
+/* One scale's figures over its runs run[0..n): each the lowest that a
+ * run measured (a failed or skipped run measures nothing; the first
+ * failure is the result's), the clocks' and faults' costs the median.
+ * n >= 1. */
 void mb_combine_runs(const struct mb_scale *run, size_t n, struct mb_scale *out);
 
 /* mb_scale.c: one scale; each phase in a child process */

@@ -22,7 +22,8 @@ struct mb_ctx {
 	struct wpt_limits raised;
 	uint64_t window[MB_WINDOW];   /* page numbers, spread over the range */
 	double samples[MB_MAX_REPS];
-	uint64_t clock_ns;            /* what a clock read adds to an interval */
+	uint64_t clock_ns;            /* what a read adds to an interval: */
+	uint64_t wall_clock_ns;       /* CPU-time clock, CLOCK_MONOTONIC */
 };
 
 /* Record err (first error wins) with what failed; returns the error. */

@@ -5,11 +5,19 @@
  * stores through the recording sink; on an INVAL domain, invalidations of
  * 2 MiB and 1 GiB.  mb_scale.c runs each phase in a process of its own.
  *
- * Times are the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) around
- * library calls: on a shared machine, time the thread spent descheduled
- * is not the library's.  Stores are timed in batches of 64 (a clock read
- * costs about what a good store should), everything else one call at a
- * time; each figure is the median of its samples.  The denominators are
+ * Two clocks.  A walk (set_root, up to seconds) is timed in the calling
+ * thread's CPU time (CLOCK_THREAD_CPUTIME_ID): on a shared machine, time
+ * the thread spent descheduled is not the library's.  Everything short
+ * (stores in batches of 64, a split, a freed table, an invalidation) is
+ * timed by CLOCK_MONOTONIC, read through the vDSO without a system call,
+ * and judged by the median of many samples (a batch the thread was
+ * descheduled in is an outlier).  The CPU-time clock has no vDSO path:
+ * between batches its system call disturbed what was measured (where
+ * the kernel runs under a hypervisor without PCIDs, each system call
+ * flushes the TLB, and the next 64 spread stores paid 30-40 ns each to
+ * refill it).  What each clock's read adds to an interval is measured
+ * and taken off.  Each figure is the median of its samples, one call at a
+ * time.  The denominators are
  * the bench's own counts (descriptors in the tables a walk must read),
  * not the library's counters, so that figures compare across versions;
  * the library's descs_visited goes into the JSON beside them.
@@ -44,6 +52,11 @@ static uint64_t cpu_ns(void)
 	return mb_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
+static uint64_t wall_ns(void)
+{
+	return mb_clock_ns(CLOCK_MONOTONIC);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -51,38 +64,44 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * The thread's CPU-time clock has no vDSO fast path: each read is a
- * system call, and the part of one after it samples the clock plus the
- * part of the next before it samples is inside every interval the two
- * bound.  Two reads back to back bound exactly that: their median gap is
- * taken off every interval.  Where a system call costs a microsecond (a
- * guest whose kernel runs under a hypervisor's switcher) that is 20 ns of
- * each batched store.
- */
-void mb_clock_calibrate(struct mb_ctx *c)
+/* The median gap between two back-to-back reads of read(): what one read
+ * adds to every interval it bounds (the part of one read after it samples
+ * the clock plus the part of the next before it does). */
+static uint64_t read_cost(uint64_t (*read)(void))
 {
 	uint64_t gap[201], t0;
 	unsigned int i;
 
 	for (i = 0; i < 201; i++) {
-		t0 = cpu_ns();
-		gap[i] = cpu_ns() - t0;
+		t0 = read();
+		gap[i] = read() - t0;
 	}
 	qsort(gap, 201, sizeof(gap[0]), cmp_u64);
-	c->clock_ns = gap[100];
-	c->out->clock_ns = (double)gap[100];
+	return gap[100];
 }
 
-/* CPU ns since t0 (a cpu_ns() reading), less what the clock itself adds:
- * the library's time alone. */
-static uint64_t cpu_since(const struct mb_ctx *c, uint64_t t0, uint64_t *now)
+/* The CPU-time clock is a system call (a microsecond where the kernel
+ * runs under a hypervisor's switcher); CLOCK_MONOTONIC tens of ns. */
+void mb_clock_calibrate(struct mb_ctx *c)
 {
-	uint64_t t = cpu_ns(), d = t - t0;
+	c->clock_ns = read_cost(cpu_ns);
+	c->wall_clock_ns = read_cost(wall_ns);
+	c->out->clock_ns = (double)c->clock_ns;
+	c->out->wall_clock_ns = (double)c->wall_clock_ns;
+}
+
+/* ns since t0 on clock read (cpu_ns or wall_ns, t0 its reading), less
+ * what the clock itself adds: the library's time alone.  *now: the
+ * reading taken, to start the next interval. */
+static uint64_t since(const struct mb_ctx *c, uint64_t (*read)(void),
+		      uint64_t t0, uint64_t *now)
+{
+	uint64_t t = read(), d = t - t0;
+	uint64_t cost = read == cpu_ns ? c->clock_ns : c->wall_clock_ns;
 
 	if (now)
 		*now = t;
-	return d > c->clock_ns ? d - c->clock_ns : 0;
+	return d > cost ? d - cost : 0;
 }
 
 /* Resident bytes of this process (/proc/self/statm, second field). */
@@ -223,7 +242,8 @@ static int root_once(struct mb_ctx *c, struct wpt_domain *d, double *per_desc)
 	uint64_t descs = domain_descs(d), t0 = cpu_ns();
 	int ret = wpt_domain_set_root(d, c->g.root);
 
-	*per_desc = (double)cpu_since(c, t0, NULL) / (double)mb_tree_descs(&c->g);
+	*per_desc = (double)since(c, cpu_ns, t0, NULL) /
+		    (double)mb_tree_descs(&c->g);
 	c->out->lib_descs[MB_ROOT_WALK] = c->out->lib_descs[MB_ROOT_AGAIN] =
 		domain_descs(d) - descs;
 	return ret ? ret : wpt_domain_error(d);
@@ -293,16 +313,16 @@ static int phase_stores(struct mb_ctx *c, enum mb_metric map,
 	if (!unmap_ns)
 		return mb_fail(c, -ENOMEM, "stores");
 	for (b = 0; b < c->o->batches && b < MB_MAX_REPS; b++) {
-		t0 = cpu_ns();
+		t0 = wall_ns();
 		for (k = 0; k < MB_WINDOW; k++)
 			if (trapped_store(c, mb_leaf_slot(&c->g, c->window[k]), 0))
 				goto out;
-		unmap_ns[b] = (double)cpu_since(c, t0, &t1) / MB_WINDOW;
+		unmap_ns[b] = (double)since(c, wall_ns, t0, &t1) / MB_WINDOW;
 		for (k = 0; k < MB_WINDOW; k++)
 			if (trapped_store(c, mb_leaf_slot(&c->g, c->window[k]),
 					  mb_leaf_desc(&c->g, c->window[k])))
 				goto out;
-		c->samples[b] = (double)cpu_since(c, t1, NULL) / MB_WINDOW;
+		c->samples[b] = (double)since(c, wall_ns, t1, NULL) / MB_WINDOW;
 	}
 	put_median(c, map, b);
 	memcpy(c->samples, unmap_ns, b * sizeof(double));
@@ -326,13 +346,13 @@ static int split_once(struct mb_ctx *c, uint64_t b, double *split, double *freed
 	t[0] = 0;
 	for (j = 1; j < MB_DESCS; j++)
 		t[j] = mb_desc_page(out + j * MB_PAGE);
-	t0 = cpu_ns();
+	t0 = wall_ns();
 	if (trapped_store(c, slot, mb_desc_table(table)))
 		return c->out->error;
-	*split = (double)cpu_since(c, t0, &t0) / MB_DESCS;
+	*split = (double)since(c, wall_ns, t0, &t0) / MB_DESCS;
 	if (trapped_store(c, slot, 0))
 		return c->out->error;
-	*freed = (double)cpu_since(c, t0, NULL) / MB_DESCS;
+	*freed = (double)since(c, wall_ns, t0, NULL) / MB_DESCS;
 	return trapped_store(c, slot, mb_desc_block(out));
 }
 
@@ -418,9 +438,9 @@ static int inval_once(struct mb_ctx *c, struct wpt_domain *d, uint64_t p,
 	int ret;
 
 	toggle_leaf(c, p);
-	t0 = cpu_ns();
+	t0 = wall_ns();
 	ret = wpt_domain_invalidate(d, iova, size);
-	*per_desc = (double)cpu_since(c, t0, NULL) / (double)descs;
+	*per_desc = (double)since(c, wall_ns, t0, NULL) / (double)descs;
 	return ret ? mb_fail(c, ret, "invalidate") : 0;
 }
 

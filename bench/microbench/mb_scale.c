@@ -78,8 +78,10 @@ static void merge(struct mb_scale *out, const struct mb_scale *ph)
 		out->samples[m] = ph->samples[m];
 		out->lib_descs[m] = ph->lib_descs[m];
 	}
-	if (!isnan(ph->clock_ns) && isnan(out->clock_ns))
+	if (!isnan(ph->clock_ns) && isnan(out->clock_ns)) {
 		out->clock_ns = ph->clock_ns;
+		out->wall_clock_ns = ph->wall_clock_ns;
+	}
 	out->defaults_err = out->defaults_err ?: ph->defaults_err;
 	out->limits_raised |= ph->limits_raised;
 	if (ph->root_wall_s > 0) {
@@ -141,7 +143,8 @@ int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out)
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < MB_NR_METRICS; i++)
 		out->value[i] = NAN;
-	out->fault_ns = out->root_fault_share = out->clock_ns = NAN;
+	out->fault_ns = out->root_fault_share = out->clock_ns =
+		out->wall_clock_ns = NAN;
 	out->pages = pages;
 	memset(&c, 0, sizeof(c));
 	c.o = o;

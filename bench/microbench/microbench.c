@@ -114,7 +114,7 @@ static void chart_script(FILE *f, const char *png, const char *dat,
 	/* Fixed margins: the three plots line up whatever their keys. */
 	fprintf(f, ")\nset multiplot layout 1,3 margins 0.05,0.98,0.32,0.90 "
 		"spacing 0.06 title 'wpt-microbench: the engine without KVM "
-		"(CPU time, medians; log-log)'\n");
+		"(medians, the lowest of the runs; log-log)'\n");
 	chart_panel(f, dat, "per trapped leaf store", "ns per store", stores, 4, sc, n);
 	chart_panel(f, dat, "per descriptor walked", "ns per descriptor", walks, 6, sc, n);
 	chart_panel(f, dat, "resident memory per mapped page", "bytes per page",
@@ -228,11 +228,11 @@ int main(int argc, char **argv)
 		mb_combine_runs(one, o.runs, &sc[i]);
 	}
 	printf("wpt-microbench: %s, %s%s; the engine without KVM: Arm LPAE "
-	       "stage 1, 4K granule,\ncallback protection, CPU time of the "
-	       "calling thread, medians (%u batches of 64 stores per kind)%s;\n"
+	       "stage 1, 4K granule,\ncallback protection, medians (%u "
+	       "batches of 64 stores per kind)%s;\n"
 	       "GPAs %s, the 64 stored leaves %s\n\n", machine, date,
 	       o.quick ? ", QUICK" : "", o.batches,
-	       o.runs > 1 ? ", then the median of the runs" : "",
+	       o.runs > 1 ? ", then the lowest of the runs" : "",
 	       o.contiguous ? "contiguous (one run)" : "scattered (a mapping each)",
 	       o.hot ? "adjacent (one table)" : "spread over the range");
 	if (o.runs > 1)
