@@ -10,7 +10,8 @@
  * process of its own, so the resident memory it measures is its own.
  *
  * The pure parts (options, goals, the table, the JSON, the chart's data)
- * are in mb_report.c and unit-tested (bench/tests/test_microbench.c).
+ * are in mb_args.c and mb_report.c, unit-tested
+ * (bench/tests/test_microbench.c).
  */
 #ifndef WPT_MICROBENCH_H
 #define WPT_MICROBENCH_H
@@ -105,7 +106,7 @@ struct mb_goal {
 	bool met;
 };
 
-/* mb_report.c: pure */
+/* mb_args.c and mb_report.c: pure */
 int mb_parse_scales(const char *s, struct mb_opts *o);
 int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err);
 void mb_usage(FILE *f);
