@@ -84,6 +84,20 @@ void mb_usage(FILE *f)
 		"2 a bad argument.\n");
 }
 
+/* A decimal count from 1 to max: 0, or -EINVAL. */
+static int parse_count(const char *arg, unsigned int max, unsigned int *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || *arg == '-' || v < 1 || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
 static const struct option long_opts[] = {
 	{ "quick", no_argument, NULL, 'q' },
 	{ "scales", required_argument, NULL, 's' },
@@ -102,26 +116,15 @@ static const struct option long_opts[] = {
 
 static int parse_one(int c, const char *arg, struct mb_opts *o, bool *scales)
 {
-	uint64_t v;
 	char *end;
 
 	switch (c) {
 	case 'q': o->quick = true; return 0;
 	case 's': *scales = true; return mb_parse_scales(arg, o);
 	case 'b':
-		errno = 0;
-		v = strtoull(arg, &end, 10);
-		if (errno || *end || *arg == '-' || v < 1 || v > 512)
-			return -EINVAL;
-		o->batches = (unsigned int)v;
-		return 0;
+		return parse_count(arg, 512, &o->batches);
 	case 'R':
-		errno = 0;
-		v = strtoull(arg, &end, 10);
-		if (errno || *end || *arg == '-' || v < 1 || v > MB_MAX_RUNS)
-			return -EINVAL;
-		o->runs = (unsigned int)v;
-		return 0;
+		return parse_count(arg, MB_MAX_RUNS, &o->runs);
 	case 'r':
 		return parse_pages(arg, &o->record_max) == (int)strlen(arg) ?
 			       0 : -EINVAL;
