@@ -369,6 +369,13 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "null");
 }
 
+/* ", "key": v" after an object's first member. */
+static void json_field(FILE *f, const char *key, double v)
+{
+	fprintf(f, ", \"%s\": ", key);
+	json_num(f, v);
+}
+
 static void json_scale(FILE *f, const struct mb_scale *s)
 {
 	int m;
@@ -381,17 +388,13 @@ static void json_scale(FILE *f, const struct mb_scale *s)
 		"\"set_root_wall_s\": ", s->defaults_err,
 		s->limits_raised ? "true" : "false");
 	json_num(f, s->root_wall_s);
-	fprintf(f, ", \"scale_wall_s\": ");
-	json_num(f, s->scale_wall_s);
-	fprintf(f, ", \"set_root_faults\": %llu, \"first_touch_ns\": ",
+	json_field(f, "scale_wall_s", s->scale_wall_s);
+	fprintf(f, ", \"set_root_faults\": %llu",
 		(unsigned long long)s->root_faults);
-	json_num(f, s->fault_ns);
-	fprintf(f, ", \"set_root_fault_ns_per_desc\": ");
-	json_num(f, s->root_fault_share);
-	fprintf(f, ", \"clock_read_ns\": ");
-	json_num(f, s->clock_ns);
-	fprintf(f, ", \"wall_clock_read_ns\": ");
-	json_num(f, s->wall_clock_ns);
+	json_field(f, "first_touch_ns", s->fault_ns);
+	json_field(f, "set_root_fault_ns_per_desc", s->root_fault_share);
+	json_field(f, "clock_read_ns", s->clock_ns);
+	json_field(f, "wall_clock_read_ns", s->wall_clock_ns);
 	fprintf(f, ", \"runs\": %u", s->runs);
 	for (m = 0; m < MB_NR_METRICS; m++) {
 		fprintf(f, ",\n     \"%s\": {\"value\": ", mb_metrics[m].key);
