@@ -12,10 +12,10 @@
  * timed by CLOCK_MONOTONIC, read through the vDSO without a system call,
  * and judged by the median of many samples (a batch the thread was
  * descheduled in is an outlier).  The CPU-time clock has no vDSO path:
- * between batches its system call disturbed what was measured (where
- * the kernel runs under a hypervisor without PCIDs, each system call
- * flushes the TLB, and the next 64 spread stores paid 30-40 ns each to
- * refill it).  What each clock's read adds to an interval is measured
+ * between batches its system call disturbed what was measured (on a
+ * kvm_pvm guest the next 64 spread stores were 30-40 ns each slower
+ * after one, most likely a TLB flush on the way through the
+ * hypervisor).  What each clock's read adds to an interval is measured
  * and taken off.  Each figure is the median of its samples, one call at a
  * time.  The denominators are
  * the bench's own counts (descriptors in the tables a walk must read),
