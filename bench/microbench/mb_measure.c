@@ -16,9 +16,9 @@
  * kvm_pvm guest the next 64 spread stores were 30-40 ns each slower
  * after one, most likely a TLB flush on the way through the
  * hypervisor).  What each clock's read adds to an interval is measured
- * and taken off.  Each figure is the median of its samples, one call at a
- * time.  The denominators are
- * the bench's own counts (descriptors in the tables a walk must read),
+ * and taken off.  Each figure is the median of its samples (all but the
+ * stores timed one call at a time).  The denominators are the bench's
+ * own counts (descriptors in the tables a walk must read),
  * not the library's counters, so that figures compare across versions;
  * the library's descs_visited goes into the JSON beside them.
  */
