@@ -127,6 +127,10 @@ void mb_scale_name(uint64_t pages, char *buf, size_t len);
 bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 		    uint64_t pages, double elapsed_s, struct mb_scale *out);
 
+/* The median of the numbers among v[0..n) (the mean of the middle two
+ * for an even count; NaN: none is a number), v reordered. */
+double mb_median(double *v, size_t n);
+
 /* One scale's figures over its runs run[0..n): each the lowest that a
  * run measured (a failed or skipped run measures nothing; the first
  * failure is the result's), the clocks' and faults' costs the median.

@@ -57,27 +57,20 @@ static uint64_t wall_ns(void)
 	return mb_clock_ns(CLOCK_MONOTONIC);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The median gap between two back-to-back reads of read(): what one read
  * adds to every interval it bounds (the part of one read after it samples
  * the clock plus the part of the next before it does). */
 static uint64_t read_cost(uint64_t (*read)(void))
 {
-	uint64_t gap[201], t0;
+	double gap[201];
 	unsigned int i;
 
 	for (i = 0; i < 201; i++) {
-		t0 = read();
-		gap[i] = read() - t0;
+		uint64_t t0 = read();
+
+		gap[i] = (double)(read() - t0);
 	}
-	qsort(gap, 201, sizeof(gap[0]), cmp_u64);
-	return gap[100];
+	return (uint64_t)mb_median(gap, 201);
 }
 
 /* The CPU-time clock is a system call (a microsecond where the kernel
@@ -118,13 +111,6 @@ static uint64_t rss_bytes(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Minor page faults of this thread so far. */
 static uint64_t thread_faults(void)
 {
@@ -161,14 +147,12 @@ static double first_touch_ns(void)
 		round[r] = (double)(cpu_ns() - t0) / TOUCH_PAGES;
 		munmap((void *)p, len);
 	}
-	qsort(round, 4, sizeof(round[0]), cmp_double);
-	return (round[1] + round[2]) / 2;
+	return mb_median(round, 4);
 }
 
 static void put_median(struct mb_ctx *c, enum mb_metric m, size_t n)
 {
-	qsort(c->samples, n, sizeof(c->samples[0]), cmp_double);
-	c->out->value[m] = n ? c->samples[n / 2] : NAN;
+	c->out->value[m] = mb_median(c->samples, n);
 	c->out->samples[m] = n;
 }
 

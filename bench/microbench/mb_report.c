@@ -95,8 +95,7 @@ static int cmp_dbl(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The median of the numbers among v[0..n) (NaN: none is one). */
-static double median_of(double *v, size_t n)
+double mb_median(double *v, size_t n)
 {
 	size_t k = 0, i;
 
@@ -118,7 +117,7 @@ static double field_median(const struct mb_scale *run, size_t n, size_t off)
 	for (i = 0; i < n; i++)
 		v[i] = run[i].error || run[i].skipped ? NAN :
 			*(const double *)((const char *)&run[i] + off);
-	return median_of(v, n);
+	return mb_median(v, n);
 }
 
 void mb_combine_runs(const struct mb_scale *run, size_t n, struct mb_scale *out)

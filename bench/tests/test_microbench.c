@@ -177,6 +177,20 @@ START_TEST(goals_judged)
 }
 END_TEST
 
+/* Medians: the middle one, the mean of the middle two, NaNs left out. */
+START_TEST(median_taken)
+{
+	double odd[] = { 9, 1, 5 }, even[] = { 4, 8, 1, 100 };
+	double gaps[] = { NAN, 3, NAN, 7 }, none[] = { NAN, NAN };
+
+	ck_assert(mb_median(odd, 3) == 5);
+	ck_assert(mb_median(even, 4) == 6);
+	ck_assert(mb_median(gaps, 4) == 5);
+	ck_assert(isnan(mb_median(none, 2)));
+	ck_assert(isnan(mb_median(odd, 0)));
+}
+END_TEST
+
 /* Runs combined: each figure the lowest of the runs that measured it,
  * the clocks' costs their median. */
 START_TEST(runs_combined)
@@ -416,6 +430,7 @@ int main(void)
 			    sizeof(bad_args) / sizeof(bad_args[0]));
 	tcase_add_test(tc, goals_judged);
 	tcase_add_test(tc, runs_combined);
+	tcase_add_test(tc, median_taken);
 	tcase_add_test(tc, table_counts_missed);
 	tcase_add_test(tc, json_written);
 	tcase_add_test(tc, chart_data_written);
