@@ -56,6 +56,7 @@ $(BUILD)/tests/test_bench_probe: $(BUILD)/bench/vmm/probe.o
 $(BUILD)/tests/test_bench_smmu: $(BENCH_SMMU_OBJS)
 $(BUILD)/tests/test_bench_driver: $(BENCH_SMMU_OBJS) $(BENCH_DRV_HOSTED)
 $(BUILD)/tests/test_bench_vmm: $(BENCH_VMM_OBJS)
+$(BUILD)/tests/test_bench_kick: $(BUILD)/bench/vmm/uffd_service.o
 $(BUILD)/tests/test_bench_guest: $(BENCH_VMM_OBJS) $(BENCH_SMMU_OBJS)
 $(BENCH_TESTS): $(BUILD)/tests/%: $(BUILD)/bench/tests/%.o $(LIBA)
 	@mkdir -p $(dir $@)

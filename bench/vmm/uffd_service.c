@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "wpt.h"
+#include "../clock.h"
 #include "uffd_service.h"
 
 /* Only there to make a blocked KVM_RUN return -EINTR. */
@@ -36,18 +38,28 @@ int uffd_service_init(struct uffd_service *s, _Atomic int *tids,
 }
 
 /* Whether vCPU i's KVM_RUN returned since it read before, within
- * UFFD_KICK_WAIT_MS. */
+ * UFFD_KICK_WAIT_MS.  A vCPU that heeds the signal gets out in
+ * microseconds, so the first looks come fast (yield, then sleeps from
+ * 10 us doubling up to 1 ms): a fixed 1 ms sleep made every kick cost a
+ * millisecond, ten times the rest of a churn operation. */
 static bool left_kvm_run(struct uffd_service *s, unsigned int i,
 			 uint64_t before)
 {
-	unsigned int ms;
+	uint64_t end = bench_now_ns() + UFFD_KICK_WAIT_MS * 1000000ull;
+	unsigned int tries = 0, sleep_us = 10;
 
-	for (ms = 0; ms < UFFD_KICK_WAIT_MS; ms++) {
-		if (s->returns[i] != before)
-			return true;
-		usleep(1000);
+	while (s->returns[i] == before) {
+		if (bench_now_ns() >= end)
+			return false;
+		if (tries++ < 100) {
+			sched_yield();
+			continue;
+		}
+		usleep(sleep_us);
+		if (sleep_us < 1000)
+			sleep_us *= 2;
 	}
-	return s->returns[i] != before;
+	return true;
 }
 
 int uffd_service_kick(void *opaque, int tid)
