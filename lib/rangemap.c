@@ -250,6 +250,17 @@ bool rm_next(struct rangemap *rm, struct rm_pos *p)
 
 /* ---------------------------------------------------------- contents */
 
+/* The mapping of chunk word e of the range starting at page pg. */
+static void word_mapping(uint64_t e, uint64_t pg, struct wpt_mapping *m)
+{
+	/* Zeroed first: callers may compare mappings whole, padding too. */
+	memset(m, 0, sizeof(*m));
+	m->iova = pg << WPT_PAGE_SHIFT;
+	m->gpa = (e & (E_FRAME_MAX - 1)) << WPT_PAGE_SHIFT;
+	m->size = (uint64_t)e_np(e) << WPT_PAGE_SHIFT;
+	m->perm = (uint32_t)(e >> E_PERM_SHIFT) & 0xff;
+}
+
 void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 {
 	uint64_t e;
@@ -259,12 +270,47 @@ void rm_get(const struct rm_pos *p, struct wpt_mapping *m)
 		return;
 	}
 	e = chunk_word_get(p->c, p->off);
-	/* Zeroed first: callers may compare mappings whole, padding too. */
+	/* word_mapping's body, not a call: with the call, gcc 12 split
+	 * rm_get's parameters (IPA-SRA) and a trapped store at 1K took 9%
+	 * longer (113 against 104 ns in the microbench, side by side), with
+	 * no more instructions. */
 	memset(m, 0, sizeof(*m));
 	m->iova = pos_start_page(p) << WPT_PAGE_SHIFT;
 	m->gpa = (e & (E_FRAME_MAX - 1)) << WPT_PAGE_SHIFT;
 	m->size = (uint64_t)e_np(e) << WPT_PAGE_SHIFT;
 	m->perm = (uint32_t)(e >> E_PERM_SHIFT) & 0xff;
+}
+
+unsigned int rm_chunk_run(struct rangemap *rm, struct rm_pos *p,
+			  uint64_t last, struct wpt_mapping *m,
+			  unsigned int max)
+{
+	struct rm_chunk *c = p->c;
+	uint64_t base, stop;
+	struct rm_big *b;
+	unsigned int off, n = 0, rank = 0;
+
+	if (!c)
+		return 0;
+	base = c->key << RM_BITS;
+	stop = last >> WPT_PAGE_SHIFT;
+	/* A tree range after p comes before the chunk's ranges past it. */
+	b = big_from_start(rm, (base | p->off) << WPT_PAGE_SHIFT);
+	if (b && (b->m.iova >> WPT_PAGE_SHIFT) <= stop)
+		stop = (b->m.iova >> WPT_PAGE_SHIFT) - 1;
+	/* Packed words in offset order: the first's rank, then one more
+	 * a range. */
+	if (!c->ov && c->cap != RM_FAN)
+		rank = bits_rank(c->start, p->off);
+	for (off = p->off; n < max && off < RM_FAN && (base | off) <= stop;
+	     off = bits_next(c->start, off + 1)) {
+		uint64_t e = c->ov ? follower_word(c, off)
+			   : c->e[c->cap == RM_FAN ? off : rank++];
+
+		word_mapping(e, base | off, &m[n++]);
+		p->off = off;
+	}
+	return n;
 }
 
 uint64_t rm_size(const struct rm_pos *p)

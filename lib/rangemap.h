@@ -85,6 +85,15 @@ bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
 		struct rm_pos *p, struct wpt_mapping *m);
 
 void rm_get(const struct rm_pos *p, struct wpt_mapping *m);
+/* The range at p and those after it, as rm_next would give them, while
+ * they are in p's chunk (p->c set), start at or below last and number at
+ * most max: their mappings in m[], and p left at the last of them (so
+ * rm_next goes on from there).  0 (p unchanged): the range at p starts
+ * past last, or p is in the tree.  A walk over a table's leaves reads
+ * them a chunk at a time, not a word lookup and a tree check apiece. */
+unsigned int rm_chunk_run(struct rangemap *rm, struct rm_pos *p,
+			  uint64_t last, struct wpt_mapping *m,
+			  unsigned int max);
 /* The size of the range at p alone (rm_get's m->size, without the rest:
  * a batch removal checks only that). */
 uint64_t rm_size(const struct rm_pos *p);

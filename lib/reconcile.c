@@ -351,12 +351,14 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 	}
 }
 
+#define FILL_BATCH 32 /* leaves read at once: 1 KiB of stack */
+
 static int fill_span(struct wpt_shadow *s, const struct span *sp)
 {
 	struct run_batch batch;
 	struct shadow_run run = { .m.size = 0, .batch = &batch };
 	struct held_cursor h;
-	struct wpt_mapping r;
+	struct wpt_mapping r[FILL_BATCH];
 	struct rm_pos p;
 	int ret = 0, err;
 	bool ok;
@@ -365,12 +367,22 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 	h.ok = rm_from(&s->held, sp->first, &h.p);
 	if (h.ok)
 		rm_get(&h.p, &h.m);
-	/* A run the sink refuses does not hold back the others. */
-	for (ok = rm_from(&s->leaves, sp->first, &p);
-	     ok && (rm_get(&p, &r), r.iova <= sp->last);
+	/* A run the sink refuses does not hold back the others.  Leaves
+	 * come a chunk's worth at a time (rm_chunk_run): a table's 512 in a
+	 * few reads. */
+	for (ok = rm_from(&s->leaves, sp->first, &p); ok;
 	     ok = rm_next(&s->leaves, &p)) {
-		err = fill_leaf(s, &run, &r, &h);
-		ret = ret ? ret : err;
+		unsigned int i, n = rm_chunk_run(&s->leaves, &p, sp->last, r,
+						 FILL_BATCH);
+
+		if (!n && !p.c && (rm_get(&p, &r[0]), r[0].iova <= sp->last))
+			n = 1; /* a tree range */
+		if (!n)
+			break;
+		for (i = 0; i < n; i++) {
+			err = fill_leaf(s, &run, &r[i], &h);
+			ret = ret ? ret : err;
+		}
 	}
 	err = run_map(s, &run);
 	ret = ret ? ret : err;

@@ -148,6 +148,51 @@ static void check_overlaps(struct rangemap *rm, const struct model *md,
 	check_overlap(rm, md, (l + 1) & ~(M2 - 1), (l + 1) | (M2 - 1));
 }
 
+/* rm_chunk_run against the model: the ranges from the first ending at or
+ * after x to the last starting at or before last, read as fill_span
+ * reads them (a chunk's run, or one tree range by rm_get, then rm_next),
+ * in batches of at most max, each within one chunk, with p left on the
+ * batch's last range. */
+static void check_chunk_runs(struct rangemap *rm, const struct model *md,
+			     uint64_t x, uint64_t last, unsigned int max)
+{
+	struct wpt_mapping got[8];
+	struct rm_pos p;
+	unsigned int i, k, n;
+	bool ok;
+
+	ck_assert_uint_le(max, 8);
+	for (i = 0; i < md->n && last_of(&md->r[i]) < x; i++)
+		;
+	for (ok = rm_from(rm, x, &p); ok; ok = rm_next(rm, &p)) {
+		struct rm_chunk *c = p.c;
+
+		n = rm_chunk_run(rm, &p, last, got, max);
+		if (!n && !p.c && (rm_get(&p, &got[0]), got[0].iova <= last))
+			n = 1;
+		if (!n)
+			break;
+		ck_assert_uint_le(n, max);
+		ck_assert(p.c == c);  /* never left its chunk */
+		for (k = 0; k < n; k++, i++) {
+			ck_assert_uint_lt(i, md->n);
+			ck_assert_uint_le(got[k].iova, last);
+			ck_assert_uint_eq(got[k].iova, md->r[i].iova);
+			ck_assert_uint_eq(got[k].size, md->r[i].size);
+			ck_assert_uint_eq(got[k].gpa, md->r[i].gpa);
+			ck_assert_uint_eq(got[k].perm, md->r[i].perm);
+		}
+		if (c) {
+			struct wpt_mapping at;
+
+			rm_get(&p, &at); /* left on the batch's last range */
+			ck_assert_uint_eq(at.iova, got[n - 1].iova);
+		}
+	}
+	/* Nothing the model has in [x, last] was left out. */
+	ck_assert(i == md->n || md->r[i].iova > last);
+}
+
 static void check_all(struct rangemap *rm, struct model *md)
 {
 	struct wpt_mapping got;
@@ -180,6 +225,15 @@ static void check_all(struct rangemap *rm, struct model *md)
 	}
 	for (j = 0; j < 32; j++)
 		check_from(rm, md, rnd(0));
+	check_chunk_runs(rm, md, 0, UINT64_MAX, 8);
+	check_chunk_runs(rm, md, 0, UINT64_MAX, 1);
+	for (j = 0; j < 8 && md->n; j++) {
+		const struct wpt_mapping *a = &md->r[rnd(md->n)];
+		const struct wpt_mapping *b = &md->r[rnd(md->n)];
+
+		check_chunk_runs(rm, md, a->iova + rnd(a->size),
+				 last_of(b) - rnd(b->size), 1 + (unsigned)rnd(8));
+	}
 }
 
 static void model_insert(struct model *md, const struct wpt_mapping *m,
