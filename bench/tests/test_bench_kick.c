@@ -48,26 +48,26 @@ static void *vcpu_main(void *arg)
 	return NULL;
 }
 
-static void vcpu_start(struct fake_vcpu *v, bool deaf)
+/* A fake vCPU (deaf: the kick signal blocked) and the service kicking
+ * it, both started. */
+static void kick_setup(struct uffd_service *s, struct fake_vcpu *v,
+		       bool deaf)
 {
 	*v = (struct fake_vcpu){ .deaf = deaf };
 	ck_assert_int_eq(pthread_create(&v->thread, NULL, vcpu_main, v), 0);
 	while (!v->tid)
 		usleep(100);
+	*s = (struct uffd_service){ .stop_fd = -1 };
+	ck_assert_int_eq(uffd_service_init(s, &v->tid, &v->returns, 1), 0);
 }
 
-static void vcpu_stop(struct fake_vcpu *v)
+static void kick_teardown(struct uffd_service *s, struct fake_vcpu *v)
 {
 	v->stop = true;
 	if (!v->deaf)
 		pthread_kill(v->thread, UFFD_KICK_SIGNAL);
 	ck_assert_int_eq(pthread_join(v->thread, NULL), 0);
-}
-
-static void service_init(struct uffd_service *s, struct fake_vcpu *v)
-{
-	*s = (struct uffd_service){ .stop_fd = -1 };
-	ck_assert_int_eq(uffd_service_init(s, &v->tid, &v->returns, 1), 0);
+	uffd_service_fini(s);
 }
 
 START_TEST(kick_heeded_returns_1)
@@ -76,8 +76,7 @@ START_TEST(kick_heeded_returns_1)
 	struct fake_vcpu v;
 	unsigned int i;
 
-	vcpu_start(&v, false);
-	service_init(&s, &v);
+	kick_setup(&s, &v, false);
 	for (i = 0; i < 20; i++) {
 		uint64_t before = v.returns;
 
@@ -87,8 +86,7 @@ START_TEST(kick_heeded_returns_1)
 	ck_assert_uint_eq(s.kicks, 20);
 	ck_assert_uint_eq(s.unheeded, 0);
 	ck_assert_int_eq(s.err, 0);
-	vcpu_stop(&v);
-	uffd_service_fini(&s);
+	kick_teardown(&s, &v);
 }
 END_TEST
 
@@ -97,16 +95,14 @@ START_TEST(kick_unheeded_is_bounded_and_said)
 	struct uffd_service s;
 	struct fake_vcpu v;
 
-	vcpu_start(&v, true);
-	service_init(&s, &v);
+	kick_setup(&s, &v, true);
 	/* 0: the library lifts the page instead; the VMM reads why. */
 	ck_assert_int_eq(uffd_service_kick(&s, v.tid), 0);
 	ck_assert_uint_eq(v.returns, 0);
 	ck_assert_uint_eq(s.kicks, 1);
 	ck_assert_uint_eq(s.unheeded, 1);
 	ck_assert_int_eq(s.err, -EOPNOTSUPP);
-	vcpu_stop(&v);
-	uffd_service_fini(&s);
+	kick_teardown(&s, &v);
 }
 END_TEST
 
@@ -115,8 +111,7 @@ START_TEST(kick_of_no_vcpu_is_no_signal)
 	struct uffd_service s;
 	struct fake_vcpu v;
 
-	vcpu_start(&v, false);
-	service_init(&s, &v);
+	kick_setup(&s, &v, false);
 	/* The VMM's own thread (a device model): lifted, never signalled. */
 	ck_assert_int_eq(uffd_service_kick(&s, gettid()), 0);
 	ck_assert_int_eq(uffd_service_kick(&s, 0), 0);
@@ -124,8 +119,7 @@ START_TEST(kick_of_no_vcpu_is_no_signal)
 	ck_assert_uint_eq(s.kicks, 0);
 	ck_assert_uint_eq(v.returns, 0);
 	ck_assert_int_eq(s.err, 0);
-	vcpu_stop(&v);
-	uffd_service_fini(&s);
+	kick_teardown(&s, &v);
 }
 END_TEST
 

@@ -82,7 +82,7 @@ set +e
 why=$(NESTED=${NESTED:-0} "$here/where.sh" "$probe")
 onhost=$?
 set -e
-guest_trouble=""
+guest_trouble="" host_trouble="" nested_progs=""
 if [ $onhost = 0 ]; then
 	where=$why
 	ptimeout=${KVM_PROG_TIMEOUT:-600}
@@ -93,34 +93,33 @@ if [ $onhost = 0 ]; then
 	# KVM test is left unrun for want of one.
 	again=$(awk '$1 == "WPT-KVM-END" && $3 == "77" { print $2 }' "$log")
 	if [ -n "$again" ]; then
-		onhost_progs="" nested_progs=""
+		onhost_progs=""
 		for p in "$@"; do
 			case " $(echo $again) " in
 			*" ${p##*/} "*) nested_progs="$nested_progs $p" ;;
 			*) onhost_progs="$onhost_progs $p" ;;
 			esac
 		done
+		set -- $onhost_progs
 		ptimeout=${KVM_PROG_TIMEOUT:-300}
 		say "skipped on the host's KVM:" $again
 		say "running those in TCG guests with nested SVM"
 		nested "$out/nested.log" $nested_progs
-		set +e
-		"$here/judge.sh" "$out" "$log" "$where" "" $onhost_progs
-		rc=$?
-		"$here/judge.sh" "$out" "$out/nested.log" \
-			"nested SVM under TCG, for what the host's KVM skipped" \
-			"$guest_trouble" $nested_progs || rc=1
-		say "took $(( $(date +%s) - start )) s; logs in $out/<program>.log"
-		exit $rc
 	fi
 else
 	where="nested SVM under TCG"
 	ptimeout=${KVM_PROG_TIMEOUT:-300}
 	say "no usable host KVM ($why): running in ${KVM_JOBS:-2} TCG guests with nested SVM"
 	nested "$log" "$@"
+	host_trouble=$guest_trouble
 fi
 set +e
-"$here/judge.sh" "$out" "$log" "$where" "$guest_trouble" "$@"
+"$here/judge.sh" "$out" "$log" "$where" "$host_trouble" "$@"
 rc=$?
+if [ -n "$nested_progs" ]; then
+	"$here/judge.sh" "$out" "$out/nested.log" \
+		"nested SVM under TCG, for what the host's KVM skipped" \
+		"$guest_trouble" $nested_progs || rc=1
+fi
 say "took $(( $(date +%s) - start )) s; logs in $out/<program>.log"
 exit $rc
