@@ -147,7 +147,7 @@ int chunk_reserve(struct rm_chunk *c, unsigned int off)
 	return 0;
 }
 
-int chunk_word_add(struct rm_chunk *c, unsigned int off, uint64_t word)
+int chunk_word_add_any(struct rm_chunk *c, unsigned int off, uint64_t word)
 {
 	unsigned int i = off;
 
