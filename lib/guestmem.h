@@ -54,6 +54,14 @@ guestmem_region(const struct wpt_guestmem *gm, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+/* Whether region reg (NULL: none) holds all of [gpa, gpa + len), len > 0. */
+static inline bool guestmem_region_holds(const struct wpt_ram_region *reg,
+					 uint64_t gpa, uint64_t len)
+{
+	return reg && gpa >= reg->gpa && len && gpa + len >= gpa &&
+	       gpa + len - reg->gpa <= reg->size;
+}
+
 /* guestmem_region through a cache: *last, the region found last, is tried
  * first (a walk's leaves fall in one region, one after another) and
  * updated.  *last NULL or stale costs the search only. */
@@ -64,8 +72,7 @@ guestmem_region_cached(const struct wpt_guestmem *gm,
 {
 	const struct wpt_ram_region *x = *last;
 
-	if (x && gpa >= x->gpa && len && gpa + len >= gpa &&
-	    gpa + len - x->gpa <= x->size)
+	if (guestmem_region_holds(x, gpa, len))
 		return x;
 	x = guestmem_region(gm, gpa, len);
 	if (x)

@@ -416,6 +416,18 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	return 0;
 }
 
+/* How many of m[0..n) start in m[0]'s chunk, in a row. */
+static unsigned int same_chunk(const struct wpt_mapping *m, unsigned int n)
+{
+	uint64_t key = m[0].iova >> (WPT_PAGE_SHIFT + RM_BITS);
+	unsigned int i;
+
+	for (i = 1; i < n && m[i].iova >> (WPT_PAGE_SHIFT + RM_BITS) == key;
+	     i++)
+		;
+	return i;
+}
+
 int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 		    unsigned int n)
 {
@@ -433,10 +445,14 @@ int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 		}
 		/* A table's leaves fill one chunk after another: each
 		 * found once, not once a range. */
-		if (!c || c->key != pg >> RM_BITS)
+		if (!c || c->key != pg >> RM_BITS) {
 			c = chunk_get(rm, pg >> RM_BITS);
-		if (!c)
-			goto undo;
+			if (!c)
+				goto undo;
+			/* No memory: word by word, as without a batch. */
+			if (c->nr + same_chunk(&m[i], n - i) > RM_DENSE_MIN)
+				(void)chunk_index(c);
+		}
 		if (chunk_word_add(c, pg & (RM_FAN - 1), word_of(&m[i], 0))) {
 			if (!c->nr)
 				chunk_drop(rm, c);
@@ -464,31 +480,4 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p)
 	chunk_word_del(p->c, p->off);
 	if (!p->c->nr)
 		chunk_drop(rm, p->c);
-}
-
-void rm_follow(struct rangemap *follower, struct rangemap *source)
-{
-	follower->source = source;
-}
-
-int rm_share(struct rangemap *follower, uint64_t first, uint64_t last)
-{
-	uint64_t key = first >> (WPT_PAGE_SHIFT + RM_BITS);
-	uint64_t last_key = last >> (WPT_PAGE_SHIFT + RM_BITS);
-	struct rm_chunk *f, *s;
-	int shared = 0, r;
-
-	for (f = chunk_first_from(follower, key); f && f->key <= last_key;
-	     f = f->key == UINT64_MAX >> (WPT_PAGE_SHIFT + RM_BITS) ? NULL :
-		 chunk_first_from(follower, f->key + 1)) {
-		s = follower->source ? chunk_lookup(follower->source, f->key)
-				     : NULL;
-		if (!s)
-			continue;
-		r = chunk_share(f, s);
-		if (r < 0)
-			return r;
-		shared += !r;
-	}
-	return shared;
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The range map's radix tree over its chunks (rangemap_int.h).
+ * The range map's radix tree over its chunks (rangemap_int.h), and the
+ * chunks a follower shares with its source (rm_share).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "guestmem.h"
 #include "rangemap_int.h"
 
 /*
@@ -207,4 +209,33 @@ void chunks_free(struct rangemap *rm)
 	rm->root = NULL;
 	rm->height = 0;
 	rm->last = NULL;
+}
+
+/* ------------------------------------------ a follower and its source */
+
+void rm_follow(struct rangemap *follower, struct rangemap *source)
+{
+	follower->source = source;
+}
+
+int rm_share(struct rangemap *follower, uint64_t first, uint64_t last)
+{
+	uint64_t key = first >> (WPT_PAGE_SHIFT + RM_BITS);
+	uint64_t last_key = last >> (WPT_PAGE_SHIFT + RM_BITS);
+	struct rm_chunk *f, *s;
+	int shared = 0, r;
+
+	for (f = chunk_first_from(follower, key); f && f->key <= last_key;
+	     f = f->key == UINT64_MAX >> (WPT_PAGE_SHIFT + RM_BITS) ? NULL :
+		 chunk_first_from(follower, f->key + 1)) {
+		s = follower->source ? chunk_lookup(follower->source, f->key)
+				     : NULL;
+		if (!s)
+			continue;
+		r = chunk_share(f, s);
+		if (r < 0)
+			return r;
+		shared += !r;
+	}
+	return shared;
 }

@@ -175,6 +175,12 @@ static inline uint64_t chunk_word_get(const struct rm_chunk *c,
 /* Room for one more word, at off: 0 or -ENOMEM.  Then
  * chunk_word_add(c, off, ...) cannot fail. */
 int chunk_reserve(struct rm_chunk *c, unsigned int off);
+/* Lay c's words out indexed now (a follower's are already): for a batch
+ * that brings it past RM_DENSE_MIN, where growing the packed array a word
+ * at a time costs four reallocations and the relay anyway.  Past
+ * RM_DENSE_MIN ranges an indexed chunk costs at most 124 bytes a range.
+ * 0, or -ENOMEM and c unchanged. */
+int chunk_index(struct rm_chunk *c);
 /* chunk_word_add's every case (below). */
 int chunk_word_add_any(struct rm_chunk *c, unsigned int off, uint64_t word);
 

@@ -147,6 +147,11 @@ int chunk_reserve(struct rm_chunk *c, unsigned int off)
 	return 0;
 }
 
+int chunk_index(struct rm_chunk *c)
+{
+	return c->ov || indexed(c) ? 0 : relay(c, RM_FAN);
+}
+
 int chunk_word_add_any(struct rm_chunk *c, unsigned int off, uint64_t word)
 {
 	unsigned int i = off;

@@ -209,12 +209,6 @@ struct shadow_run {
 	struct run_batch *batch; /* NULL: a run is mapped when it ends */
 };
 
-static bool in_region(const struct wpt_ram_region *reg, uint64_t gpa,
-		      uint64_t size)
-{
-	return reg && gpa >= reg->gpa && gpa + size <= reg->gpa + reg->size;
-}
-
 /* The sink call of run m in region reg, counted: 0 or its error. */
 static int run_call(struct wpt_shadow *s, const struct wpt_mapping *m,
 		    const struct wpt_ram_region *reg)
@@ -223,7 +217,7 @@ static int run_call(struct wpt_shadow *s, const struct wpt_mapping *m,
 
 	/* Invariant 3 checked where it matters: at the call (run_add found
 	 * the region holding the run's start, and grew it only inside). */
-	if (!in_region(reg, m->gpa, m->size))
+	if (!guestmem_region_holds(reg, m->gpa, m->size))
 		return -EFAULT;
 	ret = wpt_sink_map(s->sink, m->iova, m->gpa,
 			   (char *)reg->hva + (m->gpa - reg->gpa), m->size,
@@ -299,7 +293,7 @@ static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 
 	if (run->m.size && run->m.iova + run->m.size == first &&
 	    run->m.gpa + run->m.size == gpa && run->m.perm == r->perm &&
-	    in_region(run->region, gpa, len)) {
+	    guestmem_region_holds(run->region, gpa, len)) {
 		run->m.size += len;
 		return 0;
 	}
@@ -325,8 +319,9 @@ static void held_advance(struct wpt_shadow *s, struct held_cursor *h)
 		rm_get(&h->p, &h->m);
 }
 
-/* Add the parts of leaf r no held mapping covers; h walks the held
- * mappings alongside (a new one lands before it, never after). */
+/* Add the parts of leaf r (or leaves joined, join_leaves) no held mapping
+ * covers; h walks the held mappings alongside (a new one lands before it,
+ * never after). */
 static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 		     const struct wpt_mapping *r, struct held_cursor *h)
 {
@@ -353,6 +348,27 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 
 #define FILL_BATCH 32 /* leaves read at once: 1 KiB of stack */
 
+/* Join leaves r[0..n), from the first, into *out while they run on in IOVA
+ * and GPA with one perm in one RAM region (run_add would, a leaf at a
+ * time: a split's 511 pages, a contiguous buffer's): how many it took. */
+static unsigned int join_leaves(struct wpt_shadow *s, struct shadow_run *run,
+				const struct wpt_mapping *r, unsigned int n,
+				struct wpt_mapping *out)
+{
+	const struct wpt_ram_region *reg;
+	unsigned int j;
+
+	*out = r[0];
+	reg = guestmem_region_cached(s->gm, &run->last, r[0].gpa, r[0].size);
+	for (j = 1; j < n && r[j].iova == out->iova + out->size &&
+		    r[j].gpa == out->gpa + out->size &&
+		    r[j].perm == out->perm &&
+		    guestmem_region_holds(reg, r[j].gpa, r[j].size);
+	     j++)
+		out->size += r[j].size;
+	return j;
+}
+
 static int fill_span(struct wpt_shadow *s, const struct span *sp)
 {
 	struct run_batch batch;
@@ -372,15 +388,18 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 	 * few reads. */
 	for (ok = rm_from(&s->leaves, sp->first, &p); ok;
 	     ok = rm_next(&s->leaves, &p)) {
-		unsigned int i, n = rm_chunk_run(&s->leaves, &p, sp->last, r,
-						 FILL_BATCH);
+		unsigned int i, k, n = rm_chunk_run(&s->leaves, &p, sp->last,
+						    r, FILL_BATCH);
 
 		if (!n && !p.c && (rm_get(&p, &r[0]), r[0].iova <= sp->last))
 			n = 1; /* a tree range */
 		if (!n)
 			break;
-		for (i = 0; i < n; i++) {
-			err = fill_leaf(s, &run, &r[i], &h);
+		for (i = 0; i < n; i += k) {
+			struct wpt_mapping piece;
+
+			k = join_leaves(s, &run, &r[i], n - i, &piece);
+			err = fill_leaf(s, &run, &piece, &h);
 			ret = ret ? ret : err;
 		}
 	}

@@ -385,6 +385,21 @@ static int by_iova(const void *a, const void *b)
 	return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
 
+/* Random ranges removed one at a time until MAXR / 2 are left. */
+static void remove_to_half(struct rangemap *rm, struct model *md)
+{
+	struct rm_pos p;
+	unsigned int i;
+
+	while (md->n > MAXR / 2) {
+		i = (unsigned int)rnd(md->n);
+		ck_assert(rm_find(rm, md->r[i].iova, &p));
+		rm_remove(rm, &p);
+		md->r[i] = md->r[--md->n];
+		qsort(md->r, md->n, sizeof(md->r[0]), by_iova);
+	}
+}
+
 /* Batches of random ranges (chunk words and tree ranges, one chunk after
  * another or far apart) inserted together land as one at a time would,
  * between removals one at a time. */
@@ -393,7 +408,6 @@ START_TEST(test_insert_batch)
 	static struct model md;
 	struct wpt_mapping b[40];
 	struct rangemap rm;
-	struct rm_pos p;
 	unsigned int round, n, i;
 
 	memset(&md, 0, sizeof(md));
@@ -416,13 +430,62 @@ START_TEST(test_insert_batch)
 		for (i = 0; i < n; i++)
 			model_insert(&md, &b[i], 0);
 		check_all(&rm, &md);
-		while (md.n > MAXR / 2) {
-			i = (unsigned int)rnd(md.n);
-			ck_assert(rm_find(&rm, md.r[i].iova, &p));
-			rm_remove(&rm, &p);
-			md.r[i] = md.r[--md.n];
-			qsort(md.r, md.n, sizeof(md.r[0]), by_iova);
+		remove_to_half(&rm, &md);
+	}
+	check_all(&rm, &md);
+	rm_free_all(&rm);
+}
+END_TEST
+
+/* A batch that takes a chunk past RM_DENSE_MIN ranges lays it out indexed
+ * before its words go in (chunk_index): a chunk holding a few packed
+ * words, then a batch of 33-64 single pages into it, lands as one at a
+ * time would. */
+START_TEST(test_dense_batch)
+{
+	static struct model md;
+	struct wpt_mapping b[64];
+	struct rangemap rm;
+	unsigned int round, n, k, i, before;
+
+	memset(&md, 0, sizeof(md));
+	rm_init(&rm);
+	for (round = 0; round < 60; round++) {
+		uint64_t base = rnd(4) * M2;
+		struct rm_chunk *c;
+
+		for (k = (unsigned int)rnd(20); k; k--) {
+			struct wpt_mapping m = {
+				.iova = base + rnd(RM_FAN) * K4, .size = K4,
+				.gpa = rnd(1ull << 30) * K4,
+				.perm = (uint32_t)(1 + rnd(3)) };
+
+			if (overlaps(&md, &m))
+				continue;
+			ck_assert_int_eq(rm_insert(&rm, &m, 0, NULL), 0);
+			model_insert(&md, &m, 0);
 		}
+		c = chunk_lookup(&rm, base / M2);
+		before = c ? c->nr : 0;
+		for (n = 0, i = (unsigned int)rnd(RM_FAN / 2);
+		     n < 33 + rnd(32) && i < RM_FAN; i++) {
+			struct wpt_mapping m = {
+				.iova = base + i * K4, .size = K4,
+				.gpa = rnd(1ull << 30) * K4,
+				.perm = (uint32_t)(1 + rnd(3)) };
+
+			if (!overlaps(&md, &m))
+				b[n++] = m;
+		}
+		ck_assert_int_eq(rm_insert_batch(&rm, b, n), 0);
+		for (i = 0; i < n; i++)
+			model_insert(&md, &b[i], 0);
+		c = chunk_lookup(&rm, base / M2);
+		ck_assert(c);
+		if (before + n > RM_DENSE_MIN)
+			ck_assert_uint_eq(c->cap, RM_FAN);
+		check_all(&rm, &md);
+		remove_to_half(&rm, &md);
 	}
 	check_all(&rm, &md);
 	rm_free_all(&rm);
@@ -718,6 +781,7 @@ static Suite *rangemap_suite(void)
 	tcase_add_test(tc, test_follower_reads_and_copies);
 	tcase_add_loop_test(tc, test_follower_against_models, 0, 2);
 	tcase_add_test(tc, test_insert_batch);
+	tcase_add_test(tc, test_dense_batch);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
