@@ -450,7 +450,8 @@ int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 			if (!c)
 				goto undo;
 			/* No memory: word by word, as without a batch. */
-			if (c->nr + same_chunk(&m[i], n - i) > RM_DENSE_MIN)
+			if (c->cap != RM_FAN && !c->ov &&
+			    c->nr + same_chunk(&m[i], n - i) > RM_DENSE_MIN)
 				(void)chunk_index(c);
 		}
 		if (chunk_word_add(c, pg & (RM_FAN - 1), word_of(&m[i], 0))) {

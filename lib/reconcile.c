@@ -255,7 +255,7 @@ static int runs_map(struct wpt_shadow *s, struct run_batch *b)
 
 /* Map the run and record it held (or, with a batch, leave that to
  * runs_map): 0 or the error (the run stays owed: dirty, not held). */
-static int run_map(struct wpt_shadow *s, struct shadow_run *run)
+static inline int run_map(struct wpt_shadow *s, struct shadow_run *run)
 {
 	struct run_batch *b = run->batch;
 	int ret;
@@ -312,10 +312,11 @@ struct held_cursor {
 	bool ok;
 };
 
-static void held_advance(struct wpt_shadow *s, struct held_cursor *h)
+/* The cursor at h->p if ok (rm_from's or rm_next's answer), else done. */
+static void held_at(struct held_cursor *h, bool ok)
 {
-	h->ok = rm_next(&s->held, &h->p);
-	if (h->ok)
+	h->ok = ok;
+	if (ok)
 		rm_get(&h->p, &h->m);
 }
 
@@ -330,7 +331,7 @@ static int fill_leaf(struct wpt_shadow *s, struct shadow_run *run,
 
 	for (;;) {
 		while (h->ok && map_last(&h->m) < x)
-			held_advance(s, h);
+			held_at(h, rm_next(&s->held, &h->p));
 		if (h->ok && h->m.iova <= x) {
 			if (map_last(&h->m) >= last)
 				return 0;
@@ -355,17 +356,20 @@ static unsigned int join_leaves(struct wpt_shadow *s, struct shadow_run *run,
 				const struct wpt_mapping *r, unsigned int n,
 				struct wpt_mapping *out)
 {
-	const struct wpt_ram_region *reg;
+	const struct wpt_ram_region *reg = NULL;
 	unsigned int j;
 
 	*out = r[0];
-	reg = guestmem_region_cached(s->gm, &run->last, r[0].gpa, r[0].size);
 	for (j = 1; j < n && r[j].iova == out->iova + out->size &&
-		    r[j].gpa == out->gpa + out->size &&
-		    r[j].perm == out->perm &&
-		    guestmem_region_holds(reg, r[j].gpa, r[j].size);
-	     j++)
+		    r[j].gpa == out->gpa + out->size && r[j].perm == out->perm;
+	     j++) {
+		if (j == 1) /* scattered pages never get here */
+			reg = guestmem_region_cached(s->gm, &run->last,
+						     r[0].gpa, r[0].size);
+		if (!guestmem_region_holds(reg, r[j].gpa, r[j].size))
+			break;
 		out->size += r[j].size;
+	}
 	return j;
 }
 
@@ -374,15 +378,13 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 	struct run_batch batch;
 	struct shadow_run run = { .m.size = 0, .batch = &batch };
 	struct held_cursor h;
-	struct wpt_mapping r[FILL_BATCH];
+	struct wpt_mapping r[FILL_BATCH], piece;
 	struct rm_pos p;
 	int ret = 0, err;
 	bool ok;
 
 	batch.n = 0;
-	h.ok = rm_from(&s->held, sp->first, &h.p);
-	if (h.ok)
-		rm_get(&h.p, &h.m);
+	held_at(&h, rm_from(&s->held, sp->first, &h.p));
 	/* A run the sink refuses does not hold back the others.  Leaves
 	 * come a chunk's worth at a time (rm_chunk_run): a table's 512 in a
 	 * few reads. */
@@ -396,8 +398,6 @@ static int fill_span(struct wpt_shadow *s, const struct span *sp)
 		if (!n)
 			break;
 		for (i = 0; i < n; i += k) {
-			struct wpt_mapping piece;
-
 			k = join_leaves(s, &run, &r[i], n - i, &piece);
 			err = fill_leaf(s, &run, &piece, &h);
 			ret = ret ? ret : err;
