@@ -7,10 +7,12 @@
  *
  * A chunk with few ranges keeps their words packed in offset order (the
  * index of a word is the number of ranges starting below it: a popcount of
- * the start bitmap); past RM_SPARSE_MAX it becomes an array of 512 indexed
- * by offset.  So a chunk costs at most about 150 bytes a range however the
- * guest scatters them (a hostile guest with the 64K granule can put one
- * page in each 2 MiB), and 8 bytes a range when they are dense.
+ * the start bitmap); past RM_SPARSE_MAX (or a batch bringing it past
+ * RM_DENSE_MIN) it becomes an array of 512 indexed by offset, and packs
+ * again at RM_DENSE_MIN.  So a chunk costs at most about 150 bytes a range
+ * however the guest scatters them (a hostile guest with the 64K granule
+ * can put one page in each 2 MiB), and 8 bytes a range when they are
+ * dense.
  */
 #ifndef WPT_RANGEMAP_INT_H
 #define WPT_RANGEMAP_INT_H
