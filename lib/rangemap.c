@@ -450,7 +450,7 @@ int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 			if (!c)
 				goto undo;
 			/* No memory: word by word, as without a batch. */
-			if (c->cap != RM_FAN && !c->ov &&
+			if (chunk_packed(c) &&
 			    c->nr + same_chunk(&m[i], n - i) > RM_DENSE_MIN)
 				(void)chunk_index(c);
 		}

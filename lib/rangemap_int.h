@@ -177,6 +177,12 @@ static inline uint64_t chunk_word_get(const struct rm_chunk *c,
 /* Room for one more word, at off: 0 or -ENOMEM.  Then
  * chunk_word_add(c, off, ...) cannot fail. */
 int chunk_reserve(struct rm_chunk *c, unsigned int off);
+/* c's words are packed (not indexed, and c no follower). */
+static inline bool chunk_packed(const struct rm_chunk *c)
+{
+	return c->cap != RM_FAN && !c->ov;
+}
+
 /* Lay c's words out indexed now (a follower's are already): for a batch
  * that brings it past RM_DENSE_MIN, where growing the packed array a word
  * at a time costs four reallocations and the relay anyway.  Past

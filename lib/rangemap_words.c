@@ -149,7 +149,7 @@ int chunk_reserve(struct rm_chunk *c, unsigned int off)
 
 int chunk_index(struct rm_chunk *c)
 {
-	return c->ov || indexed(c) ? 0 : relay(c, RM_FAN);
+	return chunk_packed(c) ? relay(c, RM_FAN) : 0;
 }
 
 int chunk_word_add_any(struct rm_chunk *c, unsigned int off, uint64_t word)

@@ -288,20 +288,20 @@ static inline int run_map(struct wpt_shadow *s, struct shadow_run *run)
 static int run_add(struct wpt_shadow *s, struct shadow_run *run,
 		   const struct wpt_mapping *r, uint64_t first, uint64_t last)
 {
-	uint64_t gpa = r->gpa + (first - r->iova), len = last - first + 1;
+	struct wpt_mapping p = { .iova = first,
+				 .gpa = r->gpa + (first - r->iova),
+				 .size = last - first + 1, .perm = r->perm };
 	int ret;
 
-	if (run->m.size && run->m.iova + run->m.size == first &&
-	    run->m.gpa + run->m.size == gpa && run->m.perm == r->perm &&
-	    guestmem_region_holds(run->region, gpa, len)) {
-		run->m.size += len;
+	if (run->m.size && map_continues(&run->m, &p) &&
+	    guestmem_region_holds(run->region, p.gpa, p.size)) {
+		run->m.size += p.size;
 		return 0;
 	}
 	ret = run_map(s, run); /* a failure still starts the next run */
-	run->m = (struct wpt_mapping){ .iova = first, .gpa = gpa, .size = len,
-				       .perm = r->perm };
+	run->m = p;
 	/* Scattered pages make a run each: the region search was cached. */
-	run->region = guestmem_region_cached(s->gm, &run->last, gpa, len);
+	run->region = guestmem_region_cached(s->gm, &run->last, p.gpa, p.size);
 	return ret;
 }
 
@@ -360,9 +360,7 @@ static unsigned int join_leaves(struct wpt_shadow *s, struct shadow_run *run,
 	unsigned int j;
 
 	*out = r[0];
-	for (j = 1; j < n && r[j].iova == out->iova + out->size &&
-		    r[j].gpa == out->gpa + out->size && r[j].perm == out->perm;
-	     j++) {
+	for (j = 1; j < n && map_continues(out, &r[j]); j++) {
 		if (j == 1) /* scattered pages never get here */
 			reg = guestmem_region_cached(s->gm, &run->last,
 						     r[0].gpa, r[0].size);

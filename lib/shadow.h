@@ -29,6 +29,15 @@
 
 struct wpt_shadow;
 
+/* Whether n starts where m ends, in IOVA and in GPA, with m's perm: one
+ * sink call could map both (RAM regions aside). */
+static inline bool map_continues(const struct wpt_mapping *m,
+				 const struct wpt_mapping *n)
+{
+	return m->iova + m->size == n->iova && m->gpa + m->size == n->gpa &&
+	       m->perm == n->perm;
+}
+
 /* gm and sink must outlive the shadow. */
 int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	       bool defer_removals, struct wpt_shadow **out);

@@ -40,8 +40,7 @@ static int run_push(void *opaque, const struct wpt_mapping *m)
 	struct vec *x = opaque;
 	struct wpt_mapping *l = x->n ? &x->v[x->n - 1] : NULL;
 
-	if (l && l->iova + l->size == m->iova && l->gpa + l->size == m->gpa &&
-	    l->perm == m->perm) {
+	if (l && map_continues(l, m)) {
 		l->size += m->size;
 		return 0;
 	}
