@@ -38,8 +38,15 @@ for prog in "$@"; do
 	"$prog" 2>&1 &
 	pid=$!
 	waited=0
-	# kill -0 holds for a zombie too: look at its state.
-	running() { [ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; }
+	# kill -0 holds for a zombie too: look at its state, with builtins
+	# only (a probe that could not fork once read as "running", and the
+	# loop below spun to a "timeout" in no time).
+	running() {
+		while read -r key val _; do
+			[ "$key" = State: ] && { [ "$val" != Z ]; return; }
+		done 2>/dev/null < "/proc/$pid/status"
+		return 1
+	}
 	while running && [ $waited -lt "$timeout_s" ]; do
 		sleep 1
 		waited=$((waited + 1))

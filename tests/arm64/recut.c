@@ -19,60 +19,24 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <linux/kvm.h>
 
 #include "check.h"
 #include "../kvm/gate.h"
+#include "../kvm/widen.h" /* the binary is linked with --wrap=ioctl */
 
 #define RECUT_ROUNDS  1000  /* each one protect and one release */
 #define RECUT_SECONDS 100   /* bound of one run's rounds */
 #define RECUT_MIN     500   /* rounds a passing run did at least */
 /* The control without the quiesce runs until its first abort, for up to
- * ten times as many rounds.  Both hold the window open (widen_us). */
+ * ten times as many rounds.  Both hold the window open (widen.h). */
 #define RECUT_ENOUGH  1
 #define RECUT_CONTROL_ROUNDS (10 * RECUT_ROUNDS)
 #define RECUT_WIDEN_US 2000 /* a deleted slot's gap, held open */
 #define RECUT_ROOT    A64T_POOL_GPA
 
 extern const uint8_t a64t_guest_image[], a64t_guest_image_end[];
-
-/*
- * The control holds the unquiesced window open: after the library deletes
- * a memslot, its next slot ioctl waits widen_us.  Left as KVM makes it, a
- * vCPU met the gap once in a few thousand re-cuts on one nested host and
- * in none of 20,000 on another, so the control failed at random.  With
- * the wait it meets the gap whenever the re-cut leaves one, which is what
- * the control is to show, and the quiesced run shows the quiesce holding
- * its vCPU out of KVM_RUN across the same open gap.  The binary is linked
- * with -Wl,--wrap=ioctl (mk/arm64.mk): the library's calls come here.
- */
-static unsigned int widen_us;
-static bool slot_deleted;
-
-int __real_ioctl(int fd, unsigned long req, ...);
-
-int __wrap_ioctl(int fd, unsigned long req, ...)
-{
-	const struct kvm_userspace_memory_region *r;
-	va_list ap;
-	void *arg;
-	int ret;
-
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (req != KVM_SET_USER_MEMORY_REGION ||
-	    !__atomic_load_n(&widen_us, __ATOMIC_RELAXED))
-		return __real_ioctl(fd, req, arg);
-	r = arg;
-	if (slot_deleted)
-		usleep(widen_us);
-	ret = __real_ioctl(fd, req, arg);
-	slot_deleted = !ret && !r->memory_size;
-	return ret;
-}
 
 struct recut {
 	struct a64t t; /* first: its call gets &t */
@@ -274,10 +238,9 @@ static int recut_run(bool quiesce, unsigned int enough,
 		return r;
 	}
 	a64t_pin(0);
-	__atomic_store_n(&widen_us, RECUT_WIDEN_US, __ATOMIC_RELAXED);
+	widen_gap(RECUT_WIDEN_US);
 	churn(rc, enough, quiesce ? RECUT_ROUNDS : RECUT_CONTROL_ROUNDS, o);
-	__atomic_store_n(&widen_us, 0, __ATOMIC_RELAXED);
-	slot_deleted = false;
+	widen_gap(0);
 	gate_stop(&rc->gate);
 	pthread_join(rc->gate.thread, NULL);
 	wpt_vm_stats(rc->t.wvm, &st, sizeof(st));
