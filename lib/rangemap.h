@@ -52,6 +52,8 @@ struct rangemap {
 	struct rm_big_tree big;
 	uint64_t nr;          /* ranges held */
 	struct rm_chunk *last; /* the chunk found last: stores hit one table */
+	uint64_t last_key;     /* its key, here: a store elsewhere in a big
+				* map would miss the cache on last->key */
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
 	struct rangemap *source; /* rm_follow's: whose words chunks may read */
 	/* big_cached: the first tree range starting at or after any IOVA

@@ -62,14 +62,16 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 	void *n = rm->root;
 	int lvl;
 
-	if (rm->last && rm->last->key == key)
+	if (rm->last && rm->last_key == key)
 		return rm->last;
 	if (!n || key >> (RM_NODE_BITS * rm->height))
 		return NULL;
 	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
 		n = ((struct rm_node *)n)->slot[slot_of(key, lvl)];
-	if (n)
+	if (n) {
 		rm->last = n;
+		rm->last_key = key;
+	}
 	return n;
 }
 
@@ -127,6 +129,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 		chunk_follow(c, chunk_lookup(rm->source, key));
 	slot_set(n, slot_of(key, 0), c);
 	rm->last = c;
+	rm->last_key = key;
 	return c;
 }
 

@@ -57,9 +57,16 @@
  * a leaf added and mapped writes the same word in both, which a follower
  * need not own.  Past RM_OV_MAX own words the follower takes a copy.
  */
+/* A follower's bits for 64 offsets, side by side: reading a held word
+ * (whether own, and its flags) touches one cache line, not three. */
+struct rm_ovbits {
+	uint64_t own;               /* bit i: the word at 64 g + i is in w */
+	uint64_t flag[RM_F_BITS];   /* flag bit b of that offset's range */
+	uint64_t pad;               /* 32 bytes: two groups a line */
+};
+
 struct rm_overlay {
-	uint64_t own[RM_FAN / 64];  /* bit off: the word at off is in w */
-	uint64_t flag[RM_F_BITS][RM_FAN / 64]; /* flag bit b of off's range */
+	struct rm_ovbits g[RM_FAN / 64]; /* offsets 64 g .. 64 g + 63 */
 	unsigned int n;             /* own words */
 	uint64_t w[RM_OV_MAX];      /* own words, flags clear, by rank */
 };
@@ -139,6 +146,36 @@ static inline unsigned int bits_rank(const uint64_t *bits, unsigned int off)
 	return n;
 }
 
+static inline bool ov_own(const struct rm_overlay *ov, unsigned int off)
+{
+	return ov->g[off >> 6].own >> (off & 63) & 1;
+}
+
+/* Own words below off: the index of off's in w. */
+static inline unsigned int ov_rank(const struct rm_overlay *ov,
+				   unsigned int off)
+{
+	unsigned int g, n = 0;
+
+	for (g = 0; g < off >> 6; g++)
+		n += popcount64(ov->g[g].own);
+	if (off & 63)
+		n += popcount64(ov->g[g].own & ((1ull << (off & 63)) - 1));
+	return n;
+}
+
+/* The flags of a follower's range at off, in a word's flag bits. */
+static inline uint64_t ov_flags(const struct rm_overlay *ov, unsigned int off)
+{
+	const struct rm_ovbits *g = &ov->g[off >> 6];
+	uint64_t e = 0;
+	unsigned int b;
+
+	for (b = 0; b < RM_F_BITS; b++)
+		e |= (g->flag[b] >> (off & 63) & 1) << (E_FLAGS_SHIFT + b);
+	return e;
+}
+
 /* The chunk of key: found, or NULL / created (NULL: no memory). */
 struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key);
 struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key);
@@ -155,13 +192,10 @@ static inline uint64_t follower_word(const struct rm_chunk *c,
 				     unsigned int off)
 {
 	const struct rm_overlay *ov = c->ov;
-	uint64_t e = bit_test(ov->own, off) ? ov->w[bits_rank(ov->own, off)]
-					    : c->e[off] & E_RANGE_MASK;
-	unsigned int b;
+	uint64_t e = ov_own(ov, off) ? ov->w[ov_rank(ov, off)]
+				     : c->e[off] & E_RANGE_MASK;
 
-	for (b = 0; b < RM_F_BITS; b++)
-		e |= (uint64_t)bit_test(ov->flag[b], off) << (E_FLAGS_SHIFT + b);
-	return e;
+	return e | ov_flags(ov, off);
 }
 
 /* The word of the range starting at off (its start bit is set), flags
@@ -211,7 +245,7 @@ static inline int chunk_word_add(struct rm_chunk *c, unsigned int off,
 		if (word >> E_FLAGS_SHIFT || (c->e[off] & E_RANGE_MASK) != word)
 			return chunk_word_add_any(c, off, word);
 		for (b = 0; b < RM_F_BITS; b++)
-			c->ov->flag[b][w] &= ~bit;
+			c->ov->g[w].flag[b] &= ~bit;
 	} else if (c->cap == RM_FAN &&
 		   !(c->peer && bit_test(c->peer->start, off))) {
 		c->e[off] = word;

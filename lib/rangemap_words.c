@@ -22,6 +22,16 @@ static void bit_put(uint64_t *bits, unsigned int off, bool on)
 		bits[off >> 6] &= ~(1ull << (off & 63));
 }
 
+/* A follower's flags of the range at off. */
+static void flags_put(struct rm_overlay *ov, unsigned int off,
+		      unsigned int flags)
+{
+	unsigned int b;
+
+	for (b = 0; b < RM_F_BITS; b++)
+		bit_put(&ov->g[off >> 6].flag[b], off & 63, flags >> b & 1);
+}
+
 /* ---------------------------------------------------------- a follower */
 
 /* Stop following: the source may move or free its array again. */
@@ -35,20 +45,20 @@ static void unfollow(struct rm_chunk *f)
 
 static void own_put(struct rm_overlay *ov, unsigned int off, uint64_t word)
 {
-	unsigned int i = bits_rank(ov->own, off);
+	unsigned int i = ov_rank(ov, off);
 
 	memmove(&ov->w[i + 1], &ov->w[i], (ov->n - i) * sizeof(ov->w[0]));
 	ov->w[i] = word;
-	bit_put(ov->own, off, true);
+	bit_put(&ov->g[off >> 6].own, off & 63, true);
 	ov->n++;
 }
 
 static void own_drop(struct rm_overlay *ov, unsigned int off)
 {
-	unsigned int i = bits_rank(ov->own, off);
+	unsigned int i = ov_rank(ov, off);
 
 	memmove(&ov->w[i], &ov->w[i + 1], (ov->n - i - 1) * sizeof(ov->w[0]));
-	bit_put(ov->own, off, false);
+	bit_put(&ov->g[off >> 6].own, off & 63, false);
 	ov->n--;
 }
 
@@ -66,8 +76,8 @@ static void source_writes(struct rm_chunk *f, unsigned int off, uint64_t word)
 	word &= E_RANGE_MASK;
 	if (!bit_test(f->start, off))
 		return;
-	if (bit_test(ov->own, off)) {
-		if (ov->w[bits_rank(ov->own, off)] == word)
+	if (ov_own(ov, off)) {
+		if (ov->w[ov_rank(ov, off)] == word)
 			own_drop(ov, off);
 	} else if (old != word) {
 		own_put(ov, off, old);
@@ -78,11 +88,10 @@ static void source_writes(struct rm_chunk *f, unsigned int off, uint64_t word)
  * array holds another. */
 static void follower_add(struct rm_chunk *f, unsigned int off, uint64_t word)
 {
-	unsigned int b, flags = (unsigned int)(word >> E_FLAGS_SHIFT);
+	unsigned int flags = (unsigned int)(word >> E_FLAGS_SHIFT);
 
 	word &= E_RANGE_MASK;
-	for (b = 0; b < RM_F_BITS; b++)
-		bit_put(f->ov->flag[b], off, flags >> b & 1);
+	flags_put(f->ov, off, flags);
 	if ((f->e[off] & E_RANGE_MASK) != word)
 		own_put(f->ov, off, word);
 }
@@ -95,7 +104,7 @@ static bool needs_own_slot(const struct rm_chunk *c, unsigned int off)
 
 	if (!f || f->ov->n < RM_OV_MAX)
 		return false;
-	return c->ov || (bit_test(f->start, off) && !bit_test(f->ov->own, off));
+	return c->ov || (bit_test(f->start, off) && !ov_own(f->ov, off));
 }
 
 /* ------------------------------------------------------------- layout */
@@ -180,7 +189,7 @@ void chunk_word_del(struct rm_chunk *c, unsigned int off)
 	unsigned int i;
 
 	/* A source's word stays in its array: its follower may read it. */
-	if (c->ov && bit_test(c->ov->own, off)) {
+	if (c->ov && ov_own(c->ov, off)) {
 		own_drop(c->ov, off);
 	} else if (!indexed(c)) {
 		i = bits_rank(c->start, off);
@@ -197,12 +206,10 @@ void chunk_word_del(struct rm_chunk *c, unsigned int off)
 
 void chunk_set_flags(struct rm_chunk *c, unsigned int off, unsigned int flags)
 {
-	unsigned int b;
 	uint64_t *e;
 
 	if (c->ov) {
-		for (b = 0; b < RM_F_BITS; b++)
-			bit_put(c->ov->flag[b], off, flags >> b & 1);
+		flags_put(c->ov, off, flags);
 		return;
 	}
 	/* A follower masks a source's flags: nothing to tell it. */
@@ -240,10 +247,12 @@ void chunk_words_free(struct rm_chunk *c)
 /* f's words from now on s's: 0, or -ENOMEM and f unchanged. */
 static int follow(struct rm_chunk *f, struct rm_chunk *s)
 {
-	struct rm_overlay *ov = calloc(1, sizeof(*ov));
+	struct rm_overlay *ov;
 
-	if (!ov)
+	/* On a line of its own: two bit groups a line, as laid out. */
+	if (posix_memalign((void **)&ov, 64, sizeof(*ov)))
 		return -ENOMEM;
+	memset(ov, 0, sizeof(*ov));
 	free(f->e);
 	f->e = s->e;
 	f->cap = RM_FAN;
