@@ -154,14 +154,11 @@ static void desc_changed(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 static void diff_range(struct wpt_vm *vm, struct wpt_table *t, uint64_t first,
 		       uint64_t last)
 {
-	uint64_t i;
+	uint64_t i, now;
 
-	for (i = first; i <= last; i++) {
-		uint64_t now = guestmem_load64(&t->hva[i]);
-
-		if (now != t->snap[i])
-			desc_changed(vm, t, i, now);
-	}
+	for (i = table_next_changed(t, first, last, &now); i <= last;
+	     i = table_next_changed(t, i + 1, last, &now))
+		desc_changed(vm, t, i, now);
 }
 
 void diff_table(struct wpt_vm *vm, struct wpt_table *t)

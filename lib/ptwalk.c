@@ -383,6 +383,18 @@ static void range_table(struct range_walk *w, int level, uint64_t base,
 	if (first > last || !tracker_charge(d, last - first + 1))
 		return;
 	tracker_table_pin(t);
+	/* The last level holds no tables: only its changed entries matter,
+	 * and an unchanged one costs a compare, not a decode. */
+	if (level == WPT_LAST_LEVEL) {
+		uint64_t now;
+
+		for (i = table_next_changed(t, first, last, &now);
+		     i <= last && !d->doomed;
+		     i = table_next_changed(t, i + 1, last, &now))
+			w->changed(w->opaque, t, i, now);
+		tracker_table_unpin(d->vm, t);
+		return;
+	}
 	for (i = first; i <= last && !d->doomed; i++) {
 		uint64_t now = guestmem_load64(&t->hva[i]);
 		uint64_t iova = ptwalk_entry_iova(&d->geo, level, base, i);

@@ -83,7 +83,9 @@ struct wpt_format_ops {
 	 * anything the architecture does not allow. */
 	int (*init)(const struct wpt_format_cfg *cfg,
 		    struct wpt_pgtable_geo *geo);
-	/* Decode desc as found at level, as the hardware would see it now. */
+	/* Decode desc as found at level, as the hardware would see it now.
+	 * Never a table at WPT_LAST_LEVEL: there is no level below it (an
+	 * invalidation compares the last level's entries without decoding). */
 	void (*decode)(const struct wpt_pgtable_geo *geo, int level,
 		       uint64_t desc, struct wpt_desc *out);
 };
