@@ -176,6 +176,18 @@ static inline uint64_t ov_flags(const struct rm_overlay *ov, unsigned int off)
 	return e;
 }
 
+/* Set a follower's flags of the range at off. */
+static inline void ov_flags_put(struct rm_overlay *ov, unsigned int off,
+				unsigned int flags)
+{
+	struct rm_ovbits *g = &ov->g[off >> 6];
+	uint64_t bit = 1ull << (off & 63);
+	unsigned int b;
+
+	for (b = 0; b < RM_F_BITS; b++)
+		g->flag[b] = (g->flag[b] & ~bit) | (flags >> b & 1 ? bit : 0);
+}
+
 /* The chunk of key: found, or NULL / created (NULL: no memory). */
 struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key);
 struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key);
@@ -239,13 +251,12 @@ static inline int chunk_word_add(struct rm_chunk *c, unsigned int off,
 				 uint64_t word)
 {
 	uint64_t bit = 1ull << (off & 63);
-	unsigned int w = off >> 6, b;
+	unsigned int w = off >> 6;
 
 	if (c->ov) {
 		if (word >> E_FLAGS_SHIFT || (c->e[off] & E_RANGE_MASK) != word)
 			return chunk_word_add_any(c, off, word);
-		for (b = 0; b < RM_F_BITS; b++)
-			c->ov->g[w].flag[b] &= ~bit;
+		ov_flags_put(c->ov, off, 0);
 	} else if (c->cap == RM_FAN &&
 		   !(c->peer && bit_test(c->peer->start, off))) {
 		c->e[off] = word;

@@ -22,16 +22,6 @@ static void bit_put(uint64_t *bits, unsigned int off, bool on)
 		bits[off >> 6] &= ~(1ull << (off & 63));
 }
 
-/* A follower's flags of the range at off. */
-static void flags_put(struct rm_overlay *ov, unsigned int off,
-		      unsigned int flags)
-{
-	unsigned int b;
-
-	for (b = 0; b < RM_F_BITS; b++)
-		bit_put(&ov->g[off >> 6].flag[b], off & 63, flags >> b & 1);
-}
-
 /* ---------------------------------------------------------- a follower */
 
 /* Stop following: the source may move or free its array again. */
@@ -91,7 +81,7 @@ static void follower_add(struct rm_chunk *f, unsigned int off, uint64_t word)
 	unsigned int flags = (unsigned int)(word >> E_FLAGS_SHIFT);
 
 	word &= E_RANGE_MASK;
-	flags_put(f->ov, off, flags);
+	ov_flags_put(f->ov, off, flags);
 	if ((f->e[off] & E_RANGE_MASK) != word)
 		own_put(f->ov, off, word);
 }
@@ -209,7 +199,7 @@ void chunk_set_flags(struct rm_chunk *c, unsigned int off, unsigned int flags)
 	uint64_t *e;
 
 	if (c->ov) {
-		flags_put(c->ov, off, flags);
+		ov_flags_put(c->ov, off, flags);
 		return;
 	}
 	/* A follower masks a source's flags: nothing to tell it. */

@@ -57,35 +57,6 @@ bool tracker_charge(struct wpt_domain *d, uint64_t n);
 /* Count a descriptor the format refused (address size, reserved bits). */
 void tracker_count_fault(struct wpt_domain *d, const struct wpt_desc *dd);
 
-/*
- * The first entry of t in [i, last] whose RAM differs from its snapshot
- * (*now: what RAM holds there), or last + 1.  Eight entries a step, their
- * differences or'ed: an invalidation over a GiB compares 262,144 entries
- * to find the few that changed, and a branch per entry cost more than the
- * loads.  Relaxed loads, as everywhere RAM is read: a vCPU may be writing.
- */
-static inline uint64_t table_next_changed(const struct wpt_table *t,
-					  uint64_t i, uint64_t last,
-					  uint64_t *now)
-{
-	unsigned int k;
-
-	for (; i + 8 <= last + 1; i += 8) {
-		uint64_t x = 0;
-
-		for (k = 0; k < 8; k++)
-			x |= guestmem_load64(&t->hva[i + k]) ^ t->snap[i + k];
-		if (x)
-			break;
-	}
-	for (; i <= last; i++) {
-		*now = guestmem_load64(&t->hva[i]);
-		if (*now != t->snap[i])
-			return i;
-	}
-	return i;
-}
-
 static inline bool domain_protects(const struct wpt_domain *d)
 {
 	return d->mode != WPT_MODE_INVAL;

@@ -56,8 +56,8 @@ $(ARM64_OUT)/guest.bin: $(ARM64_GUEST_OBJS) tests/arm64/guest/guest.ld
 $(ARM64_OUT)/obj/tests/arm64/image.o: tests/arm64/image.S $(ARM64_OUT)/guest.bin
 	@mkdir -p $(dir $@)
 	$(ARM64_CC) -DA64T_GUEST_BIN='"$(ARM64_OUT)/guest.bin"' -c $< -o $@
-# -Wl,--wrap=ioctl: the re-cut control holds a deleted slot's gap open
-# (tests/arm64/recut.c).
+# -Wl,--wrap=ioctl: the re-cut runs hold a deleted slot's gap open
+# (tests/kvm/widen.h, included by tests/arm64/recut.c).
 $(ARM64_BIN): $(ARM64_TEST_OBJS) $(ARM64_LIB_OBJS)
 	$(ARM64_CC) -static -Wl,--wrap=ioctl $^ $(ARM64_URCU) -lpthread -o $@
 
