@@ -138,4 +138,20 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p);
 void rm_follow(struct rangemap *follower, struct rangemap *source);
 int rm_share(struct rangemap *follower, uint64_t first, uint64_t last);
 
+/*
+ * Adopting: the follower takes ranges its source holds, word for word, at
+ * a start bit each (the shadow's fill over what nothing held: the sink
+ * now holds each leaf there as a mapping of its own).  rm_adopt_begin:
+ * the follower's chunk of the key of source position sp's chunk, made if
+ * missing, if it reads that chunk's words: true and *fp; else false (it
+ * keeps words of its own, or no memory: insert as usual).  rm_adopt: the
+ * range the source holds now starting at iova, in fp's chunk, where the
+ * follower has none: no memory, cannot fail.  rm_adopt_end: a chunk
+ * rm_adopt_begin made and nothing was adopted into is taken away again.
+ */
+bool rm_adopt_begin(struct rangemap *follower, const struct rm_pos *sp,
+		    struct rm_pos *fp);
+void rm_adopt(struct rangemap *follower, struct rm_pos *fp, uint64_t iova);
+void rm_adopt_end(struct rangemap *follower, struct rm_pos *fp);
+
 #endif

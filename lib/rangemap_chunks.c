@@ -242,3 +242,41 @@ int rm_share(struct rangemap *follower, uint64_t first, uint64_t last)
 	}
 	return shared;
 }
+
+bool rm_adopt_begin(struct rangemap *follower, const struct rm_pos *sp,
+		    struct rm_pos *fp)
+{
+	struct rm_chunk *f;
+
+	if (!sp->c || follower->source == NULL)
+		return false;
+	f = chunk_get(follower, sp->c->key);
+	if (f && f->ov && f->peer == sp->c) {
+		fp->c = f;
+		fp->b = NULL;
+		fp->off = 0;
+		return true;
+	}
+	if (f && !f->nr)
+		chunk_drop(follower, f);
+	return false;
+}
+
+void rm_adopt(struct rangemap *follower, struct rm_pos *fp, uint64_t iova)
+{
+	struct rm_chunk *f = fp->c;
+	unsigned int off = (iova >> WPT_PAGE_SHIFT) & (RM_FAN - 1);
+
+	/* No range here, so no own word: the source's array is read. */
+	ov_flags_put(f->ov, off, 0);
+	f->start[off >> 6] |= 1ull << (off & 63);
+	f->nr++;
+	follower->nr++;
+	fp->off = off;
+}
+
+void rm_adopt_end(struct rangemap *follower, struct rm_pos *fp)
+{
+	if (!fp->c->nr)
+		chunk_drop(follower, fp->c);
+}

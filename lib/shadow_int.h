@@ -65,4 +65,12 @@ static inline bool shadow_known(const struct wpt_shadow *s, uint64_t first,
  * still owed left dirty. */
 int shadow_reconcile(struct wpt_shadow *s);
 
+/* ---- fill.c ---- */
+/* Map what the leaves hold over dirty span sp and no held mapping covers
+ * (the closure's kills unmapped first), recording each run held: 0 or
+ * the first error, what failed staying owed (dirty, not held). */
+int fill_span(struct wpt_shadow *s, const struct span *sp);
+/* Map leaf m as one run and record it held: 0 or the error (owed still). */
+int fill_run(struct wpt_shadow *s, const struct wpt_mapping *m);
+
 #endif

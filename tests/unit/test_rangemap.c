@@ -535,6 +535,17 @@ static struct rm_chunk *chunk_of(struct rangemap *rm, uint64_t iova)
 	return chunk_lookup(rm, iova >> 21);
 }
 
+/* Two empty maps, fol following src, and their empty models. */
+static void follow_init(struct rangemap *src, struct rangemap *fol,
+			struct model *ms, struct model *mf)
+{
+	memset(ms, 0, sizeof(*ms));
+	memset(mf, 0, sizeof(*mf));
+	rm_init(src);
+	rm_init(fol);
+	rm_follow(fol, src);
+}
+
 static void model_remove_at(struct model *md, uint64_t iova)
 {
 	unsigned int i;
@@ -576,11 +587,7 @@ START_TEST(test_follower_reads_and_copies)
 	struct rm_pos p;
 	unsigned int k;
 
-	memset(&ms, 0, sizeof(ms));
-	memset(&mf, 0, sizeof(mf));
-	rm_init(&src);
-	rm_init(&fol);
-	rm_follow(&fol, &src);
+	follow_init(&src, &fol, &ms, &mf);
 	for (k = 0; k < 200; k++) {
 		struct wpt_mapping m = page_at(M2 + k * K4, 1000 + k * 7);
 
@@ -737,11 +744,7 @@ START_TEST(test_follower_against_models)
 	struct model *md[2] = { &ms, &mf };
 	unsigned int step;
 
-	memset(&ms, 0, sizeof(ms));
-	memset(&mf, 0, sizeof(mf));
-	rm_init(&src);
-	rm_init(&fol);
-	rm_follow(&fol, &src);
+	follow_init(&src, &fol, &ms, &mf);
 	/* The source's chunks indexed first, as set_root's leaves are. */
 	while (ms.n < 300) {
 		struct wpt_mapping m = page_at(rnd(3 * 512) * K4, rnd(1 << 20));
@@ -774,6 +777,97 @@ START_TEST(test_follower_against_models)
 }
 END_TEST
 
+/*
+ * Adopting (rm_adopt_begin, rm_adopt, rm_adopt_end): the follower takes a
+ * range its source holds at a start bit's cost, reads it back equal with
+ * flags clear (a range removed there earlier left its flag bits behind),
+ * and agrees with the model throughout.  Refused: a follower chunk that
+ * went back to words of its own (packed after a removal), and a source
+ * chunk too sparse to be followed (no chunk is left made for it).  A chunk
+ * made for nothing is taken away again.
+ */
+static void fill_src(struct rangemap *src, struct model *ms, uint64_t base,
+		     unsigned int n)
+{
+	struct wpt_mapping m;
+	unsigned int k;
+
+	for (k = 0; k < n; k++) {
+		m = page_at(base + k * K4, (base >> 12) + 5000 - k * 3);
+		map_put(src, ms, &m, 0);
+	}
+}
+
+static void adopt_at(struct rangemap *src, struct rangemap *fol,
+		     struct model *mf, struct rm_pos *fp, uint64_t iova)
+{
+	struct wpt_mapping m, got;
+	struct rm_pos sp, p;
+
+	ck_assert(rm_find(src, iova, &sp));
+	rm_get(&sp, &m);
+	rm_adopt(fol, fp, iova);
+	model_insert(mf, &m, 0);
+	ck_assert(rm_find(fol, iova, &p));
+	rm_get(&p, &got);
+	ck_assert_mem_eq(&got, &m, sizeof(m));
+	ck_assert_uint_eq(rm_flags(&p), 0);
+}
+
+START_TEST(test_adopt)
+{
+	static struct model ms, mf;
+	struct rangemap src, fol;
+	struct wpt_mapping m;
+	struct rm_pos sp, fp, p;
+	unsigned int k;
+
+	follow_init(&src, &fol, &ms, &mf);
+	fill_src(&src, &ms, M2, 100);
+	fill_src(&src, &ms, 2 * M2, 100);
+	fill_src(&src, &ms, 4 * M2, 1); /* packed: not followed */
+	fill_src(&src, &ms, 6 * M2, 100);
+	for (k = 50; k < 90; k++) {
+		ck_assert(rm_find(&src, M2 + k * K4, &sp));
+		rm_get(&sp, &m);
+		map_put(&fol, &mf, &m, 0);
+	}
+	ck_assert(rm_find(&src, M2 + 7 * K4, &sp));
+	rm_get(&sp, &m);
+	map_put(&fol, &mf, &m, RM_F_JUDGED | RM_F_KILL);
+	map_del(&fol, &mf, M2 + 7 * K4);
+	ck_assert(rm_adopt_begin(&fol, &sp, &fp));
+	for (k = 0; k < 50; k++)
+		adopt_at(&src, &fol, &mf, &fp, M2 + k * K4);
+	rm_adopt_end(&fol, &fp);
+	ck_assert_ptr_nonnull(chunk_of(&fol, M2)->ov);
+	ck_assert_uint_eq(chunk_of(&fol, M2)->ov->n, 0);
+	check_all(&fol, &mf);
+	/* A follower chunk of few ranges packs on a removal: its own words. */
+	for (k = 0; k < 2; k++) {
+		ck_assert(rm_find(&src, 2 * M2 + k * K4, &sp));
+		rm_get(&sp, &m);
+		map_put(&fol, &mf, &m, 0);
+	}
+	map_del(&fol, &mf, 2 * M2);
+	ck_assert(rm_find(&src, 2 * M2 + 5 * K4, &sp));
+	ck_assert(!rm_adopt_begin(&fol, &sp, &fp));
+	ck_assert(rm_find(&fol, 2 * M2 + K4, &p));
+	ck_assert(rm_find(&src, 4 * M2, &sp));
+	ck_assert(!rm_adopt_begin(&fol, &sp, &fp));
+	ck_assert_ptr_null(chunk_of(&fol, 4 * M2));
+	ck_assert(rm_find(&src, 6 * M2, &sp));
+	ck_assert(rm_adopt_begin(&fol, &sp, &fp));
+	ck_assert_ptr_nonnull(chunk_of(&fol, 6 * M2));
+	rm_adopt_end(&fol, &fp);
+	ck_assert_ptr_null(chunk_of(&fol, 6 * M2));
+	check_all(&fol, &mf);
+	check_all(&src, &ms);
+	rm_free_all(&src);
+	rm_free_all(&fol);
+}
+END_TEST
+
 static Suite *rangemap_suite(void)
 {
 	Suite *s = suite_create("rangemap");
@@ -787,6 +881,7 @@ static Suite *rangemap_suite(void)
 	tcase_add_loop_test(tc, test_follower_against_models, 0, 2);
 	tcase_add_test(tc, test_insert_batch);
 	tcase_add_test(tc, test_dense_batch);
+	tcase_add_test(tc, test_adopt);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1660,6 +1660,72 @@ START_TEST(test_held_shares_leaves_words)
 }
 END_TEST
 
+/*
+ * A walk's fill over a chunk nothing is held in: 40 scattered pages added
+ * as one batch, two of them (at pair, pair + 1) running on in IOVA and GPA,
+ * at every position, so at the edge of every read of the leaves too.  One
+ * map call a page, one for the pair, in IOVA order; held follows the
+ * leaves with one word of its own (the pair's, two pages).  Then the nth map call fails: the
+ * commit says so, the others are held, and the next commit maps just the
+ * one owed.
+ */
+#define OWN_NR 40
+
+static unsigned int own_layout(unsigned int pair, struct wpt_mapping *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < OWN_NR; i++)
+		m[i] = (struct wpt_mapping){ .iova = i * K4, .size = K4,
+					     .gpa = (OWN_NR - i) * 2 * K4,
+					     .perm = RW };
+	m[pair + 1].gpa = m[pair].gpa + K4;
+	return OWN_NR - 1; /* map calls */
+}
+
+START_TEST(test_fill_own_runs)
+{
+	struct wpt_mapping m[OWN_NR];
+	unsigned int pair, calls, own, i;
+	static const uint64_t fail_nth[] = { 1, 8, 31, 32, 33, OWN_NR - 1 };
+	uint64_t nth;
+
+	for (pair = 0; pair + 1 < OWN_NR; pair++) {
+		struct env *e = env_new(_i);
+		struct call want[OWN_NR];
+
+		calls = own_layout(pair, m);
+		for (i = 0; i < calls; i++)
+			want[i] = (struct call)C_MAP(
+				m[i + (i > pair)].iova, m[i + (i > pair)].gpa,
+				i == pair ? 2 * K4 : K4, RW);
+		ck_assert_int_eq(shadow_leaves_add(e->sh, m, OWN_NR), 0);
+		commit_ok(e);
+		expect_calls(e, want, calls);
+		ck_assert_uint_eq(held_following(e, &own), 1);
+		ck_assert_uint_eq(own, 1);
+		assert_sink_is_leaves(e);
+		env_free(e);
+	}
+	for (i = 0; i < sizeof(fail_nth) / sizeof(fail_nth[0]); i++) {
+		struct env *e = env_new(_i);
+
+		nth = fail_nth[i];
+		calls = own_layout(OWN_NR - 2, m);
+		ck_assert_int_eq(shadow_leaves_add(e->sh, m, OWN_NR), 0);
+		fake_fail_in(&e->fake, nth, -ENOSPC);
+		ck_assert_int_eq(shadow_commit(e->sh), -ENOSPC);
+		ck_assert_uint_eq(e->fake.nr_held, calls - 1);
+		fake_reset_log(&e->fake);
+		commit_ok(e);
+		EXPECT(e, C_MAP(m[nth - 1].iova, m[nth - 1].gpa,
+				nth == calls ? 2 * K4 : K4, RW));
+		assert_sink_is_leaves(e);
+		env_free(e);
+	}
+}
+END_TEST
+
 /* ----------------------------------------------------------------- main */
 
 static Suite *shadow_suite(void)
@@ -1709,6 +1775,7 @@ static Suite *shadow_suite(void)
 	tcase_add_test(tc, test_iterate_stop_and_stats);
 	tcase_add_test(tc, test_local_work);
 	tcase_add_test(tc, test_closure_linear);
+	tcase_add_loop_test(tc, test_fill_own_runs, 0, 2);
 	tcase_add_loop_test(tc, test_held_shares_leaves_words, 0, 2);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
