@@ -286,28 +286,44 @@ unsigned int rm_chunk_run(struct rangemap *rm, struct rm_pos *p,
 			  unsigned int max)
 {
 	struct rm_chunk *c = p->c;
-	uint64_t base, stop;
+	const uint64_t *e;
+	uint64_t base, stop = last >> WPT_PAGE_SHIFT, bits;
 	struct rm_big *b;
-	unsigned int off, n = 0, rank = 0;
+	unsigned int off, end, w, n = 0, rank = 0;
+	bool indexed, follower;
 
 	if (!c)
 		return 0;
 	base = c->key << RM_BITS;
-	stop = last >> WPT_PAGE_SHIFT;
 	/* A tree range after p comes before the chunk's ranges past it. */
 	b = big_from_start(rm, (base | p->off) << WPT_PAGE_SHIFT);
 	if (b && (b->m.iova >> WPT_PAGE_SHIFT) <= stop)
 		stop = (b->m.iova >> WPT_PAGE_SHIFT) - 1;
+	if (stop < (base | p->off))
+		return 0;
+	end = stop - base < RM_FAN ? (unsigned int)(stop - base) : RM_FAN - 1;
+	/* In locals: the stores to m[] could alias the chunk's fields. */
+	e = c->e;
+	indexed = c->cap == RM_FAN;
+	follower = c->ov;
 	/* Packed words in offset order: the first's rank, then one more
 	 * a range. */
-	if (!c->ov && c->cap != RM_FAN)
+	if (!follower && !indexed)
 		rank = bits_rank(c->start, p->off);
-	for (off = p->off; n < max && off < RM_FAN && (base | off) <= stop;
-	     off = bits_next(c->start, off + 1)) {
-		uint64_t e = c->ov ? follower_word(c, off)
-			   : c->e[c->cap == RM_FAN ? off : rank++];
-
-		word_mapping(e, base | off, &m[n++]);
+	w = p->off >> 6;
+	bits = c->start[w] & (~0ull << (p->off & 63));
+	while (n < max) {
+		while (!bits && ++w < RM_FAN / 64)
+			bits = c->start[w];
+		if (!bits)
+			break;
+		off = w * 64 + (unsigned int)__builtin_ctzll(bits);
+		if (off > end)
+			break;
+		bits &= bits - 1;
+		word_mapping(follower ? follower_word(c, off)
+				      : e[indexed ? off : rank++],
+			     base | off, &m[n++]);
 		p->off = off;
 	}
 	return n;

@@ -410,6 +410,11 @@ static const struct decode_case decode_cases[] = {
 	{ "L0 table, top address bit", S1_4K(48), 0, 0xfffffffff000ull | TABLE,
 	  TBL(0xfffffffff000ull, RW) },
 	{ "L0 block reserved", S1_4K(48), 0, TIB(1) | BLOCK | AF, INV(F_RES) },
+	/* Bit 10 means nothing in a table: 0b11 with it is no page there. */
+	{ "L2 table, bit 10 set", S1_4K(48), 2, 0x40000000ull | TABLE | AF,
+	  TBL(0x40000000ull, RW) },
+	{ "L1 table, bit 10 set", S1_4K(48), 1, 0x7000ull | TABLE | AF,
+	  TBL(0x7000ull, RW) },
 	{ "L1 block", S1_4K(48), 1, GIB(1) | BLOCK | AF,
 	  LEAF(GIB(1), GIB(1), RW) },
 	{ "L1 block, RES0 [29:12] ignored", S1_4K(48), 1,
