@@ -165,13 +165,19 @@ int shadow_leaves_add(struct wpt_shadow *s, const struct wpt_mapping *m,
 	const struct wpt_ram_region *reg = NULL;
 	struct wpt_mapping r;
 	struct rm_pos p;
+	bool adjacent = true; /* one dirty span: a table's leaves, usually */
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < n; i++)
-		if (!leaf_valid(s, &reg, &m[i]) ||
-		    (i && m[i].iova <= map_last(&m[i - 1])))
+	for (i = 0; i < n; i++) {
+		if (!leaf_valid(s, &reg, &m[i]))
 			return -EINVAL;
+		if (!i || m[i].iova == map_last(&m[i - 1]) + 1)
+			continue;
+		if (m[i].iova <= map_last(&m[i - 1]))
+			return -EINVAL;
+		adjacent = false;
+	}
 	if (!n)
 		return 0;
 	/* One look for the whole extent, gaps included. */
@@ -185,7 +191,9 @@ int shadow_leaves_add(struct wpt_shadow *s, const struct wpt_mapping *m,
 		return ret;
 	leaves_known(s, NULL, false);
 	/* A span added before a failure says too much: only conservative. */
-	ret = leaves_dirty(s, m, n);
+	ret = adjacent ? spanset_add(&s->dirty, m[0].iova,
+				     map_last(&m[n - 1]), NULL)
+		       : leaves_dirty(s, m, n);
 	if (ret)
 		leaves_unadd(s, m, n);
 	return ret;
