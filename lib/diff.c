@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "diff.h"
 #include "ptwalk.h"
@@ -202,10 +201,12 @@ void diff_page(struct wpt_vm *vm, struct wpt_page *pg, uint64_t gpa,
 			return;
 		}
 	}
-	memcpy(tables, pg->tables, n * sizeof(*tables));
 	for (i = 0; i < n; i++) {
 		struct wpt_table_use *u;
 
+		/* Copied here, not by memcpy: one table, the usual case, cost
+		 * a call into libc on every store. */
+		tables[i] = pg->tables[i];
 		tracker_table_pin(tables[i]);
 		/* A store to a table counts once for each domain using it
 		 * (one use, the usual case, is the tree's root). */
