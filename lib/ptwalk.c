@@ -251,20 +251,29 @@ void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
 	entry_apply(u, idx, &dd, false, NULL);
 }
 
-/* A leaf of use u at idx (dd) that maps RAM joins batch b: true.  Else
- * false, for entry_apply.  Inline: a table of leaves passes here 512
- * times, and entry_apply's frame cost a leaf 40 instructions. */
-static inline bool batch_leaf(struct wpt_table_use *u, struct leaf_batch *b,
-			      uint64_t idx, const struct wpt_desc *dd)
+/* What one use's entries share, read once (a use's fields never change):
+ * a leaf's stores into the batch may alias them, so each entry read them. */
+struct use_walk {
+	const struct wpt_guestmem *mem;
+	uint64_t iova;       /* the use's */
+	unsigned int shift;  /* bytes an entry maps: 1 << shift */
+	uint32_t perm_mask;  /* the use's */
+};
+
+/* A leaf at idx (dd) that maps RAM joins batch b: true.  Else false, for
+ * entry_apply.  Inline: a table of leaves passes here 512 times, and
+ * entry_apply's frame cost a leaf 40 instructions. */
+static inline bool batch_leaf(struct wpt_domain *d, const struct use_walk *w,
+			      struct leaf_batch *b, uint64_t idx,
+			      const struct wpt_desc *dd)
 {
-	struct wpt_domain *d = u->d;
 	uint32_t perm;
 
-	if (entry_kind(&d->vm->mem, &b->reg, dd, u->perm_mask, &perm) !=
+	if (entry_kind(w->mem, &b->reg, dd, w->perm_mask, &perm) !=
 	    ENTRY_LEAF)
 		return false;
 	b->m[b->n++] = (struct wpt_mapping){
-		.iova = ptwalk_entry_iova(&d->geo, u->level, u->iova, idx),
+		.iova = w->iova + (idx << w->shift),
 		.gpa = dd->addr, .size = dd->size, .perm = perm };
 	if (b->n == LEAF_BATCH)
 		batch_flush(d, b);
@@ -277,6 +286,12 @@ static void use_entries(struct wpt_table_use *u, const uint64_t *snap,
 			uint64_t n, bool add)
 {
 	struct wpt_domain *d = u->d;
+	const struct wpt_format_ops *fmt = d->fmt;
+	const struct use_walk w = {
+		.mem = &d->vm->mem, .iova = u->iova,
+		.shift = geo_level_shift(&d->geo, u->level),
+		.perm_mask = u->perm_mask };
+	const int level = u->level;
 	struct leaf_batch b;
 	struct wpt_desc dd;
 	uint64_t i;
@@ -287,8 +302,8 @@ static void use_entries(struct wpt_table_use *u, const uint64_t *snap,
 	for (i = 0; i < n && !d->doomed; i++) {
 		if (!snap[i])
 			continue;
-		d->fmt->decode(&d->geo, u->level, snap[i], &dd);
-		if (!batch_leaf(u, &b, i, &dd))
+		fmt->decode(&d->geo, level, snap[i], &dd);
+		if (!batch_leaf(d, &w, &b, i, &dd))
 			entry_apply(u, i, &dd, add, &b);
 	}
 	batch_flush(d, &b);
