@@ -33,8 +33,9 @@ struct shadow_run {
 /* The sink call of run m in region reg, counted: 0 or its error.  Inline:
  * a walk over scattered pages makes one a leaf, and the call's own frame
  * cost a tenth of the fill. */
-static inline __attribute__((always_inline)) int run_call(struct wpt_shadow *s, const struct wpt_mapping *m,
-		    const struct wpt_ram_region *reg)
+static inline __attribute__((always_inline)) int
+run_call(struct wpt_shadow *s, const struct wpt_mapping *m,
+	 const struct wpt_ram_region *reg)
 {
 	int ret;
 
