@@ -27,6 +27,7 @@
  * through this sink measure the library, not an oracle's tree. */
 struct record {
 	struct rangemap held;
+	struct pagepool pool;
 	uint64_t fail_in; /* calls until the injected failure; 0: none armed */
 	int fail_err;
 };
@@ -96,6 +97,7 @@ static void record_free(struct wpt_sink *s)
 	struct record *r = s->priv;
 
 	rm_free_all(&r->held);
+	pagepool_fini(&r->pool);
 	free(r);
 }
 
@@ -116,7 +118,8 @@ int wpt_sink_record_new(struct wpt_sink **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	rm_init(&r->held);
+	pagepool_init(&r->pool);
+	rm_init(&r->held, &r->pool);
 	ret = wpt_sink_alloc(&record_ops, r, out);
 	if (ret)
 		free(r);
