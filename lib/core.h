@@ -24,7 +24,6 @@
 #include "wpt.h"
 #include "wpt_internal.h"
 #include "guestmem.h"
-#include "pagepool.h"
 #include "shadow.h"
 #include "format/format.h"
 #include "protect/protect.h"
@@ -186,7 +185,6 @@ struct wpt_vm {
 	void *quiesce_opaque;
 	uint64_t quiesces;              /* atomic */
 	struct wpt_relax *relax;        /* unsynced pages (relax.c) */
-	struct pagepool snaps;          /* 4 KiB tables' snapshots */
 };
 
 #endif

@@ -31,9 +31,9 @@ static uint64_t big_last(const struct rm_big *b)
 	return b->m.iova + b->m.size - 1;
 }
 
-void rm_init(struct rangemap *rm, struct pagepool *pool)
+void rm_init(struct rangemap *rm)
 {
-	*rm = (struct rangemap){ .pool = pool };
+	*rm = (struct rangemap){ .root = NULL };
 	RB_INIT(&rm->big);
 }
 
@@ -48,7 +48,7 @@ void rm_free_all(struct rangemap *rm)
 		free(b);
 	}
 	free(rm->spare);
-	rm_init(rm, rm->pool);
+	rm_init(rm);
 	rm->source = source; /* emptied, still following */
 }
 

@@ -30,7 +30,6 @@
 
 #include <bsd/sys/tree.h>
 
-#include "pagepool.h"
 #include "wpt.h"
 
 /* Two bits a user may keep with each range (the shadow's reconcile); no
@@ -48,7 +47,6 @@ struct rm_big {
 RB_HEAD(rm_big_tree, rm_big);
 
 struct rangemap {
-	struct pagepool *pool; /* the indexed chunks' arrays */
 	void *root;           /* radix node (NULL: no chunk) */
 	unsigned int height;  /* radix levels above the chunks */
 	struct rm_big_tree big;
@@ -73,7 +71,7 @@ struct rm_pos {
 	struct rm_big *b;
 };
 
-void rm_init(struct rangemap *rm, struct pagepool *pool);
+void rm_init(struct rangemap *rm);
 void rm_free_all(struct rangemap *rm);
 
 /* The first range ending at or after x / the range starting exactly at

@@ -79,7 +79,6 @@ struct rm_chunk {
 	uint64_t *e;                 /* the words (a follower: the source's) */
 	struct rm_overlay *ov;       /* set: this chunk follows peer */
 	struct rm_chunk *peer;       /* its follower, or (ov set) its source */
-	struct pagepool *pool;       /* its map's: where an indexed e is from */
 };
 
 /* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */

@@ -14,23 +14,6 @@ static bool indexed(const struct rm_chunk *c)
 	return c->cap == RM_FAN;
 }
 
-/* An array of cap words for c: indexed ones (4 KiB) are blocks of the
- * map's pool, packed ones malloc's.  NULL: no memory. */
-static uint64_t *words_alloc(const struct rm_chunk *c, unsigned int cap)
-{
-	return cap == RM_FAN ? pagepool_alloc(c->pool)
-			     : malloc(cap * sizeof(uint64_t));
-}
-
-/* Free an array of cap words, from whichever map's pool it came. */
-static void words_free(uint64_t *e, unsigned int cap)
-{
-	if (cap == RM_FAN)
-		pagepool_free(e);
-	else
-		free(e);
-}
-
 static void bit_put(uint64_t *bits, unsigned int off, bool on)
 {
 	if (on)
@@ -121,22 +104,21 @@ static bool needs_own_slot(const struct rm_chunk *c, unsigned int off)
  * chunk as it was. */
 static int relay(struct rm_chunk *c, unsigned int cap)
 {
-	uint64_t *e = words_alloc(c, cap);
+	/* Zeroed when indexed: a follower compares words at offsets its
+	 * source has no range at. */
+	uint64_t *e = cap == RM_FAN ? calloc(RM_FAN, sizeof(*e))
+				    : malloc(cap * sizeof(*e));
 	unsigned int off, i = 0;
 
 	if (!e)
 		return -ENOMEM;
-	/* Zeroed when indexed: a follower compares words at offsets its
-	 * source has no range at. */
-	if (cap == RM_FAN)
-		memset(e, 0, RM_FAN * sizeof(*e));
 	for (off = bits_next(c->start, 0); off < RM_FAN;
 	     off = bits_next(c->start, off + 1), i++)
 		e[cap == RM_FAN ? off : i] = chunk_word_get(c, off);
 	if (c->ov)
 		unfollow(c);
 	else
-		words_free(c->e, c->cap);
+		free(c->e);
 	c->e = e;
 	c->cap = cap;
 	return 0;
@@ -237,7 +219,7 @@ void chunk_words_free(struct rm_chunk *c)
 		return;
 	}
 	if (!f) {
-		words_free(c->e, c->cap);
+		free(c->e);
 		return;
 	}
 	/* The follower keeps the array: its words written in, in place (each
@@ -261,7 +243,7 @@ static int follow(struct rm_chunk *f, struct rm_chunk *s)
 	if (posix_memalign((void **)&ov, 64, sizeof(*ov)))
 		return -ENOMEM;
 	memset(ov, 0, sizeof(*ov));
-	words_free(f->e, f->cap);
+	free(f->e);
 	f->e = s->e;
 	f->cap = RM_FAN;
 	f->ov = ov;

@@ -54,9 +54,8 @@ int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	s->sink = sink;
 	s->gm = gm;
 	s->defer_removals = defer_removals;
-	pagepool_init(&s->pool);
-	rm_init(&s->leaves, &s->pool);
-	rm_init(&s->held, &s->pool);
+	rm_init(&s->leaves);
+	rm_init(&s->held);
 	rm_follow(&s->held, &s->leaves);
 	spanset_init(&s->dirty);
 	spanset_init(&s->pending);
@@ -70,7 +69,6 @@ void shadow_free(struct wpt_shadow *s)
 		return;
 	rm_free_all(&s->leaves);
 	rm_free_all(&s->held);
-	pagepool_fini(&s->pool);
 	spanset_fini(&s->dirty);
 	spanset_fini(&s->pending);
 	free(s->reserve);

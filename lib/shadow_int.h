@@ -22,8 +22,6 @@ struct wpt_shadow {
 	 * flagged RM_F_JUDGED (and RM_F_KILL if it disagrees with the
 	 * leaves) by the reconcile in progress, never between two. */
 	struct rangemap leaves, held;
-	struct pagepool pool; /* both maps' indexed arrays: a leaves array
-			       * may pass to the held map that follows it */
 	struct span_set dirty, pending;
 	/* The leaves over known's range are exactly known (known_leaf) or
 	 * none, as the last leaf_add or leaf_remove left them: true until

@@ -82,22 +82,6 @@ struct wpt_table *tracker_table_lookup(struct wpt_vm *vm, uint64_t gpa,
 }
 
 /* Take t off its pages below end (all of them: table_end) and free it. */
-/* A table's snapshot, its contents undefined until tracker_table_get
- * reads RAM into it: a 4 KiB table's (nearly all) from the VM's pool. */
-static uint64_t *snap_alloc(struct wpt_vm *vm, uint64_t size)
-{
-	return size == PAGEPOOL_BLOCK ? pagepool_alloc(&vm->snaps)
-				      : malloc(size);
-}
-
-static void snap_free(struct wpt_table *t)
-{
-	if (t->size == PAGEPOOL_BLOCK)
-		pagepool_free(t->snap);
-	else
-		free(t->snap);
-}
-
 static void table_destroy(struct wpt_vm *vm, struct wpt_table *t, uint64_t end)
 {
 	uint64_t p;
@@ -105,7 +89,7 @@ static void table_destroy(struct wpt_vm *vm, struct wpt_table *t, uint64_t end)
 	for (p = table_first_page(t); p < end; p += WPT_PAGE_SIZE)
 		pageindex_detach(vm, p, t);
 	vm->st.tracked_tables--;
-	snap_free(t);
+	free(t->snap);
 	free(t);
 }
 
@@ -117,7 +101,7 @@ static struct wpt_table *table_new(struct wpt_vm *vm, uint64_t gpa,
 
 	if (!t)
 		return NULL;
-	t->snap = snap_alloc(vm, size);
+	t->snap = calloc(size / 8, 8);
 	if (!t->snap) {
 		free(t);
 		return NULL;

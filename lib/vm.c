@@ -84,7 +84,6 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	vm->log = cfg.log;
 	vm->log_opaque = cfg.log_opaque;
 	LIST_INIT(&vm->domains);
-	pagepool_init(&vm->snaps);
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->blocked.pending_lock, NULL);
 	*out = vm;
@@ -115,7 +114,6 @@ void wpt_vm_free(struct wpt_vm *vm)
 	recut_protect_free(vm);
 	uffd_blocked_free(&vm->blocked);
 	guestmem_fini(&vm->mem);
-	pagepool_fini(&vm->snaps);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }

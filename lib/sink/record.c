@@ -27,7 +27,6 @@
  * through this sink measure the library, not an oracle's tree. */
 struct record {
 	struct rangemap held;
-	struct pagepool pool;
 	uint64_t fail_in; /* calls until the injected failure; 0: none armed */
 	int fail_err;
 };
@@ -97,7 +96,6 @@ static void record_free(struct wpt_sink *s)
 	struct record *r = s->priv;
 
 	rm_free_all(&r->held);
-	pagepool_fini(&r->pool);
 	free(r);
 }
 
@@ -118,8 +116,7 @@ int wpt_sink_record_new(struct wpt_sink **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	pagepool_init(&r->pool);
-	rm_init(&r->held, &r->pool);
+	rm_init(&r->held);
 	ret = wpt_sink_alloc(&record_ops, r, out);
 	if (ret)
 		free(r);

@@ -6,9 +6,8 @@
  * VMM's own writes (wpt_vm_host_wrote) and, at the end, domain destroy.
  *
  * A run counts the fallible calls the library makes inside the guest's
- * calls: every malloc, calloc and realloc, and every mmap (a new arena
- * of the library's block pool, lib/pagepool.h) (this binary is linked
- * with -Wl,--wrap for them, mk/faultinj.mk, so the calls of everything linked
+ * calls: every malloc, calloc and realloc (this binary is linked with
+ * -Wl,--wrap for them, mk/faultinj.mk, so the calls of everything linked
  * statically come here, and only those made while the library runs
  * count: not libcheck's, which is static too, in the test's callbacks),
  * every sink map and unmap, every protect and unprotect of the protection
@@ -52,8 +51,6 @@
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
 void *__real_realloc(void *p, size_t n);
-void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		  off_t off);
 
 /* ------------------------------------------------- injection points */
 
@@ -120,17 +117,6 @@ void *__wrap_realloc(void *p, size_t n)
 {
 	return fi_fails(CALL_MALLOC, __builtin_return_address(0))
 		       ? NULL : __real_realloc(p, n);
-}
-
-/* The block pool's arenas (lib/pagepool.c): a new one is an mmap. */
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		  off_t off)
-{
-	if (fi_fails(CALL_MALLOC, __builtin_return_address(0))) {
-		errno = ENOMEM;
-		return MAP_FAILED;
-	}
-	return __real_mmap(addr, len, prot, flags, fd, off);
 }
 
 /* The sink each domain is given: refuses a call when its turn comes

@@ -30,8 +30,6 @@ struct model {
 };
 
 static uint64_t rng = 88172645463325252ull;
-/* The maps' indexed arrays (zeroed: an empty pool; Check forks a test). */
-static struct pagepool pool;
 
 static uint64_t rnd(uint64_t n)
 {
@@ -264,7 +262,7 @@ START_TEST(test_against_model)
 	unsigned int step;
 
 	memset(&md, 0, sizeof(md));
-	rm_init(&rm, &pool);
+	rm_init(&rm);
 	for (step = 0; step < 3000; step++) {
 		struct rm_pos p;
 
@@ -297,7 +295,6 @@ START_TEST(test_against_model)
 	}
 	check_all(&rm, &md);
 	rm_free_all(&rm);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 	ck_assert_uint_eq(rm.nr, 0);
 }
 END_TEST
@@ -312,7 +309,7 @@ START_TEST(test_chunk_fills_and_empties)
 	unsigned int k, i;
 
 	memset(&md, 0, sizeof(md));
-	rm_init(&rm, &pool);
+	rm_init(&rm);
 	for (k = 0; k < 512; k++) {
 		struct wpt_mapping m = { .iova = M2 + (k * 167 % 512) * K4,
 					 .size = K4, .gpa = (k + 1) * K4,
@@ -340,7 +337,6 @@ START_TEST(test_chunk_fills_and_empties)
 	}
 	ck_assert_ptr_null(rm.root);
 	rm_free_all(&rm);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
@@ -362,7 +358,7 @@ START_TEST(test_overlap_across_chunk_edge)
 	unsigned int round;
 
 	memset(&md, 0, sizeof(md));
-	rm_init(&rm, &pool);
+	rm_init(&rm);
 	for (round = 0; round < 3; round++) {
 		const struct wpt_mapping *m =
 			round == 0 ? &across : round == 1 ? &later : &before;
@@ -379,7 +375,6 @@ START_TEST(test_overlap_across_chunk_edge)
 		check_all(&rm, &md);
 	}
 	rm_free_all(&rm);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
@@ -416,7 +411,7 @@ START_TEST(test_insert_batch)
 	unsigned int round, n, i;
 
 	memset(&md, 0, sizeof(md));
-	rm_init(&rm, &pool);
+	rm_init(&rm);
 	for (round = 0; round < 200; round++) {
 		for (n = 0; n < 40 && md.n + n < MAXR;) {
 			struct wpt_mapping m = random_range();
@@ -439,7 +434,6 @@ START_TEST(test_insert_batch)
 	}
 	check_all(&rm, &md);
 	rm_free_all(&rm);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
@@ -455,7 +449,7 @@ START_TEST(test_dense_batch)
 	unsigned int round, n, k, i, before, want, dense = 0;
 
 	memset(&md, 0, sizeof(md));
-	rm_init(&rm, &pool);
+	rm_init(&rm);
 	for (round = 0; round < 60; round++) {
 		uint64_t base = rnd(4) * M2;
 		struct rm_chunk *c;
@@ -500,7 +494,6 @@ START_TEST(test_dense_batch)
 	ck_assert_uint_ge(dense, 30);
 	check_all(&rm, &md);
 	rm_free_all(&rm);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
@@ -512,7 +505,7 @@ START_TEST(test_empties_and_refills)
 	struct rm_pos p;
 	uint64_t i;
 
-	rm_init(&rm, &pool);
+	rm_init(&rm);
 	for (i = 0; i < 4; i++) {
 		struct wpt_mapping m = { .iova = i << 40, .size = K4,
 					 .gpa = K4, .perm = 1 };
@@ -526,7 +519,6 @@ START_TEST(test_empties_and_refills)
 	ck_assert_ptr_null(rm.root);
 	ck_assert(!rm_from(&rm, 0, &p));
 	rm_free_all(&rm);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
@@ -549,8 +541,8 @@ static void follow_init(struct rangemap *src, struct rangemap *fol,
 {
 	memset(ms, 0, sizeof(*ms));
 	memset(mf, 0, sizeof(*mf));
-	rm_init(src, &pool);
-	rm_init(fol, &pool);
+	rm_init(src);
+	rm_init(fol);
 	rm_follow(fol, src);
 }
 
@@ -668,7 +660,6 @@ START_TEST(test_follower_reads_and_copies)
 	ck_assert_ptr_null(fc->ov);
 	check_all(&fol, &mf);
 	rm_free_all(&fol);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
@@ -778,12 +769,10 @@ START_TEST(test_follower_against_models)
 		rm_free_all(&src);
 		check_all(&fol, &mf);
 		rm_free_all(&fol);
-		ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 	} else {
 		rm_free_all(&fol);
 		check_all(&src, &ms);
 		rm_free_all(&src);
-		ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 	}
 }
 END_TEST
@@ -876,7 +865,6 @@ START_TEST(test_adopt)
 	check_all(&src, &ms);
 	rm_free_all(&src);
 	rm_free_all(&fol);
-	ck_assert_uint_eq(pool.blocks, 0); /* every array given back */
 }
 END_TEST
 
