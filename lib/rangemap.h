@@ -39,6 +39,9 @@
 
 struct rm_chunk;
 
+#define RM_SEEN_BITS 8
+#define RM_SEEN (1u << RM_SEEN_BITS) /* chunks rangemap.seen remembers */
+
 struct rm_big {
 	RB_ENTRY(rm_big) link;
 	struct wpt_mapping m;
@@ -54,6 +57,10 @@ struct rangemap {
 	struct rm_chunk *last; /* the chunk found last: stores hit one table */
 	uint64_t last_key;     /* its key, here: a store elsewhere in a big
 				* map would miss the cache on last->key */
+	/* Chunks found before, by a hash of their key: a store to one of the
+	 * tables a guest is working in skips the radix tree's levels (two
+	 * cache misses a map at 64K pages, three at 16M). */
+	struct rm_chunk *seen[RM_SEEN];
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
 	struct rangemap *source; /* rm_follow's: whose words chunks may read */
 	/* big_cached: the first tree range starting at or after any IOVA

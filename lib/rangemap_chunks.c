@@ -57,21 +57,44 @@ static unsigned int slot_of(uint64_t key, int lvl)
 
 /* ---------------------------------------------------- the radix tree */
 
+/* Key's slot in rm->seen: Fibonacci hashing, since the keys a guest works
+ * in are often a power of two apart (one table every 64 MiB, say), which
+ * the key's low bits would put all in one slot. */
+static unsigned int seen_slot(uint64_t key)
+{
+	return (unsigned int)((key * 0x9e3779b97f4a7c15ull) >>
+			      (64 - RM_SEEN_BITS));
+}
+
+/* c, found or made: the chunk to look at first for its key. */
+static void found(struct rangemap *rm, struct rm_chunk *c)
+{
+	rm->last = c;
+	rm->last_key = c->key;
+	rm->seen[seen_slot(c->key)] = c;
+}
+
 struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 {
 	void *n = rm->root;
+	struct rm_chunk *c;
 	int lvl;
 
 	if (rm->last && rm->last_key == key)
 		return rm->last;
+	/* A chunk freed leaves no slot here (chunk_drop): c is live. */
+	c = rm->seen[seen_slot(key)];
+	if (c && c->key == key) {
+		rm->last = c;
+		rm->last_key = key;
+		return c;
+	}
 	if (!n || key >> (RM_NODE_BITS * rm->height))
 		return NULL;
 	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
 		n = ((struct rm_node *)n)->slot[slot_of(key, lvl)];
-	if (n) {
-		rm->last = n;
-		rm->last_key = key;
-	}
+	if (n)
+		found(rm, n);
 	return n;
 }
 
@@ -128,8 +151,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 	if (rm->source)
 		chunk_follow(c, chunk_lookup(rm->source, key));
 	slot_set(n, slot_of(key, 0), c);
-	rm->last = c;
-	rm->last_key = key;
+	found(rm, c);
 	return c;
 }
 
@@ -158,6 +180,8 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 	}
 	if (rm->last == c)
 		rm->last = NULL;
+	if (rm->seen[seen_slot(c->key)] == c)
+		rm->seen[seen_slot(c->key)] = NULL;
 	chunk_words_free(c);
 	free(c);
 }
@@ -212,6 +236,7 @@ void chunks_free(struct rangemap *rm)
 	rm->root = NULL;
 	rm->height = 0;
 	rm->last = NULL;
+	memset(rm->seen, 0, sizeof(rm->seen));
 }
 
 /* ------------------------------------------ a follower and its source */

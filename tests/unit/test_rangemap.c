@@ -255,6 +255,84 @@ static void model_insert(struct model *md, const struct wpt_mapping *m,
 	}
 }
 
+/* The chunk rm->seen holds for key (NULL: none), by the slot the map
+ * uses: Fibonacci hashing of the key. */
+static struct rm_chunk *seen_of(const struct rangemap *rm, uint64_t key)
+{
+	return rm->seen[(key * 0x9e3779b97f4a7c15ull) >> (64 - RM_SEEN_BITS)];
+}
+
+/*
+ * The chunks found before (rm->seen), over more chunks than it holds,
+ * many of them in one slot: a page in each of MAXR chunks (twice what it
+ * holds) a power of two apart, found in a scattered order, then every other chunk
+ * emptied (dropped) and made again with another page.  A slot must never
+ * answer for a chunk dropped (ASan sees the stale read) nor for another
+ * key, and every lookup must still find exactly the model's ranges.
+ */
+START_TEST(test_seen_chunks)
+{
+	static struct model md;
+	struct rangemap rm;
+	struct wpt_mapping got;
+	struct rm_pos p;
+	unsigned int i, k, n = MAXR;
+	uint64_t stride = 64 * M2; /* keys 64 apart: low bits all equal */
+
+	ck_assert_uint_ge(n, 2 * RM_SEEN);
+	memset(&md, 0, sizeof(md));
+	rm_init(&rm);
+	for (i = 0; i < n; i++) {
+		struct wpt_mapping m = { .iova = i * stride + (i % 512) * K4,
+					 .size = K4, .gpa = (1000 + i) * K4,
+					 .perm = WPT_PERM_READ };
+
+		ck_assert_int_eq(rm_insert(&rm, &m, 0, NULL), 0);
+		model_insert(&md, &m, 0);
+	}
+	for (k = 0; k < 2 * n; k++) {
+		i = (unsigned int)((k * 7919u) % n);
+		ck_assert(rm_find(&rm, md.r[i].iova, &p));
+		rm_get(&p, &got);
+		ck_assert_uint_eq(got.gpa, md.r[i].gpa);
+		/* Found, so remembered: the next store there skips the
+		 * tree. */
+		ck_assert_ptr_eq(seen_of(&rm, md.r[i].iova >> 21), p.c);
+		ck_assert_uint_eq(p.c->key, md.r[i].iova >> 21);
+	}
+	/* Every other chunk emptied: its chunk dropped, its slot cleared. */
+	for (i = 0; i < n; i += 2) {
+		uint64_t key = md.r[i].iova >> 21;
+		struct rm_chunk *dropped;
+
+		ck_assert(rm_find(&rm, md.r[i].iova, &p));
+		dropped = p.c;
+		rm_remove(&rm, &p);
+		/* Nothing was allocated since: a slot still naming the freed
+		 * chunk would be this very pointer. */
+		ck_assert_ptr_ne(seen_of(&rm, key), dropped);
+		ck_assert(!rm_find(&rm, md.r[i].iova, &p));
+	}
+	for (i = 0; i < n; i++)
+		ck_assert(rm_find(&rm, md.r[i].iova, &p) == (i % 2 == 1));
+	/* Made again, a page further in: found there, not at the old page. */
+	for (i = 0; i < n; i += 2) {
+		md.r[i].iova += K4;
+		ck_assert_int_eq(rm_insert(&rm, &md.r[i], 0, NULL), 0);
+	}
+	for (k = 0; k < 2 * n; k++) {
+		i = (unsigned int)((k * 104729u) % n);
+		ck_assert(rm_find(&rm, md.r[i].iova, &p));
+		rm_get(&p, &got);
+		ck_assert_uint_eq(got.gpa, md.r[i].gpa);
+		if (i % 2 == 0)
+			ck_assert(!rm_find(&rm, md.r[i].iova - K4, &p));
+	}
+	check_all(&rm, &md);
+	rm_free_all(&rm);
+}
+END_TEST
+
 START_TEST(test_against_model)
 {
 	static struct model md;
@@ -874,6 +952,7 @@ static Suite *rangemap_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_against_model);
+	tcase_add_test(tc, test_seen_chunks);
 	tcase_add_test(tc, test_chunk_fills_and_empties);
 	tcase_add_test(tc, test_overlap_across_chunk_edge);
 	tcase_add_test(tc, test_empties_and_refills);
