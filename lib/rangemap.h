@@ -58,8 +58,9 @@ struct rangemap {
 	uint64_t last_key;     /* its key, here: a store elsewhere in a big
 				* map would miss the cache on last->key */
 	/* Chunks found before, by a hash of their key: a store to one of the
-	 * tables a guest is working in skips the radix tree's levels (two
-	 * cache misses a map at 64K pages, three at 16M). */
+	 * tables a guest is working in skips the descent through the radix
+	 * tree's levels (two at 64K pages, three at 16M: a load each, each
+	 * waiting for the last), in each of the four lookups it makes. */
 	struct rm_chunk *seen[RM_SEEN];
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
 	struct rangemap *source; /* rm_follow's: whose words chunks may read */
