@@ -273,7 +273,7 @@ static inline bool batch_leaf(struct wpt_domain *d, const struct use_walk *w,
 	    ENTRY_LEAF)
 		return false;
 	b->m[b->n++] = (struct wpt_mapping){
-		.iova = w->iova + (idx << w->shift),
+		.iova = ptwalk_iova_at(w->iova, w->shift, idx),
 		.gpa = dd->addr, .size = dd->size, .perm = perm };
 	if (b->n == LEAF_BATCH)
 		batch_flush(d, b);

@@ -18,10 +18,18 @@
 #include "core.h"
 
 /* The IOVA the entry idx of a table at (level, base) translates first. */
+/* The IOVA of entry idx of a table at base whose entries map 1 << shift
+ * bytes each: for a walk that works the shift out once a table. */
+static inline uint64_t ptwalk_iova_at(uint64_t base, unsigned int shift,
+				      uint64_t idx)
+{
+	return base + (idx << shift);
+}
+
 static inline uint64_t ptwalk_entry_iova(const struct wpt_pgtable_geo *geo,
 					 int level, uint64_t base, uint64_t idx)
 {
-	return base + (idx << geo_level_shift(geo, level));
+	return ptwalk_iova_at(base, geo_level_shift(geo, level), idx);
 }
 
 /* Add the use of the table at gpa found at (d, level, iova) and map what it

@@ -85,8 +85,7 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 	/* A chunk freed leaves no slot here (chunk_drop): c is live. */
 	c = rm->seen[seen_slot(key)];
 	if (c && c->key == key) {
-		rm->last = c;
-		rm->last_key = key;
+		found(rm, c);
 		return c;
 	}
 	if (!n || key >> (RM_NODE_BITS * rm->height))
