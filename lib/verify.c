@@ -125,6 +125,21 @@ static long compare_runs(const struct vec *a, const struct vec *b,
 	return diffs;
 }
 
+/* Descriptors the oracle may read: the domain's own walk limit, or every
+ * table it tracks and one more if that is more.  The domain built its
+ * tree over many operations, each charged only what it visited, so the
+ * tree it may hold is bounded by max_table_uses, not by one walk's
+ * max_walk_descs; the one more table lets the walk see one untracked. */
+static uint64_t verify_budget(const struct wpt_domain *d)
+{
+	uint64_t table = d->geo.root_size > (1ull << d->geo.granule_shift)
+				 ? d->geo.root_size
+				 : 1ull << d->geo.granule_shift;
+	uint64_t all = ((uint64_t)d->nr_uses + 1) * (table / 8);
+
+	return all > d->limits.max_walk_descs ? all : d->limits.max_walk_descs;
+}
+
 static long verify_locked(struct wpt_domain *d)
 {
 	struct walk_ctx w = { .d = d };
@@ -137,7 +152,7 @@ static long verify_locked(struct wpt_domain *d)
 		return d->fault;
 	if (d->has_root)
 		ret = ptwalk_tree(d->fmt, &d->geo, &d->vm->mem, d->root_gpa,
-				  d->limits.max_walk_descs, &cb);
+				  verify_budget(d), &cb);
 	if (!ret)
 		ret = shadow_foreach_leaf(d->shadow, leaf_push, &mine);
 	if (ret)
