@@ -21,11 +21,6 @@ static int big_cmp(const struct rm_big *a, const struct rm_big *b)
 RB_GENERATE_STATIC(rm_big_tree, rm_big, link, big_cmp)
 #undef __unused
 
-static unsigned int e_np(uint64_t e)
-{
-	return (e >> E_NP_SHIFT) & (RM_FAN - 1);
-}
-
 static uint64_t big_last(const struct rm_big *b)
 {
 	return b->m.iova + b->m.size - 1;
@@ -100,7 +95,8 @@ static bool from_chunk_before(struct rangemap *rm, uint64_t pg,
 	struct rm_chunk *c;
 	int s;
 
-	if (!(pg >> RM_BITS) || !(c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) ||
+	if (!rm->spill || !(pg >> RM_BITS) ||
+	    !(c = chunk_lookup(rm, (pg >> RM_BITS) - 1)) ||
 	    (s = bits_prev(c->start, RM_FAN - 1)) < 0 ||
 	    s + e_np(chunk_word_get(c, (unsigned int)s)) <=
 		    (pg & (RM_FAN - 1)) + RM_FAN)
@@ -329,26 +325,6 @@ unsigned int rm_chunk_run(struct rangemap *rm, struct rm_pos *p,
 	return n;
 }
 
-uint64_t rm_size(const struct rm_pos *p)
-{
-	return p->b ? p->b->m.size
-		    : (uint64_t)e_np(chunk_word_get(p->c, p->off)) << WPT_PAGE_SHIFT;
-}
-
-unsigned int rm_flags(const struct rm_pos *p)
-{
-	return p->b ? p->b->flags
-		    : (unsigned int)(chunk_word_get(p->c, p->off) >> E_FLAGS_SHIFT);
-}
-
-void rm_set_flags(struct rm_pos *p, unsigned int flags)
-{
-	if (p->b)
-		p->b->flags = flags;
-	else
-		chunk_set_flags(p->c, p->off, flags);
-}
-
 /* Whether m fits a chunk word. */
 static bool fits_chunk(const struct wpt_mapping *m, unsigned int flags)
 {
@@ -411,6 +387,7 @@ int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 				chunk_drop(rm, c);
 			return -ENOMEM;
 		}
+		rm->spill += map_spills(m);
 		at_small(at, c, off);
 	} else {
 		struct rm_big *b = rm->spare ? rm->spare : malloc(sizeof(*b));
@@ -449,7 +426,7 @@ int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 {
 	struct rm_chunk *c = NULL;
 	struct rm_pos p;
-	unsigned int i;
+	unsigned int i, spill = 0;
 
 	for (i = 0; i < n; i++) {
 		uint64_t pg = m[i].iova >> WPT_PAGE_SHIFT;
@@ -475,10 +452,13 @@ int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 				chunk_drop(rm, c);
 			goto undo;
 		}
+		spill += map_spills(&m[i]); /* counted here: one store to rm */
 		rm->nr++;
 	}
+	rm->spill += spill;
 	return 0;
 undo:
+	rm->spill += spill;
 	while (i--)
 		if (rm_find(rm, m[i].iova, &p))
 			rm_remove(rm, &p);
@@ -494,6 +474,9 @@ void rm_remove(struct rangemap *rm, struct rm_pos *p)
 		free(p->b);
 		return;
 	}
+	/* A map with none never reads the word here. */
+	if (rm->spill && chunk_word_spills(p->c, p->off))
+		rm->spill--;
 	chunk_word_del(p->c, p->off);
 	if (!p->c->nr)
 		chunk_drop(rm, p->c);

@@ -69,6 +69,13 @@ struct rangemap {
 	bool big_cached;
 	uint64_t big_lo;
 	struct rm_big *big_next;
+	/* Chunk ranges running on past their chunk's end (at most one a
+	 * chunk, its last).  While there are none, no range reaches a page
+	 * from the chunk before, and a question about a page with nothing
+	 * before it in its chunk (a table's first leaf) skips the lookup of
+	 * that chunk and of its last range: a spread store's two or three
+	 * cache misses in each map. */
+	uint64_t spill;
 };
 
 /* Where a range is: in a chunk (c, off) or the tree (b).  Stays valid

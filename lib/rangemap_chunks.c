@@ -296,6 +296,9 @@ void rm_adopt(struct rangemap *follower, struct rm_pos *fp, uint64_t iova)
 	f->start[off >> 6] |= 1ull << (off & 63);
 	f->nr++;
 	follower->nr++;
+	/* The source's word: it runs on only if the source has such. */
+	if (follower->source->spill)
+		follower->spill += spills(off, e_np(f->e[off]));
 	fp->off = off;
 }
 

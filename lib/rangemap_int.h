@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "guestmem.h"
 #include "rangemap.h"
 
 #define RM_BITS 9
@@ -80,6 +81,28 @@ struct rm_chunk {
 	struct rm_overlay *ov;       /* set: this chunk follows peer */
 	struct rm_chunk *peer;       /* its follower, or (ov set) its source */
 };
+
+/* A word's pages. */
+static inline unsigned int e_np(uint64_t e)
+{
+	return (e >> E_NP_SHIFT) & (RM_FAN - 1);
+}
+
+/* Whether a chunk range of np pages starting at off runs on into the
+ * next chunk (rangemap.spill counts those). */
+static inline bool spills(unsigned int off, uint64_t np)
+{
+	return off + np > RM_FAN;
+}
+
+/* The same for a mapping that fits a chunk: never one page (a walk's
+ * insert of a 4K leaf pays a compare). */
+static inline bool map_spills(const struct wpt_mapping *m)
+{
+	return m->size > WPT_PAGE_SIZE &&
+	       spills((m->iova >> WPT_PAGE_SHIFT) & (RM_FAN - 1),
+		      m->size >> WPT_PAGE_SHIFT);
+}
 
 /* The first bit set at or above i in a bitmap of RM_FAN (RM_FAN: none). */
 static inline unsigned int bits_next(const uint64_t *bits, unsigned int i)
@@ -268,6 +291,8 @@ static inline int chunk_word_add(struct rm_chunk *c, unsigned int off,
 	return 0;
 }
 
+/* Whether the range starting at off runs on into the next chunk. */
+bool chunk_word_spills(const struct rm_chunk *c, unsigned int off);
 /* Take the word of the range starting at off away (its start bit goes). */
 void chunk_word_del(struct rm_chunk *c, unsigned int off);
 /* The flags of the range at off (flags < 1 << RM_F_BITS). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A chunk's words (rangemap_int.h): packed or indexed, and shared between
- * a follower and its source.
+ * a follower and its source; and the word at a position, read and set
+ * (rm_size, rm_flags, rm_set_flags).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -271,4 +272,35 @@ int chunk_share(struct rm_chunk *f, struct rm_chunk *s)
 		    (s->e[off] & ~E_RANGE_MASK))
 			return 1;
 	return follow(f, s);
+}
+
+/* ---- a position's word (rangemap.h), read and set ---- */
+
+uint64_t rm_size(const struct rm_pos *p)
+{
+	return p->b ? p->b->m.size
+		    : (uint64_t)e_np(chunk_word_get(p->c, p->off)) << WPT_PAGE_SHIFT;
+}
+
+unsigned int rm_flags(const struct rm_pos *p)
+{
+	return p->b ? p->b->flags
+		    : (unsigned int)(chunk_word_get(p->c, p->off) >> E_FLAGS_SHIFT);
+}
+
+void rm_set_flags(struct rm_pos *p, unsigned int flags)
+{
+	if (p->b)
+		p->b->flags = flags;
+	else
+		chunk_set_flags(p->c, p->off, flags);
+}
+
+/* Out of line and cold: rm_remove asks only in a map that has ranges
+ * running on into the next chunk, and inlined there a follower's word
+ * read (ov_rank's loop) made rm_remove half as long again. */
+__attribute__((noinline, cold)) bool chunk_word_spills(const struct rm_chunk *c,
+							unsigned int off)
+{
+	return spills(off, e_np(chunk_word_get(c, off)));
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "fixture.h"
+#include "rangemap.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -293,6 +294,55 @@ START_TEST(many_tables_on_a_page_without_memory)
 }
 END_TEST
 
+/*
+ * The shadow's range map: a batch insert that runs out of memory takes
+ * back what it put in, and with it the count of ranges running on into
+ * the next chunk (rangemap.spill), which says whether a range may reach a
+ * chunk's first page from the one before.  Left one short, the range
+ * that was there before would go unseen from the next chunk.
+ */
+START_TEST(range_batch_undone_without_memory)
+{
+	const struct wpt_mapping before = { .iova = 0x400000 - 0x2000,
+					    .gpa = 0x10000000, .size = 0x4000,
+					    .perm = 3 };
+	const struct wpt_mapping batch[] = {
+		{ .iova = 0x800000 - 0x2000, .gpa = 0x20000000,
+		  .size = 0x4000, .perm = 3 }, /* runs on too */
+		{ .iova = 0x1400000, .gpa = 0x30000000, .size = 0x1000,
+		  .perm = 3 },                 /* a new chunk */
+		{ .iova = 0x40000000, .gpa = 0x40000000, .size = 0x1000,
+		  .perm = 3 },                 /* and radix nodes */
+	};
+	unsigned long nth;
+
+	for (nth = 1;; nth++) {
+		struct wpt_mapping m;
+		struct rangemap rm;
+		struct rm_pos p;
+		bool failed;
+		int ret;
+
+		rm_init(&rm);
+		ck_assert_int_eq(rm_insert(&rm, &before, 0, NULL), 0);
+		fail_alloc_in(nth);
+		ret = rm_insert_batch(&rm, batch, 3);
+		failed = alloc_failed;
+		fail_alloc_in(0);
+		ck_assert_int_eq(ret, failed ? -ENOMEM : 0);
+		ck_assert_uint_eq(rm.nr, failed ? 1 : 4);
+		ck_assert_uint_eq(rm.spill, failed ? 1 : 2);
+		ck_assert(rm_overlap(&rm, 0x400000, 0x400fff, &p, &m));
+		ck_assert_uint_eq(m.iova, before.iova);
+		ck_assert(failed != rm_overlap(&rm, 0x800000, 0x800fff, &p, &m));
+		rm_free_all(&rm);
+		if (!failed)
+			break;
+	}
+	ck_assert_uint_gt(nth, 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("error_paths");
@@ -305,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, destroy_reports_failed_unmap);
 	tcase_add_test(tc, destroy_retry_after_failure);
 	tcase_add_test(tc, many_tables_on_a_page_without_memory);
+	tcase_add_test(tc, range_batch_undone_without_memory);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);

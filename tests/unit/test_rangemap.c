@@ -193,6 +193,26 @@ static void check_chunk_runs(struct rangemap *rm, const struct model *md,
 	ck_assert(i == md->n || md->r[i].iova > last);
 }
 
+/* rangemap.spill as it must be: the ranges a chunk word holds (shorter
+ * than a chunk, a GPA frame and flags that fit) that run on into the next
+ * chunk.  Too few and a range reaching a chunk's first pages from the
+ * one before goes unseen; too many only costs lookups, so it is counted
+ * here exactly. */
+static uint64_t model_spill(const struct model *md)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < md->n; i++) {
+		const struct wpt_mapping *m = &md->r[i];
+
+		n += m->size < M2 && (m->gpa / K4) < E_FRAME_MAX &&
+		     md->flags[i] < (1u << RM_F_BITS) &&
+		     (m->iova / K4) % RM_FAN + m->size / K4 > RM_FAN;
+	}
+	return n;
+}
+
 static void check_all(struct rangemap *rm, struct model *md)
 {
 	struct wpt_mapping got;
@@ -201,6 +221,7 @@ static void check_all(struct rangemap *rm, struct model *md)
 	bool ok;
 
 	ck_assert_uint_eq(rm->nr, md->n);
+	ck_assert_uint_eq(rm->spill, model_spill(md));
 	for (i = 0, ok = rm_from(rm, 0, &p); ok; ok = rm_next(rm, &p), i++) {
 		ck_assert_uint_lt(i, md->n);
 		rm_get(&p, &got);
@@ -946,6 +967,55 @@ START_TEST(test_adopt)
 }
 END_TEST
 
+/* A range adopted that runs on into the next chunk is counted in the
+ * follower's spill once (its chunk's last, adopted first here, and again
+ * a batch later below it), and the follower then finds it from the next
+ * chunk's first page; one that does not run on is not counted. */
+START_TEST(test_adopt_spill)
+{
+	static struct model ms, mf;
+	const struct wpt_mapping across = { .iova = 9 * M2 - 2 * K4,
+					    .size = 4 * K4, .gpa = 0x7000000,
+					    .perm = 3 };
+	struct rangemap src, fol;
+	struct wpt_mapping got;
+	struct rm_pos sp, fp, p;
+	unsigned int k;
+
+	follow_init(&src, &fol, &ms, &mf);
+	fill_src(&src, &ms, 8 * M2, 100);
+	map_put(&src, &ms, &across, 0);
+	ck_assert_uint_eq(src.spill, 1);
+	ck_assert(rm_find(&src, across.iova, &sp));
+	ck_assert(rm_adopt_begin(&fol, &sp, &fp));
+	adopt_at(&src, &fol, &mf, &fp, across.iova);
+	for (k = 0; k < 100; k += 3)
+		adopt_at(&src, &fol, &mf, &fp, 8 * M2 + k * K4);
+	rm_adopt_end(&fol, &fp);
+	ck_assert_uint_eq(fol.spill, 1);
+	ck_assert(rm_adopt_begin(&fol, &sp, &fp));
+	adopt_at(&src, &fol, &mf, &fp, 8 * M2 + 2 * K4);
+	rm_adopt_end(&fol, &fp);
+	ck_assert_uint_eq(fol.spill, 1);
+	ck_assert(rm_overlap(&fol, 9 * M2, 9 * M2 + K4 - 1, &p, &got));
+	ck_assert_uint_eq(got.iova, across.iova);
+	check_all(&fol, &mf);
+	/* Without the crossing range: nothing spills, nothing is found. */
+	map_del(&fol, &mf, across.iova);
+	ck_assert_uint_eq(fol.spill, 0);
+	ck_assert(!rm_overlap(&fol, 9 * M2, 9 * M2 + K4 - 1, &p, &got));
+	ck_assert(rm_find(&src, 8 * M2 + K4, &sp));
+	ck_assert(rm_adopt_begin(&fol, &sp, &fp));
+	adopt_at(&src, &fol, &mf, &fp, 8 * M2 + K4);
+	rm_adopt_end(&fol, &fp);
+	ck_assert_uint_eq(fol.spill, 0);
+	check_all(&fol, &mf);
+	check_all(&src, &ms);
+	rm_free_all(&src);
+	rm_free_all(&fol);
+}
+END_TEST
+
 static Suite *rangemap_suite(void)
 {
 	Suite *s = suite_create("rangemap");
@@ -961,6 +1031,7 @@ static Suite *rangemap_suite(void)
 	tcase_add_test(tc, test_insert_batch);
 	tcase_add_test(tc, test_dense_batch);
 	tcase_add_test(tc, test_adopt);
+	tcase_add_test(tc, test_adopt_spill);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
