@@ -85,9 +85,9 @@ endif
 # And at -O3 (unless sanitized: the sanitizers' builds keep their own
 # level): against -O2, in three microbench runs side by side, a trapped
 # store cost about 10% less CPU and a walk up to 15% less.  Functions
-# start on a cache line: without, where code moved by an unrelated change
-# fell decided a store's cost by up to 12% (a 1K store that unmaps to the
-# record sink, 88 or 99 ns side by side, for a change off its path).
+# start on a cache line: without, where a change happened to move code
+# decided a store's cost by up to 12% (a 1K store that unmaps through the
+# record sink read 88 or 99 ns side by side, the change off its path).
 ifeq ($(SANITIZED),)
 LIB_OPT   ?= -O3 -falign-functions=64
 $(LIB_OBJS): CFLAGS += $(LIB_OPT)
