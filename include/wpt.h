@@ -330,7 +330,8 @@ struct wpt_vm_stats {
 	uint64_t lib_ns;          /* time spent handling trapped stores,
 				   * sampled: one store in 16 is timed and
 				   * counts 16 times (a clock read costs
-				   * what a store should) */
+				   * what a store should), spread so that
+				   * stores of every kind are */
 	uint64_t zap_quirk_off;   /* 1 if KVM_X86_QUIRK_SLOT_ZAP_ALL was disabled */
 	uint64_t slot_ns;         /* time inside memslot ioctls (part of lib_ns
 				   * when a trapped store changed protection) */

@@ -157,6 +157,22 @@ struct uffd_blocked {
 };
 void uffd_blocked_free(struct uffd_blocked *b);
 
+/*
+ * Whether trapped store number n is one the library times (wpt.h's
+ * lib_ns; trap.c): one in 1 << LIB_NS_SAMPLE_BITS, the n whose multiple
+ * of the golden ratio falls in the first 16th of the unit interval (a
+ * Weyl sequence), not every 16th.  A workload of two stores an operation
+ * (a map, then an unmap) had every 16th store fall on the same kind, and
+ * lib_ns timed only maps, or only unmaps; this picks each residue of any
+ * short period about as often.
+ */
+#define LIB_NS_SAMPLE_BITS 4
+
+static inline bool lib_ns_sampled(uint64_t n)
+{
+	return (n * 0x9e3779b97f4a7c15ull) >> (64 - LIB_NS_SAMPLE_BITS) == 0;
+}
+
 /* Entries of the page index's cache: a power of two. */
 #define WPT_PAGE_CACHE 256
 

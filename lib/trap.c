@@ -30,9 +30,10 @@ static uint64_t now_ns(void)
 /*
  * A trapped store is timed one in LIB_NS_SAMPLE, and that time counts
  * LIB_NS_SAMPLE times: two clock reads cost 40-90 ns in a guest (a
- * paravirtual clock), about what the whole store should.
+ * paravirtual clock), about what the whole store should.  Which ones:
+ * lib_ns_sampled (core.h).
  */
-#define LIB_NS_SAMPLE 16
+#define LIB_NS_SAMPLE (1u << LIB_NS_SAMPLE_BITS)
 
 static bool page_tracked(struct wpt_vm *vm, uint64_t gpa)
 {
@@ -99,7 +100,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 		pthread_mutex_unlock(&vm->lock);
 		return 1;
 	}
-	timed = vm->st.exits_handled % LIB_NS_SAMPLE == 0;
+	timed = lib_ns_sampled(vm->st.exits_handled);
 	if (timed)
 		t0 = now_ns();
 	relax_before_store(vm, gpa, data, len);
