@@ -331,7 +331,7 @@ struct wpt_vm_stats {
 				   * sampled: one store in 16 is timed and
 				   * counts 16 times (a clock read costs
 				   * what a store should), spread so that
-				   * stores of every kind are */
+				   * stores of every kind are timed */
 	uint64_t zap_quirk_off;   /* 1 if KVM_X86_QUIRK_SLOT_ZAP_ALL was disabled */
 	uint64_t slot_ns;         /* time inside memslot ioctls (part of lib_ns
 				   * when a trapped store changed protection) */

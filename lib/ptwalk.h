@@ -17,7 +17,6 @@
 
 #include "core.h"
 
-/* The IOVA the entry idx of a table at (level, base) translates first. */
 /* The IOVA of entry idx of a table at base whose entries map 1 << shift
  * bytes each: for a walk that works the shift out once a table. */
 static inline uint64_t ptwalk_iova_at(uint64_t base, unsigned int shift,
@@ -26,6 +25,7 @@ static inline uint64_t ptwalk_iova_at(uint64_t base, unsigned int shift,
 	return base + (idx << shift);
 }
 
+/* The IOVA the entry idx of a table at (level, base) translates first. */
 static inline uint64_t ptwalk_entry_iova(const struct wpt_pgtable_geo *geo,
 					 int level, uint64_t base, uint64_t idx)
 {

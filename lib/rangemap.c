@@ -452,7 +452,7 @@ int rm_insert_batch(struct rangemap *rm, const struct wpt_mapping *m,
 				chunk_drop(rm, c);
 			goto undo;
 		}
-		spill += map_spills(&m[i]); /* counted here: one store to rm */
+		spill += map_spills(&m[i]); /* rm's written once a batch */
 		rm->nr++;
 	}
 	rm->spill += spill;

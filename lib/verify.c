@@ -132,10 +132,9 @@ static long compare_runs(const struct vec *a, const struct vec *b,
  * max_walk_descs; the one more table lets the walk see one untracked. */
 static uint64_t verify_budget(const struct wpt_domain *d)
 {
-	uint64_t table = d->geo.root_size > (1ull << d->geo.granule_shift)
-				 ? d->geo.root_size
-				 : 1ull << d->geo.granule_shift;
-	uint64_t all = ((uint64_t)d->nr_uses + 1) * (table / 8);
+	uint64_t root = geo_table_entries(&d->geo, d->geo.start_level);
+	uint64_t leaf = geo_table_entries(&d->geo, WPT_LAST_LEVEL);
+	uint64_t all = ((uint64_t)d->nr_uses + 1) * (root > leaf ? root : leaf);
 
 	return all > d->limits.max_walk_descs ? all : d->limits.max_walk_descs;
 }
