@@ -83,6 +83,7 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		struct wpt_table_use *u =
 			tracker_use_lookup(t, keys[i].d, keys[i].level,
 					   keys[i].iova);
+		struct wpt_desc dd;
 
 		if (!u || u->d->doomed || same_meaning(u, old, new))
 			continue;
@@ -92,10 +93,12 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		if (!tracker_charge(u->d, 1))
 			continue;
 		if (add) {
-			ptwalk_entry_add(u, idx, new);
+			ptwalk_decode(u, new, &dd);
+			ptwalk_entry_add(u, idx, &dd);
 		} else {
 			u->d->st.descs_changed++;
-			ptwalk_entry_remove(u, idx, old);
+			ptwalk_decode(u, old, &dd);
+			ptwalk_entry_remove(u, idx, &dd);
 		}
 	}
 	if (keys != stack)
@@ -122,10 +125,10 @@ static void sole_use_changed(struct wpt_table_use *u, uint64_t idx,
 	if (same_decoded(&od, &nd) || !tracker_charge(d, 1))
 		goto out;
 	d->st.descs_changed++;
-	ptwalk_entry_remove_decoded(u, idx, &od);
+	ptwalk_entry_remove(u, idx, &od);
 	t->snap[idx] = new;
 	if (!d->doomed)
-		ptwalk_entry_add_decoded(u, idx, &nd);
+		ptwalk_entry_add(u, idx, &nd);
 	return;
 out:
 	t->snap[idx] = new;

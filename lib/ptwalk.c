@@ -223,32 +223,16 @@ static void entry_apply(struct wpt_table_use *u, uint64_t idx,
 	}
 }
 
-void ptwalk_entry_add_decoded(struct wpt_table_use *u, uint64_t idx,
-			      const struct wpt_desc *dd)
+void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx,
+		      const struct wpt_desc *dd)
 {
 	entry_apply(u, idx, dd, true, NULL);
 }
 
-void ptwalk_entry_remove_decoded(struct wpt_table_use *u, uint64_t idx,
-				 const struct wpt_desc *dd)
+void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx,
+			 const struct wpt_desc *dd)
 {
 	entry_apply(u, idx, dd, false, NULL);
-}
-
-void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
-{
-	struct wpt_desc dd;
-
-	ptwalk_decode(u, desc, &dd);
-	entry_apply(u, idx, &dd, true, NULL);
-}
-
-void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx, uint64_t desc)
-{
-	struct wpt_desc dd;
-
-	ptwalk_decode(u, desc, &dd);
-	entry_apply(u, idx, &dd, false, NULL);
 }
 
 /* What one use's entries share, read once (a use's fields never change):
@@ -280,31 +264,38 @@ static inline bool batch_leaf(struct wpt_domain *d, const struct use_walk *w,
 	return true;
 }
 
+#define DECODE_BATCH 32 /* entries decoded at once: 1 KiB of stack */
+
 /* Map (add) or unmap every entry of use u's table: one pass over the
- * snapshot, its leaves batched. */
+ * snapshot, decoded a batch at a time from the next entry in use (a
+ * sparse upper table's empty runs cost a test each), its leaves batched. */
 static void use_entries(struct wpt_table_use *u, const uint64_t *snap,
 			uint64_t n, bool add)
 {
 	struct wpt_domain *d = u->d;
-	const struct wpt_format_ops *fmt = d->fmt;
 	const struct use_walk w = {
 		.mem = &d->vm->mem, .iova = u->iova,
 		.shift = geo_level_shift(&d->geo, u->level),
 		.perm_mask = u->perm_mask };
-	const int level = u->level;
 	struct leaf_batch b;
-	struct wpt_desc dd;
-	uint64_t i;
+	struct wpt_desc dd[DECODE_BATCH];
+	uint64_t i = 0, j, k;
 
 	b.reg = NULL;
 	b.add = add;
 	b.n = 0;
-	for (i = 0; i < n && !d->doomed; i++) {
-		if (!snap[i])
-			continue;
-		fmt->decode(&d->geo, level, snap[i], &dd);
-		if (!batch_leaf(d, &w, &b, i, &dd))
-			entry_apply(u, i, &dd, add, &b);
+	while (!d->doomed) {
+		while (i < n && !snap[i])
+			i++;
+		if (i == n)
+			break;
+		k = n - i < DECODE_BATCH ? n - i : DECODE_BATCH;
+		d->fmt->decode_many(&d->geo, u->level, &snap[i], k, dd);
+		for (j = 0; j < k && !d->doomed; j++)
+			if (snap[i + j] &&
+			    !batch_leaf(d, &w, &b, i + j, &dd[j]))
+				entry_apply(u, i + j, &dd[j], add, &b);
+		i += k;
 	}
 	batch_flush(d, &b);
 }

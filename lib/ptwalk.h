@@ -40,19 +40,16 @@ int ptwalk_use_add(struct wpt_domain *d, int level, uint64_t iova,
 /* Remove the use of d's root and everything under it. */
 void ptwalk_root_remove(struct wpt_domain *d);
 
-/* Map / unmap what entry idx of use u says (desc): leaves go to the
- * shadow, tables become uses of their own. */
-void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx, uint64_t desc);
-void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx,
-			 uint64_t desc);
-/* The same with desc decoded already (ptwalk_decode: as found in u's
- * table), for a caller that compared two values first. */
+/* Decode desc as found in u's table. */
 void ptwalk_decode(const struct wpt_table_use *u, uint64_t desc,
 		   struct wpt_desc *dd);
-void ptwalk_entry_add_decoded(struct wpt_table_use *u, uint64_t idx,
-			      const struct wpt_desc *dd);
-void ptwalk_entry_remove_decoded(struct wpt_table_use *u, uint64_t idx,
-				 const struct wpt_desc *dd);
+/* Map / unmap what entry idx of use u says (dd, decoded): leaves go to
+ * the shadow, tables become uses of their own.  The removal undoes exactly
+ * what the addition of the same dd did. */
+void ptwalk_entry_add(struct wpt_table_use *u, uint64_t idx,
+		      const struct wpt_desc *dd);
+void ptwalk_entry_remove(struct wpt_table_use *u, uint64_t idx,
+			 const struct wpt_desc *dd);
 
 /*
  * The entries translating [lo, hi] (inclusive) in d's tree, from the root:

@@ -87,32 +87,9 @@ static bool decode_type(const struct wpt_pgtable_geo *geo, int level,
 	return true;
 }
 
-/* The descriptor a walk meets most, decoded with the checks below in one
- * test: a page at the last level (always a level the geometry has), its
- * access flag set (a valid page's type bits and AF), inside the output
- * size.  false: not that, decode it in full. */
-static bool decode_page(const struct wpt_pgtable_geo *geo, int level,
-			uint64_t desc, struct wpt_desc *out)
+bool arm_lpae_decode_other(const struct wpt_pgtable_geo *geo, int level,
+			   uint64_t desc, struct wpt_desc *out)
 {
-	const uint64_t bits = ARM_LPAE_DESC_TYPE_MASK | ARM_LPAE_DESC_AF;
-	uint64_t addr = desc & ARM_LPAE_ADDR_MASK(geo->granule_shift);
-
-	if (level != WPT_LAST_LEVEL ||
-	    (desc & bits) != (ARM_LPAE_DESC_TYPE_PAGE | ARM_LPAE_DESC_AF) ||
-	    addr >> geo->oas)
-		return false;
-	*out = (struct wpt_desc){
-		.type = WPT_DESC_LEAF, .addr = addr,
-		.size = 1ull << geo->granule_shift,
-		.contig = !!(desc & ARM_LPAE_DESC_CONTIG) };
-	return true;
-}
-
-bool arm_lpae_decode_common(const struct wpt_pgtable_geo *geo, int level,
-			    uint64_t desc, struct wpt_desc *out)
-{
-	if (decode_page(geo, level, desc, out))
-		return true;
 	*out = (struct wpt_desc){ .type = WPT_DESC_INVALID };
 	if (!(desc & ARM_LPAE_DESC_VALID))
 		return false;

@@ -77,6 +77,33 @@ int arm_lpae_geo_common(const struct wpt_format_cfg *cfg,
 /* Whether a block descriptor is allowed at level for geo's granule. */
 bool arm_lpae_block_allowed(const struct wpt_pgtable_geo *geo, int level);
 
+/* The descriptor a walk meets most, decoded with arm_lpae_decode_other's
+ * checks in one test: a page at the last level (always a level the
+ * geometry has), its access flag set (a valid page's type bits and AF),
+ * inside the output size.  false: not that, decode it in full.  Inline:
+ * a format's decode_many has it in its loop. */
+static inline bool arm_lpae_decode_page(const struct wpt_pgtable_geo *geo,
+					int level, uint64_t desc,
+					struct wpt_desc *out)
+{
+	const uint64_t bits = ARM_LPAE_DESC_TYPE_MASK | ARM_LPAE_DESC_AF;
+	uint64_t addr = desc & ARM_LPAE_ADDR_MASK(geo->granule_shift);
+
+	if (level != WPT_LAST_LEVEL ||
+	    (desc & bits) != (ARM_LPAE_DESC_TYPE_PAGE | ARM_LPAE_DESC_AF) ||
+	    addr >> geo->oas)
+		return false;
+	*out = (struct wpt_desc){
+		.type = WPT_DESC_LEAF, .addr = addr,
+		.size = 1ull << geo->granule_shift,
+		.contig = !!(desc & ARM_LPAE_DESC_CONTIG) };
+	return true;
+}
+
+/* arm_lpae_decode_common for every descriptor but such a page. */
+bool arm_lpae_decode_other(const struct wpt_pgtable_geo *geo, int level,
+			   uint64_t desc, struct wpt_desc *out);
+
 /*
  * Decode what both stages share: validity, type bits, block placement,
  * address and address size, and for a leaf its size, contiguous hint and
@@ -84,8 +111,13 @@ bool arm_lpae_block_allowed(const struct wpt_pgtable_geo *geo, int level);
  * table or a mapped leaf and the caller must set out->perm from its own
  * stage's bits; false when out already says INVALID (with its fault).
  */
-bool arm_lpae_decode_common(const struct wpt_pgtable_geo *geo, int level,
-			    uint64_t desc, struct wpt_desc *out);
+static inline bool arm_lpae_decode_common(const struct wpt_pgtable_geo *geo,
+					  int level, uint64_t desc,
+					  struct wpt_desc *out)
+{
+	return arm_lpae_decode_page(geo, level, desc, out) ||
+	       arm_lpae_decode_other(geo, level, desc, out);
+}
 
 /* Turn out into an invalid descriptor that faults for reason. */
 static inline void arm_lpae_fault(struct wpt_desc *out,

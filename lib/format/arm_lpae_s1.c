@@ -57,9 +57,17 @@ static void s1_decode(const struct wpt_pgtable_geo *geo, int level,
 	out->perm = desc & ARM_LPAE_S1_AP_RDONLY ? WPT_PERM_READ : S1_PERM_RW;
 }
 
+static void s1_decode_many(const struct wpt_pgtable_geo *geo, int level,
+			   const uint64_t *desc, unsigned int n,
+			   struct wpt_desc *out)
+{
+	format_decode_each(s1_decode, geo, level, desc, n, out);
+}
+
 const struct wpt_format_ops wpt_arm_lpae_s1_ops = {
 	.name = "arm-lpae-s1",
 	.format = WPT_FMT_ARM_LPAE_S1,
 	.init = s1_init,
 	.decode = s1_decode,
+	.decode_many = s1_decode_many,
 };

@@ -113,9 +113,17 @@ static void s2_decode(const struct wpt_pgtable_geo *geo, int level,
 		arm_lpae_fault(out, WPT_FAULT_NO_ACCESS);
 }
 
+static void s2_decode_many(const struct wpt_pgtable_geo *geo, int level,
+			   const uint64_t *desc, unsigned int n,
+			   struct wpt_desc *out)
+{
+	format_decode_each(s2_decode, geo, level, desc, n, out);
+}
+
 const struct wpt_format_ops wpt_arm_lpae_s2_ops = {
 	.name = "arm-lpae-s2",
 	.format = WPT_FMT_ARM_LPAE_S2,
 	.init = s2_init,
 	.decode = s2_decode,
+	.decode_many = s2_decode_many,
 };

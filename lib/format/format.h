@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Table formats.  A format is one const ops table that validates a
- * configuration into a geometry and decodes one descriptor at one level.
+ * configuration into a geometry and decodes one descriptor at one level
+ * (or a table's worth at once).
  * Decoding is pure (no memory access, no state), so the tracker, the walker,
  * the oracle in the tests and the replay tool all share it.  A new format is
  * one new file in lib/format/ and one line in format.c.
@@ -88,7 +89,29 @@ struct wpt_format_ops {
 	 * invalidation compares the last level's entries without decoding). */
 	void (*decode)(const struct wpt_pgtable_geo *geo, int level,
 		       uint64_t desc, struct wpt_desc *out);
+	/* Decode desc[0..n), entries of one table at level, into out[0..n),
+	 * each as decode would: a walk over a table of 512 makes one
+	 * indirect call a batch, and has the format's decode inline (as a
+	 * call a leaf, it was a tenth of a walk's instructions). */
+	void (*decode_many)(const struct wpt_pgtable_geo *geo, int level,
+			    const uint64_t *desc, unsigned int n,
+			    struct wpt_desc *out);
 };
+
+/* A format's decode_many, given its decode: a constant function pointer
+ * into an inline loop, which the compiler turns into the loop with decode
+ * inline. */
+static inline __attribute__((always_inline)) void
+format_decode_each(void (*decode)(const struct wpt_pgtable_geo *, int,
+				  uint64_t, struct wpt_desc *),
+		   const struct wpt_pgtable_geo *geo, int level,
+		   const uint64_t *desc, unsigned int n, struct wpt_desc *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		decode(geo, level, desc[i], &out[i]);
+}
 
 extern const struct wpt_format_ops wpt_arm_lpae_s1_ops;
 extern const struct wpt_format_ops wpt_arm_lpae_s2_ops;

@@ -591,6 +591,51 @@ START_TEST(test_decode)
 }
 END_TEST
 
+static bool desc_equal(const struct wpt_desc *a, const struct wpt_desc *b)
+{
+	return a->type == b->type && a->fault == b->fault &&
+	       a->addr == b->addr && a->size == b->size &&
+	       a->perm == b->perm && a->contig == b->contig;
+}
+
+/*
+ * decode_many gives each entry what decode gives it, for a table's worth
+ * of the case's descriptor, zeros, it with one bit flipped (type, AF, AP,
+ * address, address size...) and random words; nothing past n is written.
+ */
+START_TEST(test_decode_many)
+{
+	const struct decode_case *c = &decode_cases[_i];
+	const struct wpt_format_ops *ops = wpt_format_lookup(c->fmt);
+	enum { N = 37, GUARD = 3 }; /* not a multiple of any batch */
+	struct wpt_desc many[N + GUARD], one, guard;
+	struct wpt_pgtable_geo geo;
+	uint64_t desc[N], x = 0x9e3779b97f4a7c15ull * (uint64_t)(_i + 1);
+	unsigned int i;
+
+	ck_assert_int_eq(init_geo(c->fmt, c->granule, c->ias, c->oas, c->flags,
+				  -1, 0, &geo), 0);
+	for (i = 0; i < N; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		desc[i] = i == 0 ? c->desc : i == 1 ? 0 :
+			  i < 24 ? c->desc ^ (1ull << (i * 3 % 64)) : x;
+	}
+	memset(many, 0xa5, sizeof(many));
+	memset(&guard, 0xa5, sizeof(guard));
+	ops->decode_many(&geo, c->level, desc, N, many);
+	for (i = 0; i < N; i++) {
+		memset(&one, 0x5a, sizeof(one));
+		ops->decode(&geo, c->level, desc[i], &one);
+		ck_assert_msg(desc_equal(&many[i], &one),
+			      "%d %s: entry %u (%llx) decodes otherwise alone",
+			      _i, c->what, i, (unsigned long long)desc[i]);
+	}
+	for (i = N; i < N + GUARD; i++)
+		ck_assert_msg(!memcmp(&many[i], &guard, sizeof(guard)),
+			      "%d %s: wrote past n", _i, c->what);
+}
+END_TEST
+
 /*
  * A guest (or a torn emulation) that replaces only the low 32 bits of a
  * leaf: the descriptor now means what its new bits say, high half kept.
@@ -664,6 +709,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_invalid_configs, 0, ARRAY_LEN(bad_cfgs));
 	tcase_add_test(tc, test_geo_all_fields);
 	tcase_add_loop_test(tc, test_decode, 0, ARRAY_LEN(decode_cases));
+	tcase_add_loop_test(tc, test_decode_many, 0, ARRAY_LEN(decode_cases));
 	tcase_add_loop_test(tc, test_half_written, 0, ARRAY_LEN(half_cases));
 	tcase_add_test(tc, test_aptable_stage_only);
 	suite_add_tcase(su, tc);
