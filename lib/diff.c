@@ -54,16 +54,6 @@ static bool same_decoded(const struct wpt_desc *x, const struct wpt_desc *y)
 	return x->addr == y->addr && x->perm == y->perm && x->size == y->size;
 }
 
-static bool same_meaning(const struct wpt_table_use *u, uint64_t a,
-			 uint64_t b)
-{
-	struct wpt_desc x, y;
-
-	ptwalk_decode(u, a, &x);
-	ptwalk_decode(u, b, &y);
-	return same_decoded(&x, &y);
-}
-
 /* Apply to every use of t (remove if !add, else add) entry idx = desc,
  * where old and new differ in meaning. */
 static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
@@ -83,9 +73,14 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		struct wpt_table_use *u =
 			tracker_use_lookup(t, keys[i].d, keys[i].level,
 					   keys[i].iova);
-		struct wpt_desc dd;
+		struct wpt_desc od, nd;
 
-		if (!u || u->d->doomed || same_meaning(u, old, new))
+		if (!u || u->d->doomed)
+			continue;
+		/* Each value decoded once, for the comparison and the walk. */
+		ptwalk_decode(u, old, &od);
+		ptwalk_decode(u, new, &nd);
+		if (same_decoded(&od, &nd))
 			continue;
 		/* Each use a store reaches is work the guest caused: a
 		 * table with thousands of uses must not turn one store into
@@ -93,12 +88,10 @@ static void for_each_use(struct wpt_vm *vm, struct wpt_table *t, uint64_t idx,
 		if (!tracker_charge(u->d, 1))
 			continue;
 		if (add) {
-			ptwalk_decode(u, new, &dd);
-			ptwalk_entry_add(u, idx, &dd);
+			ptwalk_entry_add(u, idx, &nd);
 		} else {
 			u->d->st.descs_changed++;
-			ptwalk_decode(u, old, &dd);
-			ptwalk_entry_remove(u, idx, &dd);
+			ptwalk_entry_remove(u, idx, &od);
 		}
 	}
 	if (keys != stack)

@@ -77,6 +77,10 @@ static inline uint64_t geo_table_entries(const struct wpt_pgtable_geo *g,
 	return geo_table_size(g, level) / 8;
 }
 
+/* wpt_format_ops.decode's type: format_decode_each takes one too. */
+typedef void format_decode_fn(const struct wpt_pgtable_geo *geo, int level,
+			      uint64_t desc, struct wpt_desc *out);
+
 struct wpt_format_ops {
 	const char *name;
 	enum wpt_format format;
@@ -87,8 +91,7 @@ struct wpt_format_ops {
 	/* Decode desc as found at level, as the hardware would see it now.
 	 * Never a table at WPT_LAST_LEVEL: there is no level below it (an
 	 * invalidation compares the last level's entries without decoding). */
-	void (*decode)(const struct wpt_pgtable_geo *geo, int level,
-		       uint64_t desc, struct wpt_desc *out);
+	format_decode_fn *decode;
 	/* Decode desc[0..n), entries of one table at level, into out[0..n),
 	 * each as decode would: a walk over a table of 512 makes one
 	 * indirect call a batch, and has the format's decode inline (a call
@@ -103,8 +106,7 @@ struct wpt_format_ops {
  * into an inline loop, which the compiler turns into the loop with decode
  * inline. */
 static inline __attribute__((always_inline)) void
-format_decode_each(void (*decode)(const struct wpt_pgtable_geo *, int,
-				  uint64_t, struct wpt_desc *),
+format_decode_each(format_decode_fn *decode,
 		   const struct wpt_pgtable_geo *geo, int level,
 		   const uint64_t *desc, unsigned int n, struct wpt_desc *out)
 {
