@@ -23,6 +23,7 @@
 
 #include "wpt.h"
 #include "wpt_internal.h"
+#include "fibhash.h"
 #include "guestmem.h"
 #include "shadow.h"
 #include "format/format.h"
@@ -170,11 +171,8 @@ void uffd_blocked_free(struct uffd_blocked *b);
 
 static inline bool lib_ns_sampled(uint64_t n)
 {
-	return (n * 0x9e3779b97f4a7c15ull) >> (64 - LIB_NS_SAMPLE_BITS) == 0;
+	return fib_slot(n, LIB_NS_SAMPLE_BITS) == 0;
 }
-
-/* Entries of the page index's cache: a power of two. */
-#define WPT_PAGE_CACHE 256
 
 struct wpt_vm {
 	pthread_mutex_t lock;
@@ -182,8 +180,9 @@ struct wpt_vm {
 	struct wpt_protect protect; /* ops NULL: no backend */
 	struct wpt_limits limits;
 	struct cds_lfht *pages;     /* page gpa -> struct wpt_page */
-	/* pageindex_find's cache (under lock; detach clears an entry). */
-	struct wpt_page *page_cache[WPT_PAGE_CACHE];
+	/* pageindex_find's cache of struct wpt_page by frame (fibhash.h;
+	 * under lock; detach clears an entry). */
+	struct fib_cache page_cache;
 	LIST_HEAD(, wpt_domain) domains;
 	/* The current operation (under lock). */
 	struct wpt_domain *touched;     /* domains to commit */

@@ -13,7 +13,7 @@ static uint64_t page_hash(uint64_t gpa)
 {
 	/* Fibonacci hashing of the frame number: table pages are often
 	 * consecutive frames, which this spreads over the buckets. */
-	return (gpa >> WPT_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull;
+	return (gpa >> WPT_PAGE_SHIFT) * FIB_MULT;
 }
 
 /*
@@ -86,21 +86,19 @@ struct wpt_page *pageindex_lookup(struct wpt_vm *vm, uint64_t page_gpa)
 	return node ? caa_container_of(node, struct wpt_page, node) : NULL;
 }
 
-static unsigned int cache_slot(uint64_t page_gpa)
-{
-	return (unsigned int)(page_hash(page_gpa) >> 56) & (WPT_PAGE_CACHE - 1);
-}
-
 struct wpt_page *pageindex_find(struct wpt_vm *vm, uint64_t page_gpa)
 {
-	struct wpt_page **slot = &vm->page_cache[cache_slot(page_gpa)];
-	struct wpt_page *pg = *slot;
+	struct fib_cache *cache = &vm->page_cache;
+	unsigned int i = fib_cache_set(page_gpa >> WPT_PAGE_SHIFT);
+	struct wpt_page *pg = cache->way[0][i];
 
 	if (pg && pg->gpa == page_gpa)
 		return pg;
-	pg = pageindex_lookup(vm, page_gpa);
+	pg = cache->way[1][i];
+	if (!pg || pg->gpa != page_gpa)
+		pg = pageindex_lookup(vm, page_gpa);
 	if (pg)
-		*slot = pg;
+		fib_cache_put(cache, i, pg);
 	return pg;
 }
 
@@ -178,8 +176,7 @@ void pageindex_detach(struct wpt_vm *vm, uint64_t gpa, struct wpt_table *t)
 	}
 	if (pg->nr_tables)
 		return;
-	if (vm->page_cache[cache_slot(gpa)] == pg)
-		vm->page_cache[cache_slot(gpa)] = NULL;
+	fib_cache_drop(&vm->page_cache, fib_cache_set(gpa >> WPT_PAGE_SHIFT), pg);
 	rcu_read_lock();
 	cds_lfht_del(vm->pages, &pg->node);
 	rcu_read_unlock();

@@ -31,6 +31,7 @@
 #include <bsd/sys/tree.h>
 
 #include "wpt.h"
+#include "fibhash.h"
 
 /* Two bits a user may keep with each range (the shadow's reconcile); no
  * more fit a chunk's word. */
@@ -38,9 +39,6 @@
 #define RM_F_KILL   (1u << 1)
 
 struct rm_chunk;
-
-#define RM_SEEN_BITS 8
-#define RM_SEEN (1u << RM_SEEN_BITS) /* chunks rangemap.seen remembers */
 
 struct rm_big {
 	RB_ENTRY(rm_big) link;
@@ -61,7 +59,7 @@ struct rangemap {
 	 * tables a guest is working in skips the descent through the radix
 	 * tree's levels (two at 64K pages, three at 16M: a load each, each
 	 * waiting for the last), in each of the four lookups it makes. */
-	struct rm_chunk *seen[RM_SEEN];
+	struct fib_cache seen; /* of struct rm_chunk, by key (fibhash.h) */
 	struct rm_big *spare;  /* rm_reserve's, for the next tree insert */
 	struct rangemap *source; /* rm_follow's: whose words chunks may read */
 	/* big_cached: the first tree range starting at or after any IOVA

@@ -57,21 +57,31 @@ static unsigned int slot_of(uint64_t key, int lvl)
 
 /* ---------------------------------------------------- the radix tree */
 
-/* Key's slot in rm->seen: Fibonacci hashing, since the keys a guest works
- * in are often a power of two apart (one table every 64 MiB, say), which
- * the key's low bits would put all in one slot. */
-static unsigned int seen_slot(uint64_t key)
-{
-	return (unsigned int)((key * 0x9e3779b97f4a7c15ull) >>
-			      (64 - RM_SEEN_BITS));
-}
-
-/* c, found or made: the chunk to look at first for its key. */
-static void found(struct rangemap *rm, struct rm_chunk *c)
+/* c, found or made: the chunk to look at first for its key; seen too,
+ * unless it answered from there. */
+static void found(struct rangemap *rm, struct rm_chunk *c, bool seen)
 {
 	rm->last = c;
 	rm->last_key = c->key;
-	rm->seen[seen_slot(c->key)] = c;
+	if (!seen)
+		fib_cache_put(&rm->seen, fib_cache_set(c->key), c);
+}
+
+/* The chunk of key in rm->seen's set i, or NULL; found in the second
+ * way, it moves to the first (a hot chunk stays where a hit reads nothing
+ * else). */
+static struct rm_chunk *seen_get(struct rangemap *rm, unsigned int i,
+				 uint64_t key)
+{
+	struct rm_chunk *c = rm->seen.way[0][i];
+
+	if (c && c->key == key)
+		return c;
+	c = rm->seen.way[1][i];
+	if (!c || c->key != key)
+		return NULL;
+	fib_cache_put(&rm->seen, i, c);
+	return c;
 }
 
 struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
@@ -82,10 +92,10 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 
 	if (rm->last && rm->last_key == key)
 		return rm->last;
-	/* A chunk freed leaves no slot here (chunk_drop): c is live. */
-	c = rm->seen[seen_slot(key)];
-	if (c && c->key == key) {
-		found(rm, c);
+	/* A chunk freed leaves no way here (chunk_drop): c is live. */
+	c = seen_get(rm, fib_cache_set(key), key);
+	if (c) {
+		found(rm, c, true);
 		return c;
 	}
 	if (!n || key >> (RM_NODE_BITS * rm->height))
@@ -93,7 +103,7 @@ struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 	for (lvl = (int)rm->height - 1; lvl >= 0 && n; lvl--)
 		n = ((struct rm_node *)n)->slot[slot_of(key, lvl)];
 	if (n)
-		found(rm, n);
+		found(rm, n, false);
 	return n;
 }
 
@@ -150,7 +160,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 	if (rm->source)
 		chunk_follow(c, chunk_lookup(rm->source, key));
 	slot_set(n, slot_of(key, 0), c);
-	found(rm, c);
+	found(rm, c, false);
 	return c;
 }
 
@@ -179,8 +189,7 @@ void chunk_drop(struct rangemap *rm, struct rm_chunk *c)
 	}
 	if (rm->last == c)
 		rm->last = NULL;
-	if (rm->seen[seen_slot(c->key)] == c)
-		rm->seen[seen_slot(c->key)] = NULL;
+	fib_cache_drop(&rm->seen, fib_cache_set(c->key), c);
 	chunk_words_free(c);
 	free(c);
 }
@@ -235,7 +244,7 @@ void chunks_free(struct rangemap *rm)
 	rm->root = NULL;
 	rm->height = 0;
 	rm->last = NULL;
-	memset(rm->seen, 0, sizeof(rm->seen));
+	memset(&rm->seen, 0, sizeof(rm->seen));
 }
 
 /* ------------------------------------------ a follower and its source */

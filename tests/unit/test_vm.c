@@ -6,6 +6,7 @@
  */
 #include "core.h"
 #include "fixture.h"
+#include "pageindex.h"
 
 #define B FX_RAM_GPA
 #define ROOT (B + 0x10000)
@@ -311,6 +312,51 @@ START_TEST(test_lib_ns_sampling)
 }
 END_TEST
 
+/*
+ * The page index's cache keeps a guest's hot table pages a power of two
+ * apart: 64 pages at a stride of 2^s pages (every s up to 2^20 pages, 4
+ * GiB apart), each found once, are then every one in the cache, so the
+ * next store to any of them skips the hash table.  Direct-mapped over
+ * 256 entries, the stride of 512 pages (the microbench's spread window
+ * at 16M pages) kept only 46 of the 64.
+ */
+START_TEST(test_page_cache_hot_strides)
+{
+	struct fx *f = fx_new();
+	struct wpt_vm *vm = f->vm;
+	static struct wpt_table t; /* only its address is kept */
+	unsigned int s, k;
+
+	pthread_mutex_lock(&vm->lock);
+	for (s = 0; s <= 20; s++) {
+		uint64_t first = 0x40000 + 2 + 64, step = 1ull << s;
+
+		for (k = 0; k < 64; k++)
+			ck_assert_int_eq(pageindex_attach(vm, (first + k * step)
+							  << WPT_PAGE_SHIFT, &t), 0);
+		for (k = 0; k < 64; k++)
+			ck_assert_ptr_nonnull(pageindex_find(
+				vm, (first + k * step) << WPT_PAGE_SHIFT));
+		for (k = 0; k < 64; k++) {
+			uint64_t frame = first + k * step;
+			unsigned int i = fib_cache_set(frame);
+			struct wpt_page *p0 = vm->page_cache.way[0][i],
+					*p1 = vm->page_cache.way[1][i];
+			uint64_t gpa = frame << WPT_PAGE_SHIFT;
+
+			ck_assert_msg((p0 && p0->gpa == gpa) ||
+					      (p1 && p1->gpa == gpa),
+				      "stride 2^%u: page %u forgotten", s, k);
+		}
+		for (k = 0; k < 64; k++)
+			pageindex_detach(vm, (first + k * step) << WPT_PAGE_SHIFT,
+					 &t);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(test_domain_bad_args)
 {
 	struct fx *f = fx_new();
@@ -363,6 +409,7 @@ int main(void)
 	tcase_add_test(tc, test_sink_failure_retried);
 	tcase_add_test(tc, test_counters);
 	tcase_add_test(tc, test_lib_ns_sampling);
+	tcase_add_test(tc, test_page_cache_hot_strides);
 	tcase_add_test(tc, test_domain_bad_args);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
