@@ -341,9 +341,10 @@ START_TEST(test_seen_chunks)
 		ck_assert(rm_find(&rm, md.r[i].iova, &p));
 		dropped = p.c;
 		rm_remove(&rm, &p);
-		/* Nothing was allocated since: a slot still naming the freed
-		 * chunk would be this very pointer. */
-		ck_assert_ptr_ne(seen_of(&rm, key), dropped);
+		/* Neither way of its set names the freed chunk (compared,
+		 * not read: freed memory need not still hold its key). */
+		ck_assert_ptr_ne(rm.seen.way[0][fib_cache_set(key)], dropped);
+		ck_assert_ptr_ne(rm.seen.way[1][fib_cache_set(key)], dropped);
 		ck_assert(!rm_find(&rm, md.r[i].iova, &p));
 	}
 	for (i = 0; i < n; i++)
@@ -399,6 +400,41 @@ START_TEST(test_seen_hot_strides)
 				      "stride 2^%u: chunk %u forgotten", s, k);
 		rm_free_all(&rm);
 	}
+}
+END_TEST
+
+/*
+ * A chunk dropped while it sits in its set's second way: chunks a and b
+ * share a set, b was found last (first way), a is reached by a walk from
+ * below (rm_from: no cache on the way) and emptied.  Neither way may name
+ * it after, and b must still be found through the cache.
+ */
+START_TEST(test_seen_drop_second_way)
+{
+	struct rangemap rm;
+	struct rm_pos p;
+	uint64_t a = 5, b = a + 1, k;
+
+	while (fib_cache_set(b) != fib_cache_set(a))
+		b++;
+	rm_init(&rm);
+	for (k = a; k <= b; k += b - a) {
+		struct wpt_mapping m = { .iova = k * M2, .size = K4,
+					 .gpa = k * K4, .perm = WPT_PERM_READ };
+
+		ck_assert_int_eq(rm_insert(&rm, &m, 0, NULL), 0);
+	}
+	ck_assert(rm_find(&rm, a * M2, &p));
+	ck_assert(rm_find(&rm, b * M2, &p));
+	ck_assert_ptr_eq(rm.seen.way[1][fib_cache_set(a)], seen_of(&rm, a));
+	ck_assert(rm_from(&rm, 0, &p));
+	ck_assert_uint_eq(p.c->key, a);
+	rm_remove(&rm, &p);
+	ck_assert_ptr_null(rm.seen.way[1][fib_cache_set(a)]);
+	ck_assert_ptr_eq(seen_of(&rm, b), rm.seen.way[0][fib_cache_set(b)]);
+	ck_assert(rm_find(&rm, b * M2, &p));
+	ck_assert(!rm_find(&rm, a * M2, &p));
+	rm_free_all(&rm);
 }
 END_TEST
 
@@ -1072,6 +1108,7 @@ static Suite *rangemap_suite(void)
 	tcase_add_test(tc, test_against_model);
 	tcase_add_test(tc, test_seen_chunks);
 	tcase_add_test(tc, test_seen_hot_strides);
+	tcase_add_test(tc, test_seen_drop_second_way);
 	tcase_add_test(tc, test_chunk_fills_and_empties);
 	tcase_add_test(tc, test_overlap_across_chunk_edge);
 	tcase_add_test(tc, test_empties_and_refills);
