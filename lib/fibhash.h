@@ -2,10 +2,10 @@
 /*
  * Fibonacci hashing (Knuth): a key times 2^64 over the golden ratio, its
  * top bits.  The library's small caches (rangemap.seen, the page index's)
- * and the exit's sampling use it, because the keys a guest
- * works in come in arithmetic progressions (a table every 2 MiB, a store
- * every 1 GiB), which the key's low bits would put all in one slot and
- * this spreads evenly.
+ * and the exit's sampling use it, because the keys a guest works in come
+ * in arithmetic progressions (a table every 2 MiB, a store every 1 GiB),
+ * which the key's low bits would put all in one slot and this spreads
+ * evenly.
  */
 #ifndef WPT_FIBHASH_H
 #define WPT_FIBHASH_H
