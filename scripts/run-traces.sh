@@ -65,24 +65,45 @@ for t in "$dir"/*.trace; do
 done
 
 # Generated traces: no expected output, but every invariant must hold.
+# gen_one SEED: generate and replay it with --verify; its verdict in
+# $tmp/gen-SEED.out, exit status 0 when it passed.
+gen_one() {
+	name=gen-seed-$1
+	g=$tmp/gen-$1
+	if ! "$gen" --seed "$1" > "$g.trace" 2> "$g.err"; then
+		{ echo "FAIL  $name: the generator failed"
+		  sed 's/^/      /' "$g.err" | head -n 20; } > "$g.out"
+		return 1
+	fi
+	if "$replay" --verify "$g.trace" > /dev/null 2> "$g.err"; then
+		echo "PASS  $name" > "$g.out"
+		return 0
+	fi
+	{ echo "FAIL  $name: --verify (trace kept as $name.trace)"
+	  sed 's/^/      /' "$g.err" | head -n 20; } > "$g.out"
+	cp "$g.trace" "./$name.trace" 2>/dev/null
+	return 1
+}
+
 if [ -n "$gen" ] && [ -x "$gen" ]; then
-	for seed in 1 2 3 4 5 6 7 8; do
-		name=gen-seed-$seed
-		if ! "$gen" --seed "$seed" > "$tmp/gen.trace" 2> "$tmp/gen.err"; then
-			echo "FAIL  $name: the generator failed"
-			sed 's/^/      /' "$tmp/gen.err" | head -n 20
-			fail=$((fail + 1))
-			continue
-		fi
-		if "$replay" --verify "$tmp/gen.trace" > /dev/null 2> "$tmp/err"; then
-			pass=$((pass + 1))
-			echo "PASS  $name"
-		else
-			echo "FAIL  $name: --verify (trace kept as $name.trace)"
-			sed 's/^/      /' "$tmp/err" | head -n 20
-			cp "$tmp/gen.trace" "./$name.trace" 2>/dev/null
-			fail=$((fail + 1))
-		fi
+	# TEST_JOBS at a time (default: one per online CPU), as run-tests.sh.
+	jobs=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+	case $jobs in ''|*[!0-9]*|0)
+		echo "$0: TEST_JOBS must be a positive number" >&2; exit 2 ;;
+	esac
+	seed=1
+	while [ $seed -le 8 ]; do
+		pids=; first=$seed
+		while [ $seed -le 8 ] && [ $((seed - first)) -lt "$jobs" ]; do
+			gen_one $seed & pids="$pids $!"
+			seed=$((seed + 1))
+		done
+		s=$first
+		for pid in $pids; do
+			if wait "$pid"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+			cat "$tmp/gen-$s.out"
+			s=$((s + 1))
+		done
 	done
 elif [ -n "$gen" ]; then
 	echo "SKIP  generated traces  <<< NOT RUN: no generator at $gen"
