@@ -15,6 +15,17 @@ struct wpt_vm;
 struct wpt_page;
 struct wpt_table;
 
+struct wpt_guestmem;
+
+/* The hash table's buckets for guest RAM mem: one per 2 MiB of it (the
+ * last-level tables of all of it mapped page by page with the 4K
+ * granule), a power of two within [MIN, MAX] (16 bytes each: 1 MiB at
+ * most).  pageindex_init sizes the VM's table by it, so vm->mem is
+ * filled first. */
+#define PAGEINDEX_RAM_PER_BUCKET_SHIFT 21
+#define PAGEINDEX_MIN_BUCKETS 64ul
+#define PAGEINDEX_MAX_BUCKETS (1ul << 16)
+unsigned long pageindex_buckets(const struct wpt_guestmem *mem);
 int pageindex_init(struct wpt_vm *vm);
 /* The index must be empty (every table went with its domain). */
 void pageindex_fini(struct wpt_vm *vm);

@@ -4,6 +4,8 @@
  * page boundaries, accesses that fall into a memslot gap, the VMM's own
  * writes, bad arguments, counters.
  */
+#include <sys/mman.h>
+
 #include "core.h"
 #include "fixture.h"
 #include "pageindex.h"
@@ -366,6 +368,54 @@ START_TEST(test_page_cache_hot_strides)
 }
 END_TEST
 
+/* The page index is sized for the guest's RAM: a bucket per 2 MiB (the
+ * last-level tables of all of it mapped page by page), a power of two
+ * between the bounds.  And a VM over that much RAM opens and closes with
+ * its index so sized (the RAM is never touched: nothing maps it here). */
+START_TEST(test_pageindex_sized_for_ram)
+{
+	static const struct {
+		uint64_t size[2];
+		unsigned long buckets;
+	} c[] = {
+		{ { 0x1000, 0 }, PAGEINDEX_MIN_BUCKETS },
+		{ { 128ull << 20, 0 }, PAGEINDEX_MIN_BUCKETS },
+		{ { 128ull << 20, 2ull << 20 }, 128 },
+		{ { 4ull << 30, 0 }, 2048 },
+		{ { 32ull << 30, 32ull << 30 }, 32768 },
+		{ { 64ull << 30, 0x1000 }, 65536 },
+		{ { 1ull << 40, 0 }, PAGEINDEX_MAX_BUCKETS },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct wpt_ram_region r[2] = {
+			{ .gpa = 0, .size = c[i].size[0] },
+			{ .gpa = 1ull << 44, .size = c[i].size[1] } };
+		struct wpt_vm_cfg cfg = { .size = sizeof(cfg), .regions = r,
+					  .nr_regions = c[i].size[1] ? 2 : 1 };
+		struct wpt_guestmem gm = { .regions = r,
+					   .nr = cfg.nr_regions };
+		struct wpt_vm *vm;
+		void *hva[2] = { NULL, NULL };
+		unsigned int k;
+
+		ck_assert_uint_eq(pageindex_buckets(&gm), c[i].buckets);
+		for (k = 0; k < cfg.nr_regions; k++) {
+			hva[k] = mmap(NULL, r[k].size, PROT_NONE,
+				      MAP_PRIVATE | MAP_ANONYMOUS |
+					      MAP_NORESERVE, -1, 0);
+			ck_assert(hva[k] != MAP_FAILED);
+			r[k].hva = hva[k];
+		}
+		ck_assert_int_eq(wpt_vm_new(&cfg, &vm), 0);
+		wpt_vm_free(vm);
+		for (k = 0; k < cfg.nr_regions; k++)
+			munmap(hva[k], r[k].size);
+	}
+}
+END_TEST
+
 START_TEST(test_domain_bad_args)
 {
 	struct fx *f = fx_new();
@@ -419,6 +469,7 @@ int main(void)
 	tcase_add_test(tc, test_counters);
 	tcase_add_test(tc, test_lib_ns_sampling);
 	tcase_add_test(tc, test_page_cache_hot_strides);
+	tcase_add_test(tc, test_pageindex_sized_for_ram);
 	tcase_add_test(tc, test_domain_bad_args);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
