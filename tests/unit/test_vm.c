@@ -384,7 +384,7 @@ START_TEST(test_pageindex_sized_for_ram)
 		{ { 4ull << 30, 0 }, 2048 },
 		{ { 32ull << 30, 32ull << 30 }, 32768 },
 		{ { 64ull << 30, 0x1000 }, 65536 },
-		{ { 1ull << 40, 0 }, PAGEINDEX_MAX_BUCKETS },
+		{ { 256ull << 30, 0 }, PAGEINDEX_MAX_BUCKETS },
 	};
 	unsigned int i;
 
