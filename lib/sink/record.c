@@ -73,7 +73,6 @@ static int record_map(struct wpt_sink *s, uint64_t iova, uint64_t gpa,
 static int record_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 {
 	struct record *r = s->priv;
-	struct wpt_mapping held;
 	struct rm_pos p;
 	uint64_t last;
 	int ret = injected_failure(r);
@@ -82,10 +81,8 @@ static int record_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 		return ret;
 	if (range_last(iova, size, &last))
 		return -EINVAL;
-	if (!rm_find(&r->held, iova, &p))
-		return -EINVAL;
-	rm_get(&p, &held);
-	if (held.size != size)
+	/* Found by its start, so only the size is left to compare. */
+	if (!rm_find(&r->held, iova, &p) || rm_size(&p) != size)
 		return -EINVAL;
 	rm_remove(&r->held, &p);
 	return 0;
