@@ -17,7 +17,6 @@ case $jobs in ''|*[!0-9]*|0) echo "$0: TEST_JOBS must be a positive number" >&2;
 # tests that end together never mix).
 one() {
 	name=$(basename "$1")
-	rm -f "$build/$name.rc"
 	t0=$(date +%s)
 	"$1" > "$build/$name.log" 2>&1
 	rc=$?
@@ -36,6 +35,9 @@ if [ -n "${one_only:-}" ]; then
 fi
 
 [ $# -gt 0 ] || { echo "$0: no tests given" >&2; exit 2; }
+# A verdict left by an earlier run must not stand for a test that this
+# one never got to start: the list below then reads "lost", a failure.
+for t in "$@"; do rm -f "$build/$(basename "$t").rc"; done
 printf '%s\n' "$@" | xargs -P "$jobs" -n 1 "$0" --one "$build"
 
 fail=0; skip=0; pass=0
