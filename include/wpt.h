@@ -363,10 +363,27 @@ struct wpt_vm_stats {
 	 * pages changed is the steady-state cost (2 a page per-page). */
 	uint64_t slot_cut_pages;
 	uint64_t slot_cut_ops;
+	/* Memory for 4 KiB tables' snapshots and the domains' per-table
+	 * arrays (two 4 KiB blocks a last-level table), held now; and of
+	 * it, what sits in slabs (2 MiB of address space each) no tracked
+	 * table uses: kept for the next walk, given back by wpt_vm_trim. */
+	uint64_t pool_bytes;
+	uint64_t pool_idle_bytes;
 };
 
 /* Read the VM's counters.  size = sizeof(*st). */
 int wpt_vm_stats(const struct wpt_vm *vm, struct wpt_vm_stats *st, size_t size);
+
+/*
+ * Give the kernel back the memory the VM keeps for tables it no longer
+ * tracks (wpt_vm_stats' pool_idle_bytes).  A domain torn down or a root cleared leaves
+ * its tables' memory in the VM, pages and all, so that the next walk (a
+ * guest setting its domains up again after a reset) takes no page fault
+ * on it; it is never more than the VM's peak.  Call this where the VMM
+ * wants it back, as QEMU calls malloc_trim.  Any thread: takes the VM
+ * lock.  0, or -EINVAL for a NULL vm.
+ */
+int wpt_vm_trim(struct wpt_vm *vm);
 
 /* ------------------------------------------------- writes without data */
 

@@ -25,6 +25,7 @@
 #include "wpt_internal.h"
 #include "fibhash.h"
 #include "guestmem.h"
+#include "pagepool.h"
 #include "shadow.h"
 #include "format/format.h"
 #include "protect/protect.h"
@@ -200,6 +201,8 @@ struct wpt_vm {
 	void *quiesce_opaque;
 	uint64_t quiesces;              /* atomic */
 	struct wpt_relax *relax;        /* unsynced pages (relax.c) */
+	/* 4 KiB snapshots and shadow chunk arrays (under lock). */
+	struct pagepool pool;
 };
 
 #endif

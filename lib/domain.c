@@ -47,7 +47,8 @@ int wpt_domain_new(struct wpt_vm *vm, const struct wpt_format_cfg *ufmt,
 	ret = d->fmt ? d->fmt->init(&fmt, &d->geo) : -EINVAL;
 	if (ret)
 		goto err;
-	ret = shadow_new(sink, &vm->mem, mode == WPT_MODE_HYBRID, &d->shadow);
+	ret = shadow_new(sink, &vm->mem, &vm->pool, mode == WPT_MODE_HYBRID,
+			 &d->shadow);
 	if (ret)
 		goto err;
 	d->vm = vm;

@@ -32,9 +32,15 @@ void rm_init(struct rangemap *rm)
 	RB_INIT(&rm->big);
 }
 
+void rm_set_pool(struct rangemap *rm, struct pagepool *pool)
+{
+	rm->pool = pool;
+}
+
 void rm_free_all(struct rangemap *rm)
 {
 	struct rangemap *source = rm->source;
+	struct pagepool *pool = rm->pool;
 	struct rm_big *b, *next;
 
 	chunks_free(rm);
@@ -45,6 +51,7 @@ void rm_free_all(struct rangemap *rm)
 	free(rm->spare);
 	rm_init(rm);
 	rm->source = source; /* emptied, still following */
+	rm->pool = pool;
 }
 
 /* --------------------------------------------------------- positions */

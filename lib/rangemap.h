@@ -39,6 +39,7 @@
 #define RM_F_KILL   (1u << 1)
 
 struct rm_chunk;
+struct pagepool;
 
 struct rm_big {
 	RB_ENTRY(rm_big) link;
@@ -74,6 +75,9 @@ struct rangemap {
 	 * that chunk and of its last range: a spread store's two or three
 	 * cache misses in each map. */
 	uint64_t spill;
+	/* Where indexed arrays (4 KiB) come from: the VM's pool, or NULL,
+	 * the heap (rm_set_pool). */
+	struct pagepool *pool;
 };
 
 /* Where a range is: in a chunk (c, off) or the tree (b).  Stays valid
@@ -85,6 +89,12 @@ struct rm_pos {
 };
 
 void rm_init(struct rangemap *rm);
+/* An empty map's indexed chunk arrays (4 KiB, one a last-level table
+ * mapped page by page) from pool (pagepool.h) instead of the heap: a walk
+ * takes thousands.  A follower and its source share arrays, so they use
+ * the same pool. */
+void rm_set_pool(struct rangemap *rm, struct pagepool *pool);
+/* Empty the map (its pool and its source kept). */
 void rm_free_all(struct rangemap *rm);
 
 /* The first range ending at or after x / the range starting exactly at

@@ -157,6 +157,7 @@ struct rm_chunk *chunk_get(struct rangemap *rm, uint64_t key)
 	if (!c)
 		return NULL;
 	c->key = key;
+	c->pool = rm->pool;
 	if (rm->source)
 		chunk_follow(c, chunk_lookup(rm->source, key));
 	slot_set(n, slot_of(key, 0), c);

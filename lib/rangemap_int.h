@@ -80,6 +80,7 @@ struct rm_chunk {
 	uint64_t *e;                 /* the words (a follower: the source's) */
 	struct rm_overlay *ov;       /* set: this chunk follows peer */
 	struct rm_chunk *peer;       /* its follower, or (ov set) its source */
+	struct pagepool *pool;       /* its map's (rm_set_pool) */
 };
 
 /* A word's pages. */

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pagepool.h"
 #include "rangemap_int.h"
+
+_Static_assert(RM_FAN * sizeof(uint64_t) == PAGEPOOL_BLOCK,
+	       "an indexed array is one pool block");
 
 static bool indexed(const struct rm_chunk *c)
 {
@@ -100,14 +104,36 @@ static bool needs_own_slot(const struct rm_chunk *c, unsigned int off)
 
 /* ------------------------------------------------------------- layout */
 
+/* A new indexed array, zeroed (a follower compares words at offsets its
+ * source has no range at): a block of c's pool, if its map has one. */
+static uint64_t *indexed_new(const struct rm_chunk *c)
+{
+	uint64_t *e;
+
+	if (!c->pool)
+		return calloc(RM_FAN, sizeof(*e));
+	e = pagepool_get(c->pool);
+	if (e)
+		memset(e, 0, RM_FAN * sizeof(*e));
+	return e;
+}
+
+/* Free an array of cap words that c owned (packed ones are the heap's). */
+static void words_release(const struct rm_chunk *c, uint64_t *e,
+			  unsigned int cap)
+{
+	if (cap == RM_FAN && c->pool)
+		pagepool_put(c->pool, e);
+	else
+		free(e);
+}
+
 /* Re-lay c's words into an array of its own: packed into cap words, or
  * indexed (cap RM_FAN).  A follower stops following.  -ENOMEM leaves the
  * chunk as it was. */
 static int relay(struct rm_chunk *c, unsigned int cap)
 {
-	/* Zeroed when indexed: a follower compares words at offsets its
-	 * source has no range at. */
-	uint64_t *e = cap == RM_FAN ? calloc(RM_FAN, sizeof(*e))
+	uint64_t *e = cap == RM_FAN ? indexed_new(c)
 				    : malloc(cap * sizeof(*e));
 	unsigned int off, i = 0;
 
@@ -119,7 +145,7 @@ static int relay(struct rm_chunk *c, unsigned int cap)
 	if (c->ov)
 		unfollow(c);
 	else
-		free(c->e);
+		words_release(c, c->e, c->cap);
 	c->e = e;
 	c->cap = cap;
 	return 0;
@@ -220,7 +246,7 @@ void chunk_words_free(struct rm_chunk *c)
 		return;
 	}
 	if (!f) {
-		free(c->e);
+		words_release(c, c->e, c->cap);
 		return;
 	}
 	/* The follower keeps the array: its words written in, in place (each
@@ -244,7 +270,7 @@ static int follow(struct rm_chunk *f, struct rm_chunk *s)
 	if (posix_memalign((void **)&ov, 64, sizeof(*ov)))
 		return -ENOMEM;
 	memset(ov, 0, sizeof(*ov));
-	free(f->e);
+	words_release(f, f->e, f->cap);
 	f->e = s->e;
 	f->cap = RM_FAN;
 	f->ov = ov;
@@ -255,7 +281,8 @@ static int follow(struct rm_chunk *f, struct rm_chunk *s)
 
 void chunk_follow(struct rm_chunk *f, struct rm_chunk *s)
 {
-	if (s && indexed(s) && !s->peer && !s->ov)
+	/* Shared arrays pass from one to the other: one pool for both. */
+	if (s && indexed(s) && !s->peer && !s->ov && s->pool == f->pool)
 		(void)follow(f, s);
 }
 
@@ -264,7 +291,7 @@ int chunk_share(struct rm_chunk *f, struct rm_chunk *s)
 	unsigned int off;
 
 	if (f->ov || f->peer || s->ov || s->peer || !indexed(s) ||
-	    f->nr != s->nr || memcmp(f->start, s->start, sizeof(f->start)))
+	    f->pool != s->pool || f->nr != s->nr || memcmp(f->start, s->start, sizeof(f->start)))
 		return 1;
 	for (off = bits_next(f->start, 0); off < RM_FAN;
 	     off = bits_next(f->start, off + 1))

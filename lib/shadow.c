@@ -38,7 +38,8 @@
 /* ------------------------------------------------------------------ API */
 
 int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
-	       bool defer_removals, struct wpt_shadow **out)
+	       struct pagepool *pool, bool defer_removals,
+	       struct wpt_shadow **out)
 {
 	struct wpt_shadow *s;
 
@@ -56,6 +57,8 @@ int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
 	s->defer_removals = defer_removals;
 	rm_init(&s->leaves);
 	rm_init(&s->held);
+	rm_set_pool(&s->leaves, pool);
+	rm_set_pool(&s->held, pool);
 	rm_follow(&s->held, &s->leaves);
 	spanset_init(&s->dirty);
 	spanset_init(&s->pending);

@@ -27,6 +27,8 @@
 #include "guestmem.h"
 #include "sink/sink.h"
 
+struct pagepool;
+
 struct wpt_shadow;
 
 /* Whether n starts where m ends, in IOVA and in GPA, with m's perm: one
@@ -38,9 +40,11 @@ static inline bool map_continues(const struct wpt_mapping *m,
 	       m->perm == n->perm;
 }
 
-/* gm and sink must outlive the shadow. */
+/* gm, sink and pool (the VM's, for the books' 4 KiB arrays; NULL: the
+ * heap) must outlive the shadow. */
 int shadow_new(struct wpt_sink *sink, const struct wpt_guestmem *gm,
-	       bool defer_removals, struct wpt_shadow **out);
+	       struct pagepool *pool, bool defer_removals,
+	       struct wpt_shadow **out);
 /* Free memory only: the sink is not called. */
 void shadow_free(struct wpt_shadow *s);
 

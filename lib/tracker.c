@@ -82,6 +82,23 @@ struct wpt_table *tracker_table_lookup(struct wpt_vm *vm, uint64_t gpa,
 }
 
 /* Take t off its pages below end (all of them: table_end) and free it. */
+/* A snapshot's memory: a 4 KiB table's from the VM's pool (pagepool.h:
+ * most tables, and a walk makes thousands), any other size's from the
+ * heap.  Its bytes are undefined: tracker_table_get fills a new one. */
+static uint64_t *snap_new(struct wpt_vm *vm, uint64_t size)
+{
+	return size == PAGEPOOL_BLOCK ? pagepool_get(&vm->pool)
+				      : malloc(size);
+}
+
+static void snap_free(struct wpt_vm *vm, struct wpt_table *t)
+{
+	if (t->size == PAGEPOOL_BLOCK)
+		pagepool_put(&vm->pool, t->snap);
+	else
+		free(t->snap);
+}
+
 static void table_destroy(struct wpt_vm *vm, struct wpt_table *t, uint64_t end)
 {
 	uint64_t p;
@@ -89,7 +106,7 @@ static void table_destroy(struct wpt_vm *vm, struct wpt_table *t, uint64_t end)
 	for (p = table_first_page(t); p < end; p += WPT_PAGE_SIZE)
 		pageindex_detach(vm, p, t);
 	vm->st.tracked_tables--;
-	free(t->snap);
+	snap_free(vm, t);
 	free(t);
 }
 
@@ -101,7 +118,7 @@ static struct wpt_table *table_new(struct wpt_vm *vm, uint64_t gpa,
 
 	if (!t)
 		return NULL;
-	t->snap = calloc(size / 8, 8);
+	t->snap = snap_new(vm, size);
 	if (!t->snap) {
 		free(t);
 		return NULL;

@@ -79,6 +79,7 @@ int wpt_vm_new(const struct wpt_vm_cfg *ucfg, struct wpt_vm **out)
 	ret = relax_new(vm);
 	if (ret)
 		goto err_index;
+	pagepool_init(&vm->pool);
 	vm->limits = cfg.limits;
 	limits_fill(&vm->limits, NULL);
 	vm->log = cfg.log;
@@ -110,6 +111,7 @@ void wpt_vm_free(struct wpt_vm *vm)
 		wpt_domain_free(d);
 	/* Every table went with its last domain, so the index is empty. */
 	pageindex_fini(vm);
+	pagepool_fini(&vm->pool);
 	relax_free(vm);
 	recut_protect_free(vm);
 	uffd_blocked_free(&vm->blocked);
@@ -160,8 +162,20 @@ int wpt_vm_stats(const struct wpt_vm *cvm, struct wpt_vm_stats *st,
 		s.sink_calls += ss.maps + ss.unmaps + ss.errors;
 	}
 	stats_add_protect(vm, &s);
+	s.pool_bytes = vm->pool.bytes;
+	s.pool_idle_bytes = vm->pool.empty_bytes;
 	pthread_mutex_unlock(&vm->lock);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
+}
+
+int wpt_vm_trim(struct wpt_vm *vm)
+{
+	if (!vm)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	pagepool_trim(&vm->pool);
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
 

@@ -1,10 +1,11 @@
 # ---- tests/unit/test_fault_inject: every fallible call fails in turn ----
-# The property test's guest (sim/) with the library's malloc, calloc and
-# realloc wrapped: the wrappers take the calls of everything linked
-# statically, and count only those the library makes (see the test).
+# The property test's guest (sim/) with the library's malloc, calloc,
+# realloc and mmap (the block pool's slabs) wrapped: the wrappers take the
+# calls of everything linked statically, and count only those the library
+# makes (see the test).
 $(BUILD)/tests/test_fault_inject: $(SIM_LIB)
 $(BUILD)/tests/test_fault_inject: LDFLAGS += -Wl,--wrap=malloc \
-  -Wl,--wrap=calloc -Wl,--wrap=realloc
+  -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=mmap
 
 # make check-faultinj [FAULT_OPS=20 FAULT_CALLS=800 FAULT_SEEDS=2]: the
 # same test with longer runs and more seeds than make check's (10

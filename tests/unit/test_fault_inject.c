@@ -6,7 +6,8 @@
  * VMM's own writes (wpt_vm_host_wrote) and, at the end, domain destroy.
  *
  * A run counts the fallible calls the library makes inside the guest's
- * calls: every malloc, calloc and realloc (this binary is linked with
+ * calls: every malloc, calloc and realloc, and every mmap (the VM's
+ * block pool maps its slabs) (this binary is linked with
  * -Wl,--wrap for them, mk/faultinj.mk, so the calls of everything linked
  * statically come here, and only those made while the library runs
  * count: not libcheck's, which is static too, in the test's callbacks),
@@ -43,6 +44,7 @@
 #include "sink/sink.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <urcu-bp.h>
@@ -51,6 +53,8 @@
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
 void *__real_realloc(void *p, size_t n);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off);
 
 /* ------------------------------------------------- injection points */
 
@@ -117,6 +121,16 @@ void *__wrap_realloc(void *p, size_t n)
 {
 	return fi_fails(CALL_MALLOC, __builtin_return_address(0))
 		       ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off)
+{
+	if (fi_fails(CALL_MALLOC, __builtin_return_address(0))) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return __real_mmap(addr, len, prot, flags, fd, off);
 }
 
 /* The sink each domain is given: refuses a call when its turn comes

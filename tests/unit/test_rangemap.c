@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pagepool.h"
 #include "rangemap.h"
 #include "rangemap_int.h"
 
@@ -718,15 +719,30 @@ static struct rm_chunk *chunk_of(struct rangemap *rm, uint64_t iova)
 	return chunk_lookup(rm, iova >> 21);
 }
 
+/* The follower tests' indexed arrays: from a pool, as the shadow's are
+ * (each test runs in a process of its own). */
+static struct pagepool pool;
+
 /* Two empty maps, fol following src, and their empty models. */
 static void follow_init(struct rangemap *src, struct rangemap *fol,
 			struct model *ms, struct model *mf)
 {
 	memset(ms, 0, sizeof(*ms));
 	memset(mf, 0, sizeof(*mf));
+	pagepool_init(&pool);
 	rm_init(src);
 	rm_init(fol);
+	rm_set_pool(src, &pool);
+	rm_set_pool(fol, &pool);
 	rm_follow(fol, src);
+}
+
+/* Both maps freed: every array went back to the pool, once (a block put
+ * twice, or one kept, would miscount). */
+static void follow_done(void)
+{
+	ck_assert_uint_eq(pool.blocks_out, 0);
+	pagepool_fini(&pool);
 }
 
 static void model_remove_at(struct model *md, uint64_t iova)
@@ -843,6 +859,7 @@ START_TEST(test_follower_reads_and_copies)
 	ck_assert_ptr_null(fc->ov);
 	check_all(&fol, &mf);
 	rm_free_all(&fol);
+	follow_done();
 }
 END_TEST
 
@@ -957,6 +974,7 @@ START_TEST(test_follower_against_models)
 		check_all(&src, &ms);
 		rm_free_all(&src);
 	}
+	follow_done();
 }
 END_TEST
 
@@ -1048,6 +1066,7 @@ START_TEST(test_adopt)
 	check_all(&src, &ms);
 	rm_free_all(&src);
 	rm_free_all(&fol);
+	follow_done();
 }
 END_TEST
 
@@ -1097,6 +1116,7 @@ START_TEST(test_adopt_spill)
 	check_all(&src, &ms);
 	rm_free_all(&src);
 	rm_free_all(&fol);
+	follow_done();
 }
 END_TEST
 

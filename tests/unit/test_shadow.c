@@ -14,6 +14,7 @@
 
 #include "wpt.h"
 #include "guestmem.h"
+#include "pagepool.h"
 #include "shadow.h"
 #include "shadow_int.h"
 #include "rangemap_int.h"
@@ -154,6 +155,7 @@ struct env {
 	struct fake fake;
 	struct wpt_sink *sink;
 	struct wpt_shadow *sh;
+	struct pagepool pool; /* the books' arrays, as in a VM */
 };
 
 static struct env *env_new(bool hybrid)
@@ -163,7 +165,9 @@ static struct env *env_new(bool hybrid)
 	ck_assert_ptr_nonnull(e);
 	ck_assert_int_eq(guestmem_init(&e->gm, regions, NR_REGIONS), 0);
 	ck_assert_int_eq(wpt_sink_alloc(&fake_ops, &e->fake, &e->sink), 0);
-	ck_assert_int_eq(shadow_new(e->sink, &e->gm, hybrid, &e->sh), 0);
+	pagepool_init(&e->pool);
+	ck_assert_int_eq(shadow_new(e->sink, &e->gm, &e->pool, hybrid, &e->sh),
+			 0);
 	return e;
 }
 
@@ -171,6 +175,9 @@ static void env_free(struct env *e)
 {
 	ck_assert_uint_eq(e->fake.refusals, 0);
 	shadow_free(e->sh);
+	/* Every array the books took went back. */
+	ck_assert_uint_eq(e->pool.blocks_out, 0);
+	pagepool_fini(&e->pool);
 	wpt_sink_free(e->sink);
 	guestmem_fini(&e->gm);
 	free(e->fake.held);

@@ -451,6 +451,58 @@ START_TEST(test_domain_bad_args)
 }
 END_TEST
 
+/* The tables' memory: a snapshot for each of the four tables and one
+ * array for the last level's 512 leaves (the books share it), from the
+ * VM's pool; kept when the domain goes, used again by the next, given
+ * back by wpt_vm_trim. */
+START_TEST(test_trim)
+{
+	const uint64_t want = (1 + 4 + 1) * PAGEPOOL_BLOCK; /* header too */
+	struct fx *f = fx_new();
+	struct wpt_sink *s;
+	struct wpt_domain *d;
+	struct wpt_vm_stats st;
+	unsigned int i;
+
+	for (i = 0; i < 512; i++)
+		*fx_desc(f, E(L3, i)) = s1_page(D + 2 * i * 4096ull);
+	d = setup(f, &s);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, want);
+	ck_assert_uint_eq(st.pool_idle_bytes, 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, want);
+	ck_assert_uint_eq(st.pool_idle_bytes, want);
+	/* The next walk takes the same memory, no more. */
+	d = setup(f, &s);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, want);
+	ck_assert_uint_eq(st.pool_idle_bytes, 0);
+	/* In use: trimming leaves it. */
+	ck_assert_int_eq(wpt_vm_trim(f->vm), 0);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, want);
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	ck_assert_int_eq(wpt_vm_trim(f->vm), 0);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, 0);
+	ck_assert_uint_eq(st.pool_idle_bytes, 0);
+	ck_assert_int_eq(wpt_vm_trim(NULL), -EINVAL);
+	/* And a walk after the trim maps memory again. */
+	d = setup(f, &s);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, want);
+	ck_assert_int_eq(wpt_domain_verify(d), 0);
+	wpt_domain_free(d);
+	wpt_sink_free(s);
+	fx_free(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("vm");
@@ -471,6 +523,7 @@ int main(void)
 	tcase_add_test(tc, test_page_cache_hot_strides);
 	tcase_add_test(tc, test_pageindex_sized_for_ram);
 	tcase_add_test(tc, test_domain_bad_args);
+	tcase_add_test(tc, test_trim);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
