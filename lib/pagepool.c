@@ -55,7 +55,12 @@ static struct pagepool_slab *slab_of(void *block)
 /* What s holds in memory: its header and the blocks filled or used. */
 static size_t slab_bytes(const struct pagepool_slab *s)
 {
-	return (size_t)s->filled * PAGEPOOL_BLOCK;
+	return (size_t)s->filled * PAGEPOOL_STRIDE;
+}
+
+static char *block_at(struct pagepool_slab *s, unsigned int k)
+{
+	return (char *)s + (size_t)k * PAGEPOOL_STRIDE;
 }
 
 static bool slab_full(const struct pagepool_slab *s)
@@ -88,8 +93,7 @@ static struct pagepool_slab *slab_map(struct pagepool *pp)
 	s = (struct pagepool_slab *)(p + head);
 	*s = (struct pagepool_slab){ .blocks = PAGEPOOL_SLAB_BLOCKS,
 				     .fresh = 1, .filled = 1 };
-	poison((char *)s + PAGEPOOL_BLOCK,
-	       PAGEPOOL_SLAB_ALIGN - PAGEPOOL_BLOCK);
+	poison(block_at(s, 1), PAGEPOOL_SLAB_ALIGN - PAGEPOOL_STRIDE);
 	pp->slabs++;
 	pp->bytes += slab_bytes(s);
 	return s;
@@ -120,16 +124,21 @@ static struct pagepool_slab *slab_next(struct pagepool *pp)
 static void slab_fill(struct pagepool *pp, struct pagepool_slab *s)
 {
 	unsigned int n = s->blocks - s->fresh;
+	uintptr_t from, to;
 
 	if (pp->blocks_out < PAGEPOOL_FILL_AFTER)
 		n = 1; /* the block itself, touched by its user */
 	else if (n > PAGEPOOL_FILL_BLOCKS)
 		n = PAGEPOOL_FILL_BLOCKS;
-	if (n > 1)
-		(void)madvise((char *)s + (size_t)s->fresh * PAGEPOOL_BLOCK,
-			      (size_t)n * PAGEPOOL_BLOCK, MADV_POPULATE_WRITE);
+	if (n > 1) {
+		/* The pages the n blocks lie on. */
+		from = (uintptr_t)block_at(s, s->fresh) & ~(uintptr_t)4095;
+		to = ((uintptr_t)block_at(s, s->fresh + n) + 4095) &
+		     ~(uintptr_t)4095;
+		(void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+	}
 	s->filled = s->fresh + n;
-	pp->bytes += (size_t)n * PAGEPOOL_BLOCK;
+	pp->bytes += (size_t)n * PAGEPOOL_STRIDE;
 }
 
 void *pagepool_get(struct pagepool *pp)
@@ -146,7 +155,7 @@ void *pagepool_get(struct pagepool *pp)
 	} else {
 		if (s->fresh >= s->filled)
 			slab_fill(pp, s);
-		b = (char *)s + (size_t)s->fresh++ * PAGEPOOL_BLOCK;
+		b = block_at(s, s->fresh++);
 		unpoison(b, PAGEPOOL_BLOCK);
 	}
 	s->out++;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM's pool of 4 KiB blocks (lib/pagepool.c): blocks distinct, page
- * aligned and whole; given back and handed out again; slabs kept when
- * empty and unmapped by a trim; a growing pool's pages filled ahead.
+ * The VM's pool of 4 KiB blocks (lib/pagepool.c): blocks distinct, line
+ * aligned, whole and a line apart in the cache's sets; given back and
+ * handed out again; slabs kept when empty and unmapped by a trim; a
+ * growing pool's pages filled ahead.
  */
 #include <check.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 
 #include "pagepool.h"
 
-#define N 1500 /* blocks: three slabs (511 blocks each, past a header) */
+#define N 1500 /* blocks: three slabs (503 blocks each, past a header) */
 
 static int cmp_ptr(const void *a, const void *b)
 {
@@ -32,13 +33,18 @@ START_TEST(test_blocks_distinct_and_whole)
 	for (i = 0; i < N; i++) {
 		b[i] = pagepool_get(&pp);
 		ck_assert_ptr_nonnull(b[i]);
-		ck_assert_uint_eq((uintptr_t)b[i] % PAGEPOOL_BLOCK, 0);
+		ck_assert_uint_eq((uintptr_t)b[i] % 64, 0);
 		memset(b[i], (int)(i & 0xff), PAGEPOOL_BLOCK);
 	}
 	/* No block's bytes reach another's. */
 	for (i = 0; i < N; i++)
 		for (k = 0; k < PAGEPOOL_BLOCK; k += 511)
 			ck_assert_uint_eq(((unsigned char *)b[i])[k], i & 0xff);
+	/* Consecutive blocks start in consecutive cache sets (64 lines of
+	 * a 4 KiB way), not all in one. */
+	for (i = 1; i < 64; i++)
+		ck_assert_uint_eq(((uintptr_t)b[i] >> 6) % 64,
+				  (((uintptr_t)b[0] >> 6) + i) % 64);
 	qsort(b, N, sizeof(b[0]), cmp_ptr);
 	for (i = 1; i < N; i++)
 		ck_assert_uint_ge((uintptr_t)b[i] - (uintptr_t)b[i - 1],
@@ -124,23 +130,30 @@ END_TEST
 START_TEST(test_fill_ahead)
 {
 	const unsigned int n = PAGEPOOL_FILL_AFTER + 1;
-	unsigned char vec[PAGEPOOL_FILL_BLOCKS];
+	const uintptr_t page = 4096;
+	unsigned char vec[2 * PAGEPOOL_FILL_BLOCKS];
 	static void *b[PAGEPOOL_FILL_AFTER + 1];
 	struct pagepool pp;
+	uintptr_t from, to;
 	unsigned int i;
 
-	ck_assert_uint_eq(sysconf(_SC_PAGESIZE), PAGEPOOL_BLOCK);
+	ck_assert_uint_eq(sysconf(_SC_PAGESIZE), page);
 	pagepool_init(&pp);
 	for (i = 0; i < n; i++)
 		b[i] = pagepool_get(&pp);
 	/* The header, one block each below the mark, then a fill. */
 	ck_assert_uint_eq(pp.bytes, (uint64_t)(1 + PAGEPOOL_FILL_AFTER +
 					       PAGEPOOL_FILL_BLOCKS) *
-					    PAGEPOOL_BLOCK);
-	ck_assert_int_eq(mincore(b[n - 1], PAGEPOOL_FILL_BLOCKS *
-					     PAGEPOOL_BLOCK, vec), 0);
-	for (i = 0; i < PAGEPOOL_FILL_BLOCKS; i++)
-		ck_assert_msg(vec[i] & 1, "block %u of the fill not resident",
+					    PAGEPOOL_STRIDE);
+	/* Every page of the fill's blocks, from the last handed out on. */
+	from = (uintptr_t)b[n - 1] & ~(page - 1);
+	to = ((uintptr_t)b[n - 1] +
+	      (PAGEPOOL_FILL_BLOCKS - 1) * PAGEPOOL_STRIDE + PAGEPOOL_BLOCK +
+	      page - 1) & ~(page - 1);
+	ck_assert_uint_le((to - from) / page, sizeof(vec));
+	ck_assert_int_eq(mincore((void *)from, to - from, vec), 0);
+	for (i = 0; i < (to - from) / page; i++)
+		ck_assert_msg(vec[i] & 1, "page %u of the fill not resident",
 			      i);
 	for (i = 0; i < n; i++)
 		pagepool_put(&pp, b[i]);

@@ -457,7 +457,7 @@ END_TEST
  * back by wpt_vm_trim. */
 START_TEST(test_trim)
 {
-	const uint64_t want = (1 + 4 + 1) * PAGEPOOL_BLOCK; /* header too */
+	const uint64_t want = (1 + 4 + 1) * PAGEPOOL_STRIDE; /* header too */
 	struct fx *f = fx_new();
 	struct wpt_sink *s;
 	struct wpt_domain *d;
