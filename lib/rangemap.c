@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "guestmem.h"
+#include "hot.h"
 #include "rangemap_int.h"
 
 static int big_cmp(const struct rm_big *a, const struct rm_big *b)
@@ -114,6 +115,7 @@ static bool from_chunk_before(struct rangemap *rm, uint64_t pg,
 /* The first chunk range overlapping pages [pg, last_pg] of one chunk,
  * told from the start bits: a word is read only for a range starting
  * before pg, to see whether it reaches it. */
+WPT_HOT
 static bool chunk_overlap(struct rangemap *rm, uint64_t pg, uint64_t last_pg,
 			  struct rm_pos *p)
 {
@@ -194,6 +196,7 @@ bool rm_from(struct rangemap *rm, uint64_t x, struct rm_pos *p)
 	return from_to(rm, x, UINT64_MAX, p);
 }
 
+WPT_HOT
 bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
 		struct rm_pos *p, struct wpt_mapping *m)
 {
@@ -209,6 +212,7 @@ bool rm_overlap(struct rangemap *rm, uint64_t first, uint64_t last,
 	return m->iova <= last;
 }
 
+WPT_HOT
 bool rm_find(struct rangemap *rm, uint64_t iova, struct rm_pos *p)
 {
 	uint64_t pg = iova >> WPT_PAGE_SHIFT;
@@ -379,6 +383,7 @@ static uint64_t word_of(const struct wpt_mapping *m, unsigned int flags)
 	       (uint64_t)flags << E_FLAGS_SHIFT;
 }
 
+WPT_HOT
 int rm_insert(struct rangemap *rm, const struct wpt_mapping *m,
 	      unsigned int flags, struct rm_pos *p)
 {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "guestmem.h"
+#include "hot.h"
 #include "rangemap_int.h"
 
 /*
@@ -84,6 +85,7 @@ static struct rm_chunk *seen_get(struct rangemap *rm, unsigned int i,
 	return c;
 }
 
+WPT_HOT
 struct rm_chunk *chunk_lookup(struct rangemap *rm, uint64_t key)
 {
 	void *n = rm->root;

@@ -15,6 +15,7 @@
 
 #include "apply.h"
 #include "core.h"
+#include "hot.h"
 #include "pageindex.h"
 #include "recut.h"
 #include "relax.h"
@@ -121,6 +122,7 @@ static int store_piece(struct wpt_vm *vm, uint64_t gpa, void *hva,
 	return ret ? ret : 1;
 }
 
+WPT_HOT
 int wpt_vm_handle_mmio(struct wpt_vm *vm, uint64_t gpa, void *data,
 		       uint32_t len, int is_write)
 {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "guestmem.h"
+#include "hot.h"
 #include "rangemap.h"
 #include "sink.h"
 #include "wpt_internal.h"
@@ -51,6 +52,7 @@ static int injected_failure(struct record *r)
 	return r->fail_err;
 }
 
+WPT_HOT
 static int record_map(struct wpt_sink *s, uint64_t iova, uint64_t gpa,
 		      void *hva, uint64_t size, uint32_t perm)
 {
@@ -70,6 +72,7 @@ static int record_map(struct wpt_sink *s, uint64_t iova, uint64_t gpa,
 	return rm_insert(&r->held, &m, 0, NULL);
 }
 
+WPT_HOT
 static int record_unmap(struct wpt_sink *s, uint64_t iova, uint64_t size)
 {
 	struct record *r = s->priv;
