@@ -80,14 +80,19 @@ struct mb_scale {
 	/* The first set_root's page faults (RUSAGE_THREAD minor faults), the
 	 * machine's cost of a first touch of a fresh page (CPU ns, measured
 	 * just before it) and so what its faults cost per descriptor: the
-	 * part of that figure that is the machine's, not the engine's. */
+	 * part of that figure that is the machine's, not the engine's.  Of
+	 * the faults, root_pool_pages are the pages of the VM's block pool
+	 * (wpt_vm_stats' pool_bytes): the kernel fills those 64 at a time
+	 * (and counts them as faults), so the share prices them at what a
+	 * page filled that way costs to fill and then touch (fill_ns). */
 	uint64_t root_faults;
+	uint64_t root_pool_pages;
 	/* What one read of the CPU-time clock (a system call) and of
 	 * CLOCK_MONOTONIC (vDSO) add to an interval they time: measured in
 	 * each phase's process and taken off every interval.  NAN: not
 	 * measured. */
 	double clock_ns, wall_clock_ns;
-	double fault_ns;
+	double fault_ns, fill_ns;
 	double root_fault_share;  /* ns per descriptor; NAN: not measured */
 	double scale_wall_s;    /* the whole scale, wall seconds */
 	int defaults_err;       /* set_root under default limits: 0 or -errno */

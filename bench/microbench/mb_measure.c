@@ -38,6 +38,7 @@
 #define REPEAT_BUDGET_NS 300000000ull  /* repeat a slow figure this long */
 #define AGAIN_MAX_NS 3000000000ull     /* walk again only if one took less */
 #define TOUCH_PAGES 1024               /* fresh pages timed for a fault's cost */
+#define FILL_BYTES (64 * 4096)         /* what the block pool fills at once */
 
 uint64_t mb_clock_ns(clockid_t id)
 {
@@ -112,6 +113,23 @@ static uint64_t rss_bytes(void)
 }
 
 /* Minor page faults of this thread so far. */
+/* The pages the VM's block pool holds (filled in bulk, see mb.h). */
+static uint64_t pool_pages(struct wpt_vm *vm)
+{
+	struct wpt_vm_stats st;
+
+	if (wpt_vm_stats(vm, &st, sizeof(st)))
+		return 0;
+	return st.pool_bytes / 4096;
+}
+
+/* The first walk's faults that were first touches: not the pool's. */
+static uint64_t heap_faults(const struct mb_scale *s)
+{
+	return s->root_faults > s->root_pool_pages
+		       ? s->root_faults - s->root_pool_pages : 0;
+}
+
 static uint64_t thread_faults(void)
 {
 	struct rusage ru;
@@ -123,9 +141,12 @@ static uint64_t thread_faults(void)
  * What the first write to a fresh anonymous page costs this machine, in
  * the thread's CPU time (the kernel's zeroing and, under a hypervisor,
  * its backing of the page): a growing heap pays it once a 4 KiB page.
- * The median of four rounds over TOUCH_PAGES pages; NAN if mmap fails.
+ * filled: the pages filled first, 64 at a time, as the library's block
+ * pool fills its own (madvise MADV_POPULATE_WRITE), then written: what
+ * such a page costs.  The median of four rounds over TOUCH_PAGES pages;
+ * NAN if mmap fails.
  */
-static double first_touch_ns(void)
+static double first_touch_ns(bool filled)
 {
 	size_t len = TOUCH_PAGES * (size_t)sysconf(_SC_PAGESIZE), i;
 	double round[4];
@@ -142,6 +163,8 @@ static double first_touch_ns(void)
 		 * "madvise" transparent huge page setting. */
 		madvise((void *)p, len, MADV_NOHUGEPAGE);
 		t0 = cpu_ns();
+		for (i = 0; filled && i < len; i += FILL_BYTES)
+			madvise((void *)(p + i), FILL_BYTES, MADV_POPULATE_WRITE);
 		for (i = 0; i < len; i += (size_t)sysconf(_SC_PAGESIZE))
 			p[i] = 1;
 		round[r] = (double)(cpu_ns() - t0) / TOUCH_PAGES;
@@ -243,7 +266,8 @@ static int root_once(struct mb_ctx *c, struct wpt_domain *d, double *per_desc)
  */
 static int phase_root(struct mb_ctx *c, struct wpt_domain *d)
 {
-	double touch = first_touch_ns(), first;
+	double touch = first_touch_ns(false), fill = first_touch_ns(true);
+	double first;
 	uint64_t rss0 = rss_bytes(), w0 = mb_clock_ns(CLOCK_MONOTONIC), spent;
 	uint64_t f0 = thread_faults();
 	size_t n;
@@ -264,9 +288,13 @@ static int phase_root(struct mb_ctx *c, struct wpt_domain *d)
 	}
 	c->out->root_wall_s = (double)(mb_clock_ns(CLOCK_MONOTONIC) - w0) / 1e9;
 	c->out->root_faults = thread_faults() - f0;
+	c->out->root_pool_pages = pool_pages(c->vm);
 	c->out->fault_ns = touch;
-	c->out->root_fault_share = touch * (double)c->out->root_faults /
-				   (double)mb_tree_descs(&c->g);
+	c->out->fill_ns = fill;
+	c->out->root_fault_share =
+		(touch * (double)heap_faults(c->out) +
+		 fill * (double)c->out->root_pool_pages) /
+		(double)mb_tree_descs(&c->g);
 	c->out->value[MB_MEMORY] =
 		(double)(rss_bytes() - rss0) / (double)c->g.pages;
 	c->out->samples[MB_MEMORY] = 1;

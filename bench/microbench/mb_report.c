@@ -73,7 +73,7 @@ bool mb_over_budget(const struct mb_opts *o, const struct mb_scale *last,
 	if (elapsed_s + est <= o->budget_s)
 		return false;
 	memset(out, 0, sizeof(*out));
-	out->fault_ns = out->root_fault_share = out->clock_ns =
+	out->fault_ns = out->fill_ns = out->root_fault_share = out->clock_ns =
 		out->wall_clock_ns = NAN;
 	out->pages = pages;
 	out->skipped = true;
@@ -147,6 +147,7 @@ void mb_combine_runs(const struct mb_scale *run, size_t n, struct mb_scale *out)
 				out->value[m] = run[i].value[m];
 	}
 	out->fault_ns = field_median(run, n, offsetof(struct mb_scale, fault_ns));
+	out->fill_ns = field_median(run, n, offsetof(struct mb_scale, fill_ns));
 	out->root_fault_share = field_median(run, n, offsetof(struct mb_scale,
 							  root_fault_share));
 	out->clock_ns = field_median(run, n, offsetof(struct mb_scale, clock_ns));
@@ -287,15 +288,19 @@ static void print_fault_note(FILE *f, const struct mb_scale *sc, size_t n)
 		if (sc[i].error || sc[i].skipped || isnan(sc[i].fault_ns))
 			continue;
 		mb_scale_name(sc[i].pages, name, sizeof(name));
-		fprintf(f, "%s%.1f us at %s (%llu in the first set_root)",
+		fprintf(f, "%s%.1f us at %s, %.1f filled in bulk first (%llu "
+			"in the first set_root, %llu of them the block pool's)",
 			any ? ", " : "page faults: a first touch of a fresh "
 			"4 KiB page costs ", sc[i].fault_ns / 1000, name,
-			(unsigned long long)sc[i].root_faults);
+			sc[i].fill_ns / 1000,
+			(unsigned long long)sc[i].root_faults,
+			(unsigned long long)sc[i].root_pool_pages);
 		any = true;
 	}
 	if (any)
-		fprintf(f, "; \"of it page faults\" is their count at that "
-			"price, per descriptor\n");
+		fprintf(f, "; \"of it page faults\" is their count at those "
+			"prices (the pool's pages filled in bulk), per "
+			"descriptor\n");
 }
 
 /* The line that says what the clocks cost, as measured at each scale and
@@ -388,9 +393,11 @@ static void json_scale(FILE *f, const struct mb_scale *s)
 		s->limits_raised ? "true" : "false");
 	json_num(f, s->root_wall_s);
 	json_field(f, "scale_wall_s", s->scale_wall_s);
-	fprintf(f, ", \"set_root_faults\": %llu",
-		(unsigned long long)s->root_faults);
+	fprintf(f, ", \"set_root_faults\": %llu, \"set_root_pool_pages\": %llu",
+		(unsigned long long)s->root_faults,
+		(unsigned long long)s->root_pool_pages);
 	json_field(f, "first_touch_ns", s->fault_ns);
+	json_field(f, "filled_touch_ns", s->fill_ns);
 	json_field(f, "set_root_fault_ns_per_desc", s->root_fault_share);
 	json_field(f, "clock_read_ns", s->clock_ns);
 	json_field(f, "wall_clock_read_ns", s->wall_clock_ns);

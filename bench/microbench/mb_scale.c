@@ -87,7 +87,9 @@ static void merge(struct mb_scale *out, const struct mb_scale *ph)
 	if (ph->root_wall_s > 0) {
 		out->root_wall_s = ph->root_wall_s;
 		out->root_faults = ph->root_faults;
+		out->root_pool_pages = ph->root_pool_pages;
 		out->fault_ns = ph->fault_ns;
+		out->fill_ns = ph->fill_ns;
 		out->root_fault_share = ph->root_fault_share;
 	}
 	if (ph->error && !out->error) {
@@ -143,7 +145,7 @@ int mb_run_scale(const struct mb_opts *o, uint64_t pages, struct mb_scale *out)
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < MB_NR_METRICS; i++)
 		out->value[i] = NAN;
-	out->fault_ns = out->root_fault_share = out->clock_ns =
+	out->fault_ns = out->fill_ns = out->root_fault_share = out->clock_ns =
 		out->wall_clock_ns = NAN;
 	out->pages = pages;
 	memset(&c, 0, sizeof(c));

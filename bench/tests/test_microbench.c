@@ -138,7 +138,8 @@ static struct mb_scale scale(uint64_t pages, double store, double desc,
 	s.value[MB_STORE_MAP] = store;
 	s.value[MB_ROOT_WALK] = desc;
 	s.value[MB_MEMORY] = mem;
-	s.fault_ns = s.root_fault_share = s.clock_ns = s.wall_clock_ns = NAN;
+	s.fault_ns = s.fill_ns = s.root_fault_share = s.clock_ns =
+		s.wall_clock_ns = NAN;
 	return s;
 }
 
@@ -205,6 +206,7 @@ START_TEST(runs_combined)
 	run[2].clock_ns = 1400;
 	run[1].wall_clock_ns = 30;
 	run[0].root_faults = 12;
+	run[0].root_pool_pages = 5;
 	run[3].skipped = true;
 	mb_combine_runs(run, 4, &out);
 	ck_assert(!out.error && !out.skipped);
@@ -217,6 +219,7 @@ START_TEST(runs_combined)
 	ck_assert(out.wall_clock_ns == 30);
 	ck_assert(isnan(out.fault_ns));
 	ck_assert_uint_eq(out.root_faults, 12);
+	ck_assert_uint_eq(out.root_pool_pages, 5);
 	/* One run alone is itself. */
 	mb_combine_runs(run, 1, &out);
 	ck_assert(out.value[MB_STORE_MAP] == 120 && out.runs == 1);
@@ -260,7 +263,9 @@ static int json(FILE *f, const struct mb_scale *sc, size_t n)
 static void machine_costs(struct mb_scale *s, double cpu_read, double wall_read)
 {
 	s->fault_ns = 9500;
+	s->fill_ns = 4100;
 	s->root_faults = 12;
+	s->root_pool_pages = 3;
 	s->root_fault_share = 45.04;
 	s->clock_ns = cpu_read;
 	s->wall_clock_ns = wall_read;
@@ -297,8 +302,10 @@ START_TEST(table_counts_missed)
 	ck_assert_ptr_nonnull(strstr(out, "  of it page faults (est.)"
 				      "                     45.0 "));
 	ck_assert_ptr_nonnull(strstr(out, "page faults: a first touch of a "
-				      "fresh 4 KiB page costs 9.5 us at 1K "
-				      "(12 in the first set_root);"));
+				      "fresh 4 KiB page costs 9.5 us at 1K, "
+				      "4.1 filled in bulk first (12 in the "
+				      "first set_root, 3 of them the block "
+				      "pool's);"));
 	ck_assert_ptr_null(strstr(out, "at 64K ("));
 	ck_assert_ptr_nonnull(strstr(out, "a read costs 1324 and 27, 1301 and "
 				      "26 ns here (by scale)"));
@@ -330,11 +337,14 @@ START_TEST(json_written)
 	ck_assert_ptr_nonnull(strstr(out, "\"inval_1g_ns_per_desc\": {\"value\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"goal\": \"flat\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"set_root_faults\": 12, "
+				      "\"set_root_pool_pages\": 3, "
 				      "\"first_touch_ns\": 9500.000, "
+				      "\"filled_touch_ns\": 4100.000, "
 				      "\"set_root_fault_ns_per_desc\": 45.040, "
 				      "\"clock_read_ns\": 1324.000, "
 				      "\"wall_clock_read_ns\": 27.000"));
 	ck_assert_ptr_nonnull(strstr(out, "\"set_root_faults\": 0, "
+				      "\"set_root_pool_pages\": 0, "
 				      "\"first_touch_ns\": null"));
 	ck_assert_ptr_nonnull(strstr(out, "\"gpa\": \"scattered\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"window\": \"hot\""));
