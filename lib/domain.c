@@ -68,7 +68,9 @@ err:
 	return ret;
 }
 
-/* Unlink and free d, whatever its sink still holds.  Under no lock. */
+/* Unlink and free d, whatever its sink still holds.  Called under no
+ * lock; takes the VM's: the shadow's arrays go back to the VM's block
+ * pool, which other domains use meanwhile. */
 static void domain_release(struct wpt_domain *d)
 {
 	struct wpt_vm *vm = d->vm;
@@ -77,8 +79,8 @@ static void domain_release(struct wpt_domain *d)
 	LIST_REMOVE(d, link);
 	if (d->mode == WPT_MODE_RELAXED)
 		relax_count_domain(vm, -1);
-	pthread_mutex_unlock(&vm->lock);
 	shadow_free(d->shadow);
+	pthread_mutex_unlock(&vm->lock);
 	free(d);
 }
 

@@ -4,6 +4,7 @@
  * page boundaries, accesses that fall into a memslot gap, the VMM's own
  * writes, bad arguments, counters.
  */
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "core.h"
@@ -503,6 +504,91 @@ START_TEST(test_trim)
 }
 END_TEST
 
+/* Domains made, walked and freed on two threads at once over one tree:
+ * their tables' snapshots and their shadows' arrays come from the VM's
+ * one block pool and go back to it, whichever thread frees.  Every other
+ * domain's sink refuses every unmap, so the shadow still holds its arrays
+ * when the domain is freed (a shadow freed outside the VM lock then raced
+ * the other thread's walk: ThreadSanitizer in make check-threads, a
+ * corrupt pool otherwise). */
+struct churn_arg {
+	struct fx *f;
+	unsigned int errors;
+};
+
+static int churn_map(void *o, uint64_t iova, uint64_t gpa, void *hva,
+		     uint64_t size, uint32_t perm)
+{
+	return 0;
+}
+
+static int churn_unmap(void *o, uint64_t iova, uint64_t size)
+{
+	return *(bool *)o ? -EIO : 0;
+}
+
+static void *domain_churn(void *o)
+{
+	struct churn_arg *a = o;
+	struct wpt_format_cfg c = {
+		.size = sizeof(c), .format = WPT_FMT_ARM_LPAE_S1,
+		.granule = 4096, .ias = 48, .oas = 48, .sl = -1,
+	};
+	static const struct wpt_sink_ops ops = { churn_map, churn_unmap };
+	struct wpt_domain *d;
+	struct wpt_sink *s;
+	unsigned int i;
+	bool refuse;
+
+	for (i = 0; i < 200; i++) {
+		refuse = false;
+		if (wpt_sink_callback_new(&ops, &refuse, &s)) {
+			a->errors++;
+			continue;
+		}
+		if (wpt_domain_new(a->f->vm, &c, s, WPT_MODE_INVAL, &d)) {
+			a->errors++;
+		} else {
+			a->errors += wpt_domain_set_root(d, ROOT) != 0;
+			a->errors += wpt_domain_verify(d) != 0;
+			refuse = i & 1;
+			wpt_domain_free(d);
+		}
+		wpt_sink_free(s);
+	}
+	return NULL;
+}
+
+START_TEST(test_domain_free_races_walk)
+{
+	struct fx *f = fx_new();
+	struct churn_arg a[2] = { { .f = f }, { .f = f } };
+	struct wpt_vm_stats st;
+	pthread_t t[2];
+	unsigned int i;
+
+	*fx_desc(f, E(ROOT, 0)) = s1_table(L1);
+	*fx_desc(f, E(L1, 0)) = s1_table(L2);
+	*fx_desc(f, E(L2, 0)) = s1_table(L3);
+	for (i = 0; i < 512; i++)
+		*fx_desc(f, E(L3, i)) = s1_page(D + 2 * i * 4096ull);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, domain_churn,
+						&a[i]), 0);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	ck_assert_uint_eq(a[0].errors + a[1].errors, 0);
+	/* Every block back: all of the pool is idle, and trims to nothing. */
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_gt(st.pool_bytes, 0);
+	ck_assert_uint_eq(st.pool_idle_bytes, st.pool_bytes);
+	ck_assert_int_eq(wpt_vm_trim(f->vm), 0);
+	wpt_vm_stats(f->vm, &st, sizeof(st));
+	ck_assert_uint_eq(st.pool_bytes, 0);
+	fx_free(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("vm");
@@ -524,6 +610,7 @@ int main(void)
 	tcase_add_test(tc, test_pageindex_sized_for_ram);
 	tcase_add_test(tc, test_domain_bad_args);
 	tcase_add_test(tc, test_trim);
+	tcase_add_test(tc, test_domain_free_races_walk);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
