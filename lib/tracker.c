@@ -361,6 +361,11 @@ struct wpt_table *tracker_table_get(struct wpt_domain *d, uint64_t gpa,
 	if (domain_protects(d) && !t->protected) {
 		ret = table_set_protect(vm, t, true);
 		if (ret) {
+			/* A new table's snapshot is read only once protected:
+			 * until the end of the operation drops it, it reads as
+			 * empty (as a table first seen zeroed would). */
+			if (fresh)
+				memset(t->snap, 0, size);
 			tracker_fault(d, ret, "cannot protect a table page");
 			tracker_table_unpin(vm, t);
 			return NULL;
