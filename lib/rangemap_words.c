@@ -291,7 +291,8 @@ int chunk_share(struct rm_chunk *f, struct rm_chunk *s)
 	unsigned int off;
 
 	if (f->ov || f->peer || s->ov || s->peer || !indexed(s) ||
-	    f->pool != s->pool || f->nr != s->nr || memcmp(f->start, s->start, sizeof(f->start)))
+	    f->pool != s->pool || f->nr != s->nr ||
+	    memcmp(f->start, s->start, sizeof(f->start)))
 		return 1;
 	for (off = bits_next(f->start, 0); off < RM_FAN;
 	     off = bits_next(f->start, off + 1))
