@@ -32,8 +32,8 @@
 struct pagepool_slab {
 	LIST_ENTRY(pagepool_slab) link; /* in pp->partial or pp->full */
 	void *free;          /* blocks given back, linked by their first word */
-	unsigned int blocks; /* the header's included */
-	unsigned int fresh;  /* blocks [fresh, blocks) never handed out */
+	unsigned int fresh;  /* blocks [fresh, PAGEPOOL_SLAB_BLOCKS) never
+			      * handed out (the header is block 0) */
 	unsigned int filled; /* blocks [1, filled) have their pages */
 	unsigned int out;    /* blocks handed out */
 };
@@ -65,7 +65,7 @@ static char *block_at(struct pagepool_slab *s, unsigned int k)
 
 static bool slab_full(const struct pagepool_slab *s)
 {
-	return !s->free && s->fresh == s->blocks;
+	return !s->free && s->fresh == PAGEPOOL_SLAB_BLOCKS;
 }
 
 static void slab_unmap(struct pagepool *pp, struct pagepool_slab *s)
@@ -91,8 +91,7 @@ static struct pagepool_slab *slab_map(struct pagepool *pp)
 		munmap(p, head);
 	munmap(p + head + PAGEPOOL_SLAB_ALIGN, PAGEPOOL_SLAB_ALIGN - head);
 	s = (struct pagepool_slab *)(p + head);
-	*s = (struct pagepool_slab){ .blocks = PAGEPOOL_SLAB_BLOCKS,
-				     .fresh = 1, .filled = 1 };
+	*s = (struct pagepool_slab){ .fresh = 1, .filled = 1 };
 	poison(block_at(s, 1), PAGEPOOL_SLAB_ALIGN - PAGEPOOL_STRIDE);
 	pp->slabs++;
 	pp->bytes += slab_bytes(s);
@@ -123,7 +122,7 @@ static struct pagepool_slab *slab_next(struct pagepool *pp)
  */
 static void slab_fill(struct pagepool *pp, struct pagepool_slab *s)
 {
-	unsigned int n = s->blocks - s->fresh;
+	unsigned int n = PAGEPOOL_SLAB_BLOCKS - s->fresh;
 	uintptr_t from, to;
 
 	if (pp->blocks_out < PAGEPOOL_FILL_AFTER)

@@ -22,6 +22,7 @@
 
 #define MB_MAX_SCALES 8
 #define MB_MAX_RUNS 9
+#define MB_MAX_BATCHES 512 /* a sample each (mb_ctx.h) */
 #define MB_MIN_PAGES 1024ull
 #define MB_MAX_PAGES (1ull << 26)  /* 256 GiB of IOVA, one level 1 table */
 

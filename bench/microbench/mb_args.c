@@ -11,6 +11,10 @@
 
 #include "mb.h"
 
+/* A macro's value as a string literal. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* "1k", "64K", "1m", "16M" or a plain number of pages. */
 static int parse_pages(const char *s, uint64_t *out)
 {
@@ -68,9 +72,12 @@ void mb_usage(FILE *f)
 		"                      [--no-chart]\n"
 		"  --scales LIST      mapped 4K pages, powers of two from 1k to 64m,\n"
 		"                     ascending (default 1k,64k,1m,16m; --quick 1k,64k)\n"
-		"  --batches N        timed batches of 64 stores per kind (default 200)\n"
+		"  --batches N        timed batches of 64 stores per kind, up to "
+		STR(MB_MAX_BATCHES) "\n"
+		"                     (default 200)\n"
 		"  --runs N           every scale N times, in turn; each figure the\n"
-		"                     lowest of the N (default 3; --quick 1)\n"
+		"                     lowest of the N, up to " STR(MB_MAX_RUNS) " (default 3;\n"
+		"                     --quick 1)\n"
 		"  --record-max PAGES the recording-sink rows up to this scale (16m)\n"
 		"  --budget SECONDS   skip a scale estimated to end past this (60;\n"
 		"                     0: run every scale whatever it takes)\n"
@@ -122,7 +129,7 @@ static int parse_one(int c, const char *arg, struct mb_opts *o, bool *scales)
 	case 'q': o->quick = true; return 0;
 	case 's': *scales = true; return mb_parse_scales(arg, o);
 	case 'b':
-		return parse_count(arg, 512, &o->batches);
+		return parse_count(arg, MB_MAX_BATCHES, &o->batches);
 	case 'R':
 		return parse_count(arg, MB_MAX_RUNS, &o->runs);
 	case 'r':
@@ -146,6 +153,39 @@ static int parse_one(int c, const char *arg, struct mb_opts *o, bool *scales)
 	}
 }
 
+/* What option c takes, for the message that refuses a value. */
+static const char *takes(int c)
+{
+	switch (c) {
+	case 's': return "powers of two from 1k to 64m, ascending, by commas";
+	case 'b': return "a count from 1 to " STR(MB_MAX_BATCHES);
+	case 'R': return "a count from 1 to " STR(MB_MAX_RUNS);
+	case 'r': return "a number of pages (digits, k or m after them)";
+	case 'B': return "seconds, 0 or more";
+	case 'g': return "scattered or contiguous";
+	case 'w': return "spread or hot";
+	default: return NULL;
+	}
+}
+
+static void say_bad(FILE *err, int c, char **argv)
+{
+	const char *what = takes(c);
+	const struct option *opt = long_opts;
+
+	while (opt->name && opt->val != c)
+		opt++;
+	if (c == ':')
+		fprintf(err, "wpt-microbench: %s needs a value\n",
+			argv[optind - 1]);
+	else if (c == '?' || !what || !opt->name)
+		fprintf(err, "wpt-microbench: bad option: %s (--help lists them)\n",
+			argv[optind - 1]);
+	else
+		fprintf(err, "wpt-microbench: --%s: bad value '%s': it takes %s\n",
+			opt->name, optarg, what);
+}
+
 /* 0, 1 for --help (usage printed to stdout), -EINVAL (said on err). */
 int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err)
 {
@@ -158,14 +198,13 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, FILE *err)
 			       .png = "bench/results/microbench.png" };
 	optind = 0; /* glibc: start afresh (the tests parse many times) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			mb_usage(stdout);
 			return 1;
 		}
-		if (c == '?' || parse_one(c, optarg, o, &scales)) {
-			fprintf(err, "wpt-microbench: bad option or value: %s\n",
-				argv[optind - 1]);
+		if (c == '?' || c == ':' || parse_one(c, optarg, o, &scales)) {
+			say_bad(err, c, argv);
 			return -EINVAL;
 		}
 	}

@@ -12,7 +12,7 @@
 #include "mb_guest.h"
 
 #define MB_WINDOW 64                  /* hot leaves, as in the issue */
-#define MB_MAX_REPS 512
+#define MB_MAX_REPS MB_MAX_BATCHES     /* a sample a batch */
 
 struct mb_ctx {
 	const struct mb_opts *o;

@@ -112,8 +112,8 @@ static uint64_t rss_bytes(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Minor page faults of this thread so far. */
-/* The pages the VM's block pool holds (filled in bulk, see mb.h). */
+/* The pages the VM's block pool holds (filled in bulk, see mb.h): its
+ * bytes are its blocks filled, which lie end to end over that many. */
 static uint64_t pool_pages(struct wpt_vm *vm)
 {
 	struct wpt_vm_stats st;
@@ -130,6 +130,7 @@ static uint64_t heap_faults(const struct mb_scale *s)
 		       ? s->root_faults - s->root_pool_pages : 0;
 }
 
+/* Minor page faults of this thread so far. */
 static uint64_t thread_faults(void)
 {
 	struct rusage ru;

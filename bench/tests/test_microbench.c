@@ -125,6 +125,51 @@ START_TEST(bad_args_refused)
 }
 END_TEST
 
+/* What the parser says of args on its error stream. */
+static char *said(const char *const *args)
+{
+	char *argv[8], *text = NULL;
+	size_t len = 0;
+	int argc = 0;
+	FILE *err = open_memstream(&text, &len);
+	struct mb_opts o;
+
+	ck_assert_ptr_nonnull(err);
+	argv[argc++] = (char *)"wpt-microbench";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	ck_assert_int_eq(mb_parse_args(argc, argv, &o, err), -EINVAL);
+	fclose(err);
+	return text;
+}
+
+/* A refusal names the option, the value and what it takes. */
+START_TEST(bad_args_explained)
+{
+	char *t;
+
+	t = said((const char *const[]){ "--batches", "1000", NULL });
+	ck_assert_str_eq(t, "wpt-microbench: --batches: bad value '1000': "
+			    "it takes a count from 1 to 512\n");
+	free(t);
+	t = said((const char *const[]){ "--runs=10", NULL });
+	ck_assert_str_eq(t, "wpt-microbench: --runs: bad value '10': "
+			    "it takes a count from 1 to 9\n");
+	free(t);
+	t = said((const char *const[]){ "--window", "cold", NULL });
+	ck_assert_ptr_nonnull(strstr(t, "it takes spread or hot"));
+	free(t);
+	t = said((const char *const[]){ "--batches", NULL });
+	ck_assert_str_eq(t, "wpt-microbench: --batches needs a value\n");
+	free(t);
+	t = said((const char *const[]){ "--frobnicate", NULL });
+	ck_assert_str_eq(t, "wpt-microbench: bad option: --frobnicate "
+			    "(--help lists them)\n");
+	free(t);
+}
+END_TEST
+
 static struct mb_scale scale(uint64_t pages, double store, double desc,
 			     double mem)
 {
@@ -438,6 +483,7 @@ int main(void)
 	tcase_add_test(tc, args_defaults_and_quick);
 	tcase_add_loop_test(tc, bad_args_refused, 0,
 			    sizeof(bad_args) / sizeof(bad_args[0]));
+	tcase_add_test(tc, bad_args_explained);
 	tcase_add_test(tc, goals_judged);
 	tcase_add_test(tc, runs_combined);
 	tcase_add_test(tc, median_taken);
