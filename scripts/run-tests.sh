@@ -9,8 +9,7 @@ if [ "${1:-}" = --one ]; then	# from xargs below: --one BUILD-DIR TEST
 	one_only=1; shift
 fi
 build=$1; shift
-jobs=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
-case $jobs in ''|*[!0-9]*|0) echo "$0: TEST_JOBS must be a positive number" >&2; exit 2 ;; esac
+. "$(dirname "$0")/test-jobs.sh"
 
 # One test: its log in BUILD/NAME.log, its exit status in BUILD/NAME.rc,
 # one line as soon as it ends (a whole line per write, so lines from

@@ -86,11 +86,8 @@ gen_one() {
 }
 
 if [ -n "$gen" ] && [ -x "$gen" ]; then
-	# TEST_JOBS at a time (default: one per online CPU), as run-tests.sh.
-	jobs=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
-	case $jobs in ''|*[!0-9]*|0)
-		echo "$0: TEST_JOBS must be a positive number" >&2; exit 2 ;;
-	esac
+	# TEST_JOBS at a time, as run-tests.sh.
+	. "$(dirname "$0")/test-jobs.sh"
 	seed=1
 	while [ $seed -le 8 ]; do
 		pids=; first=$seed
