@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/queue.h>
 
+#include "guestmem.h"
 #include "pagepool.h"
 
 /*
@@ -131,9 +132,9 @@ static void slab_fill(struct pagepool *pp, struct pagepool_slab *s)
 		n = PAGEPOOL_FILL_BLOCKS;
 	if (n > 1) {
 		/* The pages the n blocks lie on. */
-		from = (uintptr_t)block_at(s, s->fresh) & ~(uintptr_t)4095;
-		to = ((uintptr_t)block_at(s, s->fresh + n) + 4095) &
-		     ~(uintptr_t)4095;
+		from = (uintptr_t)block_at(s, s->fresh) & WPT_PAGE_MASK;
+		to = (uintptr_t)block_at(s, s->fresh + n) + WPT_PAGE_SIZE - 1;
+		to &= WPT_PAGE_MASK;
 		(void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
 	}
 	s->filled = s->fresh + n;
